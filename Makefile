@@ -1,0 +1,66 @@
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+# The suite runs once on SQLite, then again on this PostgreSQL when it answers.
+PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/test
+# Debian packages the app and its tests need: bubblewrap (diff-test sandbox),
+# chromium (browser tests).
+APT_PACKAGES ?= bubblewrap chromium
+
+.PHONY: run test check install system-deps migrate seed bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+system-deps:
+	@missing=""; \
+	for pkg in $(APT_PACKAGES); do \
+	  dpkg -s $$pkg >/dev/null 2>&1 || missing="$$missing $$pkg"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing Debian packages:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+migrate: install
+	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py migrate --no-input
+
+seed: migrate
+	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py seed
+
+run: APT_PACKAGES = bubblewrap
+run: system-deps seed
+	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py runserver 0.0.0.0:$(PORT)
+
+test: install system-deps
+	DEBUG=true $(BIN)/pytest
+	@if $(BIN)/python -c "import psycopg,sys; psycopg.connect('$(PG_TEST_URL)', connect_timeout=3).close()" 2>/dev/null; then \
+	  echo "--- again on PostgreSQL ($(PG_TEST_URL))"; \
+	  DEBUG=true DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest -m "not live and not browser"; \
+	elif [ "$${CI:-}" = "true" ]; then \
+	  echo "PostgreSQL at $(PG_TEST_URL) is unreachable, and CI=true makes that a failure."; exit 1; \
+	else \
+	  echo "PostgreSQL at $(PG_TEST_URL) is unreachable: the PostgreSQL pass is skipped."; \
+	fi
+
+check: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	DEBUG=true $(BIN)/mypy .
+
+bench: install
+	@echo "Benchmarks: see bench/README or run a script in bench/ with $(BIN)/python"
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,56 @@
+"""Fixtures shared by every app's tests."""
+
+import os
+from pathlib import Path
+
+# The SDK exports traces to OpenAI's host, which tests never reach.
+os.environ.setdefault("OPENAI_AGENTS_DISABLE_TRACING", "1")
+os.environ.setdefault("DEBUG", "true")
+
+import pytest
+from django.contrib.auth.models import User
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+
+@pytest.fixture(autouse=True)
+def media_root(tmp_path: Path, settings) -> Path:
+    """Every test gets its own MEDIA_ROOT: repositories and memory files never leak."""
+    root = tmp_path / "media"
+    root.mkdir()
+    settings.MEDIA_ROOT = root
+    return root
+
+
+@pytest.fixture
+def user(db) -> User:
+    return User.objects.create_user("alice", password="alice-password-123")
+
+
+@pytest.fixture
+def other_user(db) -> User:
+    return User.objects.create_user("bob", password="bob-password-123")
+
+
+def _token_client(user: User) -> APIClient:
+    token, _ = Token.objects.get_or_create(user=user)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+@pytest.fixture
+def api(user: User) -> APIClient:
+    """An API client authenticated as `user` with a DRF token."""
+    return _token_client(user)
+
+
+@pytest.fixture
+def other_api(other_user: User) -> APIClient:
+    """An API client authenticated as `other_user`."""
+    return _token_client(other_user)
+
+
+@pytest.fixture
+def anon_api() -> APIClient:
+    return APIClient()

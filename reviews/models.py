@@ -1,0 +1,42 @@
+import uuid
+
+from django.db import models
+
+from projects.models import Project
+from sessions_app.models import VibecodeSession
+
+
+class Diff(models.Model):
+    """A reviewed change to a project's file, from the Evaluator's approval to a commit."""
+
+    class Status(models.TextChoices):
+        EVALUATOR_APPROVED = "evaluator_approved"
+        HUMAN_APPROVED = "human_approved"
+        HUMAN_REJECTED = "human_rejected"
+        COMMITTED = "committed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    session = models.ForeignKey(VibecodeSession, on_delete=models.CASCADE, related_name="diffs")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="diffs")
+    base_commit = models.CharField(max_length=40)
+    target_branch = models.CharField(max_length=255, default="main")
+    diff_content = models.TextField()
+    patched_code = models.TextField(help_text="The whole file after the diff.")
+    status = models.CharField(
+        max_length=20, choices=Status.choices, default=Status.EVALUATOR_APPROVED
+    )
+    vibecoder_prompt = models.TextField(blank=True, default="")
+    evaluator_reasoning = models.TextField(blank=True, default="")
+    commit_message = models.CharField(max_length=500, blank=True, default="")
+    human_feedback = models.TextField(blank=True, default="")
+    committed_sha = models.CharField(max_length=40, blank=True, default="")
+    test_results = models.JSONField(null=True, blank=True)
+    tests_run_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.commit_message or 'diff'} ({self.status})"

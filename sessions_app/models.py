@@ -1,0 +1,80 @@
+import uuid
+
+from django.db import models
+
+from projects.models import Project
+
+
+class VibecodeSession(models.Model):
+    """A conversation with the agents about one project (global) or one agent in it (node)."""
+
+    class SessionType(models.TextChoices):
+        GLOBAL = "global"
+        NODE = "node"
+
+    class RunState(models.TextChoices):
+        IDLE = "idle"
+        RUNNING = "running"
+        FAILED = "failed"
+        INTERRUPTED = "interrupted"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="sessions")
+    session_type = models.CharField(
+        max_length=10, choices=SessionType.choices, default=SessionType.GLOBAL
+    )
+    node_id = models.CharField(max_length=200, blank=True, default="")
+    openai_session_key = models.CharField(max_length=400, unique=True)
+    conversations_db_path = models.CharField(max_length=255, help_text="Relative to MEDIA_ROOT.")
+    run_state = models.CharField(max_length=12, choices=RunState.choices, default=RunState.IDLE)
+    run_started_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "session_type", "node_id"], name="one_session_per_scope"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.openai_session_key
+
+
+class ConversationMessage(models.Model):
+    """One message a person reads, with the full model response kept for audit."""
+
+    class Role(models.TextChoices):
+        USER = "user"
+        ASSISTANT = "assistant"
+
+    class Agent(models.TextChoices):
+        USER = "user"
+        VIBECODER = "vibecoder"
+        EVALUATOR = "evaluator"
+        SYSTEM = "system"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    session = models.ForeignKey(VibecodeSession, on_delete=models.CASCADE, related_name="messages")
+    role = models.CharField(max_length=10, choices=Role.choices)
+    agent = models.CharField(max_length=10, choices=Agent.choices)
+    iteration = models.PositiveSmallIntegerField(null=True, blank=True)
+    content = models.TextField(blank=True, default="")
+    patch_preview = models.TextField(blank=True, default="")
+    openai_response = models.JSONField(null=True, blank=True)
+    token_usage = models.JSONField(null=True, blank=True)
+    last_response_id = models.CharField(max_length=200, blank=True, default="")
+    trace_id = models.CharField(max_length=200, blank=True, default="")
+    diff = models.ForeignKey(
+        "reviews.Diff", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.agent} #{self.iteration or 0}: {self.content[:40]}"

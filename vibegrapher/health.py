@@ -1,0 +1,57 @@
+"""`GET /health`: is the database reachable, is the channel layer reachable."""
+
+import asyncio
+import logging
+
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+from django.db import connection
+from django.http import HttpRequest, JsonResponse
+
+import vibegrapher
+
+logger = logging.getLogger(__name__)
+
+CHANNEL_LAYER_TIMEOUT_SECONDS = 2.0
+
+
+def _database_ok() -> bool:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return True
+    except Exception:
+        logger.exception("health: database unreachable")
+        return False
+    finally:
+        connection.close()
+
+
+async def _channel_layer_ok() -> bool:
+    layer = get_channel_layer()
+    if layer is None:
+        return False
+    try:
+        channel = await layer.new_channel()
+        async with asyncio.timeout(CHANNEL_LAYER_TIMEOUT_SECONDS):
+            await layer.send(channel, {"type": "health.ping"})
+            await layer.receive(channel)
+        return True
+    except Exception:
+        logger.exception("health: channel layer unreachable")
+        return False
+
+
+async def health(request: HttpRequest) -> JsonResponse:
+    database = await sync_to_async(_database_ok, thread_sensitive=False)()
+    channel_layer = await _channel_layer_ok()
+    healthy = database and channel_layer
+    return JsonResponse(
+        {
+            "status": "ok" if healthy else "unavailable",
+            "database": "ok" if database else "unreachable",
+            "channel_layer": "ok" if channel_layer else "unreachable",
+            "version": vibegrapher.__version__,
+        },
+        status=200 if healthy else 503,
+    )

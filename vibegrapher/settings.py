@@ -1,0 +1,233 @@
+"""Settings for Vibegrapher, all read from the environment (and an optional `.env`).
+
+Development needs nothing set: SQLite in the project root, the in-memory channel
+layer and `./media`. Production sets `DATABASE_URL`, `REDIS_URL`, `SECRET_KEY`,
+`ALLOWED_HOSTS` and turns `DEBUG` off; nothing else changes.
+"""
+
+from pathlib import Path
+from typing import Any
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+DEBUG: bool = env.bool("DEBUG", default=False)
+
+_DEV_SECRET_KEY = "django-insecure-dev-only-key-never-used-when-debug-is-off"
+SECRET_KEY: str = env.str("SECRET_KEY", default=_DEV_SECRET_KEY if DEBUG else "")
+if not SECRET_KEY:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
+
+ALLOWED_HOSTS: list[str] = env.list(
+    "ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"]
+)
+CSRF_TRUSTED_ORIGINS: list[str] = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+CORS_ALLOWED_ORIGINS: list[str] = [
+    origin for origin in env.list("CORS_ORIGINS", default=[]) if origin != "*"
+]
+CORS_ALLOW_ALL_ORIGINS: bool = "*" in env.list("CORS_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    # daphne first, so `runserver` serves ASGI (HTTP and WebSocket).
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "corsheaders",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "projects",
+    "sessions_app",
+    "reviews",
+    "agents_app",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "vibegrapher.urls"
+ASGI_APPLICATION = "vibegrapher.asgi.application"
+WSGI_APPLICATION = None
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------
+DATABASES: dict[str, dict[str, Any]] = {
+    "default": env.db_url("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL lets readers run beside the one writer; IMMEDIATE takes the write lock at
+    # BEGIN so two writers queue on the busy timeout instead of failing mid-transaction.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+        }
+    )
+# Persistent connections leak under ASGI (each request may run on another thread).
+DATABASES["default"]["CONN_MAX_AGE"] = 0
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Channels -------------------------------------------------------------------
+REDIS_URL: str = env.str("REDIS_URL", default="")
+if REDIS_URL:
+    CHANNEL_LAYERS: dict[str, dict[str, Any]] = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [REDIS_URL],
+                # Events are small and a browser reads them at once; 1,000 queued per
+                # channel absorbs a burst of a whole run, while a stuck client cannot
+                # grow Redis memory without bound.
+                "capacity": 1000,
+                # A message nobody reads within 60 s is stale: the client re-reads
+                # history through the API (`?after=`) when it reconnects.
+                "expiry": 60,
+                "group_expiry": 86400,
+            },
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# Shared counters (open WebSocket connections per project) must be visible to every
+# server process: Redis when there is one, process memory otherwise.
+if REDIS_URL:
+    CACHES: dict[str, dict[str, Any]] = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+WS_HEARTBEAT_SECONDS: float = env.float("WS_HEARTBEAT_SECONDS", default=30.0)
+WS_MAX_FRAMES_PER_SECOND: int = env.int("WS_MAX_FRAMES_PER_SECOND", default=20)
+
+# --- Auth and API ---------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "project-list"
+LOGOUT_REDIRECT_URL = "login"
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+
+# --- Files ----------------------------------------------------------------------
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "media"))).resolve()
+# Repositories and conversation files live under MEDIA_ROOT and are never served:
+# there is deliberately no MEDIA_URL route.
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+
+# Largest project file accepted through the API (the code of one workflow).
+MAX_CODE_BYTES: int = env.int("MAX_CODE_BYTES", default=200_000)
+MAX_PROMPT_CHARS: int = env.int("MAX_PROMPT_CHARS", default=20_000)
+
+# --- Models ---------------------------------------------------------------------
+OPENAI_API_KEY: str = env.str("OPENAI_API_KEY", default="")
+OPENAI_BASE_URL: str = env.str("OPENAI_BASE_URL", default="")
+# "responses" (OpenAI) or "chat_completions" (most OpenAI-compatible servers).
+OPENAI_API: str = env.str("OPENAI_API", default="responses")
+THINKING_MODEL: str = env.str("THINKING_MODEL", default="gpt-5")
+SMALL_MODEL: str = env.str("SMALL_MODEL", default="gpt-5-mini")
+# Traces go to OpenAI's own host: on by default only with a real key and no local server.
+OPENAI_TRACING: str = env.str("OPENAI_TRACING", default="auto")
+VIBECODE_MAX_ROUNDS: int = env.int("VIBECODE_MAX_ROUNDS", default=3)
+VIBECODE_RUN_TIMEOUT_SECONDS: float = env.float("VIBECODE_RUN_TIMEOUT_SECONDS", default=600.0)
+VIBECODE_MODEL_RETRIES: int = env.int("VIBECODE_MODEL_RETRIES", default=3)
+
+# --- Sandbox for diff tests -----------------------------------------------------
+# "bwrap" (bubblewrap, the default) or "unsafe-subprocess" (no isolation; only when
+# the operator accepts it, and then shown on every result).
+TEST_SANDBOX: str = env.str("TEST_SANDBOX", default="bwrap")
+
+# --- Internationalisation -------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# --- Production hardening (active when DEBUG is off) ----------------------------
+if not DEBUG:
+    # Fly's proxy terminates TLS and sets X-Forwarded-Proto.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SECURE_REDIRECT_EXEMPT = [r"^health$"]
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    STORAGES = {
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    }
+
+# --- Logging: one line per event on stdout --------------------------------------
+LOG_LEVEL: str = env.str("LOG_LEVEL", default="INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "line": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {
+        "stdout": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stdout",
+            "formatter": "line",
+        }
+    },
+    "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
+    "loggers": {
+        "django": {"handlers": ["stdout"], "level": "INFO", "propagate": False},
+        "httpx": {"level": "WARNING"},
+        "openai": {"level": "WARNING"},
+    },
+}
