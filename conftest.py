@@ -12,6 +12,9 @@ from django.contrib.auth.models import User
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+# Cross-app test support (the local OpenAI-compatible model server and its fixtures).
+pytest_plugins = ["tests.fixtures"]
+
 
 @pytest.fixture(autouse=True)
 def media_root(tmp_path: Path, settings) -> Path:

@@ -1,0 +1,1 @@
+"""Pytest fixtures shared across apps: the local model server (see tests/model_server.py)."""
