@@ -1,3 +1,20 @@
-from django.urls import URLPattern, URLResolver
+from django.urls import path
+from rest_framework.authtoken.views import obtain_auth_token
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from projects import views
+
+urlpatterns = [
+    path("auth/token", obtain_auth_token, name="auth-token"),
+    path("projects", views.ProjectListView.as_view(), name="project-list-api"),
+    path(
+        "projects/<uuid:project_id>", views.ProjectDetailView.as_view(), name="project-detail-api"
+    ),
+    path(
+        "projects/<uuid:project_id>/commits",
+        views.ProjectCommitsView.as_view(),
+        name="project-commits",
+    ),
+    path(
+        "projects/<uuid:project_id>/nodes", views.ProjectNodesView.as_view(), name="project-nodes"
+    ),
+]

@@ -8,10 +8,10 @@ serializers, and DRF-shaped errors, so a client cannot tell them apart.
 
 import functools
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any, Concatenate, ParamSpec
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.views.decorators.csrf import csrf_exempt
@@ -46,7 +46,7 @@ def _csrf_failure(request: HttpRequest) -> str | None:
     return "CSRF Failed: send the csrftoken cookie's value in the X-CSRFToken header."
 
 
-async def authenticate(request: HttpRequest) -> AbstractBaseUser:
+async def authenticate(request: HttpRequest) -> User:
     """The user of a token (`Authorization: Token …`) or of the Django session."""
     header = request.headers.get("Authorization", "")
     if header:
@@ -61,7 +61,7 @@ async def authenticate(request: HttpRequest) -> AbstractBaseUser:
             raise ApiError(401, "User inactive or deleted.")
         return token.user
     user = await request.auser()
-    if isinstance(user, AnonymousUser) or not user.is_authenticated:
+    if isinstance(user, AnonymousUser) or not isinstance(user, User):
         raise ApiError(401, "Authentication credentials were not provided.")
     if request.method not in ("GET", "HEAD", "OPTIONS") and (failure := _csrf_failure(request)):
         raise ApiError(403, failure)
@@ -88,14 +88,14 @@ def parse_body(request: HttpRequest, serializer_class: type[serializers.Serializ
 def async_api_view(
     *methods: str,
 ) -> Callable[
-    [Callable[Concatenate[HttpRequest, AbstractBaseUser, P], Awaitable[HttpResponse]]],
-    Callable[Concatenate[HttpRequest, P], Awaitable[HttpResponse]],
+    [Callable[Concatenate[HttpRequest, User, P], Coroutine[Any, Any, HttpResponse]]],
+    Callable[Concatenate[HttpRequest, P], Coroutine[Any, Any, HttpResponse]],
 ]:
     """Wrap `view(request, user, **kwargs)`: method check, authentication, ApiError -> JSON."""
 
     def decorator(
-        view: Callable[Concatenate[HttpRequest, AbstractBaseUser, P], Awaitable[HttpResponse]],
-    ) -> Callable[Concatenate[HttpRequest, P], Awaitable[HttpResponse]]:
+        view: Callable[Concatenate[HttpRequest, User, P], Coroutine[Any, Any, HttpResponse]],
+    ) -> Callable[Concatenate[HttpRequest, P], Coroutine[Any, Any, HttpResponse]]:
         @functools.wraps(view)
         async def wrapped(request: HttpRequest, *args: P.args, **kwargs: P.kwargs) -> HttpResponse:
             if request.method not in methods:
@@ -112,3 +112,11 @@ def async_api_view(
         return csrf_exempt(wrapped)
 
     return decorator
+
+
+def api_user(request: HttpRequest) -> User:
+    """The authenticated user of a DRF view (its permission classes already required one)."""
+    user = request.user
+    if not isinstance(user, User):
+        raise ApiError(401, "Authentication credentials were not provided.")
+    return user

@@ -1,0 +1,51 @@
+"""`manage.py seed`: the demo user and the sample project; a second run changes nothing."""
+
+import os
+import secrets
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from projects.models import Project, TestCase
+from projects.sample_workflow import SAMPLE_CODE, SAMPLE_PROJECT_NAME, SAMPLE_TESTS
+from projects.services import create_project
+
+DEMO_USERNAME = "demo"
+
+
+class Command(BaseCommand):
+    help = "Create the demo user and the sample project 'Agent Triage System' if missing."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        user = self._demo_user()
+        project = Project.objects.filter(owner=user, name=SAMPLE_PROJECT_NAME).first()
+        if project is None:
+            project = create_project(user, SAMPLE_PROJECT_NAME, SAMPLE_CODE)
+            self.stdout.write(f"Created project {project.name!r} ({project.slug}).")
+        for name, code, quick in SAMPLE_TESTS:
+            TestCase.objects.get_or_create(
+                project=project, name=name, defaults={"test_code": code, "quick_test": quick}
+            )
+
+    def _demo_user(self) -> User:
+        user = User.objects.filter(username=DEMO_USERNAME).first()
+        port = os.environ.get("PORT", "8000")
+        if user is not None:
+            self.stdout.write(
+                f"User {DEMO_USERNAME!r} exists (password unchanged; reset it with "
+                f"`manage.py changepassword {DEMO_USERNAME}`). App: http://localhost:{port}/"
+            )
+            return user
+        password = os.environ.get("DEMO_PASSWORD") or secrets.token_urlsafe(12)
+        with transaction.atomic():
+            user = User.objects.create_user(DEMO_USERNAME, password=password, is_staff=True)
+        shown = password if not os.environ.get("DEMO_PASSWORD") else "(DEMO_PASSWORD)"
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Log in at http://localhost:{port}/ as {DEMO_USERNAME} / {shown} "
+                "(shown once: note it)."
+            )
+        )
+        return user

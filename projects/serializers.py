@@ -1,0 +1,85 @@
+import ast
+from typing import Any
+
+from django.conf import settings
+from rest_framework import serializers
+
+from projects.models import Project, TestCase
+from vibegrapher.fields import StrictCharField
+
+
+class ProjectSerializer(serializers.ModelSerializer[Project]):
+    owner = serializers.CharField(source="owner.get_username", read_only=True)
+
+    class Meta:
+        model = Project
+        fields = [
+            "id",
+            "name",
+            "slug",
+            "owner",
+            "repository_path",
+            "main_file",
+            "current_commit",
+            "current_branch",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class ProjectDetailSerializer(ProjectSerializer):
+    class Meta(ProjectSerializer.Meta):
+        fields = [*ProjectSerializer.Meta.fields, "current_code"]
+        read_only_fields = fields
+
+
+def validate_code(code: str) -> str:
+    size = len(code.encode())
+    if size > settings.MAX_CODE_BYTES:
+        raise serializers.ValidationError(
+            f"The code is {size} bytes; the limit is {settings.MAX_CODE_BYTES} bytes."
+        )
+    try:
+        ast.parse(code)
+    except SyntaxError as exc:
+        raise serializers.ValidationError(
+            f"The code is not valid Python: line {exc.lineno}: {exc.msg}."
+        ) from None
+    return code
+
+
+class ProjectCreateSerializer(serializers.Serializer[None]):
+    name = StrictCharField(max_length=100, trim_whitespace=True)
+    code = StrictCharField(required=False, allow_blank=False, trim_whitespace=False)
+
+    def validate_code(self, code: str) -> str:
+        return validate_code(code)
+
+
+class CommitSerializer(serializers.Serializer[Any]):
+    sha = serializers.CharField()
+    message = serializers.CharField()
+    author = serializers.CharField(source="author_name")
+    author_email = serializers.CharField()
+    time = serializers.DateTimeField(source="committed_at")
+
+
+class NodeSerializer(serializers.Serializer[Any]):
+    name = serializers.CharField()
+    variable = serializers.CharField(allow_null=True)
+    start_line = serializers.IntegerField()
+    end_line = serializers.IntegerField()
+    handoffs = serializers.ListField(child=serializers.CharField())
+    tools = serializers.ListField(child=serializers.CharField())
+
+
+class TestCaseSerializer(serializers.ModelSerializer[TestCase]):
+    __test__ = False
+
+    project_id = serializers.UUIDField(read_only=True)
+
+    class Meta:
+        model = TestCase
+        fields = ["id", "project_id", "name", "test_code", "quick_test", "created_at", "updated_at"]
+        read_only_fields = ["id", "project_id", "created_at", "updated_at"]
