@@ -1,3 +1,7 @@
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 
-websocket_urlpatterns: list[URLPattern | URLResolver] = []
+from sessions_app.consumers import ProjectConsumer
+
+websocket_urlpatterns: list[URLPattern | URLResolver] = [
+    path("ws/projects/<uuid:project_id>/", ProjectConsumer.as_asgi()),
+]

@@ -1,0 +1,122 @@
+"""The events a project's WebSocket carries, and the one way to emit them.
+
+Every producer builds one of these dicts (`type` first, JSON-ready values: string
+UUIDs, ISO times) and calls `emit` (async code) or `emit_sync` (sync code). The
+consumer forwards each event to its browser as one JSON text frame.
+"""
+
+import uuid
+from typing import Literal, NotRequired, TypedDict
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+# The channel-layer message type the consumer handles (`ProjectConsumer.project_event`).
+LAYER_MESSAGE_TYPE = "project.event"
+
+
+class TokenUsage(TypedDict):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+    model: str
+    agent: str
+    iteration: int | None
+    reasoning_tokens: NotRequired[int]
+    cached_tokens: NotRequired[int]
+
+
+class ConversationMessageEvent(TypedDict):
+    type: Literal["conversation_message"]
+    message_id: str
+    session_id: str
+    role: str
+    agent: str
+    content: str
+    patch_preview: str | None
+    iteration: int | None
+    token_usage: TokenUsage | None
+    created_at: str
+
+
+class TokenUsageEvent(TypedDict):
+    type: Literal["token_usage"]
+    session_id: str
+    message_id: str
+    usage: TokenUsage
+    timestamp: str
+
+
+class RunFinishedEvent(TypedDict):
+    type: Literal["run_finished"]
+    session_id: str
+    outcome: Literal["diff", "text", "max_iterations", "error"]
+    diff_id: NotRequired[str]
+    error: NotRequired[str]
+    final_feedback: NotRequired[str]
+
+
+class DiffCreatedEvent(TypedDict):
+    type: Literal["diff_created"]
+    diff_id: str
+    session_id: str
+    status: str
+    commit_message: str
+
+
+class DiffStatusEvent(TypedDict):
+    type: Literal["diff_status"]
+    diff_id: str
+    status: str
+
+
+class CodeChangedEvent(TypedDict):
+    type: Literal["code_changed"]
+    project_id: str
+    new_code: str
+    commit_sha: str
+
+
+class TestCompletedEvent(TypedDict):
+    type: Literal["test_completed"]
+    diff_id: str
+    test_name: str
+    status: Literal["passed", "failed", "error", "timeout"]
+    output: str
+
+
+class HeartbeatEvent(TypedDict):
+    type: Literal["heartbeat"]
+    server_time: str
+    project_id: str
+    status: Literal["alive"]
+    connections: int
+
+
+Event = (
+    ConversationMessageEvent
+    | TokenUsageEvent
+    | RunFinishedEvent
+    | DiffCreatedEvent
+    | DiffStatusEvent
+    | CodeChangedEvent
+    | TestCompletedEvent
+    | HeartbeatEvent
+)
+
+
+def project_group(project_id: uuid.UUID | str) -> str:
+    return f"project_{project_id}"
+
+
+async def emit(project_id: uuid.UUID | str, event: Event) -> None:
+    """Send `event` to every connection of the project, on any server process."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    await layer.group_send(project_group(project_id), {"type": LAYER_MESSAGE_TYPE, "event": event})
+
+
+def emit_sync(project_id: uuid.UUID | str, event: Event) -> None:
+    """`emit` for synchronous code (views, threads, management commands)."""
+    async_to_sync(emit)(project_id, event)
