@@ -28,6 +28,10 @@ class VibecodeSession(models.Model):
     conversations_db_path = models.CharField(max_length=255, help_text="Relative to MEDIA_ROOT.")
     run_state = models.CharField(max_length=12, choices=RunState.choices, default=RunState.IDLE)
     run_started_at = models.DateTimeField(null=True, blank=True)
+    # Which server process runs the session's run, and when it last said it was alive:
+    # how a restarted process, or any other, tells a dead run from a live one.
+    run_owner = models.CharField(max_length=200, blank=True, default="")
+    run_heartbeat_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -1,3 +1,14 @@
-from django.urls import URLPattern, URLResolver
+from django.urls import path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from sessions_app import views
+
+urlpatterns = [
+    path(
+        "projects/<uuid:project_id>/sessions",
+        views.ProjectSessionsView.as_view(),
+        name="project-sessions",
+    ),
+    path("sessions/<uuid:session_id>", views.SessionView.as_view(), name="session-detail"),
+    path("sessions/<uuid:session_id>/messages", views.session_messages, name="session-messages"),
+    path("messages/<uuid:message_id>/full", views.FullResponseView.as_view(), name="message-full"),
+]

@@ -1,5 +1,6 @@
 """ASGI entry point: HTTP goes to Django, WebSocket to the Channels URL router."""
 
+import logging
 import os
 
 from django.core.asgi import get_asgi_application
@@ -13,7 +14,15 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from agents_app.vibecode import mark_interrupted_runs  # noqa: E402
 from sessions_app.routing import websocket_urlpatterns  # noqa: E402
+
+# Runs left "running" by a process that died are "interrupted" from now on. A database
+# that is not migrated yet (or not reachable at import) must not stop the server.
+try:
+    mark_interrupted_runs()
+except Exception as exc:
+    logging.getLogger(__name__).warning("start-up sweep of interrupted runs skipped: %s", exc)
 
 application = ProtocolTypeRouter(
     {

@@ -1,0 +1,308 @@
+"""The vibecode run end to end: HTTP API in, WebSocket events out, real SDK, local model."""
+
+import pytest
+from asgiref.sync import sync_to_async
+
+from agents_app.tests.conftest import WORKFLOW, Vibe, change, patch_input, verdict
+from reviews.models import Diff
+from sessions_app.models import ConversationMessage, VibecodeSession
+from tests.model_server import custom_tool_call, error, hang, text
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+RENAME = change(
+    'instructions="Help with invoices."', 'instructions="Help with invoices and refunds."'
+)
+NOT_APPLYING = (
+    "--- a/agents.py\n+++ b/agents.py\n@@ -1,1 +1,1 @@\n-import nothing_like_this\n+import os\n"
+)
+
+
+async def test_text_answer_is_streamed_then_stored(vibe: Vibe, model_server) -> None:
+    model_server.script(text("Triage hands off to Support and Billing."))
+
+    finished = await vibe.run("What does triage do?")
+
+    assert finished["outcome"] == "text"
+    assert vibe.types() == [
+        "conversation_message",
+        "conversation_message",
+        "token_usage",
+        "run_finished",
+    ]
+    user_event, answer_event, usage_event = vibe.events[:3]
+    assert (user_event["agent"], user_event["content"]) == ("user", "What does triage do?")
+    assert answer_event["agent"] == "vibecoder"
+    assert answer_event["content"] == "Triage hands off to Support and Billing."
+    assert usage_event["usage"]["prompt_tokens"] == 11
+    assert usage_event["usage"]["completion_tokens"] == 7
+    assert usage_event["message_id"] == answer_event["message_id"]
+
+    stored = await ConversationMessage.objects.aget(id=answer_event["message_id"])
+    assert stored.token_usage["total_tokens"] == 18
+    assert stored.last_response_id.startswith("resp_")
+    assert stored.openai_response["id"] == stored.last_response_id
+    assert stored.openai_response["output"][0]["type"] == "message"
+    assert stored.trace_id.startswith("trace_")
+    # The VibeCoder saw the file with line numbers and the request.
+    first_input = model_server.requests[0].input_text()
+    assert "What does triage do?" in first_input
+    assert "   1 | from agents import Agent, Runner, function_tool" in first_input
+    session = await VibecodeSession.objects.aget(id=vibe.session_id)
+    assert session.run_state == "idle"
+
+
+async def test_patch_approved_first_time_creates_a_diff(vibe: Vibe, model_server) -> None:
+    model_server.script(
+        custom_tool_call("submit_patch", patch_input("Mention refunds", RENAME)),
+        text(verdict(True, "Does what was asked.", "feat: let billing handle refunds")),
+    )
+
+    finished = await vibe.run("Billing should also handle refunds")
+
+    assert finished["outcome"] == "diff"
+    assert vibe.types() == [
+        "conversation_message",
+        "conversation_message",
+        "token_usage",
+        "conversation_message",
+        "token_usage",
+        "diff_created",
+        "run_finished",
+    ]
+    vibecoder_event, evaluator_event = vibe.events[1], vibe.events[3]
+    assert vibecoder_event["content"] == "Mention refunds"
+    assert "+billing = Agent(" in vibecoder_event["patch_preview"]
+    assert evaluator_event["agent"] == "evaluator"
+    assert evaluator_event["content"].startswith("Approved: Does what was asked.")
+
+    diff = await Diff.objects.aget(id=finished["diff_id"])
+    assert vibe.events[5]["diff_id"] == str(diff.id)
+    assert diff.status == "evaluator_approved"
+    assert diff.base_commit == vibe.project.current_commit
+    assert diff.target_branch == "main"
+    assert diff.commit_message == "feat: let billing handle refunds"
+    assert diff.evaluator_reasoning == "Does what was asked."
+    assert diff.vibecoder_prompt == "Billing should also handle refunds"
+    assert diff.patched_code == WORKFLOW.replace("invoices.", "invoices and refunds.")
+    assert diff.diff_content.startswith("diff --git a/agents.py b/agents.py\n")
+    linked = await sync_to_async(lambda: list(diff.messages.values_list("agent", flat=True)))()
+    assert sorted(linked) == ["evaluator", "vibecoder"]
+    # The Evaluator saw the request and the diff; nothing more was asked of the model.
+    assert len(model_server.requests) == 2
+    assert "Billing should also handle refunds" in model_server.requests[1].input_text()
+    assert "+billing = Agent(" in model_server.requests[1].input_text()
+
+
+async def test_two_rejections_then_approval(vibe: Vibe, model_server) -> None:
+    model_server.script(
+        custom_tool_call("submit_patch", patch_input("try 1", RENAME)),
+        text(verdict(False, "Say 'refund requests' instead.")),
+        custom_tool_call("submit_patch", patch_input("try 2", RENAME)),
+        text(verdict(False, "Also keep the period.")),
+        custom_tool_call("submit_patch", patch_input("try 3", RENAME)),
+        text(verdict(True, "Good now.", "feat: refunds")),
+    )
+
+    finished = await vibe.run("Handle refunds")
+
+    assert finished["outcome"] == "diff"
+    evaluator_rounds = [
+        e["iteration"]
+        for e in vibe.events
+        if e["type"] == "conversation_message" and e["agent"] == "evaluator"
+    ]
+    assert evaluator_rounds == [1, 2, 3]
+    # Each rejection's reasoning reached the VibeCoder in its next request.
+    assert "Say 'refund requests' instead." in model_server.requests[2].tool_outputs()[-1]
+    assert "Also keep the period." in model_server.requests[4].tool_outputs()[-1]
+    assert await Diff.objects.acount() == 1
+
+
+async def test_three_rejections_end_with_max_iterations(vibe: Vibe, model_server) -> None:
+    steps = []
+    for n in range(3):
+        steps += [
+            custom_tool_call("submit_patch", patch_input(f"try {n}", RENAME)),
+            text(verdict(False, f"Not yet ({n}).")),
+        ]
+    model_server.script(*steps)
+
+    finished = await vibe.run("Handle refunds")
+
+    assert finished["outcome"] == "max_iterations"
+    assert finished["error"] == "Max iterations reached"
+    assert finished["final_feedback"] == "Not yet (2)."
+    assert await Diff.objects.acount() == 0
+    assert len(model_server.requests) == 6
+    session = await VibecodeSession.objects.aget(id=vibe.session_id)
+    assert session.run_state == "idle"
+
+
+@pytest.mark.parametrize(
+    ("bad_patch", "expected_in_error"),
+    [
+        pytest.param(
+            NOT_APPLYING,
+            "import nothing_like_this",
+            id="does-not-apply",
+        ),
+        pytest.param(
+            change('billing = Agent(name="Billing"', 'billing = Agent(name="Billing",,'),
+            "line 11",
+            id="does-not-parse",
+        ),
+    ],
+)
+async def test_broken_patch_error_reaches_the_model_which_fixes_it(
+    vibe: Vibe, model_server, bad_patch: str, expected_in_error: str
+) -> None:
+    model_server.script(
+        custom_tool_call("submit_patch", patch_input("first try", bad_patch)),
+        custom_tool_call("submit_patch", patch_input("fixed", RENAME)),
+        text(verdict(True)),
+    )
+
+    finished = await vibe.run("Handle refunds")
+
+    assert finished["outcome"] == "diff"
+    feedback = model_server.requests[1].tool_outputs()[-1]
+    assert feedback.startswith("The patch was not applied:")
+    assert expected_in_error in feedback
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["--- a/settings.py\n+++ b/settings.py\n", "--- a/../agents.py\n+++ b/../agents.py\n"],
+    ids=["other-file", "climbs-out"],
+)
+async def test_diff_outside_the_project_file_is_refused(
+    vibe: Vibe, model_server, header: str
+) -> None:
+    body = RENAME.split("+++ b/agents.py\n", 1)[1]
+    model_server.script(
+        custom_tool_call("submit_patch", patch_input("sneaky", header + body)),
+        text("I cannot change that file."),
+    )
+
+    finished = await vibe.run("Handle refunds")
+
+    assert finished["outcome"] == "text"
+    assert model_server.requests[1].tool_outputs()[-1].startswith("The patch was not applied:")
+    assert await Diff.objects.acount() == 0
+
+
+async def test_memory_carries_the_first_exchange(vibe: Vibe, model_server) -> None:
+    model_server.script(text("Answer one about zebras."), text("Answer two."))
+
+    await vibe.run("First question about zebras")
+    await vibe.run("Second question")
+
+    second = model_server.requests[1].input_text()
+    assert "First question about zebras" in second
+    assert "Answer one about zebras." in second
+
+
+async def test_node_and_global_sessions_have_separate_memory(vibe: Vibe, model_server) -> None:
+    response = await vibe.client.post(
+        f"/api/projects/{vibe.project.id}/sessions",
+        {"session_type": "node", "node_id": "Billing"},
+        content_type="application/json",
+    )
+    assert response.status_code == 201, response.content
+    node = response.json()
+    assert node["openai_session_key"] == f"project_{vibe.project.slug}_node_Billing"
+    model_server.script(text("global answer"), text("node answer"))
+
+    await vibe.run("global secret walrus")
+    await vibe.run("node question", session_id=node["id"])
+
+    node_request = model_server.requests[1].input_text()
+    assert "walrus" not in node_request
+    assert "agent named 'Billing'" in node_request
+    assert [m["content"] for m in await vibe.messages(node["id"])] == [
+        "node question",
+        "node answer",
+    ]
+
+
+async def test_deleting_a_session_clears_its_memory(vibe: Vibe, model_server) -> None:
+    model_server.script(text("noted: aardvark"), text("fresh"))
+    await vibe.run("remember aardvark")
+
+    response = await vibe.client.delete(f"/api/sessions/{vibe.session_id}")
+    assert response.status_code == 204
+    response = await vibe.client.post(
+        f"/api/projects/{vibe.project.id}/sessions", {}, content_type="application/json"
+    )
+    assert response.status_code == 201
+    await vibe.run("hello again", session_id=response.json()["id"])
+
+    assert "aardvark" not in model_server.requests[1].input_text()
+
+
+async def test_rate_limit_is_retried(vibe: Vibe, model_server) -> None:
+    model_server.script(
+        error(429, "slow down", headers={"retry-after-ms": "10"}), text("after the retry")
+    )
+
+    finished = await vibe.run("hi")
+
+    assert finished["outcome"] == "text"
+    assert len(model_server.requests) == 2
+    assert vibe.events[1]["content"] == "after the retry"
+
+
+async def test_repeated_server_errors_end_the_run_with_an_error(
+    vibe: Vibe, model_server, settings
+) -> None:
+    settings.VIBECODE_MODEL_RETRIES = 2
+    model_server.script(*[error(500, "boom") for _ in range(3)])
+
+    finished = await vibe.run("hi")
+
+    assert finished["outcome"] == "error"
+    assert "500" in finished["error"]
+    assert len(model_server.requests) == 3
+    session = await VibecodeSession.objects.aget(id=vibe.session_id)
+    assert session.run_state == "failed"
+    assert "500" in session.last_error
+
+
+async def test_a_model_that_never_answers_hits_the_run_time_limit(
+    vibe: Vibe, model_server, settings
+) -> None:
+    settings.VIBECODE_RUN_TIMEOUT_SECONDS = 1.0
+    model_server.script(hang())
+
+    finished = await vibe.run("hi")
+
+    assert finished["outcome"] == "error"
+    assert "did not finish within 1 s" in finished["error"]
+    session = await VibecodeSession.objects.aget(id=vibe.session_id)
+    assert session.run_state == "failed"
+
+
+async def test_second_message_during_a_run_is_refused(vibe: Vibe, model_server) -> None:
+    model_server.script(text("slow answer", delay=1.0))
+
+    first = await vibe.send("one")
+    second = await vibe.send("two")
+
+    assert first.status_code == 202
+    assert second.status_code == 409
+    assert "already going" in second.json()["detail"]
+    await vibe.until("run_finished")
+    contents = [m["content"] for m in await vibe.messages()]
+    assert contents == ["one", "slow answer"]
+
+
+async def test_no_credentials_answers_503(vibe: Vibe, settings) -> None:
+    settings.OPENAI_API_KEY = ""
+    settings.OPENAI_BASE_URL = ""
+
+    response = await vibe.send("hi")
+
+    assert response.status_code == 503
+    assert "OPENAI_API_KEY" in response.json()["detail"]
+    assert await ConversationMessage.objects.acount() == 0

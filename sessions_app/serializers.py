@@ -1,0 +1,83 @@
+from django.conf import settings
+from rest_framework import serializers
+
+from sessions_app.models import ConversationMessage, VibecodeSession
+from vibegrapher.fields import StrictCharField
+
+
+class SessionSerializer(serializers.ModelSerializer[VibecodeSession]):
+    project_id = serializers.UUIDField(read_only=True)
+
+    class Meta:
+        model = VibecodeSession
+        fields = [
+            "id",
+            "project_id",
+            "session_type",
+            "node_id",
+            "openai_session_key",
+            "conversations_db_path",
+            "run_state",
+            "last_error",
+            "run_started_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class SessionCreateSerializer(serializers.Serializer[None]):
+    session_type = serializers.ChoiceField(
+        choices=VibecodeSession.SessionType.choices, default=VibecodeSession.SessionType.GLOBAL
+    )
+    node_id = StrictCharField(max_length=200, required=False, allow_blank=True, default="")
+
+    def validate(self, attrs: dict) -> dict:
+        if attrs["session_type"] == VibecodeSession.SessionType.NODE and not attrs["node_id"]:
+            raise serializers.ValidationError(
+                {"node_id": "A node session needs node_id: the name of an agent in the code."}
+            )
+        if attrs["session_type"] == VibecodeSession.SessionType.GLOBAL and attrs["node_id"]:
+            raise serializers.ValidationError(
+                {"node_id": "Only node sessions take node_id; omit it or use session_type 'node'."}
+            )
+        return attrs
+
+
+class MessageSerializer(serializers.ModelSerializer[ConversationMessage]):
+    session_id = serializers.UUIDField(read_only=True)
+    diff_id = serializers.UUIDField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = ConversationMessage
+        fields = [
+            "id",
+            "session_id",
+            "role",
+            "agent",
+            "iteration",
+            "content",
+            "patch_preview",
+            "token_usage",
+            "last_response_id",
+            "trace_id",
+            "diff_id",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class FullResponseSerializer(serializers.ModelSerializer[ConversationMessage]):
+    class Meta:
+        model = ConversationMessage
+        fields = ["id", "agent", "iteration", "openai_response", "token_usage", "trace_id"]
+        read_only_fields = fields
+
+
+class PromptSerializer(serializers.Serializer[None]):
+    prompt = StrictCharField(
+        max_length=settings.MAX_PROMPT_CHARS,
+        allow_blank=False,
+        trim_whitespace=True,
+        error_messages={"blank": "The prompt is empty: say what you want changed or asked."},
+    )
