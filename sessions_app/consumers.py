@@ -51,23 +51,30 @@ class ProjectConsumer(AsyncWebsocketConsumer):
         self.project_id = str(project_id)
         self.connection_id = uuid.uuid4().hex
         self.frames: collections.deque[float] = collections.deque()
-        user = await self._user()
-        # Accept first so the browser sees the close code that says why.
+        refusal = await self._refusal()
+        if refusal is None:
+            # Join before accepting: once the client sees the socket open, it gets events.
+            self.group = project_group(self.project_id)
+            await self.channel_layer.group_add(self.group, self.channel_name)
+            await presence.join(self.project_id, self.connection_id)
+        # Accept even a refused socket, so that the browser can read the close code.
         await self.accept()
-        if user is None:
-            await self.close(code=CLOSE_UNAUTHENTICATED)
+        if refusal is not None:
+            await self.close(code=refusal)
             return
-        owner_id = await _project_owner_id(project_id)
-        if owner_id is None:
-            await self.close(code=CLOSE_NOT_FOUND)
-            return
-        if owner_id != user.pk:
-            await self.close(code=CLOSE_FORBIDDEN)
-            return
-        self.group = project_group(self.project_id)
-        await self.channel_layer.group_add(self.group, self.channel_name)
-        await presence.join(self.project_id, self.connection_id)
         self.heartbeat = asyncio.create_task(self._beat())
+
+    async def _refusal(self) -> int | None:
+        """The close code that refuses this connection, or None to let it in."""
+        user = await self._user()
+        if user is None:
+            return CLOSE_UNAUTHENTICATED
+        owner_id = await _project_owner_id(uuid.UUID(self.project_id))
+        if owner_id is None:
+            return CLOSE_NOT_FOUND
+        if owner_id != user.pk:
+            return CLOSE_FORBIDDEN
+        return None
 
     async def _user(self) -> User | None:
         query = parse_qs(self.scope.get("query_string", b"").decode())
