@@ -13,7 +13,7 @@ from rest_framework.authtoken.models import Token
 
 from projects.models import Project
 from sessions_app import presence
-from sessions_app.events import emit, emit_sync
+from sessions_app.events import DiffStatusEvent, emit, emit_sync
 from vibegrapher.asgi import application
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -59,7 +59,7 @@ async def close_code(communicator: WebsocketCommunicator) -> int:
     return int(message["code"])
 
 
-def event(n: int) -> dict:
+def event(n: int) -> DiffStatusEvent:
     return {"type": "diff_status", "diff_id": f"d{n}", "status": "human_approved"}
 
 
@@ -118,8 +118,12 @@ async def test_emit_sync_from_another_thread(world) -> None:
     communicator = socket(world["mine"].id, world["token"])
     assert (await communicator.connect())[0]
 
-    thread = threading.Thread(target=emit_sync, args=(world["mine"].id, event(3)))
-    await sync_to_async(lambda: (thread.start(), thread.join()))()
+    def emit_from_a_thread() -> None:
+        thread = threading.Thread(target=emit_sync, args=(world["mine"].id, event(3)))
+        thread.start()
+        thread.join()
+
+    await sync_to_async(emit_from_a_thread)()
 
     assert await communicator.receive_json_from() == event(3)
     await communicator.disconnect()
