@@ -119,7 +119,7 @@ class ProjectConsumer(AsyncWebsocketConsumer):
 
     async def project_event(self, message: dict[str, Any]) -> None:
         """A channel-layer message from `sessions_app.events.emit`."""
-        await self.send(text_data=json.dumps(message["event"]))
+        await self.send(text_data=message["text"])
 
     async def _beat(self) -> None:
         while True:

@@ -5,6 +5,7 @@ UUIDs, ISO times) and calls `emit` (async code) or `emit_sync` (sync code). The
 consumer forwards each event to its browser as one JSON text frame.
 """
 
+import json
 import uuid
 from typing import Literal, NotRequired, TypedDict
 
@@ -114,7 +115,9 @@ async def emit(project_id: uuid.UUID | str, event: Event) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
-    await layer.group_send(project_group(project_id), {"type": LAYER_MESSAGE_TYPE, "event": event})
+    # Serialised once here, not once per connection: a group may hold hundreds.
+    message = {"type": LAYER_MESSAGE_TYPE, "text": json.dumps(event)}
+    await layer.group_send(project_group(project_id), message)
 
 
 def emit_sync(project_id: uuid.UUID | str, event: Event) -> None:

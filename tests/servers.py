@@ -29,6 +29,8 @@ def free_port() -> int:
 class AppServer:
     """A daphne process serving `vibegrapher.asgi:application`."""
 
+    app = "vibegrapher.asgi:application"
+
     def __init__(self, workdir: Path | None = None, **env: str) -> None:
         self._tmp = tempfile.TemporaryDirectory() if workdir is None else None
         self.workdir = Path(self._tmp.name) if self._tmp else workdir
@@ -69,7 +71,7 @@ class AppServer:
         with self.log.open("wb") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
-                 "vibegrapher.asgi:application"],
+                 self.app],
                 cwd=ROOT,
                 env=self.env,
                 stdout=log,

@@ -6,7 +6,7 @@ from asgiref.sync import sync_to_async
 from agents_app.tests.conftest import WORKFLOW, Vibe, change, patch_input, verdict
 from reviews.models import Diff
 from sessions_app.models import ConversationMessage, VibecodeSession
-from tests.model_server import custom_tool_call, error, hang, text
+from tests.model_server import custom_tool_call, error, function_call, hang, text
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -306,3 +306,22 @@ async def test_no_credentials_answers_503(vibe: Vibe, settings) -> None:
     assert response.status_code == 503
     assert "OPENAI_API_KEY" in response.json()["detail"]
     assert await ConversationMessage.objects.acount() == 0
+
+
+async def test_chat_completions_server_gets_a_function_tool(vibe: Vibe, chat_model_server) -> None:
+    chat_model_server.script(
+        function_call("submit_patch", {"patch": RENAME, "description": "Mention refunds"}),
+        text(verdict(True, "Fine.", "feat: refunds")),
+    )
+
+    finished = await vibe.run("Billing should also handle refunds")
+
+    assert finished["outcome"] == "diff"
+    first = chat_model_server.requests[0].body
+    assert first["stream"] is True
+    assert first["stream_options"] == {"include_usage": True}
+    assert [t["function"]["name"] for t in first["tools"]] == ["submit_patch"]
+    assert vibe.events[1]["content"] == "Mention refunds"
+    assert vibe.events[2]["usage"]["total_tokens"] == 18
+    diff = await Diff.objects.aget(id=finished["diff_id"])
+    assert diff.patched_code == WORKFLOW.replace("invoices.", "invoices and refunds.")

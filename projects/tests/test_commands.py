@@ -1,0 +1,73 @@
+"""`manage.py seed` and `manage.py reset_db`."""
+
+import io
+import re
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.management import CommandError, call_command
+
+from projects import git
+from projects.models import Project, TestCase
+from projects.sample_workflow import SAMPLE_CODE
+from projects.services import create_project
+
+pytestmark = pytest.mark.django_db
+
+
+def seed() -> str:
+    out = io.StringIO()
+    call_command("seed", stdout=out)
+    return out.getvalue()
+
+
+def test_seed_creates_the_demo_user_and_sample_project(monkeypatch) -> None:
+    monkeypatch.delenv("DEMO_PASSWORD", raising=False)
+    output = seed()
+
+    password = re.search(r"as demo / (\S+)", output)
+    assert password, output
+    user = User.objects.get(username="demo")
+    assert user.check_password(password.group(1))
+    project = Project.objects.get(owner=user)
+    assert project.name == "Agent Triage System"
+    assert project.current_code == SAMPLE_CODE
+    assert git.history(project.slug)[0].message == "Initial agent code"
+    tests = list(TestCase.objects.filter(project=project).order_by("name"))
+    assert len(tests) == 2
+    assert sorted(t.quick_test for t in tests) == [False, True]
+
+
+def test_seed_twice_changes_nothing(monkeypatch) -> None:
+    monkeypatch.setenv("DEMO_PASSWORD", "chosen-password-9")
+    first = seed()
+    counts = (User.objects.count(), Project.objects.count(), TestCase.objects.count())
+    commit = Project.objects.get().current_commit
+
+    second = seed()
+
+    assert "chosen-password-9" not in first  # taken from the environment, not printed
+    assert User.objects.get(username="demo").check_password("chosen-password-9")
+    assert (User.objects.count(), Project.objects.count(), TestCase.objects.count()) == counts
+    assert Project.objects.get().current_commit == commit
+    assert "exists" in second and "changepassword" in second
+
+
+def test_reset_db_needs_confirmation(user) -> None:
+    create_project(user, "Keep Me", "x = 1\n")
+    with pytest.raises(CommandError, match="--yes"):
+        call_command("reset_db")
+    assert Project.objects.filter(name="Keep Me").exists()
+
+
+def test_reset_db_wipes_data_and_media_then_seeds(user, media_root, monkeypatch) -> None:
+    monkeypatch.setenv("DEMO_PASSWORD", "chosen-password-9")
+    create_project(user, "Gone Soon", "x = 1\n")
+    (media_root / "stray.txt").write_text("x")
+
+    call_command("reset_db", "--yes", stdout=io.StringIO())
+
+    assert list(Project.objects.values_list("name", flat=True)) == ["Agent Triage System"]
+    assert not User.objects.filter(username="alice").exists()
+    assert sorted(p.name for p in media_root.iterdir()) == ["projects"]
+    assert [p.name for p in (media_root / "projects").iterdir()] == ["agent-triage-system"]
