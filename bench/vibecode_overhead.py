@@ -15,12 +15,8 @@ Usage: .venv/bin/python bench/vibecode_overhead.py [--runs 20] [--concurrent 50]
 import argparse
 import asyncio
 import json
-import os
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -34,17 +30,12 @@ sys.path.insert(0, str(ROOT))
 
 from agents_app.patching import unified_diff  # noqa: E402
 from tests.model_server import ModelServer, RecordedRequest, Step, custom_tool_call, text  # noqa: E402
+from tests.servers import AppServer  # noqa: E402
 
 CODE = 'from agents import Agent\n\nhelper = Agent(name="Helper", instructions="Help.")\n'
 NEW_CODE = CODE.replace('"Help."', '"Help kindly."')
 PATCH = "Be kind\n" + unified_diff(CODE, NEW_CODE, "agents.py")
 VERDICT = json.dumps({"approved": True, "reasoning": "Fine.", "commit_message": "feat: kinder"})
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def responder(delay: float):
@@ -56,82 +47,20 @@ def responder(delay: float):
     return answer
 
 
-class Server:
-    """A daphne process on a temporary database and media directory."""
-
-    def __init__(self, model_url: str) -> None:
-        self.tmp = tempfile.TemporaryDirectory()
-        self.port = free_port()
-        self.env = {
-            **os.environ,
-            "DEBUG": "true",
-            "DATABASE_URL": f"sqlite:///{self.tmp.name}/bench.sqlite3",
-            "MEDIA_ROOT": f"{self.tmp.name}/media",
-            "OPENAI_BASE_URL": model_url,
-            "OPENAI_API_KEY": "bench",
-            "OPENAI_AGENTS_DISABLE_TRACING": "1",
-            "LOG_LEVEL": "WARNING",
-        }
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def manage(self, *args: str) -> str:
-        return subprocess.run(
-            [sys.executable, "manage.py", *args],
-            cwd=ROOT,
-            env=self.env,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-
-    def start(self, projects: int) -> tuple[str, list[tuple[str, str]]]:
-        """Migrate, create a user with `projects` projects; returns token and (project, session)."""
-        self.manage("migrate", "--no-input", "-v0")
-        script = (
-            "import json\n"
-            "from django.contrib.auth.models import User\n"
-            "from rest_framework.authtoken.models import Token\n"
-            "from projects.services import create_project\n"
-            "from sessions_app.services import get_or_create_session\n"
-            "user = User.objects.create_user('bench', password='bench-pass-1')\n"
-            "ids = []\n"
-            f"for n in range({projects}):\n"
-            f"    p = create_project(user, f'Bench {{n}}', {CODE!r})\n"
-            "    s, _ = get_or_create_session(p, 'global')\n"
-            "    ids.append((str(p.id), str(s.id)))\n"
-            "print(json.dumps({'token': Token.objects.create(user=user).key, 'ids': ids}))\n"
-        )
-        made = json.loads(self.manage("shell", "-c", script).strip().splitlines()[-1])
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "daphne",
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(self.port),
-                "vibegrapher.asgi:application",
-            ],
-            cwd=ROOT,
-            env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{self.port}/health", timeout=1).status_code == 200:
-                    return made["token"], [tuple(pair) for pair in made["ids"]]
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        raise RuntimeError("daphne did not start")
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-        self.tmp.cleanup()
+SETUP = """
+import json
+from django.contrib.auth.models import User
+from rest_framework.authtoken.models import Token
+from projects.services import create_project
+from sessions_app.services import get_or_create_session
+user = User.objects.create_user("bench", password="bench-pass-1")
+ids = []
+for n in range({projects}):
+    project = create_project(user, f"Bench {{n}}", {code!r})
+    session, _ = get_or_create_session(project, "global")
+    ids.append((str(project.id), str(session.id)))
+print(json.dumps({{"token": Token.objects.create(user=user).key, "ids": ids}}))
+"""
 
 
 async def one_run(port: int, token: str, project_id: str, session_id: str) -> float:
@@ -158,9 +87,12 @@ async def one_run(port: int, token: str, project_id: str, session_id: str) -> fl
 async def measure(args: argparse.Namespace) -> None:
     model = ModelServer()
     model.start()
-    server = Server(model.base_url)
+    server = AppServer(OPENAI_BASE_URL=model.base_url, OPENAI_API_KEY="bench")
     try:
-        token, ids = server.start(max(args.runs, args.concurrent))
+        server.manage("migrate", "--no-input", "-v0")
+        made = server.python(SETUP.format(projects=max(args.runs, args.concurrent), code=CODE))
+        token, ids = made["token"], [tuple(pair) for pair in made["ids"]]
+        server.start()
         model.route(responder(0.0))
         await one_run(server.port, token, *ids[0])  # warm-up: imports, first connections
         overheads = [await one_run(server.port, token, *pair) for pair in ids[1 : args.runs]]

@@ -150,7 +150,7 @@ class ModelServer:
         class Handler(_Handler):
             model_server = server
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd = _Server(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
         port = self._httpd.server_address[1]
         self.base_url = f"http://127.0.0.1:{port}/v1"
@@ -182,6 +182,12 @@ class ModelServer:
             if self._script:
                 return self._script.popleft()
         return self._responder(request) if self._responder else None
+
+
+class _Server(ThreadingHTTPServer):
+    # The default backlog of 5 drops connections when a benchmark opens dozens at once,
+    # and each dropped SYN costs the client a one-second retransmission.
+    request_queue_size = 256
 
 
 class _Handler(BaseHTTPRequestHandler):
