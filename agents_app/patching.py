@@ -19,6 +19,7 @@ new file as `git diff` writes it (`unified_diff`).
 
 import ast
 import difflib
+import hashlib
 import itertools
 import posixpath
 import re
@@ -217,19 +218,15 @@ def parse_unified(text: str, filename: str) -> list[Hunk]:
             current = None
             continue
         if line.startswith("--- ") and (current is None or not _hunk_needs(current, "-", line)):
-            if seen_old and hunks:
-                raise PatchError(
-                    f"The diff changes more than one file; only {filename} may be changed."
-                )
             _check_path(line[4:], filename)
+            if seen_old and hunks:
+                raise PatchError(_more_than_one_file(filename))
             seen_old, current = True, None
             continue
         if line.startswith("+++ ") and (current is None or not _hunk_needs(current, "+", line)):
-            if seen_new and hunks:
-                raise PatchError(
-                    f"The diff changes more than one file; only {filename} may be changed."
-                )
             _check_path(line[4:], filename)
+            if seen_new and hunks:
+                raise PatchError(_more_than_one_file(filename))
             seen_new, current = True, None
             continue
         if line.startswith(
@@ -271,6 +268,10 @@ def parse_unified(text: str, filename: str) -> list[Hunk]:
     if not hunks:
         raise PatchError("The diff has no hunk that changes anything.")
     return hunks
+
+
+def _more_than_one_file(filename: str) -> str:
+    return f"The diff has two sections for {filename}: send one diff with all its hunks."
 
 
 def _hunk_needs(hunk: Hunk, kind: str, line: str) -> bool:
@@ -405,7 +406,13 @@ def _apply_v4a(original: str, text: str, filename: str) -> str:
 
 
 def unified_diff(old: str, new: str, filename: str) -> str:
-    """`new` against `old` as `git diff` writes it (without the index line); "" if equal."""
+    """`new` against `old` exactly as `git diff` writes it; "" when they are equal.
+
+    Like git: an `index` line with the blobs' abbreviated ids, three lines of context,
+    the enclosing "function" line after each `@@` (git's default rule: the nearest
+    line above the hunk that starts with a letter, `_` or `$`), and the
+    "\\ No newline at end of file" marker.
+    """
     if old == new:
         return ""
     old_lines = old.splitlines(keepends=True)
@@ -414,17 +421,31 @@ def unified_diff(old: str, new: str, filename: str) -> str:
     for line in difflib.unified_diff(old_lines, new_lines, f"a/{filename}", f"b/{filename}", n=3):
         if line.startswith(("--- ", "+++ ")):
             body.append(line.rstrip("\n") + "\n")
-            continue
-        if line.startswith("@@"):
-            body.append(_git_hunk_header(line))
-            continue
-        if line.endswith("\n"):
+        elif line.startswith("@@"):
+            body.append(_git_hunk_header(line, old_lines))
+        elif line.endswith("\n"):
             body.append(line)
         else:
             body.append(line + "\n" + NO_NEWLINE + "\n")
-    return f"diff --git a/{filename} b/{filename}\n" + "".join(body)
+    index = f"index {_blob_id(old)[:7]}..{_blob_id(new)[:7]} 100644\n"
+    return f"diff --git a/{filename} b/{filename}\n{index}" + "".join(body)
 
 
-def _git_hunk_header(line: str) -> str:
-    """difflib writes `@@ -3,0 +4 @@` style ranges as git does; keep them, fix the ending."""
-    return line if line.endswith("\n") else line + "\n"
+def _blob_id(content: str) -> str:
+    data = content.encode()
+    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
+
+
+FUNCNAME = re.compile(r"^[A-Za-z_$]")
+FUNCNAME_MAX_BYTES = 80
+
+
+def _git_hunk_header(line: str, old_lines: list[str]) -> str:
+    header = line.rstrip("\n")
+    match = re.match(r"^@@ -(\d+)", header)
+    start = int(match.group(1)) if match else 0
+    for candidate in reversed(old_lines[: max(start - 1, 0)]):
+        if FUNCNAME.match(candidate):
+            name = candidate.rstrip().encode()[:FUNCNAME_MAX_BYTES].decode(errors="ignore")
+            return f"{header} {name}\n"
+    return header + "\n"

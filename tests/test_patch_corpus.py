@@ -1,0 +1,37 @@
+"""Every case of tests/patch_corpus/: the expected file, or a refusal that says why.
+
+A case is a directory with `original.py`, `patch.diff` (as a model might write it)
+and either `expected.py` or `refused.txt` (a text the error must contain).
+"""
+
+from pathlib import Path
+
+import pytest
+
+from agents_app.patching import apply_patch
+
+CORPUS = Path(__file__).parent / "patch_corpus"
+CASES = sorted(p for p in CORPUS.iterdir() if p.is_dir())
+
+
+def read(path: Path) -> str:
+    return path.read_bytes().decode()
+
+
+def test_the_corpus_is_large_and_covers_refusals() -> None:
+    refusals = [case for case in CASES if (case / "refused.txt").exists()]
+    assert len(CASES) >= 60
+    assert len(refusals) >= 10
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+def test_case(case: Path) -> None:
+    result = apply_patch(read(case / "original.py"), read(case / "patch.diff"), "agents.py")
+
+    if (case / "expected.py").exists():
+        assert result.error is None
+        assert result.ok
+        assert result.code == read(case / "expected.py")
+    else:
+        assert not result.ok, f"applied where a refusal was expected:\n{result.code}"
+        assert read(case / "refused.txt").strip() in (result.error or "")
