@@ -60,6 +60,9 @@ def test_reset_db_needs_confirmation(user) -> None:
     assert Project.objects.filter(name="Keep Me").exists()
 
 
+# Outside a test transaction: PostgreSQL refuses to TRUNCATE tables with pending
+# deferred-constraint checks, as a real `reset_db` never has.
+@pytest.mark.django_db(transaction=True)
 def test_reset_db_wipes_data_and_media_then_seeds(user, media_root, monkeypatch) -> None:
     monkeypatch.setenv("DEMO_PASSWORD", "chosen-password-9")
     create_project(user, "Gone Soon", "x = 1\n")
