@@ -1,3 +1,22 @@
-from django.urls import URLPattern, URLResolver
+from django.urls import path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from reviews import views
+
+urlpatterns = [
+    path(
+        "projects/<uuid:project_id>/diffs", views.ProjectDiffsView.as_view(), name="project-diffs"
+    ),
+    path(
+        "sessions/<uuid:session_id>/diffs", views.SessionDiffsView.as_view(), name="session-diffs"
+    ),
+    path(
+        "sessions/<uuid:session_id>/diffs/pending",
+        views.SessionDiffsView.as_view(pending_only=True),
+        name="session-diffs-pending",
+    ),
+    path("diffs/<uuid:diff_id>", views.DiffView.as_view(), name="diff-detail"),
+    path("diffs/<uuid:diff_id>/preview", views.DiffPreviewView.as_view(), name="diff-preview"),
+    path("diffs/<uuid:diff_id>/review", views.review_diff, name="diff-review"),
+    path("diffs/<uuid:diff_id>/commit", views.DiffCommitView.as_view(), name="diff-commit"),
+    path("diffs/<uuid:diff_id>/refine-message", views.refine_message, name="diff-refine"),
+]

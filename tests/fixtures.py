@@ -2,9 +2,13 @@
 
 import os
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import redis
+from asgiref.sync import sync_to_async
+from django.test import AsyncClient
+from rest_framework.authtoken.models import Token
 
 from tests.model_server import ModelServer
 
@@ -51,3 +55,23 @@ def redis_url() -> str:
             pytest.fail(message + " (CI=true: a missing service is a failure)")
         pytest.skip(message)
     return REDIS_TEST_URL
+
+
+class TokenClient(AsyncClient):
+    """An AsyncClient that sends `Authorization: Token …` with every request."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__()
+        self.auth = {"Authorization": f"Token {token}"}
+
+    def generic(  # type: ignore[override]
+        self, *args: Any, headers: dict[str, str] | None = None, **kwargs: Any
+    ) -> Any:
+        return super().generic(*args, headers={**self.auth, **(headers or {})}, **kwargs)
+
+
+@pytest.fixture
+async def async_api(user) -> TokenClient:
+    """An async API client for `user` (async views run on the test's event loop)."""
+    token = await sync_to_async(lambda: Token.objects.get_or_create(user=user)[0].key)()
+    return TokenClient(token)

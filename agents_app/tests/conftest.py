@@ -10,12 +10,12 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
-from django.test import AsyncClient
 from rest_framework.authtoken.models import Token
 
 from agents_app.patching import unified_diff
 from projects.models import Project
 from projects.services import create_project
+from tests.fixtures import TokenClient
 from vibegrapher.asgi import application
 
 WORKFLOW = '''\
@@ -57,19 +57,6 @@ def patch_input(description: str, diff: str) -> str:
 
 def verdict(approved: bool, reasoning: str = "Looks right.", message: str = "feat: change") -> str:
     return json.dumps({"approved": approved, "reasoning": reasoning, "commit_message": message})
-
-
-class TokenClient(AsyncClient):
-    """An AsyncClient that sends `Authorization: Token …` with every request."""
-
-    def __init__(self, token: str) -> None:
-        super().__init__()
-        self.auth = {"Authorization": f"Token {token}"}
-
-    def generic(  # type: ignore[override]
-        self, *args: Any, headers: dict[str, str] | None = None, **kwargs: Any
-    ) -> Any:
-        return super().generic(*args, headers={**self.auth, **(headers or {})}, **kwargs)
 
 
 @dataclass

@@ -8,10 +8,11 @@ from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
 from rest_framework.authtoken.models import Token
 
-from agents_app.tests.conftest import WORKFLOW, TokenClient, Vibe
+from agents_app.tests.conftest import WORKFLOW, Vibe
 from projects.services import create_project
 from reviews.models import Diff
 from sessions_app.models import ConversationMessage
+from tests.fixtures import TokenClient
 from vibegrapher.asgi import application
 
 pytestmark = [

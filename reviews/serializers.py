@@ -1,0 +1,51 @@
+from rest_framework import serializers
+
+from reviews.models import Diff
+from vibegrapher.fields import StrictCharField
+
+
+class DiffSerializer(serializers.ModelSerializer[Diff]):
+    project_id = serializers.UUIDField(read_only=True)
+    session_id = serializers.UUIDField(read_only=True)
+
+    class Meta:
+        model = Diff
+        fields = [
+            "id",
+            "project_id",
+            "session_id",
+            "base_commit",
+            "target_branch",
+            "diff_content",
+            "status",
+            "vibecoder_prompt",
+            "evaluator_reasoning",
+            "commit_message",
+            "human_feedback",
+            "committed_sha",
+            "test_results",
+            "tests_run_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class ReviewSerializer(serializers.Serializer[None]):
+    approved = serializers.BooleanField()
+    feedback = StrictCharField(required=False, allow_blank=True, max_length=10_000, default="")
+
+    def validate(self, attrs: dict) -> dict:
+        if not attrs["approved"] and not attrs["feedback"].strip():
+            raise serializers.ValidationError(
+                {"feedback": ["Say what to change: a rejection needs feedback."]}
+            )
+        return attrs
+
+
+class CommitSerializer(serializers.Serializer[None]):
+    commit_message = StrictCharField(required=False, allow_blank=True, max_length=500)
+
+
+class RefineSerializer(serializers.Serializer[None]):
+    hint = StrictCharField(required=False, allow_blank=True, max_length=2_000, default="")

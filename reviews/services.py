@@ -1,0 +1,135 @@
+"""Human review of diffs: approve, reject (a new run starts), commit into git.
+
+Every status change is a conditional UPDATE (`WHERE status = <expected>`) or runs
+under row locks, so two people, or two tabs, can never both win: one commit lands
+and the other gets a 409, and git and the rows always agree.
+"""
+
+import uuid
+from dataclasses import dataclass
+
+from asgiref.sync import async_to_sync, sync_to_async
+from django.contrib.auth.models import User
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from agents_app import vibecode
+from projects import git
+from projects.services import author_of, commit_project_code
+from reviews.models import Diff
+from sessions_app.events import emit, emit_sync
+from sessions_app.models import ConversationMessage
+
+PENDING = (Diff.Status.EVALUATOR_APPROVED, Diff.Status.HUMAN_APPROVED)
+
+
+class ReviewConflict(Exception):
+    """The diff is not in a state that allows this step (answered with 409)."""
+
+
+def owned_diffs(user: User) -> QuerySet[Diff]:
+    return Diff.objects.filter(project__owner=user).select_related("project", "session")
+
+
+@dataclass(frozen=True)
+class Preview:
+    original: str
+    patched: str
+    diff: str
+
+
+def preview(diff: Diff) -> Preview:
+    original = git.read_file_at(diff.project.slug, diff.project.main_file, diff.base_commit)
+    return Preview(original=original, patched=diff.patched_code, diff=diff.diff_content)
+
+
+def _move(diff_id: uuid.UUID, allowed: tuple[str, ...], **changes: object) -> bool:
+    """Change the diff only if its status is still one of `allowed`."""
+    updated = Diff.objects.filter(id=diff_id, status__in=allowed).update(
+        updated_at=timezone.now(), **changes
+    )
+    return bool(updated)
+
+
+def _conflict(diff_id: uuid.UUID, wanted: str) -> ReviewConflict:
+    status = Diff.objects.filter(id=diff_id).values_list("status", flat=True).first()
+    return ReviewConflict(f"The diff is {status}; it cannot be {wanted}.")
+
+
+def approve(diff: Diff) -> Diff:
+    if not _move(diff.id, (Diff.Status.EVALUATOR_APPROVED,), status=Diff.Status.HUMAN_APPROVED):
+        raise _conflict(diff.id, "approved")
+    emit_sync(diff.project_id, {"type": "diff_status", "diff_id": str(diff.id),
+                                "status": Diff.Status.HUMAN_APPROVED})  # fmt: skip
+    return Diff.objects.select_related("project", "session").get(id=diff.id)
+
+
+async def reject(diff: Diff, feedback: str) -> ConversationMessage:
+    """Mark the diff rejected and start the next round with the feedback.
+
+    If the run cannot start (a run is going, no model configured), the diff goes back
+    to what it was: nothing is left half-done.
+    """
+    before = diff.status
+    moved = await sync_to_async(_move)(
+        diff.id, PENDING, status=Diff.Status.HUMAN_REJECTED, human_feedback=feedback
+    )
+    if not moved:
+        raise await sync_to_async(_conflict)(diff.id, "rejected")
+    try:
+        message = await vibecode.start_run(
+            diff.session, vibecode.rejection_prompt(diff, feedback), display_text=feedback
+        )
+    except BaseException:
+        await sync_to_async(_move)(
+            diff.id,
+            (Diff.Status.HUMAN_REJECTED,),
+            status=before,
+            human_feedback=diff.human_feedback,
+        )
+        raise
+    await emit(diff.project_id, {"type": "diff_status", "diff_id": str(diff.id),
+                                 "status": Diff.Status.HUMAN_REJECTED})  # fmt: skip
+    return message
+
+
+def commit(diff_id: uuid.UUID, user: User, message: str | None = None) -> Diff:
+    """Commit an approved diff on its project's branch; 409 unless HEAD is its base."""
+    author_name, author_email = author_of(user)
+    with transaction.atomic():
+        diff = Diff.objects.select_for_update().select_related("project", "session").get(id=diff_id)
+        if diff.status != Diff.Status.HUMAN_APPROVED:
+            raise ReviewConflict(
+                f"The diff is {diff.status}; only a human_approved diff can be committed."
+            )
+        text = (message or diff.commit_message).strip() or "Update agents"
+        try:
+            project = commit_project_code(
+                diff.project_id, diff.patched_code, text, author_name, author_email,
+                expected_parent=diff.base_commit,
+            )  # fmt: skip
+        except git.HeadMovedError as exc:
+            raise ReviewConflict(
+                f"{exc} Reject this diff with feedback to get one against the current code."
+            ) from None
+        diff.status = Diff.Status.COMMITTED
+        diff.committed_sha = project.current_commit
+        diff.commit_message = text
+        try:
+            diff.save(update_fields=["status", "committed_sha", "commit_message", "updated_at"])
+        except BaseException:
+            git.reset_branch(project.slug, diff.base_commit)
+            raise
+        transaction.on_commit(lambda: _after_commit(diff, project.current_code))
+    return diff
+
+
+def _after_commit(diff: Diff, new_code: str) -> None:
+    project_id = diff.project_id
+    emit_sync(project_id, {"type": "code_changed", "project_id": str(project_id),
+                           "new_code": new_code, "commit_sha": diff.committed_sha})  # fmt: skip
+    emit_sync(project_id, {"type": "diff_status", "diff_id": str(diff.id),
+                           "status": Diff.Status.COMMITTED})  # fmt: skip
+    # The Evaluator starts the next change fresh; the VibeCoder keeps its history.
+    async_to_sync(vibecode.clear_evaluator_memory)(diff.session)
