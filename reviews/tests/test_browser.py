@@ -1,0 +1,116 @@
+"""The whole job in a real browser: Playwright driving Debian's Chromium, headless.
+
+A real daphne serves the app; the local model server answers for the agents. The
+person logs in, asks for a change, watches the agents' messages arrive without a
+reload, rejects the first diff with feedback, approves the second and commits it.
+"""
+
+import json
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from agents_app.patching import unified_diff
+from tests.model_server import ModelServer, RecordedRequest, Step, custom_tool_call, text
+from tests.servers import AppServer, create_user_and_project
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "bench" / "screenshots"
+CODE = 'from agents import Agent\n\nbot = Agent(name="Bot", instructions="Help.")\n'
+ROUNDS = ["Help kindly.", "Help warmly."]
+
+
+def scripted_agents() -> Callable[[RecordedRequest], Step]:
+    """Round n of the VibeCoder proposes ROUNDS[n]; the Evaluator approves each."""
+    vibecoder_calls = 0
+
+    def answer(request: RecordedRequest) -> Step:
+        nonlocal vibecoder_calls
+        if "You are the Evaluator" in request.instructions:
+            return text(json.dumps({"approved": True, "reasoning": "Does what was asked.",
+                                    "commit_message": "feat: friendlier bot"}))  # fmt: skip
+        new_code = CODE.replace("Help.", ROUNDS[min(vibecoder_calls, len(ROUNDS) - 1)])
+        vibecoder_calls += 1
+        return custom_tool_call(
+            "submit_patch", "Friendlier instructions\n" + unified_diff(CODE, new_code, "agents.py")
+        )
+
+    return answer
+
+
+@pytest.fixture
+def served() -> Iterator[tuple[AppServer, dict[str, str]]]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail("chromium is not installed: `make test` installs the Debian package")
+    model = ModelServer()
+    model.start()
+    model.route(scripted_agents())
+    server = AppServer(OPENAI_BASE_URL=model.base_url, OPENAI_API_KEY="browser-test")
+    try:
+        server.manage("migrate", "--no-input", "-v0")
+        made = create_user_and_project(
+            server, username="ada", password="ada-password-77", project="Browser Bot", code=CODE
+        )
+        server.start()
+        yield server, made
+    finally:
+        server.stop()
+        model.stop()
+
+
+def test_chat_review_reject_approve_commit(served) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    server, _ = served
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run",
+                  "--disable-quic"],
+        )  # fmt: skip
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(20_000)
+
+        page.goto(f"{server.url}/login/")
+        page.fill("input[name=username]", "ada")
+        page.fill("input[name=password]", "ada-password-77")
+        page.click("button[type=submit]")
+        page.click("text=Browser Bot")
+        expect(page.locator("h1")).to_contain_text("Browser Bot")
+
+        page.fill("#prompt", "Make the bot friendlier")
+        page.click("#prompt-form button[type=submit]")
+        # The agents' messages arrive over the WebSocket, without a reload.
+        expect(page.locator(".message.user")).to_contain_text("Make the bot friendlier")
+        expect(page.locator(".message.vibecoder")).to_contain_text("Friendlier instructions")
+        expect(page.locator(".message.evaluator")).to_contain_text("Approved")
+        expect(page.locator("#token-total")).to_contain_text("36 tokens")
+        page.click("#pending-link")
+
+        expect(page.locator("#diff")).to_contain_text("Help kindly.")
+        expect(page.locator("#commit-message")).to_have_value("feat: friendlier bot")
+        page.fill("#feedback", "Warmer, please")
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / "review.png"), full_page=True)
+        page.click("#reject")
+
+        # A new round starts with the feedback; its diff reopens for review.
+        expect(page.locator(".message.user").last).to_contain_text("Warmer, please")
+        expect(page.locator(".message.evaluator")).to_have_count(2)
+        expect(page.locator("#pending")).to_be_visible()
+        page.click("#pending-link")
+        expect(page.locator("#diff")).to_contain_text("Help warmly.")
+        page.click("#approve")
+        expect(page.locator("#diff-status")).to_contain_text("Human Approved")
+        page.fill("#commit-message", "feat: warmer bot")
+        page.click("#commit")
+
+        expect(page.locator("#code")).to_contain_text("Help warmly.")
+        expect(page.locator("#commits li").first).to_contain_text("feat: warmer bot")
+        browser.close()

@@ -1,0 +1,96 @@
+"""The server-rendered pages: login, project list, project page, review page."""
+
+import pytest
+from django.test import Client
+
+from agents_app.patching import unified_diff
+from projects.models import Project
+from projects.services import create_project
+from reviews.models import Diff
+from sessions_app.models import ConversationMessage
+from sessions_app.services import get_or_create_session
+
+pytestmark = pytest.mark.django_db
+
+CODE = 'from agents import Agent\n\nbot = Agent(name="Bot", instructions="Help.")\n'
+
+
+@pytest.fixture
+def browser(user) -> Client:
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    return client
+
+
+def csrf(client: Client, url: str) -> str:
+    client.get(url)
+    return client.cookies["csrftoken"].value
+
+
+def test_pages_need_a_login(client, user) -> None:
+    project = create_project(user, "Private", CODE)
+    for url in ("/", f"/projects/{project.id}/"):
+        response = client.get(url)
+        assert response.status_code == 302 and response["Location"].startswith("/login/")
+    assert client.get("/login/").status_code == 200
+
+
+def test_login_form(client, user) -> None:
+    response = client.post("/login/", {"username": "alice", "password": "alice-password-123"})
+    assert response.status_code == 302 and response["Location"] == "/"
+    bad = client.post("/login/", {"username": "alice", "password": "nope"})
+    assert "Wrong username or password" in bad.content.decode()
+
+
+def test_create_and_delete_from_the_list(browser) -> None:
+    token = csrf(browser, "/")
+    assert browser.post("/", {"name": "From The Page"}).status_code == 403  # no CSRF token
+    created = browser.post("/", {"name": "From The Page", "csrfmiddlewaretoken": token})
+    project = Project.objects.get(name="From The Page")
+    assert created["Location"] == f"/projects/{project.id}/"
+    assert "From The Page" in browser.get("/").content.decode()
+
+    deleted = browser.post(f"/projects/{project.id}/delete", {"csrfmiddlewaretoken": token})
+
+    assert deleted.status_code == 302
+    assert not Project.objects.filter(id=project.id).exists()
+
+
+def test_project_page_shows_code_conversation_tokens_history(browser, user) -> None:
+    project = create_project(user, "Shown", CODE)
+    session = get_or_create_session(project, "global")[0]
+    ConversationMessage.objects.create(session=session, role="user", agent="user", content="hi <b>")
+    ConversationMessage.objects.create(
+        session=session, role="assistant", agent="vibecoder", iteration=1, content="hello",
+        token_usage={"total_tokens": 42},
+    )  # fmt: skip
+
+    page = browser.get(f"/projects/{project.id}/").content.decode()
+
+    assert 'class="hl"' in page and "Agent" in page  # highlighted code
+    assert "hi &lt;b&gt;" in page  # escaped
+    assert "42 tokens" in page and "round 1" in page
+    assert "Initial agent code" in page
+    assert 'name="csrfmiddlewaretoken"' in page
+    assert '"sessionId"' in page
+
+
+def test_review_page_and_other_users(browser, other_user, user) -> None:
+    project = create_project(user, "Reviewed", CODE)
+    session = get_or_create_session(project, "global")[0]
+    new = CODE.replace("Help.", "Help kindly.")
+    diff = Diff.objects.create(
+        session=session, project=project, base_commit=project.current_commit,
+        diff_content=unified_diff(CODE, new, "agents.py"), patched_code=new,
+        evaluator_reasoning="Looks right.", commit_message="feat: kinder",
+    )  # fmt: skip
+
+    page = browser.get(f"/diffs/{diff.id}/").content.decode()
+
+    assert "Looks right." in page and 'value="feat: kinder"' in page
+    assert 'class="hl"' in page and "Help kindly." in page
+    assert 'class="linenos"' in page
+    stranger = Client()
+    stranger.force_login(other_user)
+    assert stranger.get(f"/diffs/{diff.id}/").status_code == 404
+    assert stranger.get(f"/projects/{project.id}/").status_code == 404

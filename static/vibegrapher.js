@@ -1,0 +1,151 @@
+// Live parts of the review UI: the project WebSocket, the prompt box, review buttons.
+// Plain browser JavaScript, no build step.
+(function () {
+  "use strict";
+  const config = JSON.parse(document.getElementById("vg-config").textContent);
+  const csrf = document.querySelector("[name=csrfmiddlewaretoken]").value;
+  const $ = (id) => document.getElementById(id);
+
+  async function api(method, url, body) {
+    const response = await fetch(url, {
+      method,
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const data = await response.json().catch(() => ({}));
+    if (!response.ok) {
+      const detail = data.detail || Object.entries(data).map(([k, v]) => `${k}: ${v}`).join("; ");
+      throw new Error(detail || `HTTP ${response.status}`);
+    }
+    return data;
+  }
+
+  function connect(onEvent, onOpen) {
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    const socket = new WebSocket(`${scheme}://${location.host}/ws/projects/${config.projectId}/`);
+    socket.onopen = onOpen;
+    socket.onmessage = (message) => onEvent(JSON.parse(message.data));
+    socket.onclose = (event) => {
+      if (event.code < 4400) setTimeout(() => connect(onEvent, onOpen), 2000);
+    };
+  }
+
+  // --- Project page -------------------------------------------------------------
+  function projectPage() {
+    const list = $("messages");
+    const seen = new Set([...list.querySelectorAll("[data-id]")].map((li) => li.dataset.id));
+    let lastId = config.lastMessageId;
+
+    function addMessage(m) {
+      if (seen.has(m.id)) return;
+      seen.add(m.id);
+      lastId = m.id;
+      const li = document.createElement("li");
+      li.className = `message ${m.agent}`;
+      li.dataset.id = m.id;
+      const meta = document.createElement("div");
+      meta.className = "meta";
+      const who = document.createElement("strong");
+      who.textContent = { user: "User", vibecoder: "Vibecoder", evaluator: "Evaluator" }[m.agent] || m.agent;
+      meta.append(who);
+      if (m.iteration) meta.append(` · round ${m.iteration}`);
+      if (m.token_usage) {
+        const badge = document.createElement("span");
+        badge.className = "badge";
+        badge.textContent = `${m.token_usage.total_tokens} tokens`;
+        meta.append(" ", badge);
+        const total = $("token-total");
+        total.dataset.total = Number(total.dataset.total) + m.token_usage.total_tokens;
+        total.textContent = `${total.dataset.total} tokens`;
+      }
+      const content = document.createElement("pre");
+      content.className = "content";
+      content.textContent = m.content;
+      li.append(meta, content);
+      if (m.patch_preview) {
+        const details = document.createElement("details");
+        const summary = document.createElement("summary");
+        summary.textContent = "Patch";
+        const pre = document.createElement("pre");
+        pre.textContent = m.patch_preview;
+        details.append(summary, pre);
+        li.append(details);
+      }
+      list.append(li);
+    }
+
+    function showPending(diffId) {
+      $("pending-link").href = `/diffs/${diffId}/`;
+      $("pending").hidden = false;
+    }
+
+    // On every (re)connect: what happened while the socket was closed.
+    async function catchUp() {
+      const session = `/api/sessions/${config.sessionId}`;
+      const after = lastId ? `?after=${lastId}` : "";
+      (await api("GET", `${session}/messages${after}`)).forEach(addMessage);
+      const state = await api("GET", session);
+      $("working").hidden = state.run_state !== "running";
+      const pending = await api("GET", `${session}/diffs/pending`);
+      if (pending.length) showPending(pending[0].id);
+    }
+
+    connect((event) => {
+      if (event.session_id && event.session_id !== config.sessionId) return;
+      if (event.type === "conversation_message") {
+        addMessage({ ...event, id: event.message_id });
+        $("working").hidden = false;
+      } else if (event.type === "run_finished") {
+        $("working").hidden = true;
+        const outcome = $("run-outcome");
+        outcome.hidden = !event.error;
+        outcome.textContent = event.final_feedback ? `${event.error}: ${event.final_feedback}` : event.error || "";
+      } else if (event.type === "diff_created") {
+        showPending(event.diff_id);
+      } else if (event.type === "code_changed") {
+        location.reload();
+      }
+    }, () => catchUp().catch(() => {}));
+
+    $("prompt-form").addEventListener("submit", async (event) => {
+      event.preventDefault();
+      $("prompt-error").textContent = "";
+      try {
+        await api("POST", `/api/sessions/${config.sessionId}/messages`, { prompt: $("prompt").value });
+        $("prompt").value = "";
+        $("working").hidden = false;
+        $("run-outcome").hidden = true;
+        $("pending").hidden = true;
+      } catch (error) {
+        $("prompt-error").textContent = error.message;
+      }
+    });
+  }
+
+  // --- Review page -----------------------------------------------------------------
+  function reviewPage() {
+    const base = `/api/diffs/${config.diffId}`;
+    const projectUrl = `/projects/${config.projectId}/`;
+    const fail = (error) => { $("review-error").textContent = error.message; };
+
+    $("approve").addEventListener("click", () =>
+      api("POST", `${base}/review`, { approved: true }).then(() => location.reload(), fail));
+    $("reject").addEventListener("click", () =>
+      api("POST", `${base}/review`, { approved: false, feedback: $("feedback").value })
+        .then(() => { location.href = projectUrl; }, fail));
+    $("refine").addEventListener("click", () =>
+      api("POST", `${base}/refine-message`, { hint: $("hint").value })
+        .then((data) => { $("commit-message").value = data.commit_message; }, fail));
+    $("commit").addEventListener("click", () =>
+      api("POST", `${base}/commit`, { commit_message: $("commit-message").value })
+        .then(() => { location.href = projectUrl; }, fail));
+    connect((event) => {
+      if (event.type === "diff_status" && event.diff_id === config.diffId) {
+        $("diff-status").textContent = event.status.replace("_", " ");
+      }
+    }, () => {});
+  }
+
+  if (config.diffId) reviewPage(); else projectPage();
+})();
