@@ -3,42 +3,51 @@
 Models write imperfect diffs. This module accepts what it can place with certainty
 and refuses the rest with an error a model can act on:
 
-- the diff may sit in a code fence or among prose; both are stripped;
+- code fences and prose around (or between) hunks are dropped; a diff split over
+  several fenced blocks is joined;
 - OpenAI's V4A format (`*** Begin Patch`) is applied with the SDK's `apply_diff`;
-- each unified-diff hunk is placed by the first of: its header's line number
-  (exact), the one place in the file where its context and removed lines occur
-  (relocated: header numbers are ignored, hunks may come in any order), the one
-  place where they occur ignoring whitespace (whitespace: context and removed
-  lines only; added lines always go in verbatim);
-- a hunk that matches nowhere, or in more than one place, is refused, naming the
-  hunk and quoting the lines looked for. A hunk repeated verbatim counts once.
+- each unified-diff hunk is placed by the first of:
+  1. "exact": its header's line number, if its context and removed lines are there;
+  2. "relocated": the one place in the file where those lines occur (header numbers
+     and counts are ignored, hunks may come in any order);
+  3. "whitespace": the same two steps comparing lines with their whitespace
+     collapsed (context and removed lines only; added lines go in verbatim, and
+     context lines keep the file's own text);
+- a hunk whose lines match nowhere, or in more than one place, is refused, naming
+  the hunk and quoting the lines it looked for; when nothing matches, the error
+  also shows the nearest place and the first line that differs there;
+- the same hunk twice (same lines, placed at the same line) is applied once;
+  hunks that overlap otherwise are refused;
+- a hunk with no context or removed lines is placed by its header only at the
+  very start or end of the file; elsewhere it is refused as unplaceable.
 
 The result must parse with `ast`. The stored diff is regenerated from the old and
 new file as `git diff` writes it (`unified_diff`).
 """
 
 import ast
-import difflib
-import hashlib
 import itertools
 import posixpath
 import re
 from dataclasses import dataclass, field
 
+import pygit2
 from agents import apply_diff as apply_v4a
+from pygit2.enums import DiffOption
 
-HUNK_HEADER = re.compile(r"^@@+ ?(?:-(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))?)? ?@@+.*$")
-FENCE = re.compile(r"^\s*```")
-NO_NEWLINE = "\\ No newline at end of file"
-QUOTE_LINES = 8
+HUNK_NUMBERS = re.compile(r"^@@+ ?-(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? ?@@")
+FENCE = re.compile(r"^(```|~~~)")  # at column 0: a diff line never starts so
+HEADER_LINES = ("index ", "new file mode", "deleted file mode", "similarity", "rename ")
+QUOTE_LINES = 20
+METHOD_RANK = {"exact": 0, "relocated": 1, "whitespace": 2}
 
 
 @dataclass(frozen=True)
 class PatchResult:
     ok: bool
-    code: str | None
-    error: str | None
-    method: str
+    code: str | None  # the whole new file when ok
+    error: str | None  # when not ok: what is wrong, for the model to fix
+    method: str  # "exact", "relocated", "whitespace", "v4a", or "" when refused
 
     @classmethod
     def refused(cls, error: str) -> "PatchResult":
@@ -51,32 +60,34 @@ class PatchError(ValueError):
 
 @dataclass
 class Hunk:
-    number: int
-    old_start: int | None
+    number: int  # 1-based, in the order of the diff
+    old_start: int | None  # the header's old line number; None for a bare `@@ @@`
+    header: tuple[int, int, int] | None = None  # the header's old count, new start, new count
     lines: list[tuple[str, str]] = field(default_factory=list)  # (" "|"-"|"+", text)
     old_ends_without_newline: bool = False
     new_ends_without_newline: bool = False
 
     @property
     def old(self) -> list[str]:
+        """The context and removed lines: what the hunk looks for in the file."""
         return [text for kind, text in self.lines if kind != "+"]
 
     @property
     def new(self) -> list[str]:
         return [text for kind, text in self.lines if kind != "-"]
 
-    def key(self) -> tuple[tuple[tuple[str, str], ...], bool]:
-        return tuple(self.lines), self.new_ends_without_newline
+    def same_change(self, other: "Hunk") -> bool:
+        return (self.lines, self.new_ends_without_newline) == (
+            other.lines,
+            other.new_ends_without_newline,
+        )
 
 
 @dataclass(frozen=True)
 class Placement:
     hunk: Hunk
-    start: int  # 0-based index of the hunk's first old line in the file
+    start: int  # 0-based index in the file of the hunk's first old line
     method: str
-
-
-METHOD_RANK = {"exact": 0, "relocated": 1, "whitespace": 2}
 
 
 # --- Entry point -------------------------------------------------------------------
@@ -86,7 +97,7 @@ def apply_patch(original: str, patch: str, filename: str) -> PatchResult:
     """The new file, or a refusal naming the problem (hunk, lines, parser message)."""
     try:
         text = extract_patch(patch)
-        if "*** Begin Patch" in text or text.lstrip().startswith("*** Update File:"):
+        if text.startswith(("*** Begin Patch", "*** Update File:")):
             code, method = _apply_v4a(original, text, filename), "v4a"
         else:
             code, method = _apply_unified(original, text, filename)
@@ -99,13 +110,13 @@ def apply_patch(original: str, patch: str, filename: str) -> PatchResult:
 
 
 def parse_error(code: str, filename: str) -> str | None:
+    """The parser's message, line number and line when `code` is not valid Python."""
     try:
         ast.parse(code, filename=filename)
     except SyntaxError as exc:
-        quoted = ""
+        lines = code.splitlines()
         lineno = exc.lineno or 0
-        if 0 < lineno <= len(code.splitlines()):
-            quoted = f"\n    {code.splitlines()[lineno - 1]}"
+        quoted = f"\n    {lines[lineno - 1]}" if 0 < lineno <= len(lines) else ""
         return (
             f"The patched {filename} does not parse: line {exc.lineno}: {exc.msg}.{quoted}\n"
             "The patch applied, but the result is not valid Python."
@@ -117,67 +128,47 @@ def parse_error(code: str, filename: str) -> str | None:
 
 
 def extract_patch(patch: str) -> str:
-    """The diff itself: line endings normalised, fences and surrounding prose removed."""
-    text = patch.replace("\r\n", "\n").replace("\r", "\n")
-    lines = text.split("\n")
-    if "*** Begin Patch" in text:
+    """The diff itself: newlines normalised, fences and the prose before it removed.
+
+    Prose after or between hunks is left for the parser, which can tell it from hunk
+    lines that lost their leading space.
+    """
+    lines = patch.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    if any(line.strip() == "*** Begin Patch" for line in lines):
         start = next(i for i, line in enumerate(lines) if line.strip() == "*** Begin Patch")
         end = next(
             (i for i, line in enumerate(lines) if i > start and line.strip() == "*** End Patch"),
             len(lines) - 1,
         )
         return "\n".join(lines[start : end + 1]) + "\n"
-    fenced = _fenced_block(lines)
-    if fenced is not None:
-        lines = fenced
-    first = next(
-        (
-            i
-            for i, line in enumerate(lines)
-            if line.startswith(("diff --git ", "--- ", "@@")) or line.startswith("*** Update File:")
-        ),
-        None,
-    )
+    lines = _fenced_diff(lines) or lines
+    first = next((i for i, line in enumerate(lines) if _starts_diff(line)), None)
     if first is None:
         raise PatchError(
             "No diff found: send a unified diff (`--- a/FILE`, `+++ b/FILE`, `@@ ... @@` hunks)."
         )
-    body = lines[first:]
-    end = len(body)
-    for i, line in enumerate(body):
-        if i and not _is_diff_line(line):
-            end = i
-            break
-    return "\n".join(body[:end]).rstrip("\n") + "\n"
+    return "\n".join(lines[first:]).rstrip("\n") + "\n"
 
 
-def _fenced_block(lines: list[str]) -> list[str] | None:
-    """The first fenced block that holds a diff, if the patch has fences."""
+def _starts_diff(line: str) -> bool:
+    return line.startswith(("diff --git ", "--- ", "@@", "*** Update File:"))
+
+
+def _fenced_diff(lines: list[str]) -> list[str] | None:
+    """The fenced blocks that hold a diff, joined; None when no fenced block does."""
+    blocks: list[list[str]] = []
     opened: int | None = None
     for i, line in enumerate(lines):
         if FENCE.match(line):
             if opened is None:
                 opened = i
             else:
-                block = lines[opened + 1 : i]
-                if any(l.startswith(("@@", "--- ", "diff --git")) for l in block):  # noqa: E741
-                    return block
+                blocks.append(lines[opened + 1 : i])
                 opened = None
     if opened is not None:  # an unclosed fence: everything after it
-        block = lines[opened + 1 :]
-        if any(l.startswith(("@@", "--- ", "diff --git")) for l in block):  # noqa: E741
-            return block
-    return None
-
-
-def _is_diff_line(line: str) -> bool:
-    return (
-        line == ""
-        or line[0] in " +-@\\"
-        or line.startswith(
-            ("diff --git ", "index ", "new file mode", "deleted file mode", "similarity", "rename ")
-        )
-    )
+        blocks.append(lines[opened + 1 :])
+    diffs = [block for block in blocks if any(_starts_diff(line) for line in block)]
+    return [line for block in diffs for line in block] if diffs else None
 
 
 # --- Paths --------------------------------------------------------------------------
@@ -191,7 +182,7 @@ def _check_path(raw: str, filename: str) -> None:
         )
     if path.startswith(("a/", "b/")):
         path = path[2:]
-    if path.startswith("/") or re.match(r"^[A-Za-z]:[\\/]", path):
+    if path.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:[\\/]", path):
         raise PatchError(f"The diff names an absolute path ({raw.strip()}); use {filename}.")
     if ".." in path.replace("\\", "/").split("/"):
         raise PatchError(f"The diff names a path outside the project ({raw.strip()}).")
@@ -202,131 +193,221 @@ def _check_path(raw: str, filename: str) -> None:
         )
 
 
-# --- Unified diffs ------------------------------------------------------------------
+# --- Parsing unified diffs ----------------------------------------------------------
 
 
 def parse_unified(text: str, filename: str) -> list[Hunk]:
+    """The hunks of a unified diff for `filename`; refuses any other file.
+
+    Several `---`/`+++` sections are allowed as long as all name `filename`.
+    """
+    lines = text.split("\n")
     hunks: list[Hunk] = []
     current: Hunk | None = None
-    seen_old = seen_new = False
-    for line in text.split("\n"):
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        following = lines[i + 1] if i + 1 < len(lines) else ""
         if line.startswith("diff --git "):
-            parts = line.split()
-            if len(parts) >= 4:
-                _check_path(parts[2], filename)
-                _check_path(parts[3], filename)
+            for path in line.split()[2:4]:
+                _check_path(path, filename)
             current = None
-            continue
-        if line.startswith("--- ") and (current is None or not _hunk_needs(current, "-", line)):
+        elif _is_file_header(line, following, current):
             _check_path(line[4:], filename)
-            if seen_old and hunks:
-                raise PatchError(_more_than_one_file(filename))
-            seen_old, current = True, None
-            continue
-        if line.startswith("+++ ") and (current is None or not _hunk_needs(current, "+", line)):
-            _check_path(line[4:], filename)
-            if seen_new and hunks:
-                raise PatchError(_more_than_one_file(filename))
-            seen_new, current = True, None
-            continue
-        if line.startswith(
-            ("index ", "new file mode", "deleted file mode", "similarity", "rename ")
-        ):
+            current = None
+        elif line.startswith(HEADER_LINES):
             if line.startswith(("new file mode", "deleted file mode", "rename ")):
                 raise PatchError(
                     f"The diff creates, deletes or renames a file; only edit {filename}."
                 )
-            continue
-        match = HUNK_HEADER.match(line)
-        if match:
-            old_start = int(match.group(1)) if match.group(1) else None
-            current = Hunk(number=len(hunks) + 1, old_start=old_start)
+            current = None
+        elif line.startswith("@@"):
+            current = _hunk_from_header(line, len(hunks) + 1)
             hunks.append(current)
-            continue
-        if current is None:
-            if line.strip():
-                raise PatchError(f"Unexpected line outside a hunk: {line!r}")
-            continue
-        if line.startswith("\\"):
-            if current.lines and current.lines[-1][0] == "-":
-                current.old_ends_without_newline = True
-            elif current.lines and current.lines[-1][0] == "+":
-                current.new_ends_without_newline = True
-            elif current.lines:
-                current.old_ends_without_newline = current.new_ends_without_newline = True
-            continue
-        if line == "":
+        elif line.startswith("\\"):  # "\ No newline at end of file"
+            if current is not None and current.lines:
+                kind = current.lines[-1][0]
+                current.old_ends_without_newline |= kind in " -"
+                current.new_ends_without_newline |= kind in " +"
+        elif current is not None and line == "":
             current.lines.append((" ", ""))  # a blank context line that lost its space
-        elif line[0] in " -+":
+        elif line[:1] in (" ", "-", "+"):
+            if current is None:  # hunk lines without an @@ line: a hunk with no numbers
+                current = Hunk(len(hunks) + 1, None)
+                hunks.append(current)
             current.lines.append((line[0], line[1:]))
-        else:
-            raise PatchError(f"Hunk {current.number}: unexpected line {line!r}.")
+        elif line.strip():
+            i = _skip_prose(lines, i, current)
+            current = None
+            continue
+        i += 1
     for hunk in hunks:
         while hunk.lines and hunk.lines[-1] == (" ", ""):
-            hunk.lines.pop()  # trailing blank lines are the diff's end, not context
-    hunks = [h for h in hunks if any(kind != " " for kind, _ in h.lines)]
+            hunk.lines.pop()  # blank lines after a hunk end the diff; they are not context
+    hunks = [hunk for hunk in hunks if any(kind != " " for kind, _ in hunk.lines)]
     if not hunks:
         raise PatchError("The diff has no hunk that changes anything.")
     return hunks
 
 
-def _more_than_one_file(filename: str) -> str:
-    return f"The diff has two sections for {filename}: send one diff with all its hunks."
+def _hunk_from_header(line: str, number: int) -> Hunk:
+    """A hunk from `@@ -a,b +c,d @@`; a bare or malformed header gives no numbers."""
+    match = HUNK_NUMBERS.match(line)
+    if not match:
+        return Hunk(number, None)
+    old_count, new_count = (1 if n is None else int(n) for n in match.group(2, 4))
+    return Hunk(number, int(match.group(1)), (old_count, int(match.group(3)), new_count))
 
 
-def _hunk_needs(hunk: Hunk, kind: str, line: str) -> bool:
-    """Inside a hunk, `--- x`/`+++ x` may be a removed `-- x` or added `++ x` line."""
-    return bool(hunk.lines) and not line[4:].startswith(("a/", "b/", "/dev/null"))
+def trusted_headers(hunks: list[Hunk]) -> set[int]:
+    """The numbers of the hunks whose header reads like one `diff` wrote.
+
+    Its counts equal the hunk's line counts and its new start follows from the old
+    start and the hunks before it. Only such a header may choose between places
+    that look alike; a model's guessed numbers rarely pass.
+    """
+    trusted = set()
+    shift = 0
+    seen: dict[tuple[int | None, str], int] = {}
+    for hunk in sorted((h for h in hunks if h.header), key=lambda h: h.old_start or 0):
+        assert hunk.header is not None and hunk.old_start is not None
+        key = (hunk.old_start, repr(hunk.lines))
+        if key in seen:  # the same hunk again: as trusted as its first copy
+            if seen[key] in trusted:
+                trusted.add(hunk.number)
+            continue
+        seen[key] = hunk.number
+        old_count, new_start, new_count = hunk.header
+        # An empty side's start names the line before the hunk, not its first line.
+        expected = hunk.old_start + shift + (old_count == 0) - (new_count == 0)
+        if (old_count, new_start, new_count) == (len(hunk.old), expected, len(hunk.new)):
+            trusted.add(hunk.number)
+        shift += len(hunk.new) - len(hunk.old)
+    return trusted
 
 
-def _normalise(line: str) -> str:
+def _starts_section(lines: list[str], j: int) -> bool:
+    """A hunk header, a `diff --git` line, or a `---` line followed by `+++`."""
+    line = lines[j]
+    if line.startswith("--- "):
+        return j + 1 < len(lines) and lines[j + 1].startswith("+++ ")
+    return line.startswith(("@@", "diff --git "))
+
+
+def _is_file_header(line: str, following: str, current: Hunk | None) -> bool:
+    """`--- x` or `+++ x` naming a file; inside a hunk it may be a `-- x` removed line."""
+    if not line.startswith(("--- ", "+++ ")):
+        return False
+    names_a_file = line[4:].startswith(("a/", "b/", "/dev/null"))
+    pair = line.startswith("--- ") and following.startswith("+++ ")
+    return current is None or names_a_file or pair
+
+
+def _skip_prose(lines: list[str], i: int, current: Hunk | None) -> int:
+    """The index of the next header after the prose at `i`, or the end.
+
+    Prose that is followed by removed or added lines before the next header is
+    refused: it is most likely a context line that lost its leading space, and
+    skipping it would drop part of the change.
+    """
+    end = next((j for j in range(i + 1, len(lines)) if _starts_section(lines, j)), len(lines))
+    if any(lines[j][:1] in ("-", "+") for j in range(i + 1, end)):
+        where = f"Hunk {current.number}" if current is not None else "The diff"
+        raise PatchError(
+            f"{where} has a line that is not a diff line:\n    |{lines[i]}\n"
+            "Every line of a hunk starts with ' ' (context), '-' (removed) or '+' (added); "
+            "a context line needs its leading space. Put no text between hunks."
+        )
+    return end
+
+
+# --- Placing hunks ------------------------------------------------------------------
+
+
+def _collapse(line: str) -> str:
     return " ".join(line.split())
 
 
-def _matches(lines: list[str], old: list[str], start: int, loose: bool) -> bool:
-    if start < 0 or start + len(old) > len(lines):
-        return False
-    window = lines[start : start + len(old)]
-    if loose:
-        return [_normalise(x) for x in window] == [_normalise(x) for x in old]
-    return window == old
+def _quote(lines: list[str]) -> str:
+    shown = "\n".join(f"    |{line}" for line in lines[:QUOTE_LINES])
+    more = len(lines) - QUOTE_LINES
+    return shown + (f"\n    … ({more} more lines)" if more > 0 else "")
 
 
-def _all_matches(lines: list[str], old: list[str], loose: bool) -> list[int]:
-    return [i for i in range(len(lines) - len(old) + 1) if _matches(lines, old, i, loose)]
+def place(lines: list[str], hunk: Hunk, total: int, filename: str, trusted: bool) -> Placement:
+    """Where `hunk` goes in `lines`, or a PatchError saying why it cannot be placed.
 
-
-def _quote(old: list[str]) -> str:
-    shown = old[:QUOTE_LINES]
-    more = f"\n    … ({len(old) - QUOTE_LINES} more)" if len(old) > QUOTE_LINES else ""
-    return "\n".join(f"    |{line}" for line in shown) + more
-
-
-def place(lines: list[str], hunk: Hunk, total: int) -> Placement:
+    The header's line number is used when the hunk's lines are found there and
+    nowhere else, or elsewhere too but the header is `trusted` (see `trusted_headers`).
+    """
     old = hunk.old
     label = f"Hunk {hunk.number} of {total}"
     if not old:
-        if hunk.old_start is not None:
-            # Pure insertion without context: only its header says where.
-            return Placement(hunk, min(max(hunk.old_start, 0), len(lines)), "exact")
-        raise PatchError(f"{label} adds lines without any context: include context lines.")
-    if hunk.old_start is not None and _matches(lines, old, hunk.old_start - 1, loose=False):
-        return Placement(hunk, hunk.old_start - 1, "exact")
-    for loose, method in ((False, "relocated"), (True, "whitespace")):
-        found = _all_matches(lines, old, loose)
+        # Nothing to look for: only the start and the end of the file are certain.
+        if hunk.old_start in (0, len(lines)) and trusted:
+            return Placement(hunk, hunk.old_start or 0, "exact")
+        raise PatchError(
+            f"{label} only adds lines and has no context lines, so its place cannot be "
+            "checked. Include the unchanged lines around the addition as context."
+        )
+    header = hunk.old_start - 1 if hunk.old_start else None
+    for method, compare in (("relocated", _same), ("whitespace", _collapse)):
+        file_lines, wanted = [compare(x) for x in lines], [compare(x) for x in old]
+        found = [
+            start
+            for start in range(len(lines) - len(wanted) + 1)
+            if file_lines[start : start + len(wanted)] == wanted
+        ]
+        if header in found and (len(found) == 1 or trusted):
+            return Placement(hunk, header, "exact" if method == "relocated" else method)
         if len(found) == 1:
             return Placement(hunk, found[0], method)
         if len(found) > 1:
-            where = ", ".join(str(i + 1) for i in found[:6])
+            where = ", ".join(str(start + 1) for start in found[:10])
+            why = (
+                " (its @@ header's numbers do not fit its lines and the hunks before it, "
+                "so its line number cannot decide)"
+                if header in found
+                else ""
+            )
             raise PatchError(
-                f"{label} matches {len(found)} places (lines {where}); it looks for:\n"
-                f"{_quote(old)}\nAdd context lines so that it matches one place only."
+                f"{label} matches {len(found)} places in {filename} (lines {where}){why}; "
+                f"it looks for these context and removed lines:\n{_quote(old)}\n"
+                "Add context lines, or give the right line number in its @@ header, so "
+                "that it matches one place only."
             )
     raise PatchError(
-        f"{label} does not match the file: these context and removed lines are not in it "
-        f"(header line {hunk.old_start or '?'}):\n{_quote(old)}\n"
-        "Copy context lines exactly from the file as shown."
+        f"{label} does not match {filename}: these context and removed lines are not in "
+        f"it (header line {hunk.old_start if hunk.old_start is not None else 'none'}):\n"
+        f"{_quote(old)}\n{_nearest(lines, old, filename)}"
+        "Copy context and removed lines exactly from the file as shown."
     )
+
+
+def _same(line: str) -> str:
+    return line
+
+
+def _nearest(lines: list[str], old: list[str], filename: str) -> str:
+    """Where the hunk almost matches, and the first line that differs there."""
+    file_lines, wanted = [_collapse(x) for x in lines], [_collapse(x) for x in old]
+    best, best_score = -1, 0
+    for start in range(len(lines) - len(old) + 1):
+        score = sum(1 for j, line in enumerate(wanted) if line and file_lines[start + j] == line)
+        if score > best_score:
+            best, best_score = start, score
+    if best < 0 or best_score * 2 < sum(1 for line in wanted if line):
+        return ""
+    offset = next((j for j, line in enumerate(wanted) if file_lines[best + j] != line), None)
+    if offset is None:
+        return ""
+    return (
+        f"Nearest place: line {best + offset + 1} of {filename} is\n"
+        f"    |{lines[best + offset]}\nwhere the hunk expects\n    |{old[offset]}\n"
+    )
+
+
+# --- Applying unified diffs ---------------------------------------------------------
 
 
 def _apply_unified(original: str, text: str, filename: str) -> tuple[str, str]:
@@ -336,44 +417,48 @@ def _apply_unified(original: str, text: str, filename: str) -> tuple[str, str]:
     lines = source.split("\n")
     if ends_with_newline:
         lines.pop()
-    hunks: list[Hunk] = []
-    seen: set[tuple[tuple[tuple[str, str], ...], bool]] = set()
-    for hunk in parse_unified(text, filename):
-        if hunk.key() not in seen:  # the same hunk twice is applied once
-            seen.add(hunk.key())
-            hunks.append(hunk)
-    placements = sorted((place(lines, h, len(hunks)) for h in hunks), key=lambda p: p.start)
+    hunks = parse_unified(text, filename)
+    trusted = trusted_headers(hunks)
+    placements: list[Placement] = []
+    for hunk in hunks:
+        placed = place(lines, hunk, len(hunks), filename, hunk.number in trusted)
+        if not any(p.start == placed.start and p.hunk.same_change(hunk) for p in placements):
+            placements.append(placed)  # the same hunk twice is applied once
+    placements.sort(key=lambda p: (p.start, len(p.hunk.old)))
     for before, after in itertools.pairwise(placements):
         if before.start + len(before.hunk.old) > after.start:
+            first, second = sorted((before, after), key=lambda p: p.hunk.number)
             raise PatchError(
-                f"Hunks {before.hunk.number} and {after.hunk.number} overlap in the file: "
-                "merge them into one hunk."
+                f"Hunks {first.hunk.number} and {second.hunk.number} overlap in {filename} "
+                f"(lines {_span(first)} and {_span(second)}): merge them into one hunk."
             )
     result: list[str] = []
     cursor = 0
     final_newline = ends_with_newline
     for placement in placements:
-        result.extend(lines[cursor : placement.start])
         hunk = placement.hunk
-        old_window = lines[placement.start : placement.start + len(hunk.old)]
-        old_iter = iter(old_window)
-        for kind, text_line in hunk.lines:
+        result.extend(lines[cursor : placement.start])
+        file_lines = iter(lines[placement.start : placement.start + len(hunk.old)])
+        for kind, added in hunk.lines:
             if kind == " ":
-                result.append(next(old_iter))  # the file's own context line
+                result.append(next(file_lines))  # the file's own context line
             elif kind == "-":
-                next(old_iter)
+                next(file_lines)
             else:
-                result.append(text_line)
+                result.append(added)
         cursor = placement.start + len(hunk.old)
-        if cursor >= len(lines):
-            if hunk.new_ends_without_newline:
-                final_newline = False
-            elif hunk.old_ends_without_newline or not ends_with_newline:
-                final_newline = True
+        if cursor == len(lines):
+            # A hunk that reaches the end decides the final newline: kept unless its
+            # new side says "\ No newline at end of file" (a model often forgets it).
+            final_newline = not hunk.new_ends_without_newline
     result.extend(lines[cursor:])
     method = max((p.method for p in placements), key=METHOD_RANK.__getitem__)
     code = "\n".join(result) + ("\n" if final_newline and result else "")
-    return code.replace("\n", newline) if newline != "\n" else code, method
+    return code.replace("\n", newline), method
+
+
+def _span(placement: Placement) -> str:
+    return f"{placement.start + 1}-{placement.start + max(len(placement.hunk.old), 1)}"
 
 
 # --- V4A ----------------------------------------------------------------------------
@@ -381,25 +466,38 @@ def _apply_unified(original: str, text: str, filename: str) -> tuple[str, str]:
 
 def _apply_v4a(original: str, text: str, filename: str) -> str:
     lines = text.split("\n")
-    updates = [line for line in lines if line.startswith("*** ") and "File:" in line]
-    if not updates:
+    sections = [line for line in lines if line.startswith("*** ") and "File:" in line]
+    if not sections:
         raise PatchError(f"The V4A patch has no `*** Update File: {filename}` section.")
-    if len(updates) > 1:
+    if len(sections) > 1:
         raise PatchError(f"The patch changes more than one file; only {filename} may be changed.")
-    action, _, path = updates[0][4:].partition(":")
+    action, _, path = sections[0][4:].partition(":")
     if action.strip() != "Update File":
         raise PatchError(f"The patch tries to {action.strip().lower()}; only edit {filename}.")
     _check_path(path.strip(), filename)
-    start = lines.index(updates[0]) + 1
+    if any(line.startswith("*** Move to:") for line in lines):
+        raise PatchError(f"The patch moves {filename}; only edit it in place.")
     body = []
-    for line in lines[start:]:
-        if line.startswith("*** ") and line.strip() != "*** End of File":
+    for line in lines[lines.index(sections[0]) + 1 :]:
+        if line.startswith("*** ") and line != "*** End of File":
             break
         body.append(line)
     try:
         return apply_v4a(original, "\n".join(body) + "\n")
-    except ValueError as exc:
-        raise PatchError(f"The V4A patch does not match {filename}: {exc}") from None
+    except (ValueError, IndexError) as exc:
+        # The SDK says e.g. "Invalid Context 12:\n<lines>", 12 being where it searched from.
+        detail = re.sub(
+            r"^Invalid (EOF )?Context (\d+):",
+            lambda m: (
+                f"these {'last ' if m[1] else ''}lines are not in it "
+                f"(searched from line {int(m[2]) + 1}):"
+            ),
+            str(exc),
+        )
+        raise PatchError(
+            f"The V4A patch does not match {filename}: {detail}\n"
+            "Copy context and removed lines exactly from the file as shown."
+        ) from None
 
 
 # --- Writing diffs --------------------------------------------------------------------
@@ -408,44 +506,15 @@ def _apply_v4a(original: str, text: str, filename: str) -> str:
 def unified_diff(old: str, new: str, filename: str) -> str:
     """`new` against `old` exactly as `git diff` writes it; "" when they are equal.
 
-    Like git: an `index` line with the blobs' abbreviated ids, three lines of context,
-    the enclosing "function" line after each `@@` (git's default rule: the nearest
-    line above the hunk that starts with a letter, `_` or `$`), and the
-    "\\ No newline at end of file" marker.
+    libgit2 (through pygit2) runs git's own xdiff with git's defaults: Myers with
+    the indent heuristic, three lines of context, the `index` line, the enclosing
+    "function" line after each `@@` and "\\ No newline at end of file" markers.
     """
     if old == new:
         return ""
-    old_lines = old.splitlines(keepends=True)
-    new_lines = new.splitlines(keepends=True)
-    body = []
-    for line in difflib.unified_diff(old_lines, new_lines, f"a/{filename}", f"b/{filename}", n=3):
-        if line.startswith(("--- ", "+++ ")):
-            body.append(line.rstrip("\n") + "\n")
-        elif line.startswith("@@"):
-            body.append(_git_hunk_header(line, old_lines))
-        elif line.endswith("\n"):
-            body.append(line)
-        else:
-            body.append(line + "\n" + NO_NEWLINE + "\n")
-    index = f"index {_blob_id(old)[:7]}..{_blob_id(new)[:7]} 100644\n"
-    return f"diff --git a/{filename} b/{filename}\n{index}" + "".join(body)
-
-
-def _blob_id(content: str) -> str:
-    data = content.encode()
-    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
-
-
-FUNCNAME = re.compile(r"^[A-Za-z_$]")
-FUNCNAME_MAX_BYTES = 80
-
-
-def _git_hunk_header(line: str, old_lines: list[str]) -> str:
-    header = line.rstrip("\n")
-    match = re.match(r"^@@ -(\d+)", header)
-    start = int(match.group(1)) if match else 0
-    for candidate in reversed(old_lines[: max(start - 1, 0)]):
-        if FUNCNAME.match(candidate):
-            name = candidate.rstrip().encode()[:FUNCNAME_MAX_BYTES].decode(errors="ignore")
-            return f"{header} {name}\n"
-    return header + "\n"
+    old_bytes, new_bytes = old.encode(), new.encode()
+    patch = pygit2.Patch.create_from(
+        old_bytes, new_bytes, filename, filename, flag=DiffOption.INDENT_HEURISTIC
+    )
+    # The patch points into both buffers, which stay referenced while its text is read.
+    return patch.text or ""

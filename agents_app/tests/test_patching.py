@@ -1,5 +1,8 @@
 """The patch applier's contract with the VibeCoder: precise refusals, git-exact diffs."""
 
+import ast
+import random
+import re
 import subprocess
 from pathlib import Path
 
@@ -17,55 +20,403 @@ second = Agent(name="Second", instructions="Help.")
 def helper():
     return 1
 """
+CORPUS = Path(__file__).resolve().parents[2] / "tests" / "patch_corpus"
+ORIGINALS = sorted({(case / "original.py").read_text() for case in CORPUS.iterdir()})
+WORKFLOWS = [code for code in ORIGINALS if len(code.splitlines()) >= 30]
+
+
+def hunk(header: str, *lines: str) -> str:
+    return header + "\n" + "".join(line + "\n" for line in lines)
+
+
+HEADERS = "--- a/agents.py\n+++ b/agents.py\n"
+NO_NEWLINE = "\\ No newline at end of file\n"
+
+
+# --- Refusals say which hunk, which lines, which parser message ---------------------
 
 
 def test_refusal_names_the_hunk_and_quotes_its_lines() -> None:
     patch = (
-        "--- a/agents.py\n+++ b/agents.py\n"
-        "@@ -1,1 +1,1 @@\n-from agents import Agent\n+from agents import Agent, Runner\n"
-        "@@ -7,2 +7,2 @@\n def helper():\n-    return 2\n+    return 3\n"
+        HEADERS
+        + hunk("@@ -1,1 +1,1 @@", "-from agents import Agent", "+from agents import Agent, Runner")
+        + hunk("@@ -7,2 +7,2 @@", " def helper():", "-    return 2", "+    return 3")
     )
 
     result = apply_patch(CODE, patch, "agents.py")
 
-    assert not result.ok and result.code is None
+    assert (result.ok, result.code, result.method) == (False, None, "")
     assert result.error is not None
-    assert result.error.startswith("Hunk 2 of 2 does not match the file")
-    assert "    |def helper():\n    |    return 2" in result.error
+    assert result.error.startswith("Hunk 2 of 2 does not match agents.py")
+    assert "(header line 7)" in result.error
+    assert "    |def helper():\n    |    return 2\n" in result.error
+    # The nearest place and its differing line, so the model can copy it.
+    assert "line 8 of agents.py is\n    |    return 1\nwhere the hunk expects\n" in result.error
 
 
 def test_ambiguous_hunk_is_refused_with_its_places() -> None:
-    patch = "@@ @@\n-    return 1\n+    return 2\n"
     code = CODE + "\n\ndef other():\n    return 1\n"
 
-    result = apply_patch(code, patch, "agents.py")
+    result = apply_patch(code, hunk("@@ @@", "-    return 1", "+    return 2"), "agents.py")
 
     assert result.error is not None
-    assert "matches 2 places (lines 8, 12)" in result.error
+    assert result.error.startswith("Hunk 1 of 1 matches 2 places in agents.py (lines 8, 12)")
+    assert "    |    return 1" in result.error
 
 
-def test_syntax_error_quotes_the_parser() -> None:
-    patch = "@@ -8 +8 @@\n-    return 1\n+    return (1\n"
+def test_a_header_number_that_points_at_one_of_the_places_decides() -> None:
+    code = CODE + "\n\ndef other():\n    return 1\n"
+
+    result = apply_patch(code, hunk("@@ -12 +12 @@", "-    return 1", "+    return 2"), "agents.py")
+
+    assert result.code == CODE + "\n\ndef other():\n    return 2\n"
+    assert result.method == "exact"
+
+
+def test_syntax_error_quotes_the_parser_line_and_message() -> None:
+    result = apply_patch(CODE, hunk("@@ -8 +8 @@", "-    return 1", "+    return (1"), "agents.py")
+
+    assert result.error is not None
+    assert result.error.startswith("The patched agents.py does not parse: line 8: ")
+    assert "'(' was never closed" in result.error
+    assert "\n        return (1\n" in result.error
+
+
+@pytest.mark.parametrize(
+    ("patch", "expected"),
+    [
+        ("--- a/tools.py\n+++ b/tools.py\n@@ @@\n-x\n+y\n", "'tools.py'"),
+        ("--- a/../agents.py\n+++ b/../agents.py\n@@ @@\n-x\n+y\n", "outside the project"),
+        ("--- /etc/agents.py\n+++ /etc/agents.py\n@@ @@\n-x\n+y\n", "absolute path"),
+        ("--- /dev/null\n+++ b/agents.py\n@@ -0,0 +1 @@\n+x = 1\n", "creates or deletes"),
+        ("--- a/agents.py\n+++ /dev/null\n@@ -1 +0,0 @@\n-x\n", "creates or deletes"),
+        ("diff --git a/agents.py b/main.py\nrename from agents.py\n", "'main.py'"),
+        ("diff --git a/agents.py b/agents.py\nnew file mode 100644\n", "creates, deletes"),
+        ("Here is my change.", "No diff found"),
+        (HEADERS + "@@ -1 +1 @@\n from agents import Agent\n", "no hunk that changes"),
+        (
+            # a second section without a/ b/ prefixes, right after a hunk
+            HEADERS
+            + hunk("@@ @@", "-    return 1", "+    return 2")
+            + "--- tools.py\n+++ tools.py\n@@ -1 +1 @@\n-a = 1\n+a = 2\n",
+            "'tools.py'",
+        ),
+    ],
+    ids=["other-file", "parent", "absolute", "create", "delete", "rename", "new-file",
+         "prose-only", "no-change", "second-file-no-prefix"],
+)  # fmt: skip
+def test_refusals(patch: str, expected: str) -> None:
+    result = apply_patch(CODE, patch, "agents.py")
+
+    assert not result.ok
+    assert expected in (result.error or "")
+
+
+def test_a_context_line_that_lost_its_space_is_refused_not_skipped() -> None:
+    patch = hunk("@@ -7,2 +7,2 @@", "def helper():", "-    return 1", "+    return 2")
+
+    result = apply_patch(CODE, HEADERS + patch, "agents.py")
+
+    assert result.error is not None
+    assert "Hunk 1 has a line that is not a diff line:\n    |def helper():" in result.error
+
+
+def test_overlapping_hunks_are_refused() -> None:
+    patch = (
+        HEADERS
+        + hunk("@@ @@", " def helper():", "-    return 1", "+    return 2")
+        + hunk("@@ @@", "-def helper():", "+def helper2():", "     return 1")
+    )
 
     result = apply_patch(CODE, patch, "agents.py")
 
     assert result.error is not None
-    assert "does not parse: line 8" in result.error
-    assert "    return (1" in result.error
+    assert result.error.startswith("Hunks 1 and 2 overlap in agents.py")
+
+
+# --- What is accepted, and how --------------------------------------------------------
 
 
 def test_methods_are_reported() -> None:
     exact = unified_diff(CODE, CODE.replace("return 1", "return 2"), "agents.py")
     assert apply_patch(CODE, exact, "agents.py").method == "exact"
     moved = exact.replace("@@ -5,4 +5,4 @@", "@@ -1,4 +1,4 @@")
+    assert moved != exact
     assert apply_patch(CODE, moved, "agents.py").method == "relocated"
+    spaced = moved.replace(" def helper():", " def helper():   ")
+    result = apply_patch(CODE, spaced, "agents.py")
+    assert (result.method, result.code) == ("whitespace", CODE.replace("return 1", "return 2"))
+
+
+def test_whitespace_tolerance_keeps_the_files_context_and_the_added_lines_verbatim() -> None:
+    code = "x = 1\n\n\ndef helper():  \n    return 1\n"
+    patch = hunk("@@ @@", " def  helper():", "-\treturn 1", "+    return 2  # two")
+
+    result = apply_patch(code, patch, "agents.py")
+
+    assert result.code == "x = 1\n\n\ndef helper():  \n    return 2  # two\n"
+    assert result.method == "whitespace"
+
+
+def test_v4a_patch_goes_through_the_sdk() -> None:
     v4a = (
-        "*** Begin Patch\n*** Update File: agents.py\n"
-        "@@ def helper():\n-    return 1\n+    return 2\n*** End Patch\n"
+        "Sure:\n*** Begin Patch\n*** Update File: agents.py\n"
+        "@@ def helper():\n-    return 1\n+    return 2\n*** End Patch\nDone."
     )
+
     result = apply_patch(CODE, v4a, "agents.py")
+
     assert (result.ok, result.method) == (True, "v4a")
     assert result.code == CODE.replace("return 1", "return 2")
+
+
+@pytest.mark.parametrize(
+    ("v4a", "expected"),
+    [
+        ("*** Update File: agents.py\n@@\n-    return 9\n+    return 2\n", "does not match"),
+        ("*** Update File: ../agents.py\n@@\n-    return 1\n+    return 2\n", "outside"),
+        ("*** Update File: agents.py\n*** Move to: main.py\n@@\n-    return 1\n", "moves"),
+        ("*** Delete File: agents.py\n", "delete file"),
+        ("*** Update File: agents.py\n@@\n-    return 1\n+    return (\n", "does not parse"),
+    ],
+    ids=["context", "parent", "move", "delete", "syntax"],
+)
+def test_v4a_refusals(v4a: str, expected: str) -> None:
+    result = apply_patch(CODE, f"*** Begin Patch\n{v4a}*** End Patch\n", "agents.py")
+
+    assert not result.ok
+    assert expected in (result.error or "")
+
+
+def test_the_same_hunk_twice_is_applied_once() -> None:
+    change = hunk("@@ -7,2 +7,2 @@", " def helper():", "-    return 1", "+    return 2")
+
+    result = apply_patch(CODE, HEADERS + change + change.replace("-7,2", "-3,2"), "agents.py")
+
+    assert result.code == CODE.replace("return 1", "return 2")
+
+
+def test_identical_hunks_at_two_numbered_places_both_apply() -> None:
+    line = '-    instructions="Help.",'
+    code = 'from agents import Agent\n\na = Agent(\n    name="A",\n    instructions="Help.",\n)\n'
+    code += 'b = Agent(\n    name="B",\n    instructions="Help.",\n)\n'
+    change = ("@@ -5,2 +5,2 @@", line, '+    instructions="Help more.",', " )")
+
+    result = apply_patch(code, hunk(*change) + hunk("@@ -9,2 +9,2 @@", *change[1:]), "agents.py")
+
+    assert result.code == code.replace("Help.", "Help more.")
+
+
+def test_diff_split_over_fences_with_prose_between() -> None:
+    patch = (
+        "First the import:\n```diff\n"
+        + HEADERS
+        + hunk("@@ -1 +1 @@", "-from agents import Agent", "+from agents import Agent, Runner")
+        + "```\nThen the helper:\n```diff\n"
+        + hunk("@@ -7,2 +7,2 @@", " def helper():", "-    return 1", "+    return 2")
+        + "```\n"
+    )
+    expected = CODE.replace("return 1", "return 2").replace("Agent\n", "Agent, Runner\n", 1)
+
+    assert apply_patch(CODE, patch, "agents.py").code == expected
+    unfenced = re.sub(r"```(diff)?\n", "", patch)
+    assert apply_patch(CODE, unfenced, "agents.py").code == expected
+
+
+def test_hunk_lines_without_any_header_are_one_bare_hunk() -> None:
+    result = apply_patch(CODE, " def helper():\n-    return 1\n+    return 2\n", "agents.py")
+    assert result.error is not None  # no `---`/`@@` at all: not recognisable as a diff
+
+    result = apply_patch(CODE, HEADERS + " def helper():\n-    return 1\n+    return 2\n", "x")
+    assert result.error is not None and "'agents.py'" in result.error
+
+    result = apply_patch(
+        CODE, HEADERS + " def helper():\n-    return 1\n+    return 2\n", "agents.py"
+    )
+    assert result.code == CODE.replace("return 1", "return 2")
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("@@ -0,0 +1,2 @@", "# top\n# two\n" + CODE),
+        ("@@ -8,0 +9,2 @@", CODE + "# top\n# two\n"),
+    ],
+    ids=["start", "end"],
+)
+def test_additions_without_context_go_only_at_the_start_or_end(header: str, expected: str) -> None:
+    assert apply_patch(CODE, hunk(header, "+# top", "+# two"), "agents.py").code == expected
+
+
+def test_an_addition_without_context_in_the_middle_is_refused() -> None:
+    result = apply_patch(CODE, hunk("@@ -5,0 +6,1 @@", "+# here?"), "agents.py")
+
+    assert result.error is not None
+    assert result.error.startswith("Hunk 1 of 1 only adds lines and has no context lines")
+
+
+def test_crlf_file_and_patch_keep_crlf() -> None:
+    code = CODE.replace("\n", "\r\n")
+    patch = hunk("@@ -7,2 +7,2 @@", " def helper():", "-    return 1", "+    return 2")
+
+    result = apply_patch(code, patch.replace("\n", "\r\n"), "agents.py")
+
+    assert result.code == code.replace("return 1", "return 2")
+
+
+@pytest.mark.parametrize(
+    ("original", "marker", "expected"),
+    [
+        (CODE.rstrip("\n"), "", CODE.replace("return 1", "return 2")),
+        (CODE.rstrip("\n"), NO_NEWLINE, CODE.replace("return 1", "return 2").rstrip("\n")),
+        (CODE, NO_NEWLINE, CODE.replace("return 1", "return 2").rstrip("\n")),
+    ],
+    ids=["marker-forgotten-adds-newline", "marker-kept", "marker-added"],
+)  # fmt: skip
+def test_final_newline(original: str, marker: str, expected: str) -> None:
+    patch = hunk("@@ -7,2 +7,2 @@", " def helper():", "-    return 1", "+    return 2") + marker
+
+    assert apply_patch(original, patch, "agents.py").code == expected
+
+
+# --- Never the wrong place: generated edits, damaged as models damage them ------------
+
+
+def random_edit(rng: random.Random, code: str) -> str:
+    """`code` with one to three lines inserted, replaced or deleted (kept parseable).
+
+    Blank lines, copies of existing lines and lone `)` make places that look alike.
+    """
+    while True:
+        lines = code.splitlines(keepends=True)
+        for _ in range(rng.randint(1, 3)):
+            at = rng.randrange(len(lines))
+            kind = rng.random()
+            if kind < 0.25:
+                lines.insert(at, "\n")
+            elif kind < 0.5:
+                lines.insert(at, rng.choice(lines))
+            elif kind < 0.7 and lines[at].strip() in ("", ")", "@function_tool"):
+                del lines[at]
+            elif kind < 0.85 and lines[at].strip():
+                lines[at] = lines[at].rstrip("\n") + "  # changed\n"
+            else:
+                lines.insert(at, "# note\n")
+        edited = "".join(lines)
+        if edited != code and not _fails_to_parse(edited):
+            return edited
+
+
+def _fails_to_parse(code: str) -> bool:
+    try:
+        ast.parse(code)
+    except SyntaxError:
+        return True
+    return False
+
+
+def damage(rng: random.Random, diff: str) -> str:
+    """The imperfections models make: headers, order, context, whitespace, fences."""
+    head, *hunks = re.split(r"(?m)^(?=@@)", diff)
+    head = rng.choice([head, "--- a/agents.py\n+++ b/agents.py\n", ""])
+    damaged = []
+    for text in hunks:
+        header, *body = text.rstrip("\n").split("\n")
+        header = rng.choice(
+            [header, "@@ @@", re.sub(r"\d+", lambda m: str(int(m[0]) + rng.randint(-9, 9)), header)]
+        )
+        if rng.random() < 0.3:  # less context, down to none
+            first = next(i for i, line in enumerate(body) if line[:1] in ("-", "+"))
+            last = max(i for i, line in enumerate(body) if line[:1] in ("-", "+"))
+            keep = rng.randint(0, 2)
+            body = body[max(0, first - keep) : last + 1 + keep]
+        if rng.random() < 0.3:
+            body = [line + "  " if line.startswith(" ") else line for line in body]
+        if rng.random() < 0.3:
+            body = ["" if line == " " else line for line in body]
+        damaged.append("\n".join([header, *body]) + "\n")
+    if rng.random() < 0.3:
+        rng.shuffle(damaged)
+    if damaged and rng.random() < 0.2:
+        damaged.append(damaged[0])
+    patch = head + "".join(damaged)
+    return rng.choice(
+        [patch, f"Here it is:\n```diff\n{patch}```\nDone.", patch.replace("\n", "\r\n")]
+    )
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_damaged_diffs_apply_correctly_or_are_refused_never_misplaced(seed: int) -> None:
+    rng = random.Random(seed)
+    applied = 0
+    for _ in range(60):
+        original = rng.choice(WORKFLOWS)
+        edited = random_edit(rng, original)
+        diff = unified_diff(original, edited, "agents.py")
+        patch = damage(rng, diff)
+
+        result = apply_patch(original, patch, "agents.py")
+
+        if result.ok:
+            # Without its "\ No newline at end of file" a hunk at the end adds the newline.
+            marker = NO_NEWLINE.strip()
+            lost_marker = marker in diff and marker not in patch
+            assert result.code in (edited, edited + "\n" * lost_marker), f"misplaced:\n{patch}"
+            applied += 1
+        else:
+            # Refused only for lack of certainty: a misplaced hunk would be "does not parse".
+            assert result.error and re.search(
+                r"matches \d+ places|only adds lines|overlap|does not match", result.error
+            ), result.error
+    assert applied >= 40  # most damaged diffs still apply
+
+
+def test_garbage_never_raises() -> None:
+    rng = random.Random(7)
+    cases = [case for case in sorted(CORPUS.iterdir()) if case.is_dir()]
+    for _ in range(400):
+        case = rng.choice(cases)
+        lines = (case / "patch.diff").read_text().splitlines(keepends=True)
+        for _ in range(rng.randint(1, 4)):
+            at = rng.randrange(len(lines) + 1)
+            action = rng.randrange(4)
+            if action == 0 and lines:
+                del lines[min(at, len(lines) - 1)]
+            elif action == 1:
+                lines.insert(
+                    at, rng.choice(["@@\n", "\\\n", "--- \n", "+++ b\n", "```\n", "*** \n"])
+                )
+            elif action == 2 and lines:
+                lines.insert(at, rng.choice(lines))
+            else:
+                lines = lines[:at]
+        original = (case / "original.py").read_text()
+
+        result = apply_patch(original, "".join(lines), "agents.py")
+
+        assert result.ok == (result.code is not None) == (result.error is None)
+        if result.ok:
+            assert result.code is not None and not _fails_to_parse(result.code)
+
+
+# --- unified_diff writes what git diff writes ---------------------------------------
+
+
+def git_diff(tmp_path: Path, old: str, new: str) -> str:
+    for side, content in (("a", old), ("b", new)):
+        (tmp_path / side).mkdir(exist_ok=True)
+        (tmp_path / side / "agents.py").write_bytes(content.encode())
+    git = subprocess.run(
+        ["git", "-c", "core.autocrlf=false", "diff", "--no-index", "--no-color",
+         "a/agents.py", "b/agents.py"],
+        cwd=tmp_path, capture_output=True, check=False,
+    )  # fmt: skip
+    assert git.returncode in (0, 1), git.stderr
+    return (
+        git.stdout.decode()
+        .replace("a/a/agents.py", "a/agents.py")
+        .replace("b/b/agents.py", "b/agents.py")
+    )
 
 
 @pytest.mark.parametrize(
@@ -77,29 +428,28 @@ def test_methods_are_reported() -> None:
         CODE.rstrip("\n"),
         CODE + "x = 1",
         "",
+        CODE.replace("\n", "\r\n"),
     ],
-    ids=["one-hunk", "two-hunks", "top", "drop-final-newline", "no-final-newline", "emptied"],
-)
+    ids=["one-hunk", "two-hunks", "top", "drop-final-newline", "no-final-newline", "emptied",
+         "crlf"],
+)  # fmt: skip
 def test_unified_diff_is_what_git_diff_writes(tmp_path: Path, new: str) -> None:
-    (tmp_path / "a").mkdir()
-    (tmp_path / "b").mkdir()
-    (tmp_path / "a" / "agents.py").write_text(CODE)
-    (tmp_path / "b" / "agents.py").write_text(new)
-    git = subprocess.run(
-        ["git", "diff", "--no-index", "--no-color", "a/agents.py", "b/agents.py"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-    )
-    expected = git.stdout.replace(
-        "diff --git a/a/agents.py b/b/agents.py", "diff --git a/agents.py b/agents.py"
-    )
-    expected = expected.replace("--- a/a/agents.py", "--- a/agents.py").replace(
-        "+++ b/b/agents.py", "+++ b/agents.py"
-    )
-
-    assert unified_diff(CODE, new, "agents.py") == expected
+    assert unified_diff(CODE, new, "agents.py") == git_diff(tmp_path, CODE, new)
+    assert unified_diff(new, CODE, "agents.py") == git_diff(tmp_path, new, CODE)
 
 
-def test_equal_files_have_no_diff() -> None:
+def test_unified_diff_matches_git_on_generated_edits(tmp_path: Path) -> None:
+    rng = random.Random(3)
+    for _ in range(30):
+        original = rng.choice(WORKFLOWS)
+        edited = random_edit(rng, original)
+        if rng.random() < 0.2:
+            edited = edited.rstrip("\n")
+
+        assert unified_diff(original, edited, "agents.py") == git_diff(tmp_path, original, edited)
+
+
+def test_unified_diff_round_trips_and_is_empty_for_equal_files() -> None:
+    new = CODE.replace("return 1", "return 2")
     assert unified_diff(CODE, CODE, "agents.py") == ""
+    assert apply_patch(CODE, unified_diff(CODE, new, "agents.py"), "agents.py").code == new
