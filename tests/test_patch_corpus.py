@@ -1,9 +1,11 @@
 """Every case of tests/patch_corpus/: the expected file, or a refusal that says why.
 
 A case is a directory with `original.py`, `patch.diff` (as a model might write it)
-and either `expected.py` or `refused.txt` (a text the error must contain).
+and either `expected.py` or `refused.txt` (a text the error must contain). Files are
+read as bytes, so CRLF cases keep their line endings. See the corpus README.
 """
 
+import ast
 from pathlib import Path
 
 import pytest
@@ -18,10 +20,16 @@ def read(path: Path) -> str:
     return path.read_bytes().decode()
 
 
-def test_the_corpus_is_large_and_covers_refusals() -> None:
+def test_the_corpus_is_large_and_well_formed() -> None:
     refusals = [case for case in CASES if (case / "refused.txt").exists()]
     assert len(CASES) >= 60
-    assert len(refusals) >= 10
+    assert len(refusals) >= 20
+    for case in CASES:
+        assert (case / "original.py").exists() and (case / "patch.diff").exists(), case.name
+        assert (case / "expected.py").exists() != (case / "refused.txt").exists(), case.name
+        if (case / "expected.py").exists():
+            ast.parse(read(case / "expected.py"))
+            assert read(case / "expected.py") != read(case / "original.py"), case.name
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
@@ -31,7 +39,8 @@ def test_case(case: Path) -> None:
     if (case / "expected.py").exists():
         assert result.error is None
         assert result.ok
-        assert result.code == read(case / "expected.py")
+        assert result.code == read(case / "expected.py"), "applied, but not as expected"
     else:
         assert not result.ok, f"applied where a refusal was expected:\n{result.code}"
+        assert result.code is None
         assert read(case / "refused.txt").strip() in (result.error or "")
