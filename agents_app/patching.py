@@ -7,9 +7,12 @@ and refuses the rest with an error a model can act on:
   several fenced blocks is joined;
 - OpenAI's V4A format (`*** Begin Patch`) is applied with the SDK's `apply_diff`;
 - each unified-diff hunk is placed by the first of:
-  1. "exact": its header's line number, if its context and removed lines are there;
+  1. "exact": its header's line number, if its context and removed lines are there
+     and nowhere else; when they also occur elsewhere, only a header that reads
+     like one `diff` wrote (counts and new start consistent) may choose;
   2. "relocated": the one place in the file where those lines occur (header numbers
-     and counts are ignored, hunks may come in any order);
+     and counts are ignored, hunks may come in any order, a hunk may lack its
+     `@@` line);
   3. "whitespace": the same two steps comparing lines with their whitespace
      collapsed (context and removed lines only; added lines go in verbatim, and
      context lines keep the file's own text);
@@ -39,6 +42,7 @@ HUNK_NUMBERS = re.compile(r"^@@+ ?-(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? ?@@")
 FENCE = re.compile(r"^(```|~~~)")  # at column 0: a diff line never starts so
 HEADER_LINES = ("index ", "new file mode", "deleted file mode", "similarity", "rename ")
 QUOTE_LINES = 20
+LOST_SPACE = ("", "")  # an empty line in a hunk, until we know whether it is context
 METHOD_RANK = {"exact": 0, "relocated": 1, "whitespace": 2}
 
 
@@ -116,11 +120,14 @@ def parse_error(code: str, filename: str) -> str | None:
     except SyntaxError as exc:
         lines = code.splitlines()
         lineno = exc.lineno or 0
+        where = f"line {lineno}: " if lineno else ""
         quoted = f"\n    {lines[lineno - 1]}" if 0 < lineno <= len(lines) else ""
         return (
-            f"The patched {filename} does not parse: line {exc.lineno}: {exc.msg}.{quoted}\n"
+            f"The patched {filename} does not parse: {where}{exc.msg}.{quoted}\n"
             "The patch applied, but the result is not valid Python."
         )
+    except (MemoryError, RecursionError):
+        return f"The patched {filename} does not parse: it is nested too deeply."
     return None
 
 
@@ -230,7 +237,7 @@ def parse_unified(text: str, filename: str) -> list[Hunk]:
                 current.old_ends_without_newline |= kind in " -"
                 current.new_ends_without_newline |= kind in " +"
         elif current is not None and line == "":
-            current.lines.append((" ", ""))  # a blank context line that lost its space
+            current.lines.append(LOST_SPACE)  # a blank context line, or the hunk's end
         elif line[:1] in (" ", "-", "+"):
             if current is None:  # hunk lines without an @@ line: a hunk with no numbers
                 current = Hunk(len(hunks) + 1, None)
@@ -242,8 +249,9 @@ def parse_unified(text: str, filename: str) -> list[Hunk]:
             continue
         i += 1
     for hunk in hunks:
-        while hunk.lines and hunk.lines[-1] == (" ", ""):
-            hunk.lines.pop()  # blank lines after a hunk end the diff; they are not context
+        while hunk.lines and hunk.lines[-1] == LOST_SPACE:
+            hunk.lines.pop()  # empty lines after a hunk end it; they are not context
+        hunk.lines = [(" ", "") if line == LOST_SPACE else line for line in hunk.lines]
     hunks = [hunk for hunk in hunks if any(kind != " " for kind, _ in hunk.lines)]
     if not hunks:
         raise PatchError("The diff has no hunk that changes anything.")
@@ -268,10 +276,10 @@ def trusted_headers(hunks: list[Hunk]) -> set[int]:
     """
     trusted = set()
     shift = 0
-    seen: dict[tuple[int | None, str], int] = {}
+    seen: dict[tuple[int, tuple[tuple[str, str], ...]], int] = {}
     for hunk in sorted((h for h in hunks if h.header), key=lambda h: h.old_start or 0):
         assert hunk.header is not None and hunk.old_start is not None
-        key = (hunk.old_start, repr(hunk.lines))
+        key = (hunk.old_start, tuple(hunk.lines))
         if key in seen:  # the same hunk again: as trusted as its first copy
             if seen[key] in trusted:
                 trusted.add(hunk.number)

@@ -21,7 +21,8 @@ def helper():
     return 1
 """
 CORPUS = Path(__file__).resolve().parents[2] / "tests" / "patch_corpus"
-ORIGINALS = sorted({(case / "original.py").read_text() for case in CORPUS.iterdir()})
+CASES = sorted(case for case in CORPUS.iterdir() if case.is_dir())
+ORIGINALS = sorted({(case / "original.py").read_text() for case in CASES})
 WORKFLOWS = [code for code in ORIGINALS if len(code.splitlines()) >= 30]
 
 
@@ -71,6 +72,19 @@ def test_a_header_number_that_points_at_one_of_the_places_decides() -> None:
 
     assert result.code == CODE + "\n\ndef other():\n    return 2\n"
     assert result.method == "exact"
+
+
+def test_only_a_header_as_diff_writes_it_chooses_between_identical_places() -> None:
+    code = "x = 1\n\n\n" + "def f():\n    return 1\n\n\n" * 4 + "y = 2\n"
+    new = code.replace("return 1", "return X", 2).replace("return X", "return 1", 1)
+    diff = unified_diff(code, new, "agents.py")  # its context (blank lines too) is in two places
+    assert "@@ -6,7 +6,7 @@" in diff
+
+    assert apply_patch(code, diff, "agents.py").code == new
+    sloppy = apply_patch(code, diff.replace("+6,7", "+7,7"), "agents.py")
+    assert sloppy.error is not None
+    assert sloppy.error.startswith("Hunk 1 of 1 matches 3 places in agents.py (lines 2, 6, 10)")
+    assert "header's numbers do not fit" in sloppy.error
 
 
 def test_syntax_error_quotes_the_parser_line_and_message() -> None:
@@ -373,7 +387,7 @@ def test_damaged_diffs_apply_correctly_or_are_refused_never_misplaced(seed: int)
 
 def test_garbage_never_raises() -> None:
     rng = random.Random(7)
-    cases = [case for case in sorted(CORPUS.iterdir()) if case.is_dir()]
+    cases = CASES
     for _ in range(400):
         case = rng.choice(cases)
         lines = (case / "patch.diff").read_text().splitlines(keepends=True)
