@@ -75,11 +75,32 @@ class NodeSerializer(serializers.Serializer[Any]):
 
 
 class TestCaseSerializer(serializers.ModelSerializer[TestCase]):
+    """A test case; `project` comes from the URL on create and never changes."""
+
     __test__ = False
 
     project_id = serializers.UUIDField(read_only=True)
+    name = StrictCharField(max_length=100, trim_whitespace=True)
+    test_code = StrictCharField(trim_whitespace=False)
+    quick_test = serializers.BooleanField(required=False, default=False)
 
     class Meta:
         model = TestCase
         fields = ["id", "project_id", "name", "test_code", "quick_test", "created_at", "updated_at"]
         read_only_fields = ["id", "project_id", "created_at", "updated_at"]
+        # Uniqueness is checked in validate_name, with a message naming the test.
+        validators: list[Any] = []
+
+    def validate_name(self, name: str) -> str:
+        project = self.context["project"]
+        others = TestCase.objects.filter(project=project, name=name)
+        if self.instance is not None:
+            others = others.exclude(id=self.instance.id)
+        if others.exists():
+            raise serializers.ValidationError(
+                f"This project already has a test named {name!r}; choose another name."
+            )
+        return name
+
+    def validate_test_code(self, code: str) -> str:
+        return validate_code(code)

@@ -17,4 +17,15 @@ urlpatterns = [
     path(
         "projects/<uuid:project_id>/nodes", views.ProjectNodesView.as_view(), name="project-nodes"
     ),
+    path(
+        "projects/<uuid:project_id>/tests",
+        views.ProjectTestCasesView.as_view(),
+        name="project-tests",
+    ),
+    path(
+        "projects/<uuid:project_id>/tests/quick",
+        views.ProjectTestCasesView.as_view(quick_only=True),
+        name="project-tests-quick",
+    ),
+    path("tests/<uuid:test_id>", views.TestCaseDetailView.as_view(), name="test-detail"),
 ]

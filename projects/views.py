@@ -2,13 +2,15 @@
 
 import uuid
 
+from django.db import IntegrityError, transaction
 from rest_framework import status
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from projects import git, services
+from projects.models import Project, TestCase
 from projects.nodes import find_agents
 from projects.serializers import (
     CommitSerializer,
@@ -16,6 +18,7 @@ from projects.serializers import (
     ProjectCreateSerializer,
     ProjectDetailSerializer,
     ProjectSerializer,
+    TestCaseSerializer,
 )
 from vibegrapher.async_api import api_user
 
@@ -62,3 +65,61 @@ class ProjectNodesView(APIView):
         except ValueError as exc:
             raise ValidationError({"detail": f"The code does not parse: {exc}"}) from None
         return Response(NodeSerializer(nodes, many=True).data)
+
+
+def _save_test_case(body: TestCaseSerializer, **extra: object) -> TestCase:
+    try:
+        with transaction.atomic():
+            return body.save(**extra)
+    except IntegrityError:  # a concurrent request took the name after validation
+        name = body.validated_data.get("name")
+        raise ValidationError(
+            {"name": [f"This project already has a test named {name!r}; choose another name."]}
+        ) from None
+
+
+class ProjectTestCasesView(APIView):
+    quick_only = False
+
+    def get(self, request: Request, project_id: uuid.UUID) -> Response:
+        project = services.get_owned_project(api_user(request), project_id)
+        tests = project.test_cases.order_by("created_at", "name")
+        if self.quick_only:
+            tests = tests.filter(quick_test=True)
+        return Response(TestCaseSerializer(tests, many=True).data)
+
+    def post(self, request: Request, project_id: uuid.UUID) -> Response:
+        project = services.get_owned_project(api_user(request), project_id)
+        body = TestCaseSerializer(data=request.data, context={"project": project})
+        body.is_valid(raise_exception=True)
+        test_case = _save_test_case(body, project=project)
+        return Response(TestCaseSerializer(test_case).data, status=status.HTTP_201_CREATED)
+
+
+def _owned_test_case(request: Request, test_id: uuid.UUID) -> TestCase:
+    owned = TestCase.objects.filter(project__owner=api_user(request)).select_related("project")
+    test_case = owned.filter(id=test_id).first()
+    if test_case is None:
+        raise NotFound("No such test case.")
+    return test_case
+
+
+class TestCaseDetailView(APIView):
+    __test__ = False
+
+    def get(self, request: Request, test_id: uuid.UUID) -> Response:
+        test_case = _owned_test_case(request, test_id)
+        return Response(TestCaseSerializer(test_case).data)
+
+    def patch(self, request: Request, test_id: uuid.UUID) -> Response:
+        test_case = _owned_test_case(request, test_id)
+        project: Project = test_case.project
+        body = TestCaseSerializer(
+            test_case, data=request.data, partial=True, context={"project": project}
+        )
+        body.is_valid(raise_exception=True)
+        return Response(TestCaseSerializer(_save_test_case(body)).data)
+
+    def delete(self, request: Request, test_id: uuid.UUID) -> Response:
+        _owned_test_case(request, test_id).delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)
