@@ -32,6 +32,8 @@ class Diff(models.Model):
     committed_sha = models.CharField(max_length=40, blank=True, default="")
     test_results = models.JSONField(null=True, blank=True)
     tests_run_at = models.DateTimeField(null=True, blank=True)
+    # Set while a test run of this diff is going: the claim that keeps it to one.
+    tests_started_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -7,6 +7,7 @@ from vibegrapher.fields import StrictCharField
 class DiffSerializer(serializers.ModelSerializer[Diff]):
     project_id = serializers.UUIDField(read_only=True)
     session_id = serializers.UUIDField(read_only=True)
+    tests_running = serializers.SerializerMethodField()
 
     class Meta:
         model = Diff
@@ -25,10 +26,14 @@ class DiffSerializer(serializers.ModelSerializer[Diff]):
             "committed_sha",
             "test_results",
             "tests_run_at",
+            "tests_running",
             "created_at",
             "updated_at",
         ]
         read_only_fields = fields
+
+    def get_tests_running(self, diff: Diff) -> bool:
+        return diff.tests_started_at is not None
 
 
 class ReviewSerializer(serializers.Serializer[None]):
@@ -49,3 +54,9 @@ class CommitSerializer(serializers.Serializer[None]):
 
 class RefineSerializer(serializers.Serializer[None]):
     hint = StrictCharField(required=False, allow_blank=True, max_length=2_000, default="")
+
+
+class TestRunSerializer(serializers.Serializer[None]):
+    __test__ = False
+
+    quick_only = serializers.BooleanField(required=False, default=False)

@@ -19,4 +19,5 @@ urlpatterns = [
     path("diffs/<uuid:diff_id>/review", views.review_diff, name="diff-review"),
     path("diffs/<uuid:diff_id>/commit", views.DiffCommitView.as_view(), name="diff-commit"),
     path("diffs/<uuid:diff_id>/refine-message", views.refine_message, name="diff-refine"),
+    path("diffs/<uuid:diff_id>/test", views.run_diff_tests, name="diff-test"),
 ]

@@ -14,9 +14,15 @@ from rest_framework.views import APIView
 
 from agents_app import vibecode
 from projects.services import get_owned_project
-from reviews import services
+from reviews import diff_tests, sandbox, services
 from reviews.models import Diff
-from reviews.serializers import CommitSerializer, DiffSerializer, RefineSerializer, ReviewSerializer
+from reviews.serializers import (
+    CommitSerializer,
+    DiffSerializer,
+    RefineSerializer,
+    ReviewSerializer,
+    TestRunSerializer,
+)
 from sessions_app.services import owned_sessions
 from vibegrapher.async_api import ApiError, api_user, async_api_view, parse_body
 
@@ -123,3 +129,27 @@ async def refine_message(request: HttpRequest, user: User, diff_id: uuid.UUID) -
     except Exception as exc:
         raise ApiError(502, vibecode.describe_error(exc, agent="Evaluator")) from None
     return JsonResponse({"commit_message": message})
+
+
+@async_api_view("POST")
+async def run_diff_tests(request: HttpRequest, user: User, diff_id: uuid.UUID) -> HttpResponse:
+    """Start the project's tests (`{quick_only}`) on the patched file; 202 at once."""
+    diff = await _owned_diff(user, diff_id)
+    quick_only = parse_body(request, TestRunSerializer)["quick_only"]
+    try:
+        run = await diff_tests.start_test_run(diff, quick_only=quick_only)
+    except sandbox.SandboxUnavailable as exc:
+        raise ApiError(503, f"Tests cannot run on this server: {exc}") from None
+    except (diff_tests.NoTests, diff_tests.TestsRunning) as exc:
+        raise ApiError(409, str(exc)) from None
+    return JsonResponse(
+        {
+            "diff_id": str(run.diff_id),
+            "quick_only": quick_only,
+            "tests": [
+                {"id": str(test.id), "name": test.name, "quick_test": test.quick}
+                for test in run.tests
+            ],
+        },
+        status=202,
+    )

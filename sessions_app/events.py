@@ -84,6 +84,7 @@ class TestCompletedEvent(TypedDict):
     test_name: str
     status: Literal["passed", "failed", "error", "timeout"]
     output: str
+    duration: float
 
 
 class HeartbeatEvent(TypedDict):

@@ -1,0 +1,185 @@
+"""POST /api/diffs/{id}/test: the seeded tests run on a diff's patched file in the sandbox."""
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.contrib.auth.models import User
+from rest_framework.authtoken.models import Token
+
+from agents_app.patching import unified_diff
+from projects.models import Project, TestCase
+from projects.sample_workflow import SAMPLE_CODE, SAMPLE_TESTS
+from projects.services import create_project
+from reviews import diff_tests, sandbox
+from reviews.models import Diff
+from sessions_app.services import get_or_create_session
+from tests.fixtures import TokenClient
+from vibegrapher.asgi import application
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+KEEPS_WORKFLOW = SAMPLE_CODE.replace(
+    "You solve technical problems step by step.", "You solve technical problems patiently."
+)
+BREAKS_WORKFLOW = SAMPLE_CODE.replace(
+    "handoffs=[billing_agent, technical_agent]", "handoffs=[technical_agent]"
+)
+
+
+@pytest.fixture(autouse=True)
+def bubblewrap() -> None:
+    try:
+        sandbox.check_sandbox()
+    except sandbox.SandboxUnavailable as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{exc} (CI=true: `make test` installs bubblewrap)")
+        pytest.skip(str(exc))
+
+
+def _seeded_project(user: User) -> Project:
+    project = create_project(user, "Agent Triage System", SAMPLE_CODE)
+    for name, code, quick in SAMPLE_TESTS:
+        TestCase.objects.create(project=project, name=name, test_code=code, quick_test=quick)
+    return project
+
+
+def _diff(project: Project, new_code: str) -> Diff:
+    session, _ = get_or_create_session(project, "global")
+    return Diff.objects.create(
+        session=session,
+        project=project,
+        base_commit=project.current_commit,
+        diff_content=unified_diff(SAMPLE_CODE, new_code, "agents.py"),
+        patched_code=new_code,
+        commit_message="fix: something",
+    )
+
+
+@pytest.fixture
+async def project(user: User) -> Project:
+    return await sync_to_async(_seeded_project)(user)
+
+
+@pytest.fixture
+async def socket(project: Project, async_api: TokenClient) -> AsyncIterator[WebsocketCommunicator]:
+    token = async_api.auth["Authorization"].removeprefix("Token ")
+    communicator = WebsocketCommunicator(
+        application,
+        f"/ws/projects/{project.id}/?token={token}",
+        headers=[(b"origin", b"http://localhost")],
+    )
+    connected, _ = await communicator.connect()
+    assert connected
+    yield communicator
+    await communicator.disconnect()
+
+
+async def run_tests(
+    client: TokenClient, socket: WebsocketCommunicator, diff: Diff, **body: Any
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Start the diff's tests; return the 202 body and the `test_completed` events."""
+    response = await client.post(
+        f"/api/diffs/{diff.id}/test", body, content_type="application/json"
+    )
+    assert response.status_code == 202, response.content
+    started = response.json()
+    events: list[dict[str, Any]] = []
+    async with asyncio.timeout(60):
+        while len(events) < len(started["tests"]):
+            event = await socket.receive_json_from(timeout=60)
+            if event["type"] == "test_completed":
+                events.append(event)
+    task = diff_tests.running_task(diff.id)
+    if task is not None:
+        await task
+    return started, events
+
+
+async def test_a_diff_that_keeps_the_workflow_passes(async_api, socket, project) -> None:
+    diff = await sync_to_async(_diff)(project, KEEPS_WORKFLOW)
+
+    started, events = await run_tests(async_api, socket, diff)
+
+    names = [name for name, _, _ in SAMPLE_TESTS]
+    assert [t["name"] for t in started["tests"]] == names
+    assert [(e["test_name"], e["status"]) for e in events] == [(n, "passed") for n in names]
+    assert all(e["diff_id"] == str(diff.id) and e["duration"] > 0 for e in events)
+    assert "ok: triage handed off to Billing Agent" in events[1]["output"]
+    # The results stay on the diff: a reload shows them.
+    stored = (await async_api.get(f"/api/diffs/{diff.id}")).json()
+    assert [(r["name"], r["status"]) for r in stored["test_results"]] == [
+        (n, "passed") for n in names
+    ]
+    assert stored["test_results"][0]["isolation"] == "bubblewrap"
+    assert stored["test_results"][0]["duration"] > 0
+    assert stored["tests_run_at"] is not None and stored["tests_running"] is False
+
+
+async def test_a_diff_that_breaks_the_workflow_fails(async_api, socket, project) -> None:
+    diff = await sync_to_async(_diff)(project, BREAKS_WORKFLOW)
+
+    _, events = await run_tests(async_api, socket, diff)
+
+    assert [e["status"] for e in events] == ["failed", "failed"]
+    assert "AssertionError: handoffs: {'Technical Support Agent'}" in events[0]["output"]
+    assert "transfer_to_billing_agent" in events[1]["output"]
+
+
+async def test_quick_only_runs_the_quick_tests(async_api, socket, project) -> None:
+    diff = await sync_to_async(_diff)(project, KEEPS_WORKFLOW)
+
+    started, events = await run_tests(async_api, socket, diff, quick_only=True)
+
+    assert [t["name"] for t in started["tests"]] == ["Workflow structure"]
+    assert [e["test_name"] for e in events] == ["Workflow structure"]
+    stored = await Diff.objects.aget(id=diff.id)
+    assert [r["name"] for r in stored.test_results or []] == ["Workflow structure"]
+
+
+async def test_one_test_run_per_diff_at_a_time(async_api, socket, project) -> None:
+    diff = await sync_to_async(_diff)(project, KEEPS_WORKFLOW)
+    url = f"/api/diffs/{diff.id}/test"
+
+    first = await async_api.post(url, {}, content_type="application/json")
+    second = await async_api.post(url, {}, content_type="application/json")
+    running = (await async_api.get(f"/api/diffs/{diff.id}")).json()["tests_running"]
+    task = diff_tests.running_task(diff.id)
+    assert task is not None
+    await task
+    third = await async_api.post(url, {}, content_type="application/json")
+    await diff_tests.running_task(diff.id)  # type: ignore[misc]
+
+    assert (first.status_code, second.status_code, third.status_code) == (202, 409, 202)
+    assert second.json()["detail"] == (
+        "The tests of this diff are already running; wait for their results."
+    )
+    assert running is True
+
+
+async def test_bad_requests(async_api, socket, project, other_user, settings) -> None:
+    diff = await sync_to_async(_diff)(project, KEEPS_WORKFLOW)
+    url = f"/api/diffs/{diff.id}/test"
+
+    bad_flag = await async_api.post(url, {"quick_only": "maybe"}, content_type="application/json")
+    unknown = await async_api.post(
+        "/api/diffs/00000000-0000-0000-0000-000000000000/test", {}, content_type="application/json"
+    )
+    other_token = await sync_to_async(lambda: Token.objects.create(user=other_user).key)()
+    not_theirs = await TokenClient(other_token).post(url, {}, content_type="application/json")
+    await TestCase.objects.filter(project=project, quick_test=True).adelete()
+    no_quick = await async_api.post(url, {"quick_only": True}, content_type="application/json")
+    settings.TEST_SANDBOX = "chroot"
+    no_sandbox = await async_api.post(url, {}, content_type="application/json")
+
+    assert bad_flag.status_code == 400 and "quick_only" in bad_flag.json()
+    assert unknown.status_code == 404 and not_theirs.status_code == 404
+    assert no_quick.status_code == 409
+    assert no_quick.json()["detail"].startswith("The project has no quick test cases")
+    assert no_sandbox.status_code == 503
+    assert "TEST_SANDBOX='chroot' is unknown" in no_sandbox.json()["detail"]
+    assert (await Diff.objects.aget(id=diff.id)).tests_started_at is None
