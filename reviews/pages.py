@@ -72,7 +72,15 @@ def project_page(request: HttpRequest, project_id: uuid.UUID) -> HttpResponse:
 @require_GET
 def diff_page(request: HttpRequest, diff_id: uuid.UUID) -> HttpResponse:
     diff = get_object_or_404(services.owned_diffs(api_user(request)), id=diff_id)
-    config = {"projectId": str(diff.project_id), "diffId": str(diff.id), "status": diff.status}
+    test_count = diff.project.test_cases.count()
+    quick_test_count = diff.project.test_cases.filter(quick_test=True).count()
+    config = {
+        "projectId": str(diff.project_id),
+        "diffId": str(diff.id),
+        "status": diff.status,
+        "testCount": test_count,
+        "quickTestCount": quick_test_count,
+    }
     return render(
         request,
         "reviews/diff.html",
@@ -80,6 +88,8 @@ def diff_page(request: HttpRequest, diff_id: uuid.UUID) -> HttpResponse:
             "diff": diff,
             "project": diff.project,
             "diff_html": highlight.diff_html(diff.diff_content),
+            "test_count": test_count,
+            "quick_test_count": quick_test_count,
             "config": config,
         },
     )

@@ -140,11 +140,79 @@
     $("commit").addEventListener("click", () =>
       api("POST", `${base}/commit`, { commit_message: $("commit-message").value })
         .then(() => { location.href = projectUrl; }, fail));
+    const setTestsRunning = (running) => {
+      if (running || $("tests-state").textContent === "running…") {
+        $("tests-state").textContent = running ? "running…" : "finished";
+      }
+      $("run-tests").disabled = running || config.testCount === 0;
+      $("run-quick-tests").disabled = running || config.quickTestCount === 0;
+    };
+
+    // One line per test: name, status badge, duration, and its output folded away.
+    function showTestResult(name, status, output, duration) {
+      let item = [...$("test-results").children].find((li) => li.dataset.name === name);
+      if (!item) {
+        item = document.createElement("li");
+        item.className = "test";
+        item.dataset.name = name;
+        $("test-results").append(item);
+      }
+      item.replaceChildren();
+      const title = document.createElement("strong");
+      title.textContent = name;
+      const badge = document.createElement("span");
+      badge.className = `badge status-${status}`;
+      badge.textContent = status;
+      item.append(title, " ", badge);
+      if (duration !== undefined) {
+        const time = document.createElement("span");
+        time.className = "muted";
+        time.textContent = ` ${duration} s`;
+        item.append(time);
+      }
+      if (output) {
+        const details = document.createElement("details");
+        const summary = document.createElement("summary");
+        summary.textContent = "output";
+        const pre = document.createElement("pre");
+        pre.textContent = output;
+        details.append(summary, pre);
+        item.append(details);
+      }
+    }
+
+    let pendingTests = new Set();
+    function runTests(quickOnly) {
+      $("tests-error").textContent = "";
+      api("POST", `${base}/test`, { quick_only: quickOnly }).then((data) => {
+        $("test-results").replaceChildren();
+        pendingTests = new Set(data.tests.map((test) => test.name));
+        for (const test of data.tests) showTestResult(test.name, "running");
+        setTestsRunning(true);
+      }, (error) => { $("tests-error").textContent = error.message; });
+    }
+    $("run-tests").addEventListener("click", () => runTests(false));
+    $("run-quick-tests").addEventListener("click", () => runTests(true));
+
+    // On (re)connect, show what is stored: results finished while we were away.
+    async function catchUp() {
+      const diff = await api("GET", base);
+      for (const result of diff.test_results || []) {
+        pendingTests.delete(result.name);
+        showTestResult(result.name, result.status, result.output, result.duration);
+      }
+      setTestsRunning(diff.tests_running);
+    }
+
     connect((event) => {
       if (event.type === "diff_status" && event.diff_id === config.diffId) {
         $("diff-status").textContent = event.status.replace("_", " ");
+      } else if (event.type === "test_completed" && event.diff_id === config.diffId) {
+        pendingTests.delete(event.test_name);
+        showTestResult(event.test_name, event.status, event.output, event.duration);
+        if (pendingTests.size === 0) setTestsRunning(false);
       }
-    }, () => {});
+    }, () => { catchUp().catch(() => {}); });
   }
 
   if (config.diffId) reviewPage(); else projectPage();

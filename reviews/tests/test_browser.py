@@ -6,10 +6,12 @@ reload, rejects the first diff with feedback, approves the second and commits it
 """
 
 import json
+import os
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from agents_app.patching import unified_diff
@@ -22,6 +24,13 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "bench" / "screenshots"
 CODE = 'from agents import Agent\n\nbot = Agent(name="Bot", instructions="Help.")\n'
 ROUNDS = ["Help kindly.", "Help warmly."]
+AGENT_TEST = (
+    "import ast\n"
+    "tree = ast.parse(open('agents.py').read())\n"
+    "calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call)]\n"
+    "assert any(getattr(c.func, 'id', '') == 'Agent' for c in calls), 'no Agent left'\n"
+    "print('ok: the file still defines an Agent')\n"
+)
 
 
 def scripted_agents() -> Callable[[RecordedRequest], Step]:
@@ -56,6 +65,12 @@ def served() -> Iterator[tuple[AppServer, dict[str, str]]]:
             server, username="ada", password="ada-password-77", project="Browser Bot", code=CODE
         )
         server.start()
+        added = httpx.post(
+            f"{server.url}/api/projects/{made['project_id']}/tests",
+            json={"name": "Defines an agent", "test_code": AGENT_TEST, "quick_test": True},
+            headers={"Authorization": f"Token {made['token']}"},
+        )
+        assert added.status_code == 201, added.text
         yield server, made
     finally:
         server.stop()
@@ -95,9 +110,14 @@ def test_chat_review_reject_approve_commit(served) -> None:
 
         expect(page.locator("#diff")).to_contain_text("Help kindly.")
         expect(page.locator("#commit-message")).to_have_value("feat: friendlier bot")
+        # The project's test runs in the sandbox; its result arrives live.
+        page.click("#run-tests")
+        expect(page.locator("#tests-state")).to_have_text("finished")
+        expect(page.locator("#test-results .status-passed")).to_have_text("passed")
         page.fill("#feedback", "Warmer, please")
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOTS / "review.png"), full_page=True)
+        if os.environ.get("VIBEGRAPHER_SCREENSHOTS"):  # refreshes the README's picture
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SCREENSHOTS / "review.png"), full_page=True)
         page.click("#reject")
 
         # A new round starts with the feedback; its diff reopens for review.
