@@ -7,6 +7,7 @@ from django.db import IntegrityError, transaction
 from django.http import Http404
 from django.utils.text import slugify
 
+from agents_app.memory import delete_project_memory
 from projects import git
 from projects.models import Project
 from projects.sample_workflow import STARTER_CODE
@@ -83,6 +84,7 @@ def delete_project(project: Project) -> None:
     slug = project.slug
     with transaction.atomic():
         project.delete()
+        delete_project_memory(slug)
         transaction.on_commit(lambda: _remove_files(slug))
 
 

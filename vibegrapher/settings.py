@@ -10,6 +10,7 @@ from typing import Any
 
 import django_stubs_ext
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 # Lets `admin.ModelAdmin[Project]` and friends be subscripted at run time, as typed.
 django_stubs_ext.monkeypatch()
@@ -24,8 +25,6 @@ DEBUG: bool = env.bool("DEBUG", default=False)
 _DEV_SECRET_KEY = "django-insecure-dev-only-key-never-used-when-debug-is-off"
 SECRET_KEY: str = env.str("SECRET_KEY", default=_DEV_SECRET_KEY if DEBUG else "")
 if not SECRET_KEY:
-    from django.core.exceptions import ImproperlyConfigured
-
     raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
 
 ALLOWED_HOSTS: list[str] = env.list(
@@ -172,7 +171,7 @@ MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "media"))).resolv
 # Repositories and conversation files live under MEDIA_ROOT and are never served:
 # there is deliberately no MEDIA_URL route.
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 
 # Largest project file accepted through the API (the code of one workflow).
@@ -188,6 +187,12 @@ THINKING_MODEL: str = env.str("THINKING_MODEL", default="gpt-5")
 SMALL_MODEL: str = env.str("SMALL_MODEL", default="gpt-5-mini")
 # Traces go to OpenAI's own host: on by default only with a real key and no local server.
 OPENAI_TRACING: str = env.str("OPENAI_TRACING", default="auto")
+# Where the agents' conversation memory lives: "sqlite" (a file per project beside
+# its repository) or "database" (the SDK's SQLAlchemySession on DATABASE_URL, shared
+# by every machine that shares the database).
+AGENT_MEMORY: str = env.str("AGENT_MEMORY", default="sqlite")
+if AGENT_MEMORY not in ("sqlite", "database"):
+    raise ImproperlyConfigured(f"AGENT_MEMORY={AGENT_MEMORY!r} is unknown: use sqlite or database.")
 VIBECODE_MAX_ROUNDS: int = env.int("VIBECODE_MAX_ROUNDS", default=3)
 VIBECODE_RUN_TIMEOUT_SECONDS: float = env.float("VIBECODE_RUN_TIMEOUT_SECONDS", default=600.0)
 VIBECODE_MODEL_RETRIES: int = env.int("VIBECODE_MODEL_RETRIES", default=3)

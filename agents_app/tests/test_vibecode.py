@@ -1,9 +1,14 @@
 """The vibecode run end to end: HTTP API in, WebSocket events out, real SDK, local model."""
 
+from collections.abc import AsyncIterator
+
 import pytest
 from asgiref.sync import sync_to_async
 
+from agents_app.memory import dispose_engines
+from agents_app.models import AgentMemoryMessage, AgentMemorySession
 from agents_app.tests.conftest import WORKFLOW, Vibe, change, patch_input, verdict
+from projects.services import create_project
 from reviews.models import Diff
 from sessions_app.models import ConversationMessage, VibecodeSession
 from tests.model_server import custom_tool_call, error, function_call, hang, text
@@ -192,7 +197,17 @@ async def test_diff_outside_the_project_file_is_refused(
     assert await Diff.objects.acount() == 0
 
 
-async def test_memory_carries_the_first_exchange(vibe: Vibe, model_server) -> None:
+@pytest.fixture(params=["sqlite", "database"])
+async def memory_backend(request, settings) -> AsyncIterator[str]:
+    """Each memory test runs on both stores of AGENT_MEMORY."""
+    settings.AGENT_MEMORY = request.param
+    yield request.param
+    await dispose_engines()
+
+
+async def test_memory_carries_the_first_exchange(
+    vibe: Vibe, model_server, memory_backend: str
+) -> None:
     model_server.script(text("Answer one about zebras."), text("Answer two."))
 
     await vibe.run("First question about zebras")
@@ -201,9 +216,30 @@ async def test_memory_carries_the_first_exchange(vibe: Vibe, model_server) -> No
     second = model_server.requests[1].input_text()
     assert "First question about zebras" in second
     assert "Answer one about zebras." in second
+    key = f"project_{vibe.project.slug}"
+    stored_in_database = await AgentMemoryMessage.objects.filter(session_id=key).acount()
+    assert (stored_in_database >= 4) is (memory_backend == "database")
 
 
-async def test_node_and_global_sessions_have_separate_memory(vibe: Vibe, model_server) -> None:
+async def test_deleting_a_project_forgets_its_memory(vibe: Vibe, model_server, settings) -> None:
+    settings.AGENT_MEMORY = "database"
+    other = await sync_to_async(create_project)(vibe.project.owner, "Shop 2", WORKFLOW)
+    await AgentMemorySession.objects.acreate(session_id=f"project_{other.slug}")
+    model_server.script(text("noted"))
+    await vibe.run("remember this")
+    await dispose_engines()
+
+    response = await vibe.client.delete(f"/api/projects/{vibe.project.id}")
+
+    assert response.status_code == 204
+    assert [s.session_id async for s in AgentMemorySession.objects.all()] == [
+        f"project_{other.slug}"
+    ]
+
+
+async def test_node_and_global_sessions_have_separate_memory(
+    vibe: Vibe, model_server, memory_backend: str
+) -> None:
     response = await vibe.client.post(
         f"/api/projects/{vibe.project.id}/sessions",
         {"session_type": "node", "node_id": "Billing"},
@@ -226,7 +262,9 @@ async def test_node_and_global_sessions_have_separate_memory(vibe: Vibe, model_s
     ]
 
 
-async def test_deleting_a_session_clears_its_memory(vibe: Vibe, model_server) -> None:
+async def test_deleting_a_session_clears_its_memory(
+    vibe: Vibe, model_server, memory_backend: str
+) -> None:
     model_server.script(text("noted: aardvark"), text("fresh"))
     await vibe.run("remember aardvark")
 
