@@ -1,0 +1,33 @@
+# Vibegrapher: daphne serving Django + Channels on $PORT.
+# Python matches what the suite runs on (3.11).
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PORT=8080 \
+    MEDIA_ROOT=/data/media
+
+# bubblewrap: the diff-test sandbox; prlimit (util-linux) is already in the base image.
+# pygit2's wheel carries libgit2, so no system git library is needed.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends bubblewrap \
+    && rm -rf /var/lib/apt/lists/*
+
+WORKDIR /app
+COPY requirements.txt .
+RUN pip install -r requirements.txt
+
+COPY . .
+# Static files are collected at build time; settings need a key to load, not this one.
+RUN DEBUG=false SECRET_KEY=build-only-not-secret python manage.py collectstatic --no-input -v0
+
+# The code stays root-owned and read-only; the app user owns only the volume.
+RUN useradd --create-home --uid 1000 app \
+    && mkdir -p /data/media \
+    && chown -R app:app /data
+USER app
+
+EXPOSE 8080
+CMD ["sh", "-c", "exec daphne -b 0.0.0.0 -p \"${PORT}\" vibegrapher.asgi:application"]
