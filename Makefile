@@ -54,10 +54,17 @@ test: install system-deps
 	  echo "PostgreSQL at $(PG_TEST_URL) is unreachable: the PostgreSQL pass is skipped."; \
 	fi
 
+# Production variables for `check --deploy`: what fly.toml and the secrets provide.
+DEPLOY_ENV = DEBUG=false ALLOWED_HOSTS=vibegrapher.fly.dev \
+	CSRF_TRUSTED_ORIGINS=https://vibegrapher.fly.dev \
+	SECRET_KEY=$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(50))')
+
 check: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	DEBUG=true $(BIN)/mypy .
+	$(BIN)/actionlint
+	$(DEPLOY_ENV) $(BIN)/python manage.py check --deploy --fail-level WARNING
 
 bench: install
 	@echo "Benchmarks: see bench/README or run a script in bench/ with $(BIN)/python"
