@@ -366,6 +366,11 @@ async def handle_patch(context: RunContextWrapper[Any], patch: str, description:
     run = context.context
     assert isinstance(run, VibecodeRun)
     result = await asyncio.to_thread(apply_patch, run.original_code, patch, run.filename)
+    diff_text = ""
+    if result.ok and result.code is not None:
+        diff_text = await asyncio.to_thread(
+            unified_diff, run.original_code, result.code, run.filename
+        )
     if not result.ok or result.code is None:
         logger.info("patch refused session=%s: %s", run.session_id, _head(result.error or ""))
         return (
@@ -373,7 +378,6 @@ async def handle_patch(context: RunContextWrapper[Any], patch: str, description:
             f"Fix it and call {all_agents.SUBMIT_PATCH} again with a diff against the file "
             "exactly as shown."
         )
-    diff_text = unified_diff(run.original_code, result.code, run.filename)
     if not diff_text:
         return "The patch changes nothing. Submit a diff that makes the requested change."
     try:
