@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 import redis
 from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
 from django.test import AsyncClient
 from rest_framework.authtoken.models import Token
 
@@ -75,3 +76,30 @@ async def async_api(user) -> TokenClient:
     """An async API client for `user` (async views run on the test's event loop)."""
     token = await sync_to_async(lambda: Token.objects.get_or_create(user=user)[0].key)()
     return TokenClient(token)
+
+
+async def open_project_socket(project_id: object, token: str) -> WebsocketCommunicator:
+    """A connected WebSocket on a project's events, through the whole ASGI stack."""
+    from vibegrapher.asgi import application  # Django's app, once settings are loaded
+
+    socket = WebsocketCommunicator(
+        application,
+        f"/ws/projects/{project_id}/?token={token}",
+        headers=[(b"origin", b"http://localhost")],
+    )
+    connected, _ = await socket.connect()
+    assert connected
+    return socket
+
+
+@pytest.fixture
+def bubblewrap() -> None:
+    """The diff-test sandbox can run here; skips the test otherwise, or fails under CI."""
+    from reviews.sandbox import SandboxUnavailable, check_sandbox
+
+    try:
+        check_sandbox()
+    except SandboxUnavailable as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{exc} (CI=true: `make test` installs bubblewrap)")
+        pytest.skip(str(exc))

@@ -15,8 +15,7 @@ from rest_framework.authtoken.models import Token
 from agents_app.patching import unified_diff
 from projects.models import Project
 from projects.services import create_project
-from tests.fixtures import TokenClient
-from vibegrapher.asgi import application
+from tests.fixtures import TokenClient, open_project_socket
 
 WORKFLOW = '''\
 from agents import Agent, Runner, function_tool
@@ -111,12 +110,6 @@ async def vibe(transactional_db, user: User, model_server) -> AsyncIterator[Vibe
         f"/api/projects/{project.id}/sessions", {}, content_type="application/json"
     )
     assert response.status_code == 201, response.content
-    socket = WebsocketCommunicator(
-        application,
-        f"/ws/projects/{project.id}/?token={token}",
-        headers=[(b"origin", b"http://localhost")],
-    )
-    connected, _ = await socket.connect()
-    assert connected
+    socket = await open_project_socket(project.id, token)
     yield Vibe(client=client, project=project, session_id=response.json()["id"], socket=socket)
     await socket.disconnect()

@@ -1,7 +1,6 @@
 """POST /api/diffs/{id}/test: the seeded tests run on a diff's patched file in the sandbox."""
 
 import asyncio
-import os
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -15,13 +14,12 @@ from agents_app.patching import unified_diff
 from projects.models import Project, TestCase
 from projects.sample_workflow import SAMPLE_CODE, SAMPLE_TESTS
 from projects.services import create_project
-from reviews import diff_tests, sandbox
+from reviews import diff_tests
 from reviews.models import Diff
 from sessions_app.services import get_or_create_session
-from tests.fixtures import TokenClient
-from vibegrapher.asgi import application
+from tests.fixtures import TokenClient, open_project_socket
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("bubblewrap")]
 
 KEEPS_WORKFLOW = SAMPLE_CODE.replace(
     "You solve technical problems step by step.", "You solve technical problems patiently."
@@ -29,16 +27,6 @@ KEEPS_WORKFLOW = SAMPLE_CODE.replace(
 BREAKS_WORKFLOW = SAMPLE_CODE.replace(
     "handoffs=[billing_agent, technical_agent]", "handoffs=[technical_agent]"
 )
-
-
-@pytest.fixture(autouse=True)
-def bubblewrap() -> None:
-    try:
-        sandbox.check_sandbox()
-    except sandbox.SandboxUnavailable as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{exc} (CI=true: `make test` installs bubblewrap)")
-        pytest.skip(str(exc))
 
 
 def _seeded_project(user: User) -> Project:
@@ -68,13 +56,7 @@ async def project(user: User) -> Project:
 @pytest.fixture
 async def socket(project: Project, async_api: TokenClient) -> AsyncIterator[WebsocketCommunicator]:
     token = async_api.auth["Authorization"].removeprefix("Token ")
-    communicator = WebsocketCommunicator(
-        application,
-        f"/ws/projects/{project.id}/?token={token}",
-        headers=[(b"origin", b"http://localhost")],
-    )
-    connected, _ = await communicator.connect()
-    assert connected
+    communicator = await open_project_socket(project.id, token)
     yield communicator
     await communicator.disconnect()
 

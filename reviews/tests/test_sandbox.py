@@ -14,14 +14,7 @@ from reviews.sandbox import SandboxLimits, SandboxUnavailable, run_test
 SHORT = SandboxLimits(wall_seconds=3)
 
 
-@pytest.fixture(autouse=True)
-def bubblewrap() -> None:
-    try:
-        sandbox.check_sandbox()
-    except SandboxUnavailable as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{exc} (CI=true: `make test` installs bubblewrap)")
-        pytest.skip(str(exc))
+pytestmark = pytest.mark.usefixtures("bubblewrap")
 
 
 async def run(code: str, limits: SandboxLimits = SHORT) -> sandbox.SandboxResult:
