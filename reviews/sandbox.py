@@ -5,11 +5,14 @@ Guarantees with bubblewrap (`TEST_SANDBOX=bwrap`, the default):
 - its own PID, IPC and UTS namespaces, and a user namespace where it is `nobody`;
 - a read-only file system holding only the OS's /usr, the Python interpreter and
   the virtualenv; the test's temporary directory is the one writable place
-  (plus a small private /tmp); the project, media, database and /root are absent;
+  (plus a small private /tmp); the project, media, database and home directories
+  are absent (but for the interpreter's own directory, when it lives in one);
 - an empty environment except PATH/HOME/locale: no OPENAI_API_KEY, SECRET_KEY or
   DATABASE_URL (bubblewrap itself is started with an empty environment too);
 - limits: wall time (quick 5 s, full 30 s), 512 MB of address space, 64 processes,
   16 MB per written file, CPU seconds, and the output kept (its tail) and capped.
+  A root server bounds processes with a pids cgroup (the kernel exempts root from
+  RLIMIT_NPROC); without one, the results say there is no process limit.
 
 Without bubblewrap the sandbox refuses to run and says why, unless the operator sets
 `TEST_SANDBOX=unsafe-subprocess`: then the same limits and empty environment apply,
@@ -71,7 +74,10 @@ def sandbox_mode() -> str:
 
 
 def isolation_label() -> str:
-    return "bubblewrap" if sandbox_mode() == "bwrap" else f"none (TEST_SANDBOX={UNSAFE})"
+    label = "bubblewrap" if sandbox_mode() == "bwrap" else f"none (TEST_SANDBOX={UNSAFE})"
+    if not process_limit_enforced():
+        label += " (no process limit: the server is root and has no pids cgroup)"
+    return label
 
 
 def check_sandbox() -> None:
@@ -205,11 +211,10 @@ async def _process_limit(limits: SandboxLimits) -> AsyncIterator[list[str]]:
         return
     group = parent / f"vibegrapher-{os.urandom(8).hex()}"
     try:
-        group.mkdir()
-        (group / "pids.max").write_text(str(limits.max_processes))
+        await asyncio.to_thread(_make_pids_group, group, limits.max_processes)
     except OSError:
         with contextlib.suppress(OSError):
-            group.rmdir()
+            await asyncio.to_thread(group.rmdir)
         yield []
         return
     try:
@@ -218,10 +223,15 @@ async def _process_limit(limits: SandboxLimits) -> AsyncIterator[list[str]]:
         # Killed processes leave the group a moment after their parent is reaped.
         for _ in range(100):
             try:
-                group.rmdir()
+                await asyncio.to_thread(group.rmdir)
                 break
             except OSError:
                 await asyncio.sleep(0.05)
+
+
+def _make_pids_group(group: Path, max_processes: int) -> None:
+    group.mkdir()
+    (group / "pids.max").write_text(str(max_processes))
 
 
 def process_limit_enforced() -> bool:
@@ -249,10 +259,11 @@ async def run_test(files: dict[str, str], entrypoint: str, limits: SandboxLimits
     try:
         await asyncio.to_thread(_write_files, workdir, files)
         argv = [_python(), entrypoint]
-        if sandbox_mode() == UNSAFE:
-            env = _clean_environment(str(workdir))
-            return await _run(_limits_prefix(limits) + argv, env, limits, cwd=workdir)
         async with _process_limit(limits) as prefix:
+            if sandbox_mode() == UNSAFE:
+                env = _clean_environment(str(workdir))
+                command = prefix + _limits_prefix(limits) + argv
+                return await _run(command, env, limits, cwd=workdir)
             return await _run(prefix + _bwrap_command(workdir, limits, argv), {}, limits)
     finally:
         await asyncio.to_thread(shutil.rmtree, workdir, True)
