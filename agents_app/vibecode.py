@@ -11,7 +11,6 @@ in the background. A run ends with exactly one `run_finished` event.
 
 import asyncio
 import contextlib
-import contextvars
 import functools
 import json
 import logging
@@ -51,6 +50,7 @@ from projects.models import Project
 from reviews.models import Diff
 from sessions_app.events import TokenUsage, emit
 from sessions_app.models import ConversationMessage, VibecodeSession
+from vibegrapher.background import BackgroundTasks
 
 logger = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -77,8 +77,7 @@ def in_thread(func: Callable[P, T]) -> Callable[P, Coroutine[Any, Any, T]]:
     return database_sync_to_async(func, thread_sensitive=False)
 
 
-# Strong references to running tasks (the loop keeps only weak ones).
-_active_runs: dict[uuid.UUID, asyncio.Task[None]] = {}
+_active_runs = BackgroundTasks("vibecode")
 
 
 class RunInProgress(Exception):
@@ -642,19 +641,8 @@ async def start_run(
             "created_at": message.created_at.isoformat(),
         },
     )
-    # A fresh context: the run must not inherit the request's (its thread-sensitive
-    # executor ends with the request).
-    task = asyncio.create_task(
-        _run(run), name=f"vibecode-{session.id}", context=contextvars.Context()
-    )
-    _active_runs[session.id] = task
-    task.add_done_callback(lambda done: _forget(session.id, done))
+    _active_runs.start(session.id, _run(run))
     return message
-
-
-def _forget(session_id: uuid.UUID, task: asyncio.Task[None]) -> None:
-    if _active_runs.get(session_id) is task:
-        del _active_runs[session_id]
 
 
 async def _heartbeat(session_id: uuid.UUID) -> None:
@@ -765,7 +753,7 @@ def mark_interrupted_runs() -> int:
         run_heartbeat_at__lt=stale
     )
     # Only runs this process does not own can be dead; ours have a live task.
-    live_here = list(_active_runs)
+    live_here = _active_runs.keys()
     return (
         VibecodeSession.objects.filter(run_state=VibecodeSession.RunState.RUNNING)
         .filter(dead)

@@ -6,7 +6,6 @@ diff (`test_results`), so a reload mid-run shows what has finished.
 """
 
 import asyncio
-import contextvars
 import logging
 import uuid
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from projects.models import TestCase
 from reviews import sandbox
 from reviews.models import Diff
 from sessions_app.events import emit
+from vibegrapher.background import BackgroundTasks
 
 logger = logging.getLogger(__name__)
 
@@ -29,8 +29,7 @@ TEST_FILE = "vibegrapher_test.py"
 # Beyond the tests' own time limits: start-up, writing files, storing results.
 CLAIM_SLACK = timedelta(seconds=60)
 
-# Strong references to running tasks (the loop keeps only weak ones).
-_running: dict[uuid.UUID, asyncio.Task[None]] = {}
+_running = BackgroundTasks("diff-tests")
 
 
 class StoredResult(TypedDict):
@@ -122,23 +121,13 @@ async def start_test_run(diff: Diff, *, quick_only: bool = False) -> PlannedRun:
     run = await _plan(diff.id, quick_only)
     if not await _claim(run):
         raise TestsRunning("The tests of this diff are already running; wait for their results.")
-    # A fresh context: the run outlives the request that started it.
-    task = asyncio.create_task(
-        _run_all(run), name=f"diff-tests-{run.diff_id}", context=contextvars.Context()
-    )
-    _running[run.diff_id] = task
-    task.add_done_callback(lambda done: _forget(run.diff_id, done))
+    _running.start(run.diff_id, _run_all(run))
     return run
 
 
 def running_task(diff_id: uuid.UUID) -> asyncio.Task[None] | None:
     """The task of the diff's test run in this process, if any (tests await it)."""
     return _running.get(diff_id)
-
-
-def _forget(diff_id: uuid.UUID, task: asyncio.Task[None]) -> None:
-    if _running.get(diff_id) is task:
-        del _running[diff_id]
 
 
 async def _run_one(run: PlannedRun, test: PlannedTest) -> StoredResult:
