@@ -74,6 +74,10 @@ class NodeSerializer(serializers.Serializer[Any]):
     tools = serializers.ListField(child=serializers.CharField())
 
 
+def duplicate_test_name(name: str) -> str:
+    return f"This project already has a test named {name!r}; choose another name."
+
+
 class TestCaseSerializer(serializers.ModelSerializer[TestCase]):
     """A test case; `project` comes from the URL on create and never changes."""
 
@@ -97,9 +101,7 @@ class TestCaseSerializer(serializers.ModelSerializer[TestCase]):
         if self.instance is not None:
             others = others.exclude(id=self.instance.id)
         if others.exists():
-            raise serializers.ValidationError(
-                f"This project already has a test named {name!r}; choose another name."
-            )
+            raise serializers.ValidationError(duplicate_test_name(name))
         return name
 
     def validate_test_code(self, code: str) -> str:

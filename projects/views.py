@@ -19,6 +19,7 @@ from projects.serializers import (
     ProjectDetailSerializer,
     ProjectSerializer,
     TestCaseSerializer,
+    duplicate_test_name,
 )
 from vibegrapher.async_api import api_user
 
@@ -72,10 +73,8 @@ def _save_test_case(body: TestCaseSerializer, **extra: object) -> TestCase:
         with transaction.atomic():
             return body.save(**extra)
     except IntegrityError:  # a concurrent request took the name after validation
-        name = body.validated_data.get("name")
-        raise ValidationError(
-            {"name": [f"This project already has a test named {name!r}; choose another name."]}
-        ) from None
+        name = body.validated_data.get("name", "")
+        raise ValidationError({"name": [duplicate_test_name(name)]}) from None
 
 
 class ProjectTestCasesView(APIView):
