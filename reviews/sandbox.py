@@ -101,12 +101,22 @@ def check_sandbox() -> None:
         )
 
 
+# The namespaces and the system directories of every sandbox, the probe's included.
+_BWRAP_BASE = [
+    "--unshare-all",  # network, PID, IPC, UTS, cgroup namespaces
+    "--unshare-user",
+    "--ro-bind", "/usr", "/usr",
+    "--symlink", "usr/bin", "/bin",
+    "--symlink", "usr/lib", "/lib",
+    "--symlink", "usr/lib64", "/lib64",
+    "--symlink", "usr/sbin", "/sbin",
+]  # fmt: skip
+
+
 @functools.cache
 def _probe(bwrap: str) -> str:
     done = subprocess.run(
-        [bwrap, "--unshare-all", "--unshare-user", "--ro-bind", "/usr", "/usr",
-         "--symlink", "usr/bin", "/bin", "--symlink", "usr/lib", "/lib",
-         "--symlink", "usr/lib64", "/lib64", "/usr/bin/true"],
+        [bwrap, *_BWRAP_BASE, "/usr/bin/true"],
         env={},
         capture_output=True,
         text=True,
@@ -153,17 +163,11 @@ def _clean_environment(home: str) -> dict[str, str]:
 def _bwrap_command(workdir: Path, limits: SandboxLimits, argv: list[str]) -> list[str]:
     command = [
         shutil.which("bwrap") or "bwrap",
-        "--unshare-all",  # network, PID, IPC, UTS, cgroup namespaces
-        "--unshare-user",
+        *_BWRAP_BASE,
         "--uid", "65534",
         "--gid", "65534",
         "--die-with-parent",
         "--new-session",
-        "--ro-bind", "/usr", "/usr",
-        "--symlink", "usr/bin", "/bin",
-        "--symlink", "usr/lib", "/lib",
-        "--symlink", "usr/lib64", "/lib64",
-        "--symlink", "usr/sbin", "/sbin",
         "--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache",
         "--ro-bind-try", "/etc/localtime", "/etc/localtime",
         "--proc", "/proc",
