@@ -1,7 +1,7 @@
 """Every agent of Vibegrapher, in one file: the VibeCoder, the Evaluator and `submit_patch`.
 
 The agents are plain configuration; what a run does with a submitted patch lives in
-`agents_app.vibecode`, which hands `build_vibecoder` the callback to run.
+`agents_app.patch_step`, which `agents_app.runs` hands to `build_vibecoder`.
 """
 
 from collections.abc import Awaitable, Callable
@@ -42,7 +42,7 @@ def uses_responses_api() -> bool:
 
 
 def model_settings() -> ModelSettings:
-    """Retries are the SDK's (the openai client's own are turned off in `vibecode`).
+    """Retries are the SDK's (the openai client's own are turned off in `agent_cache`).
 
     gpt-5 models reject temperature/top_p other than 1, so neither is set. Streamed
     Chat Completions report usage only when asked to.

@@ -15,12 +15,11 @@ from typing import Any, TypedDict
 from django.db.models import Q
 from django.utils import timezone
 
-from agents_app.vibecode import in_thread
 from projects.models import TestCase
 from reviews import sandbox
 from reviews.models import Diff
 from sessions_app.events import emit
-from vibegrapher.background import BackgroundTasks
+from vibegrapher.background import BackgroundTasks, in_thread
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from agents_app import vibecode
+from agents_app import runs
 from projects import git
 from projects.services import author_of, commit_project_code
 from reviews.models import Diff
@@ -78,8 +78,8 @@ async def reject(diff: Diff, feedback: str) -> ConversationMessage:
     if not moved:
         raise await sync_to_async(_conflict)(diff.id, "rejected")
     try:
-        message = await vibecode.start_run(
-            diff.session, vibecode.rejection_prompt(diff, feedback), display_text=feedback
+        message = await runs.start_run(
+            diff.session, runs.rejection_prompt(diff, feedback), display_text=feedback
         )
     except BaseException:
         await sync_to_async(_move)(
@@ -132,4 +132,4 @@ def _after_commit(diff: Diff, new_code: str) -> None:
     emit_sync(project_id, {"type": "diff_status", "diff_id": str(diff.id),
                            "status": Diff.Status.COMMITTED})  # fmt: skip
     # The Evaluator starts the next change fresh; the VibeCoder keeps its history.
-    async_to_sync(vibecode.clear_evaluator_memory)(diff.session)
+    async_to_sync(runs.clear_evaluator_memory)(diff.session)

@@ -15,7 +15,7 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from agents_app.vibecode import mark_interrupted_runs  # noqa: E402
+from agents_app.runs import mark_interrupted_runs  # noqa: E402
 from sessions_app.routing import websocket_urlpatterns  # noqa: E402
 
 # Runs left "running" by a process that died are "interrupted" from now on. A database

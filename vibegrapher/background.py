@@ -3,8 +3,22 @@
 import asyncio
 import contextvars
 import uuid
-from collections.abc import Coroutine
-from typing import Any
+from collections.abc import Callable, Coroutine
+from typing import Any, ParamSpec, TypeVar
+
+from channels.db import database_sync_to_async
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def in_thread(func: Callable[P, T]) -> Callable[P, Coroutine[Any, Any, T]]:
+    """Run ORM code of a background task in a worker thread, closing its connection afterwards.
+
+    Not thread-sensitive: a task outlives the request that started it, and tasks must
+    not queue behind each other (or behind requests) on one shared thread.
+    """
+    return database_sync_to_async(func, thread_sensitive=False)
 
 
 class BackgroundTasks:

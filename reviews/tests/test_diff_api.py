@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 
 from agents_app.patching import unified_diff
-from agents_app.vibecode import active_run
+from agents_app.runs import active_run
 from projects import git
 from projects.models import Project
 from projects.services import commit_project_code, create_project

@@ -1,0 +1,198 @@
+"""Every model response, emitted to the project's browsers and then stored for audit.
+
+The SDK's `on_llm_end` hook is awaited before the run's next step, so responses are
+emitted and stored in order, and nothing is saved in the background.
+"""
+
+import contextlib
+import json
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from agents import Agent, ModelResponse, RunContextWrapper, RunHooks
+from django.utils import timezone
+
+from agents_app import all_agents
+from agents_app.errors import head
+from agents_app.run_state import VibecodeRun
+from sessions_app.events import TokenUsage, emit
+from sessions_app.models import ConversationMessage
+from vibegrapher.background import in_thread
+
+logger = logging.getLogger(__name__)
+PREVIEW_CHARS = 20_000
+
+
+def _dump(item: Any) -> Any:
+    if hasattr(item, "model_dump"):
+        return item.model_dump(mode="json", exclude_none=True)
+    return item
+
+
+@dataclass(frozen=True)
+class ReadableResponse:
+    content: str
+    patch_preview: str
+
+
+def readable_response(agent_label: str, output: list[Any]) -> ReadableResponse:
+    """What a person reads of one model response: its text, or the patch it submitted."""
+    texts: list[str] = []
+    patch = ""
+    for item in map(_dump, output):
+        kind = item.get("type")
+        if kind == "message":
+            texts.extend(
+                part.get("text", "") or part.get("refusal", "")
+                for part in item.get("content", [])
+                if isinstance(part, dict)
+            )
+        elif kind == "custom_tool_call" and item.get("name") == all_agents.SUBMIT_PATCH:
+            description, patch = all_agents.split_custom_input(item.get("input", ""))
+            texts.append(description or "Submitted a patch.")
+        elif kind == "function_call" and item.get("name") == all_agents.SUBMIT_PATCH:
+            try:
+                arguments = json.loads(item.get("arguments") or "{}")
+            except ValueError:
+                arguments = {}
+            patch = str(arguments.get("patch", ""))
+            texts.append(str(arguments.get("description", "")) or "Submitted a patch.")
+    content = "\n".join(t for t in texts if t)
+    if agent_label == "evaluator":
+        with contextlib.suppress(ValueError):
+            verdict = all_agents.Evaluation.model_validate_json(content)
+            status = "Approved" if verdict.approved else "Rejected"
+            content = f"{status}: {verdict.reasoning}\nCommit message: {verdict.commit_message}"
+    return ReadableResponse(content=content, patch_preview=patch[:PREVIEW_CHARS])
+
+
+def token_usage(
+    response: ModelResponse, model: str, agent: str, iteration: int | None
+) -> TokenUsage:
+    usage = response.usage
+    return {
+        "prompt_tokens": usage.input_tokens,
+        "completion_tokens": usage.output_tokens,
+        "total_tokens": usage.total_tokens,
+        "model": model,
+        "agent": agent,
+        "iteration": iteration,
+        "reasoning_tokens": usage.output_tokens_details.reasoning_tokens,
+        "cached_tokens": usage.input_tokens_details.cached_tokens,
+    }
+
+
+def full_response(response: ModelResponse, model: str) -> dict:
+    return {
+        "id": response.response_id,
+        "request_id": response.request_id,
+        "model": model,
+        "output": [_dump(item) for item in response.output],
+        "usage": {
+            "requests": response.usage.requests,
+            "input_tokens": response.usage.input_tokens,
+            "output_tokens": response.usage.output_tokens,
+            "total_tokens": response.usage.total_tokens,
+            "input_tokens_details": _dump(response.usage.input_tokens_details),
+            "output_tokens_details": _dump(response.usage.output_tokens_details),
+        },
+        "raw_usage": response.raw_usage,
+    }
+
+
+def _agent_label(agent: Agent[Any]) -> str:
+    return "evaluator" if agent.name == all_agents.EVALUATOR_NAME else "vibecoder"
+
+
+class RecordingHooks(RunHooks[Any]):
+    """Emit, then store, each model response before the run takes its next step."""
+
+    def __init__(self, session_id: uuid.UUID, project_id: uuid.UUID, trace_id: str) -> None:
+        self.session_id = session_id
+        self.project_id = project_id
+        self.trace_id = trace_id
+
+    def iteration(self, context: RunContextWrapper[Any]) -> int | None:
+        run = context.context
+        return run.iteration if isinstance(run, VibecodeRun) else None
+
+    async def on_llm_start(
+        self,
+        context: RunContextWrapper[Any],
+        agent: Agent[Any],
+        system_prompt: str | None,
+        input_items: list[Any],
+    ) -> None:
+        last = _dump(input_items[-1]) if input_items else {}
+        text = last.get("content") or last.get("output") or last.get("input") or ""
+        logger.info(
+            "model call agent=%s iteration=%s model=%s prompt=%r",
+            _agent_label(agent),
+            self.iteration(context),
+            agent.model,
+            head(text if isinstance(text, str) else json.dumps(text)),
+        )
+
+    async def on_llm_end(
+        self, context: RunContextWrapper[Any], agent: Agent[Any], response: ModelResponse
+    ) -> None:
+        label = _agent_label(agent)
+        iteration = self.iteration(context)
+        model = str(agent.model)
+        readable = readable_response(label, response.output)
+        usage = token_usage(response, model, label, iteration)
+        message_id = uuid.uuid4()
+        created_at = timezone.now()
+        logger.info(
+            "model response agent=%s iteration=%s response=%r tokens input=%d output=%d total=%d",
+            label,
+            iteration,
+            head(readable.content),
+            usage["prompt_tokens"],
+            usage["completion_tokens"],
+            usage["total_tokens"],
+        )
+        await emit(
+            self.project_id,
+            {
+                "type": "conversation_message",
+                "message_id": str(message_id),
+                "session_id": str(self.session_id),
+                "role": "assistant",
+                "agent": label,
+                "content": readable.content,
+                "patch_preview": readable.patch_preview or None,
+                "iteration": iteration,
+                "token_usage": usage,
+                "created_at": created_at.isoformat(),
+            },
+        )
+        await emit(
+            self.project_id,
+            {
+                "type": "token_usage",
+                "session_id": str(self.session_id),
+                "message_id": str(message_id),
+                "usage": usage,
+                "timestamp": created_at.isoformat(),
+            },
+        )
+        await in_thread(ConversationMessage.objects.create)(
+            id=message_id,
+            session_id=self.session_id,
+            role=ConversationMessage.Role.ASSISTANT,
+            agent=label,
+            iteration=iteration,
+            content=readable.content,
+            patch_preview=readable.patch_preview,
+            openai_response=full_response(response, model),
+            token_usage=usage,
+            last_response_id=response.response_id or "",
+            trace_id=self.trace_id,
+            created_at=created_at,
+        )
+        run = context.context
+        if isinstance(run, VibecodeRun):
+            run.round_message_ids.append(message_id)
