@@ -30,6 +30,8 @@ class VibecodeRun:
     # Messages of the current round, linked to the diff when it is stored.
     round_message_ids: list[uuid.UUID] = field(default_factory=list)
     stream: RunResultStreaming | None = None
+    # Why the run was stopped from outside, when it was not the server's shutdown.
+    stop_reason: str = ""
 
     def finish(self, outcome: Outcome) -> None:
         """Record the outcome and let the SDK end the run after this turn.
