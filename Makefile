@@ -6,8 +6,8 @@ PORT ?= 8000
 # The suite runs once on SQLite, then again on this PostgreSQL when it answers.
 PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/test
 # Debian packages the app and its tests need: bubblewrap (diff-test sandbox),
-# chromium (browser tests).
-APT_PACKAGES ?= bubblewrap chromium
+# chromium (browser tests), redis-server (tests that kill a Redis of their own).
+APT_PACKAGES ?= bubblewrap chromium redis-server
 
 .PHONY: run test check install system-deps migrate seed bench clean
 

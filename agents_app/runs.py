@@ -51,8 +51,7 @@ PROCESS_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 RESTARTING = "The server is restarting: send the message again."
 OWNER_SILENT = (
-    "The server running this conversation stopped answering during the run: "
-    "send the message again."
+    "The server running this conversation stopped answering during the run: send the message again."
 )
 TAKEN_OVER = "taken over by another server after this one was silent too long"
 
@@ -410,19 +409,21 @@ def mark_interrupted_runs() -> int:
     )
 
 
-async def interrupt_runs(timeout: float) -> int:
+async def interrupt_runs(wait_seconds: float) -> int:
     """End every run of this process as `interrupted`, each with its `run_finished`.
 
-    For a graceful shutdown (SIGTERM): waits at most `timeout` seconds for the runs
+    For a graceful shutdown (SIGTERM): waits at most `wait_seconds` for the runs
     to store their end and emit; returns how many runs there were.
     """
-    tasks = [task for key in _active_runs.keys() if (task := _active_runs.get(key))]
+    tasks = _active_runs.tasks()
     for task in tasks:
         task.cancel()
     if tasks:
-        _, pending = await asyncio.wait(tasks, timeout=timeout)
+        _, pending = await asyncio.wait(tasks, timeout=wait_seconds)
         if pending:
-            logger.warning("%d runs did not end within %g s of shutdown", len(pending), timeout)
+            logger.warning(
+                "%d runs did not end within %g s of shutdown", len(pending), wait_seconds
+            )
     return len(tasks)
 
 

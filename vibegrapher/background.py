@@ -42,6 +42,9 @@ class BackgroundTasks:
     def keys(self) -> list[uuid.UUID]:
         return list(self._tasks)
 
+    def tasks(self) -> list[asyncio.Task[None]]:
+        return list(self._tasks.values())
+
     def _forget(self, key: uuid.UUID, task: asyncio.Task[None]) -> None:
         if self._tasks.get(key) is task:
             del self._tasks[key]

@@ -11,6 +11,7 @@ shutdown" trigger does the same for any other way the reactor stops.
 """
 
 import asyncio
+import contextlib
 import logging
 import signal
 import sys
@@ -23,6 +24,9 @@ from agents_app.memory import dispose_engines
 from agents_app.runs import interrupt_runs
 
 logger = logging.getLogger(__name__)
+
+# Time for the events of the ended runs to reach this process's WebSockets.
+FLUSH_SECONDS = 0.5
 
 
 class _State:
@@ -50,10 +54,8 @@ def _take_signals(reactor: Any) -> None:
 def _stop(reactor: Any) -> None:
     from twisted.internet.error import ReactorNotRunning
 
-    try:
+    with contextlib.suppress(ReactorNotRunning):
         reactor.stop()
-    except ReactorNotRunning:
-        pass
 
 
 def _on_signal(reactor: Any, number: int) -> None:
@@ -72,6 +74,9 @@ async def _end_runs() -> None:
         count = await interrupt_runs(settings.RUN_SHUTDOWN_SECONDS)
         if count:
             logger.info("shutdown: %d runs ended as interrupted", count)
+            # The consumers on this process forward the last events, and the sockets
+            # write them out, before daphne cancels every connection.
+            await asyncio.sleep(FLUSH_SECONDS)
         await dispose_engines()
     except Exception:
         logger.exception("shutdown: ending the runs failed")

@@ -170,7 +170,7 @@ def test_only_runs_with_a_stale_heartbeat_become_interrupted(project: Project, s
             conversations_db_path="x",
             run_state="running",
             run_owner=owner,
-            run_heartbeat_at=None if heartbeat_age is None else now - timedelta(seconds=heartbeat_age),
+            run_heartbeat_at=now - timedelta(seconds=heartbeat_age) if heartbeat_age else None,
         )
 
     running(f"{host}:1:deadbeef", 1, "same-host-alive")
