@@ -6,6 +6,7 @@ test's own that it kills, and real signals. Heartbeat and stale time are shrunk
 through the environment (RUN_HEARTBEAT_SECONDS, RUN_STALE_AFTER_SECONDS).
 """
 
+import asyncio
 import json
 import os
 import shutil
@@ -22,11 +23,14 @@ import httpx
 import psycopg
 import pytest
 import redis
+from django.utils import timezone
 from websockets.sync.client import connect
 from websockets.typing import Origin
 
+from agents_app import runs
 from agents_app.patching import unified_diff
-from agents_app.tests.conftest import verdict
+from agents_app.tests.conftest import Vibe, verdict
+from sessions_app.models import VibecodeSession
 from tests.model_server import ModelServer, RecordedRequest, Step, custom_tool_call, hang, text
 from tests.servers import AppServer, create_user_and_project, free_port
 
@@ -369,3 +373,27 @@ def test_sigterm_ends_the_run_with_run_finished_and_interrupted(
     )
     assert row[0] == "interrupted"
     assert "send the message again" in row[1]
+
+
+async def test_a_run_whose_claim_was_taken_over_stops_without_events(
+    vibe: Vibe, model_server: ModelServer, settings: Any
+) -> None:
+    """Silent too long (a blocked loop, a database outage) and taken over: it stops."""
+    settings.RUN_HEARTBEAT_SECONDS = 0.1
+    model_server.script(hang())
+    assert (await vibe.send("one")).status_code == 202
+    task = runs.active_run(uuid.UUID(vibe.session_id))
+    assert task is not None
+    await asyncio.to_thread(wait_for_requests, model_server, 1)
+
+    # Another process took the session over, as it does once the heartbeat is stale.
+    await VibecodeSession.objects.filter(id=vibe.session_id).aupdate(
+        run_owner="other-host:1:cafe", run_heartbeat_at=timezone.now()
+    )
+    async with asyncio.timeout(5):
+        await asyncio.gather(task, return_exceptions=True)
+
+    session = await VibecodeSession.objects.aget(id=vibe.session_id)
+    assert (session.run_state, session.run_owner) == ("running", "other-host:1:cafe")
+    with pytest.raises(TimeoutError):
+        await vibe.until("run_finished", wait=0.5)
