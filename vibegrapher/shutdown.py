@@ -15,6 +15,7 @@ import contextlib
 import logging
 import signal
 import sys
+import threading
 from types import FrameType
 from typing import Any
 
@@ -44,6 +45,13 @@ def install() -> None:
 
 
 def _take_signals(reactor: Any) -> None:
+    # Daphne leaves signals alone when it runs in a thread (runserver's reloader);
+    # signal handlers can only be set from the main thread anyway.
+    if not reactor._installSignalHandlers or threading.current_thread() is not (
+        threading.main_thread()
+    ):
+        return
+
     def handler(number: int, frame: FrameType | None) -> None:
         reactor.callFromThread(_on_signal, reactor, number)
 
