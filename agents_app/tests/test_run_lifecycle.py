@@ -12,6 +12,7 @@ import os
 import shutil
 import signal
 import subprocess
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -92,8 +93,7 @@ def servers(tmp_path: Path, model: ModelServer) -> Iterator[Callable[..., list[A
                     OPENAI_BASE_URL=model.base_url,
                     OPENAI_API_KEY="test-key",
                     LOG_LEVEL="INFO",
-                    **FAST_LIVENESS,
-                    **env,
+                    **{**FAST_LIVENESS, **env},
                 )
             )
         made[0].manage("migrate", "--no-input", "-v0")
@@ -149,9 +149,14 @@ def wait_for_requests(model: ModelServer, count: int, timeout: float = 20) -> No
 def test_two_processes_on_one_database_each_keep_their_run(
     database_url: str, servers: Callable[..., list[AppServer]], model: ModelServer
 ) -> None:
-    # Every model call takes longer than the stale time: only heartbeats keep a run alive.
-    model_delay = STALE_AFTER + 3
-    model.route(lambda request: text("Done, nothing to change.", delay=model_delay))
+    # The model answers only when the test says so: the runs last as long as needed.
+    answer = threading.Event()
+
+    def held_answer(request: RecordedRequest) -> Step:
+        answer.wait(60)
+        return text("Done, nothing to change.")
+
+    model.route(held_answer)
     a, b = servers(2, database_url)
     one = create_user_and_project(a, username="one", project="One", code=CODE)
     two = create_user_and_project(a, username="two", project="Two", code=CODE)
@@ -166,10 +171,8 @@ def test_two_processes_on_one_database_each_keep_their_run(
     b.start()
     one_on_b, two_on_b = Api(b, one["token"]), Api(b, two["token"])
     assert one_on_b.state(first)["run_state"] == "running"
-    assert (
-        one_on_b.http.get(f"/api/projects/{one['project_id']}/sessions").json()[0]["run_state"]
-        == "running"
-    )
+    listed = one_on_b.http.get(f"/api/projects/{one['project_id']}/sessions").json()
+    assert listed[0]["run_state"] == "running"
     # A second message in the same session, on the other process: 409, saying until when.
     refused = one_on_b.send(first, "And more")
     assert refused.status_code == 409, refused.text
@@ -178,12 +181,16 @@ def test_two_processes_on_one_database_each_keep_their_run(
     assert 0 < dead_in <= STALE_AFTER
     second = two_on_b.session(two["project_id"])
     assert two_on_b.send(second).status_code == 202
+    wait_for_requests(model, 2)
 
-    done_first = on_a.until_done(first)
-    assert time.monotonic() - started > STALE_AFTER
-    done_second = two_on_b.until_done(second)
-    assert done_first["run_state"] == done_second["run_state"] == "idle"
+    # Longer than the stale time: only A's heartbeats keep its run alive.
+    time.sleep(max(0.0, started + STALE_AFTER + 1 - time.monotonic()))
+    assert one_on_b.state(first)["run_state"] == "running"
+    assert one_on_b.send(first, "And more").status_code == 409
+    answer.set()
+
     for api, session in ((on_a, first), (two_on_b, second)):
+        assert api.until_done(session)["run_state"] == "idle"
         assert [(m["role"], m["content"]) for m in api.messages(session)] == [
             ("user", "Make the bot kinder"),
             ("assistant", "Done, nothing to change."),
@@ -196,7 +203,9 @@ def test_a_killed_process_run_is_taken_over_after_the_stale_time(
 ) -> None:
     model.script(hang())
     model.route(lambda request: text("Here again."))
-    a, b = servers(2, database_url)
+    # Long enough that the 409 below surely comes before the killed run is stale.
+    stale_after = 6.0
+    a, b = servers(2, database_url, RUN_STALE_AFTER_SECONDS=str(stale_after))
     made = create_user_and_project(a, code=CODE)
     a.start()
     b.start()
@@ -214,7 +223,7 @@ def test_a_killed_process_run_is_taken_over_after_the_stale_time(
     dead_at = datetime.fromisoformat(refused.json()["run_dead_at"])
     assert on_b.state(session)["run_state"] == "running"
     wait = dead_at.timestamp() - time.time()
-    assert 0 < wait <= STALE_AFTER + 1
+    assert 0 < wait <= stale_after
     time.sleep(wait + 0.3)
 
     state = on_b.state(session)
