@@ -38,7 +38,7 @@ from agents_app.recording import RecordingHooks
 from agents_app.run_state import VibecodeRun
 from projects.models import Project
 from reviews.models import Diff
-from sessions_app.events import emit
+from sessions_app.events import emit, emit_sync
 from sessions_app.models import ConversationMessage, VibecodeSession
 from vibegrapher.background import BackgroundTasks, in_thread
 
@@ -390,23 +390,38 @@ def mark_interrupted_runs() -> int:
     """Runs whose owner has been silent for RUN_STALE_AFTER_SECONDS become 'interrupted'.
 
     Only the heartbeat counts: a run of another process, on this host or another, is
-    left alone while that process says it is alive. Called at start-up and before
-    sessions are read.
+    left alone while that process says it is alive. Each one marked gets its
+    `run_finished` (error), so open browsers stop showing it as working. Called at
+    start-up and before sessions are read; sync (views, start-up thread).
     """
     now = timezone.now()
     # Runs with a task here are alive even if a blocked loop delayed their heartbeat.
-    live_here = _active_runs.keys()
-    return (
+    dead = (
         VibecodeSession.objects.filter(run_state=VibecodeSession.RunState.RUNNING)
         .filter(_dead(now))
-        .exclude(id__in=live_here)
-        .update(
+        .exclude(id__in=_active_runs.keys())
+    )
+    marked = 0
+    for session_id, project_id in list(dead.values_list("id", "project_id")):
+        # One by one, each still dead when updated: a session claimed meanwhile by a
+        # new run keeps it, and gets no run_finished.
+        if dead.filter(id=session_id).update(
             run_state=VibecodeSession.RunState.INTERRUPTED,
             last_error=OWNER_SILENT,
             run_owner="",
             updated_at=now,
-        )
-    )
+        ):
+            marked += 1
+            emit_sync(
+                project_id,
+                {
+                    "type": "run_finished",
+                    "session_id": str(session_id),
+                    "outcome": "error",
+                    "error": OWNER_SILENT,
+                },
+            )
+    return marked
 
 
 async def interrupt_runs(wait_seconds: float) -> int:

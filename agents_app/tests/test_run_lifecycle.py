@@ -211,6 +211,8 @@ def test_a_killed_process_run_is_taken_over_after_the_stale_time(
     b.start()
     on_a, on_b = Api(a, made["token"]), Api(b, made["token"])
     session = on_a.session(made["project_id"])
+    url = f"ws://127.0.0.1:{b.port}/ws/projects/{made['project_id']}/?token={made['token']}"
+    watcher = connect(url, origin=Origin(f"http://127.0.0.1:{b.port}"), open_timeout=10)
     assert on_a.send(session).status_code == 202
     wait_for_requests(model, 1)
     assert a.process is not None
@@ -229,6 +231,12 @@ def test_a_killed_process_run_is_taken_over_after_the_stale_time(
     state = on_b.state(session)
     assert state["run_state"] == "interrupted"
     assert "send the message again" in state["last_error"]
+    # A browser on B (it has its own in-memory channel layer here) learns it too.
+    with watcher:
+        while (event := json.loads(watcher.recv(timeout=10)))["type"] != "run_finished":
+            pass
+    assert (event["session_id"], event["outcome"]) == (session, "error")
+    assert "stopped answering" in event["error"]
     assert on_b.send(session, "Anyone there?").status_code == 202
     assert on_b.until_done(session)["run_state"] == "idle"
     assert on_b.messages(session)[-1]["content"] == "Here again."
