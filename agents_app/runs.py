@@ -58,6 +58,12 @@ TAKEN_OVER = "taken over by another server after this one was silent too long"
 _active_runs = BackgroundTasks("vibecode")
 
 
+class _Shutdown:
+    """Set once `interrupt_runs` began: no run may start in the last moments."""
+
+    started = False
+
+
 def stale_after() -> timedelta:
     """A run whose owner has not said it is alive for this long is dead."""
     return timedelta(seconds=settings.RUN_STALE_AFTER_SECONDS)
@@ -72,7 +78,8 @@ class RunInProgress(Exception):
 
 
 class RunNotStarted(Exception):
-    """The run could not start (the database failed); nothing was left claimed."""
+    """The run could not start (the database failed, the server is stopping); nothing
+    was left claimed."""
 
 
 def active_run(session_id: uuid.UUID) -> asyncio.Task[None] | None:
@@ -211,6 +218,8 @@ async def start_run(
     best-effort (`emit` never raises), so an unreachable Redis does not stop a run.
     """
     ensure_model_configured()
+    if _Shutdown.started:
+        raise RunNotStarted("The server is restarting: send the message again in a moment.")
     try:
         busy = await _claim(session.id)
     except DatabaseError as exc:
@@ -430,6 +439,7 @@ async def interrupt_runs(wait_seconds: float) -> int:
     For a graceful shutdown (SIGTERM): waits at most `wait_seconds` for the runs
     to store their end and emit; returns how many runs there were.
     """
+    _Shutdown.started = True
     tasks = _active_runs.tasks()
     for task in tasks:
         task.cancel()

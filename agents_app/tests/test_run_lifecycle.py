@@ -414,3 +414,24 @@ async def test_a_run_whose_claim_was_taken_over_stops_without_events(
     assert (session.run_state, session.run_owner) == ("running", "other-host:1:cafe")
     with pytest.raises(TimeoutError):
         await vibe.until("run_finished", wait=0.5)
+
+
+async def test_once_shutdown_began_runs_end_and_no_new_one_starts(
+    vibe: Vibe, model_server: ModelServer
+) -> None:
+    model_server.script(hang())
+    assert (await vibe.send("one")).status_code == 202
+    await asyncio.to_thread(wait_for_requests, model_server, 1)
+    try:
+        assert await runs.interrupt_runs(5) == 1
+        finished = await vibe.until("run_finished")
+        refused = await vibe.send("two")
+    finally:
+        runs._Shutdown.started = False
+
+    assert (finished["outcome"], finished["error"]) == ("error", runs.RESTARTING)
+    assert refused.status_code == 503
+    assert "restarting" in refused.json()["detail"]
+    session = await VibecodeSession.objects.aget(id=vibe.session_id)
+    assert (session.run_state, session.run_owner) == ("interrupted", "")
+    assert [m["content"] for m in await vibe.messages()] == ["one"]
