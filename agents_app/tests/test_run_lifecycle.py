@@ -435,3 +435,34 @@ async def test_once_shutdown_began_runs_end_and_no_new_one_starts(
     session = await VibecodeSession.objects.aget(id=vibe.session_id)
     assert (session.run_state, session.run_owner) == ("interrupted", "")
     assert [m["content"] for m in await vibe.messages()] == ["one"]
+
+
+@pytest.mark.redis
+def test_sigterm_reaches_browsers_on_another_process_and_frees_the_session(
+    tmp_path: Path, servers: Callable[..., list[AppServer]], model: ModelServer, redis_url: str
+) -> None:
+    model.script(hang())
+    model.route(lambda request: text("Back again."))
+    a, b = servers(2, f"sqlite:///{tmp_path}/db.sqlite3", REDIS_URL=redis_url)
+    made = create_user_and_project(a, code=CODE)
+    a.start()
+    b.start()
+    on_a, on_b = Api(a, made["token"]), Api(b, made["token"])
+    session = on_a.session(made["project_id"])
+    url = f"ws://127.0.0.1:{b.port}/ws/projects/{made['project_id']}/?token={made['token']}"
+    with connect(url, origin=Origin(f"http://127.0.0.1:{b.port}"), open_timeout=10) as ws:
+        assert on_a.send(session).status_code == 202
+        wait_for_requests(model, 1)
+        assert a.process is not None
+        a.process.send_signal(signal.SIGTERM)
+        while (event := json.loads(ws.recv(timeout=10)))["type"] != "run_finished":
+            pass
+    assert (event["session_id"], event["outcome"]) == (session, "error")
+    assert "server is restarting" in event["error"]
+    a.process.wait(timeout=15)
+
+    # Ended cleanly, the session is free at once: no waiting for a stale heartbeat.
+    assert on_b.state(session)["run_state"] == "interrupted"
+    assert on_b.send(session, "Again?").status_code == 202
+    assert on_b.until_done(session)["run_state"] == "idle"
+    assert on_b.messages(session)[-1]["content"] == "Back again."
