@@ -71,6 +71,7 @@ MAX_DROPPED = 2  # file lines a hunk may have left out between its own lines
 MIN_LINES_FOR_DROPPED = 3  # non-blank context/removed lines needed to assume any
 # Characters no source file can hold: a lone surrogate cannot even be encoded.
 INVALID_CHARACTER = re.compile("[\ud800-\udfff\x00]")
+SURROGATE_PAIR = re.compile("[\ud800-\udbff][\udc00-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -142,28 +143,40 @@ def apply_patch(original: str, patch: str, filename: str) -> PatchResult:
     """The new file, or a refusal naming the problem (hunk, lines, parser message)."""
     notes: list[str] = []
     try:
-        check_characters(patch)
-        text = extract_patch(patch)
+        text = extract_patch(valid_text(patch, notes))
         if text.startswith(("*** Begin Patch", "*** Update File:")):
-            code, _, notes = _apply_v4a(original, text, filename)
+            code, _, assumed = _apply_v4a(original, text, filename)
             method = "v4a"
         else:
-            code, method, notes = _apply_unified(original, text, filename)
+            code, method, assumed = _apply_unified(original, text, filename)
     except PatchError as exc:
         return PatchResult.refused(str(exc))
     syntax_error = parse_error(code, filename)
     if syntax_error:
         return PatchResult.refused(syntax_error)
-    return PatchResult(ok=True, code=code, error=None, method=method, notes=notes)
+    return PatchResult(ok=True, code=code, error=None, method=method, notes=notes + assumed)
 
 
-def check_characters(patch: str) -> None:
-    """Refuse a character no source file can hold, naming its line and column."""
-    bad = INVALID_CHARACTER.search(patch)
+def valid_text(patch: str, notes: list[str]) -> str:
+    """`patch` with surrogate pairs joined; refuses a character no file can hold.
+
+    A model's JSON may escape one character as two UTF-16 halves (`\\ud83d\\ude00`),
+    which Python keeps as two code points: joined, they are the character meant. A
+    lone half (or NUL) cannot be written to a file: the refusal names its line.
+    """
+    joined = SURROGATE_PAIR.sub(
+        lambda pair: pair.group().encode("utf-16", "surrogatepass").decode("utf-16"), patch
+    )
+    if joined != patch:
+        notes.append(
+            "The patch wrote some characters as UTF-16 surrogate pairs; each pair was "
+            "read as the one character it encodes."
+        )
+    bad = INVALID_CHARACTER.search(joined)
     if bad is None:
-        return
-    line = patch.count("\n", 0, bad.start()) + 1
-    column = bad.start() - (patch.rfind("\n", 0, bad.start()) + 1) + 1
+        return joined
+    line = joined.count("\n", 0, bad.start()) + 1
+    column = bad.start() - (joined.rfind("\n", 0, bad.start()) + 1) + 1
     code = ord(bad.group())
     what = "NUL" if code == 0 else "lone surrogate"
     raise PatchError(
@@ -439,6 +452,17 @@ def place(lines: list[str], hunk: Hunk, total: int, filename: str, trusted: bool
     """
     old = hunk.old
     label = f"{hunk.kind} {hunk.number} of {total}"
+    if not old and hunk.anchors:
+        # A V4A chunk that only adds lines goes right after its (innermost) anchor line.
+        anchored = _anchor_regions(lines, hunk, label, filename)
+        if len(anchored) == 1:
+            return Placement(hunk, anchored[0][0] + 1, "relocated")
+        where = ", ".join(str(start + 1) for start, _ in anchored[:10])
+        raise PatchError(
+            f"{label} only adds lines, after its anchor `@@ {hunk.anchors[-1]}`, which is at "
+            f"{len(anchored)} places in {filename} (lines {where}). Add context lines, or "
+            "anchors that occur once, so that it goes in one place only."
+        )
     if not old:
         # Nothing to look for: only the start and the end of the file are certain.
         if hunk.old_start in (0, len(lines)) and trusted:
@@ -523,6 +547,19 @@ def _allowed_starts(lines: list[str], hunk: Hunk, label: str, filename: str) -> 
         return range(end, end + 1) if end >= 0 else range(0)
     if not hunk.anchors:
         return range(len(lines))
+    return {
+        i for start, end in _anchor_regions(lines, hunk, label, filename) for i in range(start, end)
+    }
+
+
+def _anchor_regions(
+    lines: list[str], hunk: Hunk, label: str, filename: str
+) -> list[tuple[int, int]]:
+    """Where the innermost anchor is, each with the end of the block it opens.
+
+    Each anchor is looked for inside the regions of the one before it (exact first,
+    then with whitespace collapsed); a chunk may start on the anchor line itself.
+    """
     regions = [(0, len(lines))]
     for number, anchor in enumerate(hunk.anchors):
         narrowed = []
@@ -544,7 +581,7 @@ def _allowed_starts(lines: list[str], hunk: Hunk, label: str, filename: str) -> 
         regions = narrowed
         if number < len(hunk.anchors) - 1:
             regions = [(start + 1, end) for start, end in regions]
-    return {i for start, end in regions for i in range(start, end)}
+    return regions
 
 
 def _block_end(lines: list[str], at: int, limit: int) -> int:
