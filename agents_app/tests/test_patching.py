@@ -390,11 +390,17 @@ def test_garbage_never_raises() -> None:
     cases = CASES
     for _ in range(400):
         case = rng.choice(cases)
-        lines = (case / "patch.diff").read_text().splitlines(keepends=True)
+        raw = (case / "patch.diff").read_bytes().decode("utf-8", "surrogatepass")
+        lines = raw.splitlines(keepends=True)
         for _ in range(rng.randint(1, 4)):
             at = rng.randrange(len(lines) + 1)
-            action = rng.randrange(4)
-            if action == 0 and lines:
+            action = rng.randrange(5)
+            if action == 4 and lines:  # a character no file can hold, or a surrogate pair
+                line = rng.randrange(len(lines))
+                column = rng.randrange(len(lines[line]) + 1)
+                bad = rng.choice(["\ud800", "\udfff", "\x00", "\ud83d\ude00"])
+                lines[line] = lines[line][:column] + bad + lines[line][column:]
+            elif action == 0 and lines:
                 del lines[min(at, len(lines) - 1)]
             elif action == 1:
                 lines.insert(
