@@ -457,7 +457,7 @@ def place(lines: list[str], hunk: Hunk, total: int, filename: str, trusted: bool
         anchored = _anchor_regions(lines, hunk, label, filename)
         if len(anchored) == 1:
             return Placement(hunk, anchored[0][0] + 1, "relocated")
-        where = ", ".join(str(start + 1) for start, _ in anchored[:10])
+        where = ", ".join(str(start + 1) for start, _, _ in anchored[:10])
         raise PatchError(
             f"{label} only adds lines, after its anchor `@@ {hunk.anchors[-1]}`, which is at "
             f"{len(anchored)} places in {filename} (lines {where}). Add context lines, or "
@@ -471,22 +471,25 @@ def place(lines: list[str], hunk: Hunk, total: int, filename: str, trusted: bool
             f"{label} only adds lines and has no context lines, so its place cannot be "
             "checked. Include the unchanged lines around the addition as context."
         )
-    allowed = _allowed_starts(lines, hunk, label, filename)
+    scopes = _allowed_starts(lines, hunk, label, filename)
     header = hunk.old_start - 1 if hunk.old_start else None
-    for method, compare in (("relocated", _same), ("whitespace", _collapse)):
-        file_lines, wanted = [compare(x) for x in lines], [compare(x) for x in old]
-        found = [
-            start
-            for start in range(len(lines) - len(wanted) + 1)
-            if file_lines[start : start + len(wanted)] == wanted and start in allowed
-        ]
-        if header in found and (len(found) == 1 or trusted):
-            return Placement(hunk, header, "exact" if method == "relocated" else method)
-        if len(found) == 1:
-            return Placement(hunk, found[0], method)
-        if len(found) > 1:
-            raise _ambiguous(label, hunk, found, filename, header in found)
-    dropped = _place_with_dropped_lines(lines, hunk, allowed)
+    for allowed in scopes:
+        for method, compare in (("relocated", _same), ("whitespace", _collapse)):
+            file_lines, wanted = [compare(x) for x in lines], [compare(x) for x in old]
+            found = [
+                start
+                for start in range(len(lines) - len(wanted) + 1)
+                if file_lines[start : start + len(wanted)] == wanted and start in allowed
+            ]
+            if header in found and (len(found) == 1 or trusted):
+                return Placement(hunk, header, "exact" if method == "relocated" else method)
+            if len(found) == 1:
+                return Placement(hunk, found[0], method)
+            if len(found) > 1:
+                raise _ambiguous(label, hunk, found, filename, header in found)
+    dropped: list[Placement] = []
+    for allowed in scopes:
+        dropped = dropped or _place_with_dropped_lines(lines, hunk, allowed)
     if len(dropped) == 1:
         return dropped[0]
     also = ""
@@ -540,48 +543,67 @@ def _ambiguous(
 # --- V4A anchors: where a chunk may start ---------------------------------------------
 
 
-def _allowed_starts(lines: list[str], hunk: Hunk, label: str, filename: str) -> range | set[int]:
-    """The indices where `hunk` may start: anywhere, or as its anchors and EOF mark say."""
+def _allowed_starts(
+    lines: list[str], hunk: Hunk, label: str, filename: str
+) -> list[range | set[int]]:
+    """Where `hunk` may start, in order of preference: anywhere; or, for a V4A chunk,
+    at the end when it is marked `*** End of File`, else inside the block its anchor
+    opens, then (only when nothing fits there) anywhere after its anchor line.
+    """
     if hunk.at_end:
         end = len(lines) - len(hunk.old)
-        return range(end, end + 1) if end >= 0 else range(0)
+        return [range(end, end + 1) if end >= 0 else range(0)]
     if not hunk.anchors:
-        return range(len(lines))
-    return {
-        i for start, end in _anchor_regions(lines, hunk, label, filename) for i in range(start, end)
-    }
+        return [range(len(lines))]
+    regions = _anchor_regions(lines, hunk, label, filename)
+    return [
+        {i for start, block_end, _ in regions for i in range(start, block_end)},
+        {i for start, _, after_end in regions for i in range(start, after_end)},
+    ]
 
 
 def _anchor_regions(
     lines: list[str], hunk: Hunk, label: str, filename: str
-) -> list[tuple[int, int]]:
-    """Where the innermost anchor is, each with the end of the block it opens.
+) -> list[tuple[int, int, int]]:
+    """Where the innermost anchor is, each with the end of the block it opens and the
+    end of the region it was found in (the outer anchor's block, or the file).
 
-    Each anchor is looked for inside the regions of the one before it (exact first,
-    then with whitespace collapsed); a chunk may start on the anchor line itself.
+    Each anchor is looked for inside the regions of the one before it: a line equal
+    to it, else equal with whitespace collapsed (as the SDK does), else a line that
+    starts with it (`@@ class Router` for `class Router(Agent):`, as OpenAI's own
+    V4A instructions write anchors). A chunk may start on the anchor line itself.
     """
     regions = [(0, len(lines))]
+    narrowed: list[tuple[int, int, int]] = []
     for number, anchor in enumerate(hunk.anchors):
         narrowed = []
-        for compare in (_same, _collapse):  # exact first, as the SDK does
+        for tier in range(3):
             for start, end in regions:
                 for i in range(start, end):
-                    if compare(lines[i]) == compare(anchor):
-                        narrowed.append((i, _block_end(lines, i, end)))
+                    if _is_anchor_line(lines[i], anchor, tier):
+                        narrowed.append((i, _block_end(lines, i, end), end))
             if narrowed:
                 break
         if not narrowed:
             raise PatchError(
                 f"{label}'s anchor `@@ {anchor}` is not a line of {filename}"
                 + (" after the anchors before it" if number else "")
-                + ". An anchor must be a whole line of the file, copied exactly "
+                + ". An anchor is a line of the file (or its start), copied exactly "
                 "(e.g. `@@ def lookup_order(order_id: str) -> str:`)."
             )
-        # The next anchor is searched after this one's line, as the SDK does.
-        regions = narrowed
-        if number < len(hunk.anchors) - 1:
-            regions = [(start + 1, end) for start, end in regions]
-    return regions
+        # The next anchor is searched inside this one's block, after its line.
+        regions = [(start + 1, block_end) for start, block_end, _ in narrowed]
+    return narrowed
+
+
+def _is_anchor_line(line: str, anchor: str, tier: int) -> bool:
+    """Tier 0: the same line; 1: the same with whitespace collapsed; 2: starts with it."""
+    if tier == 0:
+        return line == anchor
+    wanted = _collapse(anchor)
+    if tier == 1:
+        return _collapse(line) == wanted
+    return bool(wanted) and _collapse(line).startswith(wanted)
 
 
 def _block_end(lines: list[str], at: int, limit: int) -> int:
@@ -634,13 +656,18 @@ def _place_with_dropped_lines(
         added_since = False
     for compare in (_same, _collapse):
         file_lines, wanted = [compare(x) for x in lines], [compare(x) for x in old]
-        found: list[Placement] = []
+        found: dict[tuple[str, ...], Placement] = {}
         for start in range(len(lines)):
             if start in allowed and file_lines[start] == wanted[0]:
                 for dropped in _alignments(file_lines, wanted, may_drop_before, start):
-                    found.append(Placement(hunk, start, "dropped-context", dropped))
+                    placed = Placement(hunk, start, "dropped-context", dropped)
+                    # Alignments that differ only in which of two equal lines (say,
+                    # two blank lines) was left out give the same file: one place.
+                    after = lines[start + placed.length :]
+                    key = (*lines[:start], *render(placed, lines), *after)
+                    found.setdefault(key, placed)
         if found:
-            return found
+            return list(found.values())
     return []
 
 
@@ -730,21 +757,8 @@ def _apply_hunks(
     for placement in placements:
         hunk = placement.hunk
         result.extend(lines[cursor : placement.start])
-        at = placement.start  # the next line of the file in the hunk's span
-        old_index = 0
-        for kind, added in hunk.lines:
-            if kind == "+":
-                result.append(added)
-                continue
-            kept = placement.dropped.get(old_index, 0)
-            result.extend(lines[at : at + kept])  # lines the hunk left out, unchanged
-            if kept:
-                notes.append(_dropped_note(placement, lines, at, kept, len(hunks), filename))
-            at += kept
-            if kind == " ":
-                result.append(lines[at])  # the file's own context line
-            at += 1
-            old_index += 1
+        result.extend(render(placement, lines))
+        notes.extend(_dropped_notes(placement, lines, len(hunks), filename))
         cursor = placement.start + placement.length
         if cursor == len(lines) and not v4a and hunk.lines[-1][0] != " ":
             # The hunk changes the file's last line, so it decides the final newline:
@@ -758,18 +772,42 @@ def _apply_hunks(
     return code.replace("\n", newline), method, notes
 
 
-def _dropped_note(
-    placement: Placement, lines: list[str], at: int, kept: int, total: int, filename: str
-) -> str:
+def render(placement: Placement, lines: list[str]) -> list[str]:
+    """The lines that replace the placement's span of the file."""
+    result: list[str] = []
+    at = placement.start  # the next line of the file in the hunk's span
+    old_index = 0
+    for kind, added in placement.hunk.lines:
+        if kind == "+":
+            result.append(added)
+            continue
+        kept = placement.dropped.get(old_index, 0)
+        result.extend(lines[at : at + kept])  # lines the hunk left out, unchanged
+        at += kept
+        if kind == " ":
+            result.append(lines[at])  # the file's own context line
+        at += 1
+        old_index += 1
+    return result
+
+
+def _dropped_notes(placement: Placement, lines: list[str], total: int, filename: str) -> list[str]:
     hunk = placement.hunk
-    which = f"line {at + 1}" if kept == 1 else f"lines {at + 1}-{at + kept}"
-    quoted = "\n".join(f"    |{line}" for line in lines[at : at + kept])
-    return (
-        f"{hunk.kind} {hunk.number} of {total} left out {which} of {filename}, which "
-        f"sit{'s' if kept == 1 else ''} between its lines at line {placement.start + 1}:\n"
-        f"{quoted}\nThey were assumed to be unchanged context and kept. If the change "
-        "was meant to alter or remove them, submit a corrected patch."
-    )
+    notes = []
+    at = placement.start
+    for old_index in range(len(hunk.old)):
+        kept = placement.dropped.get(old_index, 0)
+        if kept:
+            which = f"line {at + 1}" if kept == 1 else f"lines {at + 1}-{at + kept}"
+            quoted = "\n".join(f"    |{line}" for line in lines[at : at + kept])
+            notes.append(
+                f"{hunk.kind} {hunk.number} of {total} left out {which} of {filename} "
+                f"(the {hunk.kind.lower()} starts at line {placement.start + 1}):\n"
+                f"{quoted}\nThey were assumed to be unchanged context and kept. If the "
+                "change was meant to alter or remove them, submit a corrected patch."
+            )
+        at += kept + 1
+    return notes
 
 
 def _span(placement: Placement) -> str:

@@ -757,3 +757,54 @@ def test_a_surrogate_pair_is_read_as_its_character() -> None:
     assert result.code == CODE.replace("return 1", 'return "\U0001f600"')
     assert result.notes and "surrogate pairs" in result.notes[0]
     assert unified_diff(CODE, result.code, "agents.py")  # encodes: no surrogate left
+
+
+def test_v4a_anchor_may_be_the_start_of_its_line() -> None:
+    method = "    def f(self):\n        return 1\n"
+    code = f"class Base:\n{method}\n\nclass Other:\n{method}"
+    patch = v4a("@@ class Other\n@@     def f(self):\n-        return 1\n+        return 2\n")
+
+    result = apply_patch(code, patch, "agents.py")
+
+    assert result.code == code[::-1].replace("1 nruter", "2 nruter", 1)[::-1]
+
+
+def drop_a_context_line(rng: random.Random, diff: str) -> str | None:
+    """`diff` with one context line left out between two lines the hunk keeps."""
+    lines = diff.split("\n")
+    inner = [
+        i
+        for i in range(1, len(lines) - 1)
+        if lines[i].startswith(" ")
+        and lines[i - 1][:1] in (" ", "-")
+        and lines[i + 1][:1] in (" ", "-")
+    ]
+    if not inner:
+        return None
+    del lines[rng.choice(inner)]
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_left_out_context_line_is_placed_right_or_refused_never_misplaced(seed: int) -> None:
+    rng = random.Random(seed)
+    placed = 0
+    for _ in range(80):
+        original = rng.choice(WORKFLOWS)
+        edited = random_edit(rng, original)
+        patch = drop_a_context_line(rng, unified_diff(original, edited, "agents.py"))
+        if patch is None:
+            continue
+        if rng.random() < 0.5:
+            patch = re.sub(r"(?m)^@@ .*$", "@@ @@", patch)
+
+        result = apply_patch(original, patch, "agents.py")
+
+        if result.ok:
+            assert result.code == edited, f"misplaced:\n{patch}"
+            placed += 1
+        else:
+            assert result.error and re.search(
+                r"matches \d+ places|does not match|overlap", result.error
+            ), result.error
+    assert placed >= 20
