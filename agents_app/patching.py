@@ -5,12 +5,16 @@ and refuses the rest with an error a model can act on:
 
 - code fences and prose around (or between) hunks are dropped; a diff split over
   several fenced blocks is joined;
-- OpenAI's V4A format (`*** Begin Patch`) is read with the SDK's V4A parser, and
-  each of its chunks is placed by the same code as a unified hunk (below), never at
-  the first of several places that fit: its `@@ <line>` anchors narrow the search to
-  the block the anchor line opens (or to what follows the anchor line);
+- OpenAI's V4A format (`*** Begin Patch`) is read with the SDK's V4A parser (its
+  `_read_anchors`/`_read_section`, pinned with openai-agents), and each of its
+  chunks is placed by the same code as a unified hunk (below), never at the first
+  of several places that fit. Its `@@ <line>` anchors (the whole line, or its start)
+  narrow the search to the block the anchor line opens, or, when nothing fits
+  there, to what follows the anchor line; a chunk of additions only goes right
+  after a unique anchor; `*** End of File` means the chunk ends the file. V4A
+  cannot state a final newline, so the file's ending is kept;
 - a patch with a character no file can hold (a lone surrogate, NUL) is refused,
-  naming the line;
+  naming its line and column; a surrogate pair is read as the character it encodes;
 - a hunk with no `+` or `-` line changes nothing: the whole patch is refused (the
   model most likely forgot a marker);
 - each unified-diff hunk is placed by the first of:
