@@ -456,6 +456,8 @@ def place(lines: list[str], hunk: Hunk, total: int, filename: str, trusted: bool
     """
     old = hunk.old
     label = f"{hunk.kind} {hunk.number} of {total}"
+    if not old and hunk.at_end:
+        return Placement(hunk, len(lines), "relocated")  # V4A: added after the last line
     if not old and hunk.anchors:
         # A V4A chunk that only adds lines goes right after its (innermost) anchor line.
         anchored = _anchor_regions(lines, hunk, label, filename)

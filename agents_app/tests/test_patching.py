@@ -567,6 +567,12 @@ def test_v4a_end_of_file_chunk_must_end_the_file() -> None:
     assert result.code == TWINS[::-1].replace('"inim-o4-tpg"', '"o4-tpg"', 1)[::-1]
 
 
+def test_v4a_additions_marked_end_of_file_go_after_the_last_line() -> None:
+    result = apply_patch(TWINS, v4a("@@\n+print(orders)\n*** End of File\n"), "agents.py")
+
+    assert result.code == TWINS + "print(orders)\n"
+
+
 def test_v4a_chunks_in_any_order_each_placed_once() -> None:
     first = '@@ orders = Agent(\n-    model="gpt-4o-mini",\n+    model="gpt-4o",\n'
     second = (
