@@ -28,10 +28,11 @@ and refuses the rest with an error a model can act on:
      collapsed (context and removed lines only; added lines go in verbatim, and
      context lines keep the file's own text);
   4. "dropped-context": the same, allowing the file to hold up to two lines the hunk
-     left out between two of its lines (a model that skipped a line it did not mean
-     to change). The placement must be unique, the hunk must have at least three
-     non-blank context or removed lines, the left-out lines are kept as context
-     (never removed), and the result's `notes` say which lines were assumed;
+     left out between two of its context lines (a model that skipped a line it did
+     not mean to change). The placement must be unique, the hunk must have at least
+     three non-blank context or removed lines, the left-out lines must sit between
+     two context lines with nothing added between them (never next to a removed
+     line), they are kept as they are, and the result's `notes` say so;
 - a hunk whose lines match nowhere, or in more than one place, is refused, naming
   the hunk and quoting the lines it looked for; when nothing matches, the error
   also shows the nearest place and the first line that differs there;
@@ -640,11 +641,11 @@ def _place_with_dropped_lines(
 ) -> list[Placement]:
     """Every place where the hunk fits if the file has lines it left out.
 
-    At most MAX_DROPPED lines, only between two of the hunk's context or removed
-    lines, and never where added lines would have to go on one side of them or the
-    other (after a context line, the model's intended order is unknown; after a
-    removed line, the added lines replace it and the left-out lines follow). Exact
-    comparison first, then whitespace-collapsed, as for whole hunks.
+    At most MAX_DROPPED lines, and only between two of the hunk's context lines with
+    nothing added between them: there the left-out lines can only be context. Next
+    to a removed line they might have been meant to go too, and next to added lines
+    it is unknown on which side of them the additions go. Exact comparison first,
+    then whitespace-collapsed, as for whole hunks.
     """
     old = hunk.old
     if sum(1 for line in old if line.strip()) < MIN_LINES_FOR_DROPPED or len(old) > 200:
@@ -658,7 +659,7 @@ def _place_with_dropped_lines(
             continue
         j += 1
         if j > 0:
-            may_drop_before[j] = not added_since or old_kinds[j - 1] == "-"
+            may_drop_before[j] = not added_since and old_kinds[j - 1] == old_kinds[j] == " "
         added_since = False
     for compare in (_same, _collapse):
         file_lines, wanted = [compare(x) for x in lines], [compare(x) for x in old]

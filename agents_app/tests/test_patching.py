@@ -714,20 +714,26 @@ def test_left_out_lines_are_assumed_only_when_certain(lines: tuple[str, ...], wh
     assert result.error is not None and why in result.error
 
 
-def test_a_left_out_line_after_a_replaced_line_follows_the_replacement() -> None:
-    patch = hunk(
-        "@@ @@",
-        " refunds = Agent(",
-        '-    name="Refunds",',
-        '+    name="Refund desk",',
-        "     tools=[lookup_order],",
-        '     model="gpt-4o-mini",',
-    )
+@pytest.mark.parametrize(
+    "lines",
+    [
+        # right after a replaced line: it might have been meant to be replaced too
+        (" refunds = Agent(", '-    name="Refunds",', '+    name="Refund desk",',
+         "     tools=[lookup_order],", '     model="gpt-4o-mini",'),
+        # right after a removed line: it might have been meant to go too
+        (" refunds = Agent(", '-    name="Refunds",', "     tools=[lookup_order],",
+         '     model="gpt-4o-mini",'),
+        # right before a removed line
+        (" refunds = Agent(", '     name="Refunds",', "-    tools=[lookup_order],",
+         '     model="gpt-4o-mini",', " )"),
+    ],
+    ids=["after-replaced", "after-removed", "before-removed"],
+)  # fmt: skip
+def test_a_left_out_line_next_to_a_removed_line_is_never_assumed(lines: tuple[str, ...]) -> None:
+    result = apply_patch(TWINS, hunk("@@ @@", *lines), "agents.py")
 
-    result = apply_patch(TWINS, patch, "agents.py")
-
-    assert result.code == TWINS.replace('"Refunds"', '"Refund desk"')
-    assert result.notes and "line 18" in result.notes[0]
+    assert result.error is not None
+    assert result.error.startswith("Hunk 1 of 1 does not match agents.py")
 
 
 @pytest.mark.parametrize(
