@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 from django.contrib.auth.models import User
+from django.core.exceptions import DisallowedHost, RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse
 from django.test import RequestFactory
 
@@ -143,7 +144,7 @@ async def test_async_views_answer_django_exceptions_as_drf_does(rf: RequestFacto
         return User(username="ada")
 
     request = rf.get("/api/thing")
-    request.auser = session_user  # type: ignore[method-assign]
+    request.auser = session_user
     response = await missing(request)
 
     assert response.status_code == 404
@@ -158,6 +159,19 @@ def test_server_errors_under_api_are_json(rf: RequestFactory) -> None:
         "detail": "Internal server error."
     }
     assert page.status_code == 500 and page["Content-Type"].startswith("text/html")
+
+
+def test_django_refusals_under_api_are_json(rf: RequestFactory) -> None:
+    too_big = api_errors.exception_handler(RequestDataTooBig("Upload too large."), {})
+    suspicious = api_errors.exception_handler(SuspiciousOperation("Odd."), {})
+    bad_host = api_errors.bad_request(rf.get("/api/projects"), DisallowedHost("evil"))
+
+    assert too_big is not None and too_big.status_code == 413
+    assert too_big.data == {"detail": "The request body is too large: Upload too large."}
+    assert suspicious is not None and suspicious.status_code == 400
+    assert bad_host.status_code == 400 and json.loads(bad_host.content) == {
+        "detail": "Bad request."
+    }
 
 
 # --- Body size, in front of Django ---------------------------------------------------
