@@ -14,6 +14,6 @@ urlpatterns = [
     path("api/", include("sessions_app.urls")),
     path("api/", include("reviews.urls")),
     # Anything else under /api/ (unknown path, trailing slash, non-UUID id): JSON 404.
-    re_path(r"^api/(?P<path>.*)$", not_found, name="api-not-found"),
+    re_path(r"^api(?:/(?P<path>.*))?$", not_found, name="api-not-found"),
     path("", include("reviews.page_urls")),
 ]

@@ -102,6 +102,8 @@ def test_a_body_django_will_not_read_is_a_json_413_on_an_async_view(api, user, s
     ("method", "path"),
     [
         ("get", "/api/nope"),
+        ("post", "/api"),
+        ("get", "/api/"),
         ("post", "/api/nope"),
         ("delete", "/api/nope/deeper/"),
         ("get", "/api/projects/"),
