@@ -11,6 +11,7 @@ from django.test import Client
 
 from projects.code import InvalidCode, validate_code
 from projects.models import Project, TestCase
+from projects.nodes import find_agents
 from projects.services import create_project
 
 PATHOLOGICAL = {
@@ -89,3 +90,8 @@ def test_the_admin_checks_a_test_case_code_too(user) -> None:
     assert NESTED in response.content.decode()
     test.refresh_from_db()
     assert test.test_code == "assert True\n"
+
+
+def test_finding_agents_in_such_code_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match="nested too deeply"):
+        find_agents(PATHOLOGICAL["unary minus"])
