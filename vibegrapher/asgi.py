@@ -17,6 +17,7 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 
 from agents_app.runs import mark_interrupted_runs  # noqa: E402
 from sessions_app.routing import websocket_urlpatterns  # noqa: E402
+from vibegrapher.body_limit import BodySizeLimit  # noqa: E402
 
 # Runs left "running" by a process that died are "interrupted" from now on. A database
 # that is not migrated yet (or not reachable at import) must not stop the server.
@@ -27,7 +28,8 @@ except Exception as exc:
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        # Bodies over their URL's limit are refused before Django buffers them.
+        "http": BodySizeLimit(django_asgi_app),
         "websocket": AllowedHostsOriginValidator(
             AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
         ),

@@ -10,6 +10,7 @@ from typing import Any
 
 import django_stubs_ext
 import environ
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 # Lets `admin.ModelAdmin[Project]` and friends be subscripted at run time, as typed.
@@ -47,6 +48,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "corsheaders",
+    "csp",
     "rest_framework",
     "rest_framework.authtoken",
     "projects",
@@ -65,6 +67,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
 ]
 
 ROOT_URLCONF = "vibegrapher.urls"
@@ -162,7 +165,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["vibegrapher.json_body.DepthLimitedJSONParser"],
+    "EXCEPTION_HANDLER": "vibegrapher.api_errors.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 
@@ -177,6 +181,34 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 # Largest project file accepted through the API (the code of one workflow).
 MAX_CODE_BYTES: int = env.int("MAX_CODE_BYTES", default=200_000)
 MAX_PROMPT_CHARS: int = env.int("MAX_PROMPT_CHARS", default=20_000)
+
+# --- Hostile input --------------------------------------------------------------
+# Request bodies over these are answered 413 before Django reads them
+# (vibegrapher/body_limit.py says which URL has which limit).
+MAX_BODY_BYTES_AUTH: int = env.int("MAX_BODY_BYTES_AUTH", default=4 * 1024)
+MAX_BODY_BYTES_PROMPT: int = env.int("MAX_BODY_BYTES_PROMPT", default=64 * 1024)
+MAX_BODY_BYTES_CODE: int = env.int("MAX_BODY_BYTES_CODE", default=256 * 1024)
+MAX_BODY_BYTES_DEFAULT: int = env.int("MAX_BODY_BYTES_DEFAULT", default=64 * 1024)
+# JSON nested deeper than this is a 400 (vibegrapher/json_body.py).
+MAX_JSON_DEPTH: int = env.int("MAX_JSON_DEPTH", default=64)
+# Debug pages (DEBUG on) hide settings named like secrets and passwords inside URLs.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "vibegrapher.debug_filter.SecretHidingReporterFilter"
+
+# --- Content-Security-Policy (django-csp): scripts, styles and everything else from
+# this site only; no inline script, style or event handler on any page.
+CONTENT_SECURITY_POLICY: dict[str, Any] = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
 # --- Models ---------------------------------------------------------------------
 OPENAI_API_KEY: str = env.str("OPENAI_API_KEY", default="")
