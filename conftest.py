@@ -9,8 +9,9 @@ os.environ.setdefault("DEBUG", "true")
 
 import pytest
 from django.contrib.auth.models import User
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
+
+from accounts.tokens import create_token
 
 # Cross-app test support (the local OpenAI-compatible model server and its fixtures).
 pytest_plugins = ["tests.fixtures"]
@@ -36,9 +37,8 @@ def other_user(db) -> User:
 
 
 def _token_client(user: User) -> APIClient:
-    token, _ = Token.objects.get_or_create(user=user)
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {create_token(user)}")
     return client
 
 
