@@ -9,6 +9,8 @@ os.environ.setdefault("DEBUG", "true")
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.cache import caches
+from django.core.cache.backends.locmem import LocMemCache
 from rest_framework.test import APIClient
 
 from accounts.tokens import create_token
@@ -24,6 +26,16 @@ def media_root(tmp_path: Path, settings) -> Path:
     root.mkdir()
     settings.MEDIA_ROOT = root
     return root
+
+
+@pytest.fixture(autouse=True)
+def _fresh_login_counts() -> None:
+    """Failed-login counts (django-axes, in the cache) never leak from one test to the next.
+
+    Only the process-local cache is cleared: a Redis cache may be someone else's data.
+    """
+    if isinstance(caches["default"], LocMemCache):
+        caches["default"].clear()
 
 
 @pytest.fixture
