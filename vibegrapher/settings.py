@@ -119,7 +119,11 @@ if REDIS_URL:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                # redis-py 8 gives every read a 5 s timeout, the same 5 s that
+                # channels-redis blocks in BZPOPMIN waiting for a message: an idle
+                # socket's receive then failed with "Timeout reading" and the client
+                # got 1011 after about 5 s without events. Reads wait longer instead.
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
                 # Events are small and a browser reads them at once; 1,000 queued per
                 # channel absorbs a burst of a whole run, while a stuck client cannot
                 # grow Redis memory without bound.
