@@ -42,7 +42,7 @@ class AuthTokenView(APIView):
                 {"non_field_errors": ["Unable to log in with provided credentials."]},
                 status=status.HTTP_400_BAD_REQUEST,
             )
-        return Response({"token": create_token(user)})  # type: ignore[arg-type]
+        return Response({"token": create_token(user)})
 
     def delete(self, request: Request) -> Response:
         if not isinstance(request.auth, ApiToken):

@@ -32,4 +32,4 @@ def install() -> None:
         original(self, *args, **options)
 
     set_protocol_options.vibegrapher_limits = True  # type: ignore[attr-defined]
-    WebSocketFactory.setProtocolOptions = set_protocol_options  # type: ignore[method-assign]
+    WebSocketFactory.setProtocolOptions = set_protocol_options

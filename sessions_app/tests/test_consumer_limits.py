@@ -149,7 +149,7 @@ def daphne() -> Iterator[tuple[AppServer, str]]:
         yield server, f"ws://127.0.0.1:{server.port}{path}"
 
 
-def connect(url: str) -> websockets.ClientConnection:
+def connect(url: str) -> websockets.connect:
     return websockets.connect(url, origin=Origin("http://localhost"), max_size=None)
 
 
