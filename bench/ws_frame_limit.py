@@ -55,7 +55,9 @@ def main() -> None:
         made = create_user_and_project(server)
         server.start()
         assert server.process is not None
-        url = f"ws://127.0.0.1:{server.port}/ws/projects/{made['project_id']}/?token={made['token']}"
+        url = (
+            f"ws://127.0.0.1:{server.port}/ws/projects/{made['project_id']}/?token={made['token']}"
+        )
         before = rss_mb(server.process.pid)
         results = asyncio.run(run(url, args.frames, args.mb * 1024 * 1024))
         after = rss_mb(server.process.pid)
