@@ -43,8 +43,8 @@ class ProjectConsumer(AsyncWebsocketConsumer):
     group: str | None = None
     user_id: int | None = None
     heartbeat: asyncio.Task[None] | None = None
-    # Set once we sent a close: the client's frames still in flight are dropped, not
-    # answered with a second close (which made daphne drop the connection, see receive).
+    # Set once we sent a close: the client's frames still in flight and later events
+    # get no answer (no pong, no second close) while the close handshake finishes.
     closing = False
 
     async def connect(self) -> None:
@@ -116,9 +116,10 @@ class ProjectConsumer(AsyncWebsocketConsumer):
         await self.close(code=code)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        # Frames that arrive after our close (the client had sent them already) are
-        # dropped: answering each with another close made daphne abort the connection,
-        # so the client saw 1006 instead of 4429.
+        # A client over the rate gets 4429 as long as it reads what we send. One that
+        # sends pings without reading the pongs stalls its own reading (the websockets
+        # library stops at 16 unread messages), never reads the close frame, and daphne
+        # drops the connection after its close-handshake timeout: that client sees 1006.
         if self.group is None or self.closing:
             return
         size = len(text_data.encode()) if text_data is not None else len(bytes_data or b"")
