@@ -115,13 +115,18 @@ def test_an_expired_token_is_refused(user: User) -> None:
     assert response.json() == {"detail": "Invalid or expired token."}
 
 
-def test_a_new_token_clears_the_users_expired_ones(user: User) -> None:
+def test_a_new_token_clears_expired_ones(user: User, other_user: User) -> None:
     create_token(user)
+    create_token(other_user)
     ApiToken.objects.update(expires_at=timezone.now() - timedelta(days=1))
+    live = create_token(other_user)
 
     create_token(user)
 
     assert ApiToken.objects.filter(user=user).count() == 1
+    assert list(ApiToken.objects.filter(user=other_user).values_list("key_hash", flat=True)) == [
+        hashlib.sha256(live.encode()).hexdigest()
+    ]
 
 
 @pytest.mark.django_db(transaction=True)
