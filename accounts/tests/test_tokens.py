@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from asgiref.sync import sync_to_async
 from django.contrib.auth.models import User
+from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -142,6 +143,8 @@ async def test_the_async_views_use_the_same_tokens(user: User) -> None:
     response = await TokenClient(token).get(messages)
     assert response.status_code == 401
     assert response.json() == {"detail": "Invalid or expired token."}
+    # The helper thread's connection would outlive the test database otherwise.
+    await sync_to_async(lambda: connection.close())()
 
 
 def test_wrong_credentials_answer_400_as_before(user: User) -> None:
