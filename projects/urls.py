@@ -1,17 +1,8 @@
 from django.urls import path
-from rest_framework.authtoken.views import ObtainAuthToken
-from rest_framework.parsers import FormParser, MultiPartParser
 
 from projects import views
-from vibegrapher.json_body import DepthLimitedJSONParser
-
-# DRF's token view names its own parsers; JSON goes through the depth-limited one.
-obtain_auth_token = ObtainAuthToken.as_view(
-    parser_classes=[DepthLimitedJSONParser, FormParser, MultiPartParser]
-)
 
 urlpatterns = [
-    path("auth/token", obtain_auth_token, name="auth-token"),
     path("projects", views.ProjectListView.as_view(), name="project-list-api"),
     path(
         "projects/<uuid:project_id>", views.ProjectDetailView.as_view(), name="project-detail-api"

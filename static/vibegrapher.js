@@ -27,8 +27,31 @@
     socket.onopen = onOpen;
     socket.onmessage = (message) => onEvent(JSON.parse(message.data));
     socket.onclose = (event) => {
-      if (event.code < 4400) setTimeout(() => connect(onEvent, onOpen), 2000);
+      const reason = CLOSE_REASONS[event.code];
+      // The server refused or stopped this socket on purpose: trying again would
+      // only be refused again, so the person is told instead.
+      if (reason) showSocketClosed(reason);
+      else setTimeout(() => connect(onEvent, onOpen), 2000);
     };
+  }
+
+  const CLOSE_REASONS = {
+    4401: "Live updates stopped: you are logged out (or your password changed). Log in again.",
+    4403: "Live updates stopped: this project is not yours.",
+    4404: "Live updates stopped: this project no longer exists.",
+    4429: "Live updates stopped: too many connections or messages. Close other tabs and reload the page.",
+  };
+
+  function showSocketClosed(text) {
+    let banner = $("socket-closed");
+    if (!banner) {
+      banner = document.createElement("p");
+      banner.id = "socket-closed";
+      banner.className = "flash error";
+      banner.setAttribute("role", "alert");
+      document.querySelector("main").prepend(banner);
+    }
+    banner.textContent = text;
   }
 
   // --- Project page -------------------------------------------------------------

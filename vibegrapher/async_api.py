@@ -16,10 +16,10 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import serializers
-from rest_framework.authtoken.models import Token
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
+from accounts.tokens import afind_token
 from vibegrapher import json_body
 from vibegrapher.api_errors import as_json_response
 
@@ -58,12 +58,9 @@ async def authenticate(request: HttpRequest) -> User:
         scheme, _, key = header.partition(" ")
         if scheme.lower() != "token" or not key.strip():
             raise ApiError(401, "Invalid Authorization header: expected 'Token <key>'.")
-        try:
-            token = await Token.objects.select_related("user").aget(key=key.strip())
-        except Token.DoesNotExist:
-            raise ApiError(401, "Invalid token.") from None
-        if not token.user.is_active:
-            raise ApiError(401, "User inactive or deleted.")
+        token = await afind_token(key.strip())
+        if token is None:
+            raise ApiError(401, "Invalid or expired token.")
         return token.user
     user = await request.auser()
     if isinstance(user, AnonymousUser) or not isinstance(user, User):

@@ -50,7 +50,8 @@ INSTALLED_APPS = [
     "corsheaders",
     "csp",
     "rest_framework",
-    "rest_framework.authtoken",
+    "axes",
+    "accounts",
     "projects",
     "sessions_app",
     "reviews",
@@ -68,6 +69,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    # Last, so it sees the lockout that a login view's `authenticate` recorded.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "vibegrapher.urls"
@@ -119,7 +122,11 @@ if REDIS_URL:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                # redis-py 8 gives every read a 5 s timeout, the same 5 s that
+                # channels-redis blocks in BZPOPMIN waiting for a message: an idle
+                # socket's receive then failed with "Timeout reading" and the client
+                # got 1011 after about 5 s without events. Reads wait longer instead.
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
                 # Events are small and a browser reads them at once; 1,000 queued per
                 # channel absorbs a burst of a whole run, while a stuck client cannot
                 # grow Redis memory without bound.
@@ -145,6 +152,10 @@ else:
 
 WS_HEARTBEAT_SECONDS: float = env.float("WS_HEARTBEAT_SECONDS", default=30.0)
 WS_MAX_FRAMES_PER_SECOND: int = env.int("WS_MAX_FRAMES_PER_SECOND", default=20)
+# A client frame (or message) larger than this closes the socket with 1009.
+WS_MAX_FRAME_BYTES: int = env.int("WS_MAX_FRAME_BYTES", default=64 * 1024)
+# Open WebSockets per user, counted across every server process; beyond: 4429.
+WS_MAX_SOCKETS_PER_USER: int = env.int("WS_MAX_SOCKETS_PER_USER", default=20)
 
 # --- Auth and API ---------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -153,6 +164,38 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out username or IP before any password is hashed.
+    "accounts.backends.LoginLockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Password guessing (accounts/throttling.py): the LOGIN_FAILURE_LIMIT-th wrong password
+# for a username, or from an IP, locks that username / IP out of every login path for
+# LOGIN_LOCKOUT_SECONDS (429 with Retry-After); each attempt while locked restarts it.
+LOGIN_FAILURE_LIMIT: int = env.int("LOGIN_FAILURE_LIMIT", default=10)
+LOGIN_LOCKOUT_SECONDS: int = env.int("LOGIN_LOCKOUT_SECONDS", default=900)
+# Behind a proxy every request comes from the proxy: name the header that carries the
+# client's address (on Fly.io `Fly-Client-IP`). Never set it without such a proxy: a
+# client could then choose its own address.
+CLIENT_IP_HEADER: str = env.str("CLIENT_IP_HEADER", default="")
+AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"  # Django's cache: Redis when set
+# axes warns that a local-memory cache is per process; without REDIS_URL there is one
+# server process (README, "Scaling"), so the counts are complete.
+SILENCED_SYSTEM_CHECKS: list[str] = [] if REDIS_URL else ["axes.W001"]
+# Read through functions, so the two settings above can change at run time (tests).
+AXES_FAILURE_LIMIT = "accounts.throttling.failure_limit"
+AXES_COOLOFF_TIME = "accounts.throttling.cool_off"
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each on its own
+AXES_LOCKOUT_CALLABLE = "accounts.throttling.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "accounts.throttling.client_ip"
+# A success does not wipe the counts: otherwise one's own account would reset the
+# per-IP count between guesses at others'. Counts expire LOGIN_LOCKOUT_SECONDS after
+# the last failure.
+AXES_RESET_ON_SUCCESS = False
+AXES_VERBOSE = False
+# API tokens (accounts/tokens.py) expire this many days after they were issued.
+API_TOKEN_DAYS: int = env.int("API_TOKEN_DAYS", default=30)
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "project-list"
 LOGOUT_REDIRECT_URL = "login"
@@ -160,7 +203,7 @@ LOGOUT_REDIRECT_URL = "login"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first: an anonymous request then gets 401 with WWW-Authenticate, not 403.
-        "rest_framework.authentication.TokenAuthentication",
+        "accounts.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

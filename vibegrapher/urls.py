@@ -10,6 +10,7 @@ handler500 = "vibegrapher.api_errors.server_error"
 urlpatterns = [
     path("health", health, name="health"),
     path("admin/", admin.site.urls),
+    path("api/", include("accounts.urls")),
     path("api/", include("projects.urls")),
     path("api/", include("sessions_app.urls")),
     path("api/", include("reviews.urls")),

@@ -8,8 +8,8 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
-from rest_framework.authtoken.models import Token
 
+from accounts.tokens import create_token
 from agents_app.patching import unified_diff
 from projects.models import Project, TestCase
 from projects.sample_workflow import SAMPLE_CODE, SAMPLE_TESTS
@@ -151,7 +151,7 @@ async def test_bad_requests(async_api, socket, project, other_user, settings) ->
     unknown = await async_api.post(
         "/api/diffs/00000000-0000-0000-0000-000000000000/test", {}, content_type="application/json"
     )
-    other_token = await sync_to_async(lambda: Token.objects.create(user=other_user).key)()
+    other_token = await sync_to_async(create_token)(other_user)
     not_theirs = await TokenClient(other_token).post(url, {}, content_type="application/json")
     await TestCase.objects.filter(project=project, quick_test=True).adelete()
     no_quick = await async_api.post(url, {"quick_only": True}, content_type="application/json")
