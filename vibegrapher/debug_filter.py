@@ -23,7 +23,8 @@ class SecretHidingReporterFilter(SafeExceptionReporterFilter):
 
     def hide_url_passwords(self, value: Any) -> Any:
         if isinstance(value, str):
-            return URL_PASSWORD.sub(rf"\g<head>{self.cleansed_substitute}\g<at>", value)
+            # str(): lazy strings (django-axes' settings) pass isinstance but not re.
+            return URL_PASSWORD.sub(rf"\g<head>{self.cleansed_substitute}\g<at>", str(value))
         if isinstance(value, dict):
             return {key: self.hide_url_passwords(item) for key, item in value.items()}
         if isinstance(value, list):
