@@ -68,7 +68,7 @@ class PlannedRun:
 
 
 def limits_for(test: PlannedTest) -> sandbox.SandboxLimits:
-    return sandbox.QUICK_LIMITS if test.quick else sandbox.FULL_LIMITS
+    return sandbox.limits_for(quick=test.quick)
 
 
 def claim_expiry(tests: list[PlannedTest]) -> timedelta:

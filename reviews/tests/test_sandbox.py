@@ -2,6 +2,9 @@
 
 import asyncio
 import os
+import shutil
+import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -154,3 +157,184 @@ async def test_weaker_mode_must_be_chosen_and_is_shown_on_results(settings) -> N
     assert result.isolation == "none (TEST_SANDBOX=unsafe-subprocess)"
     assert "[isolation: none (TEST_SANDBOX=unsafe-subprocess)]" in result.output
     assert "OPENAI_API_KEY" not in result.output
+
+
+def mem_available() -> int:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemAvailable:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no MemAvailable in /proc/meminfo")
+
+
+async def test_one_memory_budget_for_all_the_processes_of_a_test() -> None:
+    if not sandbox.memory_budget_enforced():
+        pytest.skip("no memory cgroup can be made here")
+    # Each child stays under the per-process limit; together they are 6x the budget.
+    code = (
+        "import os, time\n"
+        "children = []\n"
+        "for _ in range(8):\n"
+        "    pid = os.fork()\n"
+        "    if pid == 0:\n"
+        "        block = b'x' * (400 * 1024**2)  # written, so resident\n"
+        "        time.sleep(2)\n"
+        "        os._exit(0)\n"
+        "    children.append(pid)\n"
+        "print([os.waitpid(pid, 0)[1] for pid in children])\n"
+    )
+    before = mem_available()
+    lowest = before
+
+    async def watch() -> None:
+        nonlocal lowest
+        while True:
+            lowest = min(lowest, mem_available())
+            await asyncio.sleep(0.02)
+
+    watcher = asyncio.create_task(watch())
+    try:
+        result = await run(code, SandboxLimits(wall_seconds=8))
+    finally:
+        watcher.cancel()
+
+    assert result.status == "error", result.output
+    assert result.limit == "out of memory"
+    assert "[out of memory: its processes together needed more than 512 MB" in result.output
+    # Unbounded, the host lost 3.2 GB; the slack is for the rest of the machine.
+    assert before - lowest < 512 * 1024**2 + 256 * 1024**2
+
+
+@pytest.mark.parametrize("directory", [".", "/tmp", "/dev/shm"])
+async def test_a_disk_budget_for_what_a_test_writes(directory: str) -> None:
+    code = (
+        "import os\n"
+        "for i in range(64):\n"
+        f"    with open(os.path.join({directory!r}, f'fill-{{i}}'), 'wb') as f:\n"
+        "        f.write(b'x' * (16 * 1024**2 - 1))\n"
+    )
+
+    result = await run(code)
+
+    assert result.status == "error", result.output
+    assert result.limit == "disk limit"
+    assert "No space left on device" in result.output
+    assert "[disk limit: 32 MB each for its directory, /tmp and /dev/shm" in result.output
+
+
+async def test_nothing_else_is_writable_not_even_dev() -> None:
+    result = await run(
+        "for path in ['/dev/fill', '/sandbox-escape', '/usr/lib/x']:\n"
+        "    try:\n"
+        "        open(path, 'w')\n"
+        "    except OSError as exc:\n"
+        "        print('refused', path, exc.strerror)\n"
+    )
+
+    assert result.output.count("refused") == 3, result.output
+
+
+async def test_a_test_cannot_make_namespaces_mount_or_chroot() -> None:
+    result = await run(
+        "import ctypes, os, subprocess\n"
+        "libc = ctypes.CDLL(None, use_errno=True)\n"
+        "calls = {\n"
+        "    'unshare': lambda: libc.unshare(0x10000000),\n"  # CLONE_NEWUSER
+        "    'clone': lambda: libc.syscall(56, 0x10000000 | 17, 0, 0, 0, 0),\n"
+        "    'chroot': lambda: libc.chroot(b'/tmp'),\n"
+        "    'mount': lambda: libc.mount(b'none', b'/tmp', b'tmpfs', 0, None),\n"
+        "    'ptrace': lambda: libc.ptrace(16, 1, 0, 0),\n"  # PTRACE_ATTACH
+        "}\n"
+        "for name, call in calls.items():\n"
+        "    print(name, call(), os.strerror(ctypes.get_errno()))\n"
+        "done = subprocess.run(['/usr/bin/unshare', '-U', '-r', 'true'], capture_output=True)\n"
+        "print('unshare(1)', done.returncode, done.stderr.decode().strip())\n"
+        "pid = os.fork()\n"  # what a test does need still works
+        "if pid == 0:\n"
+        "    os._exit(7)\n"
+        "print('fork', os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))\n"
+    )
+
+    assert result.status == "passed", result.output
+    for name in ["unshare", "clone", "chroot", "mount", "ptrace"]:
+        assert f"{name} -1 Operation not permitted" in result.output
+    assert "unshare(1) 1 unshare: unshare failed: Operation not permitted" in result.output
+    assert "fork 7" in result.output
+    assert result.isolation == "bubblewrap"
+
+
+def alive_sandboxes() -> int:
+    """bwrap processes this test process started (each sandbox is one)."""
+    count = 0
+    for entry in Path("/proc").iterdir():
+        try:
+            stat = (entry / "stat").read_text()
+        except (OSError, ValueError):
+            continue
+        name, rest = stat.rsplit(")", 1)
+        if name.endswith("(bwrap") and int(rest.split()[1]) == os.getpid():
+            count += 1
+    return count
+
+
+async def test_sandboxes_beyond_the_concurrency_limit_wait_their_turn(settings) -> None:
+    settings.TEST_SANDBOX_CONCURRENCY = 2
+    started: list[int] = []
+    most = 0
+
+    async def watch() -> None:
+        nonlocal most
+        while True:
+            most = max(most, await asyncio.to_thread(alive_sandboxes))
+            await asyncio.sleep(0.01)
+
+    async def one(number: int) -> sandbox.SandboxResult:
+        async def on_start() -> None:
+            started.append(number)
+
+        return await run_test(
+            {"test.py": "import time\ntime.sleep(0.6)\nprint('done')"},
+            "test.py",
+            SHORT,
+            on_start=on_start,
+        )
+
+    watcher = asyncio.create_task(watch())
+    began = time.monotonic()
+    try:
+        results = await asyncio.gather(*(one(n) for n in range(5)))
+    finally:
+        watcher.cancel()
+    elapsed = time.monotonic() - began
+
+    assert [r.status for r in results] == ["passed"] * 5
+    assert sorted(started) == [0, 1, 2, 3, 4]
+    assert most == 2
+    assert elapsed >= 3 * 0.6  # three rounds: 2 + 2 + 1
+
+
+async def test_leftovers_of_a_dead_process_are_removed_and_a_live_ones_kept() -> None:
+    parents = sandbox._cgroup_parents()
+    if parents.memory is None and parents.pids is None:
+        pytest.skip("no cgroup can be made here")
+    parent = parents.memory or parents.pids
+    assert parent is not None
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    started = "1"  # no process started at tick 1 has this pid now
+    dead_group = parent / f"vibegrapher-{dead.pid}.{started}-0123456789ab"
+    dead_dir = Path(tempfile.gettempdir()) / f"vibegrapher-test-{dead.pid}.{started}-x1"
+    live_group = parent / f"vibegrapher-{sandbox._owner()}-0123456789ab"
+    for path in (dead_group, dead_dir, live_group):
+        path.mkdir()
+    (dead_dir / "agents.py").write_text("left behind")
+    try:
+        removed = sandbox.remove_leftovers()
+
+        assert dead_group in removed and dead_dir in removed
+        assert not dead_group.exists() and not dead_dir.exists()
+        assert live_group.exists() and live_group not in removed
+    finally:
+        for path in (dead_group, live_group):
+            if path.exists():
+                path.rmdir()
+        shutil.rmtree(dead_dir, ignore_errors=True)
