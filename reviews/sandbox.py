@@ -112,8 +112,9 @@ def isolation_label() -> str:
         label += " (no process limit: the server is root and has no pids cgroup)"
     if not memory_budget_enforced():
         label += " (no memory budget: no memory cgroup, only a per-process limit)"
-    if bwrap and isinstance(_seccomp_program(), str):
-        label += f" (no syscall filter: {_seccomp_program()})"
+    program = _seccomp_program()
+    if bwrap and isinstance(program, str):
+        label += f" (no syscall filter: {program})"
     return label
 
 
@@ -599,9 +600,7 @@ async def run_test(
 async def _run_unsafe(
     files: dict[str, str], argv: list[str], prefix: list[str], limits: SandboxLimits
 ) -> "_Outcome":
-    workdir = Path(
-        await asyncio.to_thread(tempfile.mkdtemp, prefix=f"{TESTDIR_PREFIX}{_owner()}-")
-    )
+    workdir = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix=f"{TESTDIR_PREFIX}{_owner()}-"))
     try:
         await asyncio.to_thread(_write_files, workdir, files)
         env = _clean_environment(str(workdir))
