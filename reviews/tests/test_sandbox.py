@@ -9,6 +9,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 from django.conf import settings
 
@@ -350,3 +351,84 @@ def test_leftovers_of_a_dead_process_are_removed_and_a_live_ones_kept() -> None:
             if path.exists():
                 path.rmdir()
         shutil.rmtree(dead_dir, ignore_errors=True)
+
+
+SLEEPING_TEST = "import time\nprint('started', flush=True)\ntime.sleep(25)\n"
+# One `manage.py shell` (each costs seconds): the database, a user, a project, its
+# tests and a diff.
+CREATE_DIFF = """
+import json
+from django.contrib.auth.models import User
+from django.core.management import call_command
+from rest_framework.authtoken.models import Token
+from projects.models import TestCase
+from projects.services import create_project
+from reviews.models import Diff
+from sessions_app.services import get_or_create_session
+call_command("migrate", "--no-input", "-v0")
+user = User.objects.create_user("killer")
+project = create_project(user, "Killed mid-test", "agents = 1")
+TestCase.objects.create(project=project, name="Sleeps", test_code={code!r}, quick_test=False)
+TestCase.objects.create(project=project, name="Never starts", test_code="", quick_test=False)
+session, _ = get_or_create_session(project, "global")
+diff = Diff.objects.create(session=session, project=project, base_commit=project.current_commit,
+    diff_content="", patched_code=project.current_code, commit_message="fix: something")
+token = Token.objects.create(user=user).key
+print(json.dumps({{"token": token, "diff_id": str(diff.id)}}))
+"""
+
+
+def sandbox_cgroups_of(pid: int) -> list[Path]:
+    parents = sandbox._cgroup_parents()
+    return [
+        group
+        for parent in {p for p in (parents.pids, parents.memory) if p}
+        for group in parent.glob(f"vibegrapher-{pid}.*")
+    ]
+
+
+def test_a_server_killed_mid_test_leaves_nothing_after_restart(tmp_path: Path) -> None:
+    from tests.servers import AppServer
+
+    first = AppServer(tmp_path)
+    created = first.python(CREATE_DIFF.format(code=SLEEPING_TEST))
+    diff_id = created["diff_id"]
+    headers = {"Authorization": f"Token {created['token']}"}
+    first.start()
+    try:
+        assert first.process is not None
+        pid = first.process.pid
+        started = httpx.post(f"{first.url}/api/diffs/{diff_id}/test", headers=headers, json={})
+        assert started.status_code == 202, started.text
+        deadline = time.monotonic() + 10
+        while not sandbox_cgroups_of(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        left = sandbox_cgroups_of(pid)
+        first.process.kill()  # SIGKILL: nothing of the server's own clean-up runs
+        first.process.wait()
+    finally:
+        first.stop()
+    if sandbox._cgroup_parents() != sandbox._CgroupParents(None, None, False):
+        assert left and all(group.exists() for group in left)  # what the issue saw
+    second = AppServer(tmp_path).start()
+    try:
+        diff = httpx.get(f"{second.url}/api/diffs/{diff_id}", headers=headers).json()
+        again = httpx.post(f"{second.url}/api/diffs/{diff_id}/test", headers=headers, json={})
+    finally:
+        assert second.process is not None
+        second.process.kill()
+        second.stop()
+        sandbox.remove_leftovers()  # the second server's, stopped mid-test in its turn
+
+    assert not any(group.exists() for group in left)
+    assert not list(Path(tempfile.gettempdir()).glob(f"vibegrapher-test-{pid}.*"))
+    assert diff["tests_running"] is False
+    assert [(r["name"], r["status"], r["output"]) for r in diff["test_results"]] == [
+        ("Sleeps", "error", "The server stopped before this test finished: run the tests again."),
+        (
+            "Never starts",
+            "error",
+            "The server stopped before this test finished: run the tests again.",
+        ),
+    ]
+    assert again.status_code == 202, again.text  # no 409 window
