@@ -200,7 +200,7 @@ async def test_one_memory_budget_for_all_the_processes_of_a_test() -> None:
             for group in parent.glob(f"vibegrapher-{sandbox._owner()}-*"):
                 with contextlib.suppress(OSError):
                     peak = max(peak, int((group / usage_file).read_text()))
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(0.05)
 
     watcher = asyncio.create_task(watch())
     try:
@@ -298,7 +298,7 @@ async def test_sandboxes_beyond_the_concurrency_limit_wait_their_turn(settings) 
         nonlocal most
         while True:
             most = max(most, await asyncio.to_thread(alive_sandboxes))
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(0.05)
 
     async def one(number: int) -> sandbox.SandboxResult:
         async def on_start() -> None:
