@@ -9,10 +9,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PORT=8080 \
     MEDIA_ROOT=/data/media
 
-# bubblewrap: the diff-test sandbox; prlimit (util-linux) is already in the base image.
-# pygit2's wheel carries libgit2, so no system git library is needed.
+# bubblewrap: the diff-test sandbox; libseccomp2: its syscall filter (through pyseccomp);
+# prlimit (util-linux) is already in the base image. pygit2's wheel carries libgit2, so
+# no system git library is needed.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends bubblewrap \
+    && apt-get install -y --no-install-recommends bubblewrap libseccomp2 \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app
