@@ -344,7 +344,12 @@ def _cgroup_parents() -> _CgroupParents:
         return _CgroupParents(v1.get("pids"), v1.get("memory"), v2=False)
     if not (CGROUP_ROOT / "cgroup.controllers").exists():
         return _CgroupParents(None, None, v2=False)
-    for parent in dict.fromkeys([_under(CGROUP_ROOT, own.get("", "/")), CGROUP_ROOT]):
+    # The server's own cgroup, its parent (where a delegated subtree holds the server in
+    # a leaf: see docker-entrypoint.sh), or the root.
+    own_v2 = _under(CGROUP_ROOT, own.get("", "/"))
+    for parent in dict.fromkeys([own_v2, own_v2.parent, CGROUP_ROOT]):
+        if not parent.is_relative_to(CGROUP_ROOT):
+            continue
         if not os.access(parent, os.W_OK):
             continue
         try:
