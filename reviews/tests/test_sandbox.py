@@ -2,9 +2,11 @@
 
 import asyncio
 import contextlib
+import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -354,10 +356,11 @@ def test_leftovers_of_a_dead_process_are_removed_and_a_live_ones_kept() -> None:
 
 
 SLEEPING_TEST = "import time\nprint('started', flush=True)\ntime.sleep(25)\n"
-# One `manage.py shell` (each costs seconds): the database, a user, a project, its
-# tests and a diff.
-CREATE_DIFF = """
-import json
+# The server to kill, in one `manage.py shell` (each process start costs seconds): the
+# database, a user, a project, its tests and a diff, then the diff's test run started
+# as the API starts it, and the process waiting on it.
+SERVER_RUNNING_TESTS = """
+import asyncio, json
 from django.contrib.auth.models import User
 from django.core.management import call_command
 from rest_framework.authtoken.models import Token
@@ -374,7 +377,12 @@ session, _ = get_or_create_session(project, "global")
 diff = Diff.objects.create(session=session, project=project, base_commit=project.current_commit,
     diff_content="", patched_code=project.current_code, commit_message="fix: something")
 token = Token.objects.create(user=user).key
-print(json.dumps({{"token": token, "diff_id": str(diff.id)}}))
+from reviews import diff_tests
+async def serve():
+    await diff_tests.start_test_run(diff)
+    print(json.dumps({{"token": token, "diff_id": str(diff.id)}}), flush=True)
+    await asyncio.sleep(60)
+asyncio.run(serve())
 """
 
 
@@ -390,26 +398,37 @@ def sandbox_cgroups_of(pid: int) -> list[Path]:
 def test_a_server_killed_mid_test_leaves_nothing_after_restart(tmp_path: Path) -> None:
     from tests.servers import AppServer
 
-    first = AppServer(tmp_path)
-    created = first.python(CREATE_DIFF.format(code=SLEEPING_TEST))
-    diff_id = created["diff_id"]
-    headers = {"Authorization": f"Token {created['token']}"}
-    first.start()
+    setup = AppServer(tmp_path)
+    first = subprocess.Popen(
+        [
+            sys.executable,
+            "manage.py",
+            "shell",
+            "-c",
+            SERVER_RUNNING_TESTS.format(code=SLEEPING_TEST),
+        ],
+        cwd=settings.BASE_DIR,
+        env=setup.env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
-        assert first.process is not None
-        pid = first.process.pid
-        started = httpx.post(f"{first.url}/api/diffs/{diff_id}/test", headers=headers, json={})
-        assert started.status_code == 202, started.text
-        deadline = time.monotonic() + 10
-        while not sandbox_cgroups_of(pid) and time.monotonic() < deadline:
+        assert first.stdout is not None
+        line = first.stdout.readline()
+        while line and not line.startswith("{"):  # the shell's own messages
+            line = first.stdout.readline()
+        created = json.loads(line)
+        deadline = time.monotonic() + 20
+        while not sandbox_cgroups_of(first.pid) and time.monotonic() < deadline:
             time.sleep(0.05)
-        left = sandbox_cgroups_of(pid)
-        first.process.kill()  # SIGKILL: nothing of the server's own clean-up runs
-        first.process.wait()
+        left = sandbox_cgroups_of(first.pid)
     finally:
-        first.stop()
+        first.kill()  # SIGKILL: nothing of the server's own clean-up runs
+        first.wait()
     if sandbox._cgroup_parents() != sandbox._CgroupParents(None, None, False):
         assert left and all(group.exists() for group in left)  # what the issue saw
+    pid, diff_id = first.pid, created["diff_id"]
+    headers = {"Authorization": f"Token {created['token']}"}
     second = AppServer(tmp_path).start()
     try:
         diff = httpx.get(f"{second.url}/api/diffs/{diff_id}", headers=headers).json()
