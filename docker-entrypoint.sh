@@ -6,8 +6,9 @@
 #
 # cgroup v1: a writable `app` group under the container's own, per controller (pids,
 #   memory), the server moved into it; test groups are made inside it.
-# cgroup v2: `app` under the container's cgroup with pids and memory enabled for its
-#   children, the server in `app/server`; test groups are made beside it.
+# cgroup v2: `app` under the hierarchy's root (a service's own cgroup holds processes,
+#   so it cannot pass controllers on) with pids and memory enabled for its children,
+#   the server in `app/server`; test groups are made beside it.
 # Anything that fails here only costs the limit, never the start: the server starts
 # anyway and its test results carry the isolation label.
 set -u
@@ -17,8 +18,7 @@ APP_GROUP="${APP_GROUP:-$APP_USER}"
 delegate() {
     root=/sys/fs/cgroup
     if [ -f "$root/cgroup.controllers" ]; then
-        own=$(sed -n 's/^0:://p' /proc/self/cgroup)
-        dir="$root${own%/}/app"
+        dir="$root/app"
         mkdir -p "$dir/server" || return 1
         echo $$ > "$dir/server/cgroup.procs" || return 1
         for controller in pids memory; do

@@ -683,6 +683,12 @@ async def _run(
 _DISK_FULL = (os.strerror(errno.ENOSPC), os.strerror(errno.EFBIG))
 
 
+def _hit_disk_limit(outcome: _Outcome) -> bool:
+    if outcome.returncode == -signal.SIGXFSZ:
+        return True
+    return any(text in outcome.output for text in _DISK_FULL)
+
+
 def _result(outcome: _Outcome, oom_kills: int, limits: SandboxLimits) -> SandboxResult:
     status, limit, note = outcome.status, outcome.limit, outcome.note
     returncode = outcome.returncode
@@ -694,9 +700,7 @@ def _result(outcome: _Outcome, oom_kills: int, limits: SandboxLimits) -> Sandbox
             f"its processes together needed more than {limits.memory_bytes // MB} MB: "
             f"{oom_kills} killed"
         )
-    elif status != "passed" and (
-        returncode == -signal.SIGXFSZ or any(text in outcome.output for text in _DISK_FULL)
-    ):
+    elif status != "passed" and not limit and _hit_disk_limit(outcome):
         status, limit = "error", "disk limit"
         note = (
             f"{limits.disk_bytes // MB} MB each for its directory, /tmp and /dev/shm, "
