@@ -108,7 +108,10 @@ def _plan(diff_id: uuid.UUID, quick_only: bool) -> PlannedRun:
 @in_thread
 def _claim(run: PlannedRun) -> bool:
     now = timezone.now()
-    free = Q(tests_started_at__isnull=True) | Q(tests_started_at__lt=now - claim_expiry(run.tests))
+    # An expired claim is another process's that died; this process's claims are live
+    # (its run finishes them), however long its tests waited for a sandbox.
+    expired = Q(tests_started_at__lt=now - claim_expiry(run.tests)) & ~Q(tests_owner=TEST_RUN_OWNER)
+    free = Q(tests_started_at__isnull=True) | expired
     planned = [{"test_id": str(test.id), "name": test.name} for test in run.tests]
     claimed = Diff.objects.filter(free, id=run.diff_id).update(
         tests_started_at=now,

@@ -2,12 +2,14 @@
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from agents_app.patching import unified_diff
@@ -213,3 +215,25 @@ async def test_tests_are_queued_then_running_one_sandbox_at_a_time(
     # The second was queued while the first ran, and ran after the first had its turn.
     assert statuses.index((second, "queued")) < statuses.index((first, "passed"))
     assert statuses.index((second, "running")) > statuses.index((first, "running"))
+
+
+async def test_an_old_claim_is_taken_only_from_another_process(async_api, socket, project) -> None:
+    diff = await sync_to_async(_diff)(project, KEEPS_WORKFLOW)
+    url = f"/api/diffs/{diff.id}/test"
+    long_ago = timezone.now() - timedelta(hours=1)
+
+    # Ours, however long its tests waited for a sandbox, is live.
+    first = await async_api.post(url, {"quick_only": True}, content_type="application/json")
+    await Diff.objects.filter(id=diff.id).aupdate(tests_started_at=long_ago)
+    while_ours = await async_api.post(url, {"quick_only": True}, content_type="application/json")
+    if task := diff_tests.running_task(diff.id):
+        await task
+    # Another host's, as old, is a dead process's.
+    await Diff.objects.filter(id=diff.id).aupdate(
+        tests_started_at=long_ago, tests_owner="elsewhere:1:dead"
+    )
+    theirs = await async_api.post(url, {"quick_only": True}, content_type="application/json")
+    if task := diff_tests.running_task(diff.id):
+        await task
+
+    assert (first.status_code, while_ours.status_code, theirs.status_code) == (202, 409, 202)
