@@ -451,3 +451,17 @@ def test_a_server_killed_mid_test_leaves_nothing_after_restart(tmp_path: Path) -
         ),
     ]
     assert again.status_code == 202, again.text  # no 409 window
+
+
+async def test_results_say_which_limits_the_host_cannot_enforce(monkeypatch) -> None:
+    monkeypatch.setattr(
+        sandbox, "_cgroup_parents", lambda: sandbox._CgroupParents(None, None, False)
+    )
+    monkeypatch.setattr(sandbox, "_seccomp_program", lambda: "libseccomp cannot be loaded (test)")
+
+    result = await run("print('still isolated')")
+
+    assert result.status == "passed", result.output
+    assert "(no memory budget: no memory cgroup, only a per-process limit)" in result.isolation
+    assert "(no syscall filter: libseccomp cannot be loaded (test))" in result.isolation
+    assert result.isolation.startswith("bubblewrap")
