@@ -16,6 +16,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from agents_app.runs import mark_interrupted_runs  # noqa: E402
+from reviews.diff_tests import recover_after_restart  # noqa: E402
 from sessions_app.routing import websocket_urlpatterns  # noqa: E402
 from vibegrapher.body_limit import BodySizeLimit  # noqa: E402
 
@@ -25,6 +26,7 @@ try:
     mark_interrupted_runs()
 except Exception as exc:
     logging.getLogger(__name__).warning("start-up sweep of interrupted runs skipped: %s", exc)
+recover_after_restart()  # test runs of dead processes: never raises
 
 application = ProtocolTypeRouter(
     {

@@ -276,6 +276,12 @@ VIBECODE_MODEL_RETRIES: int = env.int("VIBECODE_MODEL_RETRIES", default=3)
 # "bwrap" (bubblewrap, the default) or "unsafe-subprocess" (no isolation; only when
 # the operator accepts it, and then shown on every result).
 TEST_SANDBOX: str = env.str("TEST_SANDBOX", default="bwrap")
+# One memory budget for all of a test's processes and its tmpfs files (MB); the size of
+# each of its writable tmpfs: its directory, /tmp and /dev/shm (MB); sandboxes alive at
+# once per server process (further tests queue).
+TEST_MEMORY_MB: int = env.int("TEST_MEMORY_MB", default=512)
+TEST_DISK_MB: int = env.int("TEST_DISK_MB", default=32)
+TEST_SANDBOX_CONCURRENCY: int = env.int("TEST_SANDBOX_CONCURRENCY", default=2)
 
 # --- Internationalisation -------------------------------------------------------
 LANGUAGE_CODE = "en-us"
