@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from agents_app import all_agents
 from agents_app.errors import head
+from agents_app.model_guard import scrub, scrub_all
 from agents_app.run_state import VibecodeRun
 from sessions_app.events import TokenUsage, emit
 from sessions_app.models import ConversationMessage
@@ -65,7 +66,9 @@ def readable_response(agent_label: str, output: list[Any]) -> ReadableResponse:
             verdict = all_agents.Evaluation.model_validate_json(content)
             status = "Approved" if verdict.approved else "Rejected"
             content = f"{status}: {verdict.reasoning}\nCommit message: {verdict.commit_message}"
-    return ReadableResponse(content=content, patch_preview=patch[:PREVIEW_CHARS])
+    # A function call's JSON arguments may escape a lone surrogate, which no database,
+    # channel layer or log can encode: the model is told about it by `submit_patch`.
+    return ReadableResponse(content=scrub(content), patch_preview=scrub(patch[:PREVIEW_CHARS]))
 
 
 def token_usage(
@@ -85,21 +88,30 @@ def token_usage(
 
 
 def full_response(response: ModelResponse, model: str) -> dict:
-    return {
-        "id": response.response_id,
-        "request_id": response.request_id,
-        "model": model,
-        "output": [_dump(item) for item in response.output],
-        "usage": {
-            "requests": response.usage.requests,
-            "input_tokens": response.usage.input_tokens,
-            "output_tokens": response.usage.output_tokens,
-            "total_tokens": response.usage.total_tokens,
-            "input_tokens_details": _dump(response.usage.input_tokens_details),
-            "output_tokens_details": _dump(response.usage.output_tokens_details),
-        },
-        "raw_usage": response.raw_usage,
-    }
+    return scrub_all(
+        {
+            "id": response.response_id,
+            "request_id": response.request_id,
+            "model": model,
+            "output": [_dump(item) for item in response.output],
+            "usage": {
+                "requests": response.usage.requests,
+                "input_tokens": response.usage.input_tokens,
+                "output_tokens": response.usage.output_tokens,
+                "total_tokens": response.usage.total_tokens,
+                "input_tokens_details": _dump(response.usage.input_tokens_details),
+                "output_tokens_details": _dump(response.usage.output_tokens_details),
+            },
+            "raw_usage": response.raw_usage,
+        }
+    )
+
+
+def first_patch_call_id(output: list[Any]) -> str:
+    for item in map(_dump, output):
+        if item.get("name") == all_agents.SUBMIT_PATCH and item.get("call_id"):
+            return str(item["call_id"])
+    return ""
 
 
 def _agent_label(agent: Agent[Any]) -> str:
@@ -139,6 +151,10 @@ class RecordingHooks(RunHooks[Any]):
         self, context: RunContextWrapper[Any], agent: Agent[Any], response: ModelResponse
     ) -> None:
         label = _agent_label(agent)
+        run = context.context
+        if isinstance(run, VibecodeRun) and label == "vibecoder":
+            # The SDK calls this hook before it runs the answer's tools.
+            run.reviewed_call_id = first_patch_call_id(response.output)
         iteration = self.iteration(context)
         model = str(agent.model)
         readable = readable_response(label, response.output)
@@ -193,6 +209,5 @@ class RecordingHooks(RunHooks[Any]):
             trace_id=self.trace_id,
             created_at=created_at,
         )
-        run = context.context
         if isinstance(run, VibecodeRun):
             run.round_message_ids.append(message_id)
