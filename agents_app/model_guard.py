@@ -17,6 +17,7 @@ database) per response, in `recording`, never per token.
 """
 
 import contextlib
+import json
 import re
 from collections.abc import AsyncIterator, Iterator
 from contextvars import ContextVar
@@ -31,6 +32,8 @@ from agents.retry import ModelRetryAdvice, ModelRetryAdviceRequest
 from pydantic import BaseModel
 
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+# The same, escaped in JSON text (a function call's arguments).
+ESCAPED_SURROGATE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 REPLACEMENT = "\ufffd"
 # Events that end a streamed answer (the SDK raises on the failed ones); an answer
 # without one was cut.
@@ -117,6 +120,10 @@ def surrogate_position(text: str) -> str:
 def _scrub_in_place(value: Any, found: dict[str, str], call_id: str = "") -> Any:
     """Replace lone surrogates in every string of a pydantic model, dict or list."""
     if isinstance(value, str):
+        if ESCAPED_SURROGATE.search(value):
+            fixed_json = _scrub_json(value, found, call_id)
+            if fixed_json is not None:
+                return fixed_json
         if LONE_SURROGATE.search(value) is None:
             return value
         found.setdefault(call_id, surrogate_position(value))
@@ -145,6 +152,25 @@ def _scrub_in_place(value: Any, found: dict[str, str], call_id: str = "") -> Any
                 value[index] = fixed
         return value
     return value
+
+
+def _scrub_json(text: str, found: dict[str, str], call_id: str) -> str | None:
+    """JSON text whose decoded strings had lone surrogates, re-encoded without them.
+
+    The SDK decodes a function call's arguments (to fingerprint and to call the tool),
+    so an escaped lone surrogate fails the run as surely as a raw one.
+    """
+    try:
+        decoded = json.loads(text)
+    except ValueError:
+        return None
+    inside: dict[str, str] = {}
+    _scrub_in_place(decoded, inside, call_id)
+    if not inside:
+        return None
+    for key, where in inside.items():
+        found.setdefault(key, where)
+    return json.dumps(decoded, ensure_ascii=False)
 
 
 def scrub_all(value: Any) -> Any:
