@@ -41,8 +41,16 @@ def _server_said(exc: openai.APIStatusError) -> str:
     return _clause(exc.message)
 
 
+def _retries(retries: int) -> str:
+    return f"{retries} {'retry' if retries == 1 else 'retries'}"
+
+
 def _after(retries: int) -> str:
-    return f" after {retries} {'retry' if retries == 1 else 'retries'}" if retries else ""
+    return f" after {_retries(retries)}" if retries else ""
+
+
+def _tries(retries: int) -> str:
+    return f" (tried {retries + 1} times: {_retries(retries)})" if retries else ""
 
 
 def _refused_advice(exc: openai.APIStatusError, agent: str) -> str:
@@ -89,7 +97,7 @@ def describe_error(
     if isinstance(exc, StreamCut):
         return (
             f"The model server at {where} was reached, but its answer to the {agent} was cut "
-            f"off before its end{_after(retries)}. Send the message again; if this keeps "
+            f"off before its end{_tries(retries)}. Send the message again; if this keeps "
             "happening, the server or a proxy in between is dropping long answers."
         )
     if isinstance(exc, openai.APITimeoutError):
@@ -100,7 +108,7 @@ def describe_error(
     if isinstance(exc, openai.APIConnectionError) and not connect_failed(exc):
         return (
             f"The connection to the model server at {where} broke before it answered the "
-            f"{agent}{_after(retries)}: {_clause(str(exc.__cause__ or exc))}. Try again."
+            f"{agent}{_tries(retries)}: {_clause(str(exc.__cause__ or exc))}. Try again."
         )
     if isinstance(exc, openai.APIConnectionError):
         return (

@@ -195,6 +195,14 @@ def connect_failed(exc: BaseException) -> bool:
     return False
 
 
+def _request_of(exc: BaseException | None) -> httpx2.Request:
+    try:
+        request = getattr(exc, "request", None)
+    except RuntimeError:  # httpx raises when an error has no request attached
+        request = None
+    return request if isinstance(request, httpx2.Request) else httpx2.Request("POST", "/")
+
+
 class GuardedModel(Model):
     """One of the SDK's models, with its answers read whole and checked (see module doc)."""
 
@@ -228,17 +236,17 @@ class GuardedModel(Model):
         try:
             async for event in self.inner.stream_response(*args, **kwargs):
                 events.append(event)
-        except openai.APIConnectionError as exc:
-            if not events and connect_failed(exc):
-                raise
+        except (openai.APIConnectionError, httpx2.TransportError) as exc:
+            if not events:
+                raise  # nothing came: a network error, which describe_error words as such
             raise StreamCut(
                 message=f"the answer was cut off after {len(events)} events: {exc}",
-                request=exc.request,
+                request=_request_of(exc),
             ) from exc
         if not any(getattr(event, "type", None) in TERMINAL_EVENTS for event in events):
             raise StreamCut(
                 message=f"the answer ended after {len(events)} events, before its end",
-                request=httpx2.Request("POST", "http://model-server/"),
+                request=_request_of(None),
             )
         for event in events:
             _scrub_and_note(event)

@@ -246,19 +246,30 @@ async def test_a_patch_cut_mid_stream_is_asked_again_and_reviewed_once(
     assert (await Diff.objects.aget()).patched_code == RENAMED
 
 
+@pytest.mark.parametrize(
+    ("after_events", "expected"),
+    [
+        (5, "was reached, but its answer to the VibeCoder was cut off before its end"),
+        (0, "broke before it answered the VibeCoder"),
+    ],
+    ids=["mid-answer", "before-the-first-event"],
+)
 async def test_a_stream_cut_every_time_ends_with_a_truthful_error(
-    vibe: Vibe, model_server, settings
+    vibe: Vibe, model_server, settings, after_events: int, expected: str
 ) -> None:
     settings.VIBECODE_MODEL_RETRIES = 2
-    model_server.script(*[cut(text("Cut " * 50), 5) for _ in range(3)])
+    model_server.script(*[cut(text("Cut " * 50), after_events) for _ in range(3)])
 
     finished = await vibe.run("hi")
 
     assert finished["outcome"] == "error"
     message = finished["error"]
     assert len(model_server.requests) == 3
-    assert message.startswith(f"The model server at {model_server.base_url} was reached")
-    assert "cut off before its end after 2 retries" in message
+    assert message.startswith(f"The model server at {model_server.base_url}") or message.startswith(
+        f"The connection to the model server at {model_server.base_url}"
+    )
+    assert expected in message
+    assert "(tried 3 times: 2 retries)" in message
     assert "Could not reach" not in message and "check OPENAI_BASE_URL" not in message
     assert_no_double_period(message)
     assert [m["content"] for m in await vibe.messages()] == ["hi"]
