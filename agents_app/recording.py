@@ -39,9 +39,14 @@ class ReadableResponse:
 
 
 def readable_response(agent_label: str, output: list[Any]) -> ReadableResponse:
-    """What a person reads of one model response: its text, or the patch it submitted."""
+    """What a person reads of one model response: its text, or the patch it submitted.
+
+    Of several `submit_patch` calls in one response, the first is the one reviewed
+    (`patch_step`), so it is the preview; the others are listed as not reviewed.
+    """
     texts: list[str] = []
     patch = ""
+    patches = 0
     for item in map(_dump, output):
         kind = item.get("type")
         if kind == "message":
@@ -50,16 +55,16 @@ def readable_response(agent_label: str, output: list[Any]) -> ReadableResponse:
                 for part in item.get("content", [])
                 if isinstance(part, dict)
             )
-        elif kind == "custom_tool_call" and item.get("name") == all_agents.SUBMIT_PATCH:
-            description, patch = all_agents.split_custom_input(item.get("input", ""))
-            texts.append(description or "Submitted a patch.")
-        elif kind == "function_call" and item.get("name") == all_agents.SUBMIT_PATCH:
-            try:
-                arguments = json.loads(item.get("arguments") or "{}")
-            except ValueError:
-                arguments = {}
-            patch = str(arguments.get("patch", ""))
-            texts.append(str(arguments.get("description", "")) or "Submitted a patch.")
+        elif kind in ("custom_tool_call", "function_call") and (
+            item.get("name") == all_agents.SUBMIT_PATCH
+        ):
+            description, submitted = _submitted_patch(item)
+            patches += 1
+            if patches == 1:
+                patch = submitted
+                texts.append(description or "Submitted a patch.")
+            else:
+                texts.append(f"Also submitted, not reviewed: {description or 'another patch'}")
     content = "\n".join(t for t in texts if t)
     if agent_label == "evaluator":
         with contextlib.suppress(ValueError):
@@ -69,6 +74,17 @@ def readable_response(agent_label: str, output: list[Any]) -> ReadableResponse:
     # A function call's JSON arguments may escape a lone surrogate, which no database,
     # channel layer or log can encode: the model is told about it by `submit_patch`.
     return ReadableResponse(content=scrub(content), patch_preview=scrub(patch[:PREVIEW_CHARS]))
+
+
+def _submitted_patch(item: dict[str, Any]) -> tuple[str, str]:
+    """(description, patch) of a `submit_patch` call, custom or function tool."""
+    if item.get("type") == "custom_tool_call":
+        return all_agents.split_custom_input(item.get("input", ""))
+    try:
+        arguments = json.loads(item.get("arguments") or "{}")
+    except ValueError:
+        arguments = {}
+    return str(arguments.get("description", "")), str(arguments.get("patch", ""))
 
 
 def token_usage(

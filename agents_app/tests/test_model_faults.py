@@ -74,6 +74,11 @@ async def test_two_patches_in_one_response_get_one_review_and_one_diff(
     diff = await Diff.objects.aget()
     assert diff.patched_code == RENAMED
     assert diff.commit_message == "feat: refunds"
+    # The VibeCoder's message previews the reviewed patch and names the other.
+    answer = next(m for m in await vibe.messages() if m["agent"] == "vibecoder")
+    assert answer["content"] == "Mention refunds\nAlso submitted, not reviewed: Speed up support"
+    assert "invoices and refunds" in answer["patch_preview"]
+    assert "orders fast" not in answer["patch_preview"]
 
 
 async def test_second_patch_of_a_response_is_told_it_was_not_reviewed(
