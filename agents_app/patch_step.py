@@ -45,14 +45,14 @@ def applied_notes(result: object) -> str:
     return "".join(f"Applied, assuming: {note}\n" for note in notes)
 
 
-def fallback_commit_message(description: str, prompt: str) -> str:
+def fallback_commit_message(description: str, person_text: str) -> str:
     """A commit message when the Evaluator approved without one: never store an empty one.
 
     Derived rather than asked for again: another model call costs a round trip and can
-    come back empty too, while the VibeCoder's description (or the person's request)
+    come back empty too, while the VibeCoder's description (or what the person wrote)
     already says what the change does, and a person can still edit or refine it.
     """
-    for source in (description, prompt):
+    for source in (description, person_text):
         line = next((line.strip() for line in source.splitlines() if line.strip()), "")
         if line:
             return line if len(line) <= 72 else line[:71].rstrip() + "…"
@@ -98,7 +98,8 @@ async def handle_patch(context: RunContextWrapper[Any], patch: str, description:
             f"{settings.MAX_CODE_BYTES} bytes. Make a change that keeps the file under it "
             f"and call {all_agents.SUBMIT_PATCH} again."
         )
-    # The applier's assumptions reach the model with the verdict, so it can object.
+    # What the applier assumed to place hunks goes back with the verdict, so the
+    # VibeCoder can check it and correct the patch if the assumption was wrong.
     notes = applied_notes(result)
     calls = ModelCalls()
     try:
@@ -111,7 +112,7 @@ async def handle_patch(context: RunContextWrapper[Any], patch: str, description:
         return "The review failed; the run stops here."
     if verdict.approved:
         message = one_line(verdict.commit_message) or fallback_commit_message(
-            description, run.prompt
+            description, run.person_text or run.prompt
         )
         run.diff_id = await store_diff(run, diff_text, result.code, verdict, message)
         run.finish("diff")

@@ -23,6 +23,8 @@ class VibecodeRun:
     prompt: str
     memory_key: str
     node_id: str = ""
+    # What the person wrote (the prompt itself, or their feedback on a rejected diff).
+    person_text: str = ""
     trace_id: str = field(default_factory=gen_trace_id)
     iteration: int = 1
     outcome: Outcome | None = None

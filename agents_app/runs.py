@@ -165,6 +165,7 @@ async def start_run(
     try:
         message = await _store_user_message(session.id, display_text or prompt)
         run = await _load_run(session.id, prompt)
+        run.person_text = display_text or prompt
     except BaseException:
         await _release(session.id)
         raise

@@ -321,6 +321,30 @@ async def test_approval_without_a_commit_message_never_stores_an_empty_one(
     assert len(model_server.requests) == 2
 
 
+async def test_after_a_rejection_the_fallback_message_is_the_persons_feedback(
+    vibe: Vibe, model_server
+) -> None:
+    model_server.script(
+        custom_tool_call("submit_patch", patch_input("Mention refunds", OTHER)),
+        text(verdict(True, "Good.", "feat: faster support")),
+        custom_tool_call("submit_patch", RENAME),  # no description line
+        text(verdict(True, "Good.", "")),
+    )
+    first = await vibe.run("Billing should also handle refunds")
+    response = await vibe.client.post(
+        f"/api/diffs/{first['diff_id']}/review",
+        {"approved": False, "feedback": "Wrong agent: change billing.\nKeep support."},
+        content_type="application/json",
+    )
+    assert response.status_code == 200, response.content
+
+    second = await vibe.until("run_finished")
+
+    assert second["outcome"] == "diff"
+    diff = await Diff.objects.aget(id=second["diff_id"])
+    assert diff.commit_message == "Wrong agent: change billing."
+
+
 async def test_a_patch_growing_the_file_over_the_size_limit_is_refused(
     vibe: Vibe, model_server, settings
 ) -> None:
