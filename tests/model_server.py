@@ -3,7 +3,9 @@
 The real openai client and Agents SDK talk HTTP to it: the model is replaced at the
 HTTP boundary, and nothing in the SDK or the app is patched. It speaks the Responses
 API (`POST /v1/responses`, streamed as server-sent events or not) and Chat
-Completions (`POST /v1/chat/completions`), and records every request body.
+Completions (`POST /v1/chat/completions`), and records every request body. A step
+can also answer with several output items at once (`together`), drop the connection
+mid-stream (`cut`) or fail with a status, message and error code (`error`).
 
 It runs in a thread (`http.server`), never on the test's event loop, so a slow or
 hanging answer cannot stall the code under test.
