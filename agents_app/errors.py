@@ -4,6 +4,7 @@ import openai
 from agents import MaxTurnsExceeded
 from django.conf import settings
 
+from agents_app.all_agents import RETRYABLE_STATUSES
 from agents_app.model_guard import ModelCalls, StreamCut, connect_failed, scrub
 
 VIBECODER_MAX_TURNS = 12
@@ -53,6 +54,11 @@ def _tries(retries: int) -> str:
     return f" (tried {retries + 1} times: {_retries(retries)})" if retries else ""
 
 
+def _refusal(status: int) -> bool:
+    """A 4xx that says the request itself is wrong: the retry policy never repeats it."""
+    return 400 <= status < 500 and status not in RETRYABLE_STATUSES
+
+
 def _refused_advice(exc: openai.APIStatusError, agent: str) -> str:
     setting = "THINKING_MODEL" if agent == "VibeCoder" else "SMALL_MODEL"
     said = f"{_server_said(exc)} {exc.code or ''}".lower()
@@ -83,11 +89,16 @@ def describe_error(
             f"The model server answered 'rate limited' (429){_after(retries)}: "
             f"{_server_said(exc)}. Wait a minute and send the message again."
         )
-    if isinstance(exc, openai.APIStatusError) and 400 <= exc.status_code < 500 and not retries:
+    if isinstance(exc, openai.APIStatusError) and _refusal(exc.status_code):
+        sent = (
+            f"After {_retries(retries)} of earlier failures, this answer was not retried"
+            if retries
+            else "The request was sent once and not retried"
+        )
         return (
             f"The model server refused the {agent}'s request ({exc.status_code}): "
-            f"{_server_said(exc)}. The request was sent once and not retried, since the "
-            f"same request would be refused again. {_refused_advice(exc, agent)}"
+            f"{_server_said(exc)}. {sent}, since the same request would be refused again. "
+            f"{_refused_advice(exc, agent)}"
         )
     if isinstance(exc, openai.APIStatusError):
         return (

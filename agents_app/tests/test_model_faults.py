@@ -218,6 +218,19 @@ async def test_retries_of_an_earlier_request_are_not_counted_for_a_later_one(
     assert "retries" not in finished["error"]
 
 
+async def test_a_400_after_a_retried_500_says_both(vibe: Vibe, model_server) -> None:
+    model_server.script(error(500, "boom"), error(400, "Invalid 'input': too many items."))
+
+    finished = await vibe.run("hi")
+
+    assert len(model_server.requests) == 2
+    assert finished["error"].startswith(
+        "The model server refused the VibeCoder's request (400): Invalid 'input': too many "
+        "items. After 1 retry of earlier failures, this answer was not retried, since the "
+        "same request would be refused again."
+    )
+
+
 # --- Streams cut mid-answer ------------------------------------------------------------
 
 
