@@ -15,6 +15,10 @@ class ModelNotConfigured(Exception):
     """No API key or base URL: the agents cannot reach a model."""
 
 
+class DescribedModelError(Exception):
+    """A model failure already put in words where its retries were known."""
+
+
 def ensure_model_configured() -> None:
     if not (settings.OPENAI_API_KEY or settings.OPENAI_BASE_URL):
         raise ModelNotConfigured(
@@ -80,6 +84,8 @@ def describe_error(
     `calls` says how many retries the failed request had; "after N retries" is said
     only when there were some.
     """
+    if isinstance(exc, DescribedModelError):
+        return str(exc)
     retries = calls.retries if calls is not None else 0
     where = settings.OPENAI_BASE_URL or "api.openai.com"
     if isinstance(exc, openai.AuthenticationError):

@@ -231,6 +231,35 @@ async def test_a_400_after_a_retried_500_says_both(vibe: Vibe, model_server) -> 
     )
 
 
+@pytest.mark.parametrize(
+    ("failures", "expected"),
+    [
+        ([error(400, "Unknown model 'gpt-9-mini'.")], "sent once and not retried"),
+        ([error(503, "overloaded")] * 3, "answered 503 to the Evaluator after 2 retries"),
+    ],
+    ids=["400", "503"],
+)
+async def test_refining_a_commit_message_reports_the_same_truths(
+    vibe: Vibe, model_server, settings, failures: list, expected: str
+) -> None:
+    settings.VIBECODE_MODEL_RETRIES = 2
+    model_server.script(
+        custom_tool_call("submit_patch", patch_input("Mention refunds", RENAME)),
+        text(verdict(True, "Good.", "feat: refunds")),
+        *failures,
+    )
+    finished = await vibe.run("Billing should also handle refunds")
+
+    response = await vibe.client.post(
+        f"/api/diffs/{finished['diff_id']}/refine-message", {}, content_type="application/json"
+    )
+
+    assert response.status_code == 502
+    assert expected in response.json()["detail"]
+    assert_no_double_period(response.json()["detail"])
+    assert len(model_server.requests) == 2 + len(failures)
+
+
 # --- Streams cut mid-answer ------------------------------------------------------------
 
 
