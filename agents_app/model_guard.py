@@ -31,7 +31,11 @@ from agents.items import TResponseStreamEvent
 from agents.retry import ModelRetryAdvice, ModelRetryAdviceRequest
 from pydantic import BaseModel
 
-LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+SURROGATE = re.compile("[\ud800-\udfff]")
+SURROGATE_PAIR = re.compile("[\ud800-\udbff][\udc00-\udfff]")
+LONE_SURROGATE = re.compile(
+    "[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]"
+)
 # The same, escaped in JSON text (a function call's arguments).
 ESCAPED_SURROGATE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 REPLACEMENT = "\ufffd"
@@ -101,9 +105,18 @@ def _attempt_started() -> None:
         calls.attempt_started()
 
 
+def join_pairs(text: str) -> str:
+    """`text` with each UTF-16 surrogate pair read as the one character it encodes."""
+    return SURROGATE_PAIR.sub(
+        lambda pair: pair.group().encode("utf-16", "surrogatepass").decode("utf-16"), text
+    )
+
+
 def scrub(text: str) -> str:
-    """`text` with each lone surrogate replaced by U+FFFD, so it encodes as UTF-8."""
-    return LONE_SURROGATE.sub(REPLACEMENT, text)
+    """`text` that encodes as UTF-8: surrogate pairs joined, lone surrogates U+FFFD."""
+    if SURROGATE.search(text) is None:
+        return text
+    return LONE_SURROGATE.sub(REPLACEMENT, join_pairs(text))
 
 
 def surrogate_position(text: str) -> str:
@@ -117,23 +130,26 @@ def surrogate_position(text: str) -> str:
     return f"line {line}, column {column} (U+{ord(match.group()):04X})"
 
 
-def _scrub_in_place(value: Any, found: dict[str, str], call_id: str = "") -> Any:
+def scrub_in_place(value: Any, found: dict[str, str], call_id: str = "") -> Any:
     """Replace lone surrogates in every string of a pydantic model, dict or list."""
     if isinstance(value, str):
         if ESCAPED_SURROGATE.search(value):
             fixed_json = _scrub_json(value, found, call_id)
             if fixed_json is not None:
                 return fixed_json
-        if LONE_SURROGATE.search(value) is None:
+        if SURROGATE.search(value) is None:
             return value
-        found.setdefault(call_id, surrogate_position(value))
-        return scrub(value)
+        joined = join_pairs(value)
+        where = surrogate_position(joined)
+        if where:
+            found.setdefault(call_id, where)
+        return scrub(joined)
     if isinstance(value, BaseModel):
         own_id = getattr(value, "call_id", None)
         item_call = own_id if isinstance(own_id, str) else call_id
         for name in list(type(value).model_fields) + list(value.model_extra or {}):
             current = getattr(value, name, None)
-            fixed = _scrub_in_place(current, found, item_call)
+            fixed = scrub_in_place(current, found, item_call)
             if fixed is not current:
                 setattr(value, name, fixed)
         return value
@@ -141,13 +157,13 @@ def _scrub_in_place(value: Any, found: dict[str, str], call_id: str = "") -> Any
         own_id = value.get("call_id")
         item_call = own_id if isinstance(own_id, str) else call_id
         for key, current in list(value.items()):
-            fixed = _scrub_in_place(current, found, item_call)
+            fixed = scrub_in_place(current, found, item_call)
             if fixed is not current:
                 value[key] = fixed
         return value
     if isinstance(value, list):
         for index, current in enumerate(value):
-            fixed = _scrub_in_place(current, found, call_id)
+            fixed = scrub_in_place(current, found, call_id)
             if fixed is not current:
                 value[index] = fixed
         return value
@@ -165,7 +181,7 @@ def _scrub_json(text: str, found: dict[str, str], call_id: str) -> str | None:
     except ValueError:
         return None
     inside: dict[str, str] = {}
-    _scrub_in_place(decoded, inside, call_id)
+    scrub_in_place(decoded, inside, call_id)
     if not inside:
         return None
     for key, where in inside.items():
@@ -175,12 +191,12 @@ def _scrub_json(text: str, found: dict[str, str], call_id: str) -> str | None:
 
 def scrub_all(value: Any) -> Any:
     """`value` (a string, or a dict/list/model holding strings) without lone surrogates."""
-    return _scrub_in_place(value, {})
+    return scrub_in_place(value, {})
 
 
 def _scrub_and_note(value: Any) -> None:
     found: dict[str, str] = {}
-    _scrub_in_place(value, found)
+    scrub_in_place(value, found)
     calls = _current.get()
     if calls is not None:
         calls.lone_surrogates.update({k: v for k, v in found.items() if k})

@@ -9,6 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from agents_app.model_guard import scrub_in_place
 from agents_app.patch_step import applied_notes
 from agents_app.tests.conftest import WORKFLOW, Vibe, change, patch_input, verdict
 from reviews.models import Diff
@@ -418,3 +419,19 @@ def test_applier_assumptions_are_listed_in_the_tool_result() -> None:
 
     assert applied_notes(result) == "Applied, assuming: context line 12 was missing from hunk 1\n"
     assert applied_notes(SimpleNamespace()) == ""
+
+
+def test_surrogate_pairs_are_joined_and_only_lone_halves_are_reported() -> None:
+    found: dict[str, str] = {}
+    item = {"call_id": "call_1", "input": "ok \ud83d\ude00\nbad \udc00 end"}
+
+    scrub_in_place(item, found)
+
+    assert item["input"] == "ok \U0001f600\nbad \ufffd end"
+    assert found == {"call_1": "line 2, column 5 (U+DC00)"}
+    arguments = json.dumps({"patch": "a\ud800b"})  # escaped, as a function call sends it
+    found.clear()
+    call = {"call_id": "call_2", "arguments": arguments}
+    scrub_in_place(call, found)
+    assert json.loads(call["arguments"]) == {"patch": "a\ufffdb"}
+    assert found == {"call_2": "line 1, column 2 (U+D800)"}
