@@ -13,7 +13,7 @@ from agents_app.agent_cache import cached_agent, run_config
 from agents_app.errors import describe_error, head
 from agents_app.memory import close_memory, evaluator_key, open_memory
 from agents_app.model_guard import ModelCalls, surrogate_position, tracked_model_calls
-from agents_app.patching import apply_patch, unified_diff
+from agents_app.patching import PatchResult, apply_patch, unified_diff
 from agents_app.recording import RecordingHooks
 from agents_app.run_state import VibecodeRun
 from reviews.models import Diff
@@ -39,10 +39,9 @@ def lone_surrogate_error(where: str) -> str:
     )
 
 
-def applied_notes(result: object) -> str:
-    """What the applier assumed to place hunks (`notes` on its result, when it gives any)."""
-    notes = [str(note) for note in getattr(result, "notes", None) or []]
-    return "".join(f"Applied, assuming: {note}\n" for note in notes)
+def applied_notes(result: PatchResult) -> str:
+    """What the applier assumed to place hunks (e.g. a context line the patch left out)."""
+    return "".join(f"Applied, assuming: {note}\n" for note in result.notes)
 
 
 def fallback_commit_message(description: str, person_text: str) -> str:

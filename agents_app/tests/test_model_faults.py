@@ -5,12 +5,12 @@ says truthfully what happened and what to do.
 """
 
 import json
-from types import SimpleNamespace
 
 import pytest
 
 from agents_app.model_guard import scrub_in_place
 from agents_app.patch_step import applied_notes
+from agents_app.patching import PatchResult
 from agents_app.tests.conftest import WORKFLOW, Vibe, change, patch_input, verdict
 from reviews.models import Diff
 from sessions_app.models import ConversationMessage, VibecodeSession
@@ -414,11 +414,34 @@ async def test_a_patch_growing_the_file_over_the_size_limit_is_refused(
     assert [d.patched_code async for d in Diff.objects.all()] == [RENAMED]
 
 
-def test_applier_assumptions_are_listed_in_the_tool_result() -> None:
-    result = SimpleNamespace(notes=["context line 12 was missing from hunk 1"])
+async def test_what_the_applier_assumed_reaches_the_model(vibe: Vibe, model_server) -> None:
+    # The hunk leaves out `name="Triage",` between two of its context lines.
+    left_out = (
+        "--- a/agents.py\n+++ b/agents.py\n@@ -11,6 +11,6 @@\n"
+        ' billing = Agent(name="Billing", instructions="Help with invoices.")\n'
+        " triage = Agent(\n"
+        '     instructions="Send the customer to the right agent.",\n'
+        "-    handoffs=[support, billing],\n"
+        "+    handoffs=[billing, support],\n"
+        " )\n"
+    )
+    model_server.script(
+        custom_tool_call("submit_patch", patch_input("Billing first", left_out)),
+        text(verdict(False, "Keep the order.")),
+        text("Understood, I will leave it."),
+    )
 
-    assert applied_notes(result) == "Applied, assuming: context line 12 was missing from hunk 1\n"
-    assert applied_notes(SimpleNamespace()) == ""
+    finished = await vibe.run("Put billing first in the handoffs")
+
+    assert finished["outcome"] == "text"
+    feedback = model_server.requests[2].tool_outputs()[-1]
+    assert feedback.startswith("Applied, assuming: Hunk 1 of 1 left out line 13 of agents.py")
+    assert 'name="Triage",' in feedback
+    assert "Rejected by the Evaluator: Keep the order." in feedback
+
+
+def test_a_clean_application_adds_no_assumptions() -> None:
+    assert applied_notes(PatchResult(ok=True, code="x = 1\n", error=None, method="exact")) == ""
 
 
 def test_surrogate_pairs_are_joined_and_only_lone_halves_are_reported() -> None:
