@@ -9,6 +9,7 @@ import uuid
 from dataclasses import dataclass
 
 from asgiref.sync import async_to_sync, sync_to_async
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import QuerySet
@@ -102,6 +103,13 @@ def commit(diff_id: uuid.UUID, user: User, message: str | None = None) -> Diff:
         if diff.status != Diff.Status.HUMAN_APPROVED:
             raise ReviewConflict(
                 f"The diff is {diff.status}; only a human_approved diff can be committed."
+            )
+        size = len(diff.patched_code.encode())
+        if size > settings.MAX_CODE_BYTES:
+            # Runs refuse such patches; this catches diffs stored before, or by hand.
+            raise ReviewConflict(
+                f"The patched file is {size} bytes, over the limit of {settings.MAX_CODE_BYTES} "
+                "bytes: reject this diff with feedback to get a smaller one."
             )
         text = (message or diff.commit_message).strip() or "Update agents"
         try:
