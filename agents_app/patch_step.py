@@ -16,6 +16,7 @@ from agents_app.model_guard import ModelCalls, surrogate_position, tracked_model
 from agents_app.patching import PatchResult, apply_patch, unified_diff
 from agents_app.recording import RecordingHooks
 from agents_app.run_state import VibecodeRun
+from projects.code import InvalidCode, validate_code
 from reviews.models import Diff
 from sessions_app.models import ConversationMessage
 from vibegrapher.background import in_thread
@@ -89,13 +90,13 @@ async def handle_patch(context: RunContextWrapper[Any], patch: str, description:
         )
     if not diff_text:
         return "The patch changes nothing. Submit a diff that makes the requested change."
-    size = len(result.code.encode())
-    if size > settings.MAX_CODE_BYTES:
-        logger.info("patch over the size limit session=%s bytes=%d", run.session_id, size)
+    try:
+        validate_code(result.code, f"The patched {run.filename}")
+    except InvalidCode as exc:
+        logger.info("patched file refused session=%s: %s", run.session_id, exc)
         return (
-            f"The patch was not applied: the file would be {size} bytes, over the limit of "
-            f"{settings.MAX_CODE_BYTES} bytes. Make a change that keeps the file under it "
-            f"and call {all_agents.SUBMIT_PATCH} again."
+            f"The patch was not applied: {exc} Make a change that keeps the file under the "
+            f"limit and call {all_agents.SUBMIT_PATCH} again."
         )
     # What the applier assumed to place hunks goes back with the verdict, so the
     # VibeCoder can check it and correct the patch if the assumption was wrong.

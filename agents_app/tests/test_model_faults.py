@@ -406,8 +406,8 @@ async def test_a_patch_growing_the_file_over_the_size_limit_is_refused(
     feedback = model_server.requests[1].tool_outputs()[-1]
     size = len(WORKFLOW.encode()) + len(padding) + 1
     assert feedback.startswith(
-        f"The patch was not applied: the file would be {size} bytes, over the limit of "
-        f"{settings.MAX_CODE_BYTES} bytes."
+        f"The patch was not applied: The patched agents.py is {size} bytes; the limit is "
+        f"{settings.MAX_CODE_BYTES} bytes (MAX_CODE_BYTES)."
     )
     # The Evaluator saw only the second patch; nothing over the limit was stored.
     assert len(model_server.requests) == 3

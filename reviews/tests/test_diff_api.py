@@ -144,7 +144,7 @@ def test_commit_refused_when_the_patched_file_is_over_the_size_limit(
     response = api.post(f"/api/diffs/{big.id}/commit", {}, format="json")
 
     assert response.status_code == 409
-    assert f"over the limit of {settings.MAX_CODE_BYTES} bytes" in response.json()["detail"]
+    assert f"the limit is {settings.MAX_CODE_BYTES} bytes" in response.json()["detail"]
     big.refresh_from_db()
     assert (big.status, big.committed_sha) == ("human_approved", "")
     project.refresh_from_db()
