@@ -33,6 +33,7 @@ from agents_app import all_agents
 from agents_app.agent_cache import cached_agent, run_config
 from agents_app.errors import VIBECODER_MAX_TURNS, describe_error, ensure_model_configured
 from agents_app.memory import clear_memory, close_memory, evaluator_key, open_memory
+from agents_app.model_guard import tracked_model_calls
 from agents_app.patch_step import handle_patch
 from agents_app.recording import RecordingHooks
 from agents_app.run_state import VibecodeRun
@@ -229,6 +230,7 @@ async def start_run(
     try:
         message = await _store_user_message(session.id, display_text or prompt)
         run = await _load_run(session.id, prompt)
+        run.person_text = display_text or prompt
         await emit(
             session.project_id,
             {
@@ -295,15 +297,16 @@ async def _heartbeat(run: VibecodeRun, run_task: asyncio.Task[Any]) -> None:
 async def _drive(run: VibecodeRun) -> None:
     memory: Session = await open_memory(run.slug, run.memory_key)
     try:
-        run.stream = Runner.run_streamed(
-            cached_agent(_build_vibecoder),
-            vibecoder_input(run, node_focus(run)),
-            context=run,
-            session=memory,
-            hooks=RecordingHooks(run.session_id, run.project_id, run.trace_id),
-            run_config=run_config(run.trace_id, "Vibegrapher vibecode"),
-            max_turns=VIBECODER_MAX_TURNS,
-        )
+        with tracked_model_calls(run.vibecoder_calls):
+            run.stream = Runner.run_streamed(
+                cached_agent(_build_vibecoder),
+                vibecoder_input(run, node_focus(run)),
+                context=run,
+                session=memory,
+                hooks=RecordingHooks(run.session_id, run.project_id, run.trace_id),
+                run_config=run_config(run.trace_id, "Vibegrapher vibecode"),
+                max_turns=VIBECODER_MAX_TURNS,
+            )
         async for _ in run.stream.stream_events():
             pass
         if run.outcome is None:
@@ -333,7 +336,7 @@ async def _run(run: VibecodeRun) -> None:
         except Exception as exc:
             logger.exception("vibecode run failed session=%s", run.session_id)
             run.outcome = "error"
-            run.error = describe_error(exc)
+            run.error = describe_error(exc, calls=run.vibecoder_calls)
         if run.outcome == "error":
             state = VibecodeSession.RunState.FAILED
     except asyncio.CancelledError:

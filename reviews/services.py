@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from agents_app import runs
 from projects import git
+from projects.code import InvalidCode, validate_code
 from projects.services import author_of, commit_project_code
 from reviews.models import Diff
 from sessions_app.events import emit, emit_sync
@@ -103,6 +104,13 @@ def commit(diff_id: uuid.UUID, user: User, message: str | None = None) -> Diff:
             raise ReviewConflict(
                 f"The diff is {diff.status}; only a human_approved diff can be committed."
             )
+        try:
+            # Runs refuse such patches; this catches diffs stored before, or by hand.
+            validate_code(diff.patched_code, f"The patched {diff.project.main_file}")
+        except InvalidCode as exc:
+            raise ReviewConflict(
+                f"{exc} Reject this diff with feedback to get one that fits."
+            ) from None
         text = (message or diff.commit_message).strip() or "Update agents"
         try:
             project = commit_project_code(

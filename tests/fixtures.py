@@ -9,8 +9,8 @@ import redis
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.test import AsyncClient
-from rest_framework.authtoken.models import Token
 
+from accounts.tokens import create_token
 from tests.model_server import ModelServer
 
 
@@ -74,7 +74,7 @@ class TokenClient(AsyncClient):
 @pytest.fixture
 async def async_api(user) -> TokenClient:
     """An async API client for `user` (async views run on the test's event loop)."""
-    token = await sync_to_async(lambda: Token.objects.get_or_create(user=user)[0].key)()
+    token = await sync_to_async(create_token)(user)
     return TokenClient(token)
 
 

@@ -18,8 +18,10 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from django.db import connections  # noqa: E402
 
 from agents_app.runs import mark_interrupted_runs  # noqa: E402
+from reviews.diff_tests import recover_after_restart  # noqa: E402
 from sessions_app.routing import websocket_urlpatterns  # noqa: E402
 from vibegrapher import shutdown  # noqa: E402
+from vibegrapher.body_limit import BodySizeLimit  # noqa: E402
 
 
 def _sweep_interrupted_runs() -> None:
@@ -38,13 +40,15 @@ try:
         sweep.submit(_sweep_interrupted_runs).result()
 except Exception as exc:
     logging.getLogger(__name__).warning("start-up sweep of interrupted runs skipped: %s", exc)
+recover_after_restart()  # test runs of dead processes: never raises
 
 # SIGTERM ends the runs (interrupted, with run_finished) before daphne stops.
 shutdown.install()
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        # Bodies over their URL's limit are refused before Django buffers them.
+        "http": BodySizeLimit(django_asgi_app),
         "websocket": AllowedHostsOriginValidator(
             AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
         ),
