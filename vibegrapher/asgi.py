@@ -16,6 +16,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from agents_app.vibecode import mark_interrupted_runs  # noqa: E402
+from projects.services import reconcile_all  # noqa: E402
 from sessions_app.routing import websocket_urlpatterns  # noqa: E402
 
 # Runs left "running" by a process that died are "interrupted" from now on. A database
@@ -24,6 +25,11 @@ try:
     mark_interrupted_runs()
 except Exception as exc:
     logging.getLogger(__name__).warning("start-up sweep of interrupted runs skipped: %s", exc)
+# Commits that a crash left in git but not in the rows are recorded (git is the record).
+try:
+    reconcile_all()
+except Exception as exc:
+    logging.getLogger(__name__).warning("start-up reconciliation skipped: %s", exc)
 
 application = ProtocolTypeRouter(
     {

@@ -202,6 +202,11 @@ VIBECODE_MODEL_RETRIES: int = env.int("VIBECODE_MODEL_RETRIES", default=3)
 # the operator accepts it, and then shown on every result).
 TEST_SANDBOX: str = env.str("TEST_SANDBOX", default="bwrap")
 
+# --- Crash tests ------------------------------------------------------------------
+# A named instant at which the process SIGKILLs itself (vibegrapher/faults.py), for the
+# crash-safety tests only: honoured only with DEBUG on, so production cannot enable it.
+FAULT_POINT: str = env.str("VIBEGRAPHER_FAULT_POINT", default="") if DEBUG else ""
+
 # --- Internationalisation -------------------------------------------------------
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
