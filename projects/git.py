@@ -9,6 +9,7 @@ record of commits, and the trailer is how a commit found in git (after a crash b
 the ref move and the database update) is traced back to its diff.
 """
 
+import logging
 import os
 import re
 import shutil
@@ -23,6 +24,8 @@ import pygit2
 
 from projects.storage import check_file_name, projects_root, repository_dir
 from vibegrapher.faults import crash_point
+
+logger = logging.getLogger(__name__)
 
 BRANCH = "main"
 BRANCH_REF = f"refs/heads/{BRANCH}"
@@ -222,6 +225,7 @@ def commit_file(
         tree.insert(filename, repo.create_blob(content.encode()), pygit2.enums.FileMode.BLOB)
         signature = _signature(author_name, author_email)
         crash_point("commit:before-ref-move")
+        _break_stale_ref_lock(slug)
         try:
             oid = repo.create_commit(
                 BRANCH_REF, signature, signature, message, tree.write(), [head.id]
@@ -230,6 +234,19 @@ def commit_file(
             raise HeadMovedError(f"HEAD moved while committing: {exc}") from exc
         crash_point("commit:after-ref-move")
     return str(oid)
+
+
+def _break_stale_ref_lock(slug: str) -> None:
+    """Remove the branch's lock file left by a process killed while it held it.
+
+    Every caller of `commit_file` holds the project's row lock (see
+    `projects.services.commit_project_code`), so no live process can be moving this
+    branch now: a lock file is a dead one's, and would refuse every commit forever.
+    """
+    lock = repository_dir(slug) / "refs" / "heads" / f"{BRANCH}.lock"
+    if lock.exists():
+        logger.warning("repository %s: removing a stale ref lock %s", slug, lock)
+        lock.unlink(missing_ok=True)
 
 
 @dataclass(frozen=True)

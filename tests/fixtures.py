@@ -1,6 +1,7 @@
 """Pytest fixtures shared across apps: the local model server (see tests/model_server.py)."""
 
 import os
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -56,6 +57,32 @@ def redis_url() -> str:
             pytest.fail(message + " (CI=true: a missing service is a failure)")
         pytest.skip(message)
     return REDIS_TEST_URL
+
+
+@pytest.fixture
+def server_database(settings, tmp_path) -> Iterator[str]:
+    """A DATABASE_URL for a server process, on the database kind of this test pass.
+
+    SQLite: a file in the test's directory. PostgreSQL: a fresh database on the same
+    server as the test database, dropped afterwards (the test database itself is
+    inside the test's transaction and invisible to another process).
+    """
+    db = settings.DATABASES["default"]
+    if db["ENGINE"] != "django.db.backends.postgresql":
+        yield f"sqlite:///{tmp_path / 'server.sqlite3'}"
+        return
+    import psycopg
+
+    name = f"vg_server_{uuid.uuid4().hex[:12]}"
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
+    where = f"{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
+    admin = psycopg.connect(f"postgres://{auth}@{where}/postgres", autocommit=True)
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield f"postgres://{auth}@{where}/{name}"
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 class TokenClient(AsyncClient):

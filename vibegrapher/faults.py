@@ -13,5 +13,5 @@ from django.conf import settings
 
 
 def crash_point(name: str) -> None:
-    if settings.FAULT_POINT and settings.FAULT_POINT == name:
+    if settings.FAULT_POINT and name == settings.FAULT_POINT:
         os.kill(os.getpid(), signal.SIGKILL)
