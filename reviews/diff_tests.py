@@ -15,12 +15,12 @@ from typing import Any, TypedDict
 from django.db.models import Q
 from django.utils import timezone
 
-from agents_app.vibecode import in_thread
 from projects.models import TestCase
 from reviews import sandbox
 from reviews.models import Diff
 from sessions_app.events import emit
 from vibegrapher.background import BackgroundTasks
+from vibegrapher.db_threads import off_loop
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ def claim_expiry(tests: list[PlannedTest]) -> timedelta:
     return timedelta(seconds=seconds) + CLAIM_SLACK
 
 
-@in_thread
+@off_loop
 def _plan(diff_id: uuid.UUID, quick_only: bool) -> PlannedRun:
     diff = Diff.objects.select_related("project").get(id=diff_id)
     cases = TestCase.objects.filter(project_id=diff.project_id).order_by("created_at", "name")
@@ -94,7 +94,7 @@ def _plan(diff_id: uuid.UUID, quick_only: bool) -> PlannedRun:
     return PlannedRun(diff.id, diff.project_id, diff.project.main_file, diff.patched_code, tests)
 
 
-@in_thread
+@off_loop
 def _claim(run: PlannedRun) -> bool:
     now = timezone.now()
     free = Q(tests_started_at__isnull=True) | Q(tests_started_at__lt=now - claim_expiry(run.tests))
@@ -104,7 +104,7 @@ def _claim(run: PlannedRun) -> bool:
     return claimed == 1
 
 
-@in_thread
+@off_loop
 def _store(diff_id: uuid.UUID, results: list[StoredResult], *, finished: bool) -> None:
     fields: dict[str, Any] = {"test_results": results}
     if finished:

@@ -8,7 +8,9 @@ from typing import Any
 import pytest
 import redis
 from asgiref.sync import sync_to_async
+from asgiref.testing import ApplicationCommunicator as BaseApplicationCommunicator
 from channels.testing import WebsocketCommunicator
+from django.db import close_old_connections
 from django.test import AsyncClient
 from rest_framework.authtoken.models import Token
 
@@ -44,19 +46,36 @@ REDIS_TEST_URL = os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/7")
 
 
 @pytest.fixture
-def redis_url() -> str:
-    """The Redis the multi-process tests use; missing Redis skips them, or fails under CI."""
+def redis_url() -> Iterator[str]:
+    """The Redis the multi-process tests use; missing Redis skips them, or fails under CI.
+
+    The database must be empty at the start (it may be someone else's otherwise: set
+    REDIS_TEST_URL to a free one); the keys the test made are deleted at the end.
+    """
     try:
         client = redis.Redis.from_url(REDIS_TEST_URL, socket_connect_timeout=2)
         client.ping()
-        client.flushdb()
-        client.close()
+        size = client.dbsize()
     except redis.RedisError as exc:
         message = f"Redis at {REDIS_TEST_URL} is unreachable: {exc}"
         if os.environ.get("CI") == "true":
             pytest.fail(message + " (CI=true: a missing service is a failure)")
         pytest.skip(message)
-    return REDIS_TEST_URL
+    if size:
+        client.close()
+        pytest.fail(
+            f"Redis database {REDIS_TEST_URL} holds {size} keys: the tests use and empty "
+            "it, so it must be one only they use. Set REDIS_TEST_URL to an empty database "
+            "(redis://host:port/<n>)."
+        )
+    try:
+        yield REDIS_TEST_URL
+    finally:
+        # Empty at the start, so everything in it now is this test's.
+        try:
+            client.flushdb()
+        finally:
+            client.close()
 
 
 @pytest.fixture
@@ -97,6 +116,15 @@ class TokenClient(AsyncClient):
     ) -> Any:
         return super().generic(*args, headers={**self.auth, **(headers or {})}, **kwargs)
 
+    async def request(self, **request: Any) -> Any:
+        # Django's test client keeps its request signals from closing connections;
+        # the views' sync work ran on asgiref's shared thread: close its connection,
+        # as the end of a real request does.
+        try:
+            return await super().request(**request)
+        finally:
+            await sync_to_async(close_old_connections)()
+
 
 @pytest.fixture
 async def async_api(user) -> TokenClient:
@@ -105,11 +133,29 @@ async def async_api(user) -> TokenClient:
     return TokenClient(token)
 
 
+class ProjectSocket(WebsocketCommunicator):
+    """channels' WebsocketCommunicator without its global patch of close_old_connections.
+
+    channels.testing turns `channels.db.close_old_connections` into a no-op for the
+    whole process while a test waits on a socket, so every `database_sync_to_async`
+    job the app runs meanwhile (a run's messages, a test run's results) keeps its
+    worker thread's connection open, and PostgreSQL then refuses to drop the test
+    database ("being accessed by other users"). The app's jobs close their
+    connections as they do in production.
+    """
+
+    async def send_input(self, message: Any) -> None:
+        return await BaseApplicationCommunicator.send_input(self, message)
+
+    async def receive_output(self, timeout: float = 1) -> Any:  # noqa: ASYNC109 (channels' API)
+        return await BaseApplicationCommunicator.receive_output(self, timeout)
+
+
 async def open_project_socket(project_id: object, token: str) -> WebsocketCommunicator:
     """A connected WebSocket on a project's events, through the whole ASGI stack."""
     from vibegrapher.asgi import application  # Django's app, once settings are loaded
 
-    socket = WebsocketCommunicator(
+    socket = ProjectSocket(
         application,
         f"/ws/projects/{project_id}/?token={token}",
         headers=[(b"origin", b"http://localhost")],
