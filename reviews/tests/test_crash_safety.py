@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from inotify_simple import INotify, flags
+from inotify_simple import INotify, flags  # type: ignore[import-untyped]
 
 from tests.servers import AppServer, create_user_and_project
 
