@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import threading
+import time
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
@@ -160,6 +161,22 @@ def unplace_repository(slug: str, staged: Path) -> None:
 def discard_staged(staged: Path) -> None:
     if staged.name.startswith(".staging-") and staged.parent == projects_root():
         shutil.rmtree(staged, ignore_errors=True)
+
+
+def discard_stale_staging(older_than_seconds: float = 3600) -> int:
+    """Remove staged repositories left by a process that died while creating a project.
+
+    A creation stages and places its repository within one request, so an hour-old
+    staging directory belongs to nobody.
+    """
+    root = projects_root()
+    if not root.is_dir():
+        return 0
+    cutoff = time.time() - older_than_seconds
+    stale = [p for p in root.glob(".staging-*") if p.stat().st_mtime < cutoff]
+    for path in stale:
+        discard_staged(path)
+    return len(stale)
 
 
 def _head_commit(repo: pygit2.Repository) -> pygit2.Commit:

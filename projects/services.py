@@ -262,6 +262,7 @@ def _head_or_none(project: Project) -> str | None:
 
 def reconcile_all() -> int:
     """Reconcile every project (at start-up); returns how many rows were brought forward."""
+    git.discard_stale_staging()
     moved = 0
     for project_id in Project.objects.values_list("id", flat=True).iterator():
         try:
