@@ -9,10 +9,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PORT=8080 \
     MEDIA_ROOT=/data/media
 
-# bubblewrap: the diff-test sandbox; prlimit (util-linux) is already in the base image.
-# pygit2's wheel carries libgit2, so no system git library is needed.
+# bubblewrap: the diff-test sandbox; libseccomp2: its syscall filter (through pyseccomp);
+# prlimit (util-linux) is already in the base image. pygit2's wheel carries libgit2, so
+# no system git library is needed.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends bubblewrap \
+    && apt-get install -y --no-install-recommends bubblewrap libseccomp2 \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app
@@ -27,7 +28,9 @@ RUN DEBUG=false SECRET_KEY=build-only-not-secret python manage.py collectstatic 
 RUN useradd --create-home --uid 1000 app \
     && mkdir -p /data/media \
     && chown -R app:app /data
-USER app
+# The container starts as root only to give `app` a cgroup subtree (the diff-test
+# sandbox's memory budget needs one), then runs its command as `app`.
+ENTRYPOINT ["/app/docker-entrypoint.sh"]
 
 EXPOSE 8080
 CMD ["sh", "-c", "exec daphne -b 0.0.0.0 -p \"${PORT}\" vibegrapher.asgi:application"]

@@ -3,11 +3,14 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
+# `make run` listens on this machine only; HOST=0.0.0.0 opens it to the network
+# (with DEBUG on: debug pages, so only on a network you trust).
+HOST ?= 127.0.0.1
 # The suite runs once on SQLite, then again on this PostgreSQL when it answers.
 PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/test
-# Debian packages the app and its tests need: bubblewrap (diff-test sandbox),
-# chromium (browser tests).
-APT_PACKAGES ?= bubblewrap chromium
+# Debian packages the app and its tests need: bubblewrap and libseccomp2 (diff-test
+# sandbox and its syscall filter), chromium (browser tests).
+APT_PACKAGES ?= bubblewrap libseccomp2 chromium
 
 .PHONY: run test check install system-deps migrate seed bench clean
 
@@ -39,9 +42,9 @@ migrate: install
 seed: migrate
 	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py seed
 
-run: APT_PACKAGES = bubblewrap
+run: APT_PACKAGES = bubblewrap libseccomp2
 run: system-deps seed
-	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py runserver 0.0.0.0:$(PORT)
+	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 test: install system-deps
 	DEBUG=true $(BIN)/pytest

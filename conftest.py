@@ -9,8 +9,11 @@ os.environ.setdefault("DEBUG", "true")
 
 import pytest
 from django.contrib.auth.models import User
-from rest_framework.authtoken.models import Token
+from django.core.cache import caches
+from django.core.cache.backends.locmem import LocMemCache
 from rest_framework.test import APIClient
+
+from accounts.tokens import create_token
 
 # Cross-app test support (the local OpenAI-compatible model server and its fixtures).
 pytest_plugins = ["tests.fixtures"]
@@ -25,6 +28,16 @@ def media_root(tmp_path: Path, settings) -> Path:
     return root
 
 
+@pytest.fixture(autouse=True)
+def _fresh_login_counts() -> None:
+    """Failed-login counts (django-axes, in the cache) never leak from one test to the next.
+
+    Only the process-local cache is cleared: a Redis cache may be someone else's data.
+    """
+    if isinstance(caches["default"], LocMemCache):
+        caches["default"].clear()
+
+
 @pytest.fixture
 def user(db) -> User:
     return User.objects.create_user("alice", password="alice-password-123")
@@ -36,9 +49,8 @@ def other_user(db) -> User:
 
 
 def _token_client(user: User) -> APIClient:
-    token, _ = Token.objects.get_or_create(user=user)
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {create_token(user)}")
     return client
 
 

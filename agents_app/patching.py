@@ -5,7 +5,18 @@ and refuses the rest with an error a model can act on:
 
 - code fences and prose around (or between) hunks are dropped; a diff split over
   several fenced blocks is joined;
-- OpenAI's V4A format (`*** Begin Patch`) is applied with the SDK's `apply_diff`;
+- OpenAI's V4A format (`*** Begin Patch`) is read with the SDK's V4A parser (its
+  `_read_anchors`/`_read_section`, pinned with openai-agents), and each of its
+  chunks is placed by the same code as a unified hunk (below), never at the first
+  of several places that fit. Its `@@ <line>` anchors (the whole line, or its start)
+  narrow the search to the block the anchor line opens, or, when nothing fits
+  there, to what follows the anchor line; a chunk of additions only goes right
+  after a unique anchor; `*** End of File` means the chunk ends the file. V4A
+  cannot state a final newline, so the file's ending is kept;
+- a patch with a character no file can hold (a lone surrogate, NUL) is refused,
+  naming its line and column; a surrogate pair is read as the character it encodes;
+- a hunk with no `+` or `-` line changes nothing: the whole patch is refused (the
+  model most likely forgot a marker);
 - each unified-diff hunk is placed by the first of:
   1. "exact": its header's line number, if its context and removed lines are there
      and nowhere else; when they also occur elsewhere, only a header that reads
@@ -16,6 +27,12 @@ and refuses the rest with an error a model can act on:
   3. "whitespace": the same two steps comparing lines with their whitespace
      collapsed (context and removed lines only; added lines go in verbatim, and
      context lines keep the file's own text);
+  4. "dropped-context": the same, allowing the file to hold up to two lines the hunk
+     left out between two of its context lines (a model that skipped a line it did
+     not mean to change). The placement must be unique, the hunk must have at least
+     three non-blank context or removed lines, the left-out lines must sit between
+     two context lines with nothing added between them (never next to a removed
+     line), they are kept as they are, and the result's `notes` say so;
 - a hunk whose lines match nowhere, or in more than one place, is refused, naming
   the hunk and quoting the lines it looked for; when nothing matches, the error
   also shows the nearest place and the first line that differs there;
@@ -23,6 +40,9 @@ and refuses the rest with an error a model can act on:
   hunks that overlap otherwise are refused;
 - a hunk with no context or removed lines is placed by its header only at the
   very start or end of the file; elsewhere it is refused as unplaceable.
+
+The file keeps its final newline (or its lack of one) unless the patch changes its
+last line; then the hunk's "\\ No newline at end of file" marker decides.
 
 The result must parse with `ast`. The stored diff is regenerated from the old and
 new file as `git diff` writes it (`unified_diff`).
@@ -32,10 +52,18 @@ import ast
 import itertools
 import posixpath
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pygit2
-from agents import apply_diff as apply_v4a
+from agents.apply_diff import (
+    END_PATCH,
+    END_SECTION_MARKERS,
+    ParserState,
+    _is_done,
+    _read_anchors,
+    _read_section,
+)
 from pygit2.enums import DiffOption
 
 HUNK_NUMBERS = re.compile(r"^@@+ ?-(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? ?@@")
@@ -43,7 +71,12 @@ FENCE = re.compile(r"^(```|~~~)")  # at column 0: a diff line never starts so
 HEADER_LINES = ("index ", "new file mode", "deleted file mode", "similarity", "rename ")
 QUOTE_LINES = 20
 LOST_SPACE = ("", "")  # an empty line in a hunk, until we know whether it is context
-METHOD_RANK = {"exact": 0, "relocated": 1, "whitespace": 2}
+METHOD_RANK = {"exact": 0, "relocated": 1, "whitespace": 2, "dropped-context": 3}
+MAX_DROPPED = 2  # file lines a hunk may have left out between its own lines
+MIN_LINES_FOR_DROPPED = 3  # non-blank context/removed lines needed to assume any
+# Characters no source file can hold: a lone surrogate cannot even be encoded.
+INVALID_CHARACTER = re.compile("[\ud800-\udfff\x00]")
+SURROGATE_PAIR = re.compile("[\ud800-\udbff][\udc00-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -51,7 +84,10 @@ class PatchResult:
     ok: bool
     code: str | None  # the whole new file when ok
     error: str | None  # when not ok: what is wrong, for the model to fix
-    method: str  # "exact", "relocated", "whitespace", "v4a", or "" when refused
+    method: str  # "exact", "relocated", "whitespace", "dropped-context", "v4a", "" refused
+    # What the applier assumed to place the patch (e.g. lines a hunk left out, kept as
+    # context), for the model to check; empty when nothing was assumed.
+    notes: list[str] = field(default_factory=list)
 
     @classmethod
     def refused(cls, error: str) -> "PatchResult":
@@ -70,6 +106,9 @@ class Hunk:
     lines: list[tuple[str, str]] = field(default_factory=list)  # (" "|"-"|"+", text)
     old_ends_without_newline: bool = False
     new_ends_without_newline: bool = False
+    kind: str = "Hunk"  # "Chunk" for a V4A chunk, in messages
+    anchors: list[str] = field(default_factory=list)  # V4A `@@ <line>` anchors, outermost first
+    at_end: bool = False  # V4A `*** End of File`: the chunk's lines end the file
 
     @property
     def old(self) -> list[str]:
@@ -92,6 +131,14 @@ class Placement:
     hunk: Hunk
     start: int  # 0-based index in the file of the hunk's first old line
     method: str
+    # Lines of the file the hunk left out, kept as context: {old line index j: how many
+    # file lines come right before the hunk's j-th context or removed line}.
+    dropped: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def length(self) -> int:
+        """How many lines of the file the hunk covers."""
+        return len(self.hunk.old) + sum(self.dropped.values())
 
 
 # --- Entry point -------------------------------------------------------------------
@@ -99,18 +146,49 @@ class Placement:
 
 def apply_patch(original: str, patch: str, filename: str) -> PatchResult:
     """The new file, or a refusal naming the problem (hunk, lines, parser message)."""
+    notes: list[str] = []
     try:
-        text = extract_patch(patch)
+        text = extract_patch(valid_text(patch, notes))
         if text.startswith(("*** Begin Patch", "*** Update File:")):
-            code, method = _apply_v4a(original, text, filename), "v4a"
+            code, _, assumed = _apply_v4a(original, text, filename)
+            method = "v4a"
         else:
-            code, method = _apply_unified(original, text, filename)
+            code, method, assumed = _apply_unified(original, text, filename)
     except PatchError as exc:
         return PatchResult.refused(str(exc))
     syntax_error = parse_error(code, filename)
     if syntax_error:
         return PatchResult.refused(syntax_error)
-    return PatchResult(ok=True, code=code, error=None, method=method)
+    return PatchResult(ok=True, code=code, error=None, method=method, notes=notes + assumed)
+
+
+def valid_text(patch: str, notes: list[str]) -> str:
+    """`patch` with surrogate pairs joined; refuses a character no file can hold.
+
+    A model's JSON may escape one character as two UTF-16 halves (`\\ud83d\\ude00`),
+    which Python keeps as two code points: joined, they are the character meant. A
+    lone half (or NUL) cannot be written to a file: the refusal names its line.
+    """
+    joined = SURROGATE_PAIR.sub(
+        lambda pair: pair.group().encode("utf-16", "surrogatepass").decode("utf-16"), patch
+    )
+    if joined != patch:
+        notes.append(
+            "The patch wrote some characters as UTF-16 surrogate pairs; each pair was "
+            "read as the one character it encodes."
+        )
+    bad = INVALID_CHARACTER.search(joined)
+    if bad is None:
+        return joined
+    line = joined.count("\n", 0, bad.start()) + 1
+    column = bad.start() - (joined.rfind("\n", 0, bad.start()) + 1) + 1
+    code = ord(bad.group())
+    what = "NUL" if code == 0 else "lone surrogate"
+    raise PatchError(
+        f"The patch contains an invalid character ({what} U+{code:04X}) at line {line}, "
+        f"column {column}. Write that text with valid characters (or an escape such as "
+        f"\\u{code:04x} inside a string) and submit the patch again."
+    )
 
 
 def parse_error(code: str, filename: str) -> str | None:
@@ -252,10 +330,37 @@ def parse_unified(text: str, filename: str) -> list[Hunk]:
         while hunk.lines and hunk.lines[-1] == LOST_SPACE:
             hunk.lines.pop()  # empty lines after a hunk end it; they are not context
         hunk.lines = [(" ", "") if line == LOST_SPACE else line for line in hunk.lines]
-    hunks = [hunk for hunk in hunks if any(kind != " " for kind, _ in hunk.lines)]
-    if not hunks:
-        raise PatchError("The diff has no hunk that changes anything.")
+    # A header with no lines under it claims nothing; drop it and renumber.
+    hunks = [hunk for hunk in hunks if hunk.lines]
+    for number, hunk in enumerate(hunks, 1):
+        hunk.number = number
+    check_every_hunk_changes(hunks, "diff")
     return hunks
+
+
+def check_every_hunk_changes(hunks: list[Hunk], what: str) -> None:
+    """Refuse the patch when a hunk has no `+` or `-` line.
+
+    Such a hunk is a model's mistake (an added line that lost its `+`, a change
+    left out): applying the rest would store an edit without the change it meant.
+    """
+    idle = [hunk for hunk in hunks if all(kind == " " for kind, _ in hunk.lines)]
+    if hunks and not idle:
+        return
+    if len(idle) == len(hunks):
+        raise PatchError(
+            f"The {what} has no hunk that changes anything: no line starts with '+' "
+            "(added) or '-' (removed)."
+        )
+    hunk = idle[0]
+    label = f"{hunk.kind} {hunk.number} of {len(hunks)}"
+    shown = _quote([text for _, text in hunk.lines])
+    raise PatchError(
+        f"{label} has no '+' or '-' line, so it changes nothing:\n{shown}\n"
+        "Mark each added line with '+' and each removed line with '-' (a line that lost "
+        f"its marker reads as unchanged context), or leave the {hunk.kind.lower()} out. "
+        "Nothing was applied."
+    )
 
 
 def _hunk_from_header(line: str, number: int) -> Hunk:
@@ -347,9 +452,24 @@ def place(lines: list[str], hunk: Hunk, total: int, filename: str, trusted: bool
 
     The header's line number is used when the hunk's lines are found there and
     nowhere else, or elsewhere too but the header is `trusted` (see `trusted_headers`).
+    A V4A chunk may only start inside the regions its anchors name, and a chunk
+    marked `*** End of File` only where its lines end the file.
     """
     old = hunk.old
-    label = f"Hunk {hunk.number} of {total}"
+    label = f"{hunk.kind} {hunk.number} of {total}"
+    if not old and hunk.at_end:
+        return Placement(hunk, len(lines), "relocated")  # V4A: added after the last line
+    if not old and hunk.anchors:
+        # A V4A chunk that only adds lines goes right after its (innermost) anchor line.
+        anchored = _anchor_regions(lines, hunk, label, filename)
+        if len(anchored) == 1:
+            return Placement(hunk, anchored[0][0] + 1, "relocated")
+        where = ", ".join(str(start + 1) for start, _, _ in anchored[:10])
+        raise PatchError(
+            f"{label} only adds lines, after its anchor `@@ {hunk.anchors[-1]}`, which is at "
+            f"{len(anchored)} places in {filename} (lines {where}). Add context lines, or "
+            "anchors that occur once, so that it goes in one place only."
+        )
     if not old:
         # Nothing to look for: only the start and the end of the file are certain.
         if hunk.old_start in (0, len(lines)) and trusted:
@@ -358,38 +478,226 @@ def place(lines: list[str], hunk: Hunk, total: int, filename: str, trusted: bool
             f"{label} only adds lines and has no context lines, so its place cannot be "
             "checked. Include the unchanged lines around the addition as context."
         )
+    scopes = _allowed_starts(lines, hunk, label, filename)
     header = hunk.old_start - 1 if hunk.old_start else None
-    for method, compare in (("relocated", _same), ("whitespace", _collapse)):
-        file_lines, wanted = [compare(x) for x in lines], [compare(x) for x in old]
-        found = [
-            start
-            for start in range(len(lines) - len(wanted) + 1)
-            if file_lines[start : start + len(wanted)] == wanted
-        ]
-        if header in found and (len(found) == 1 or trusted):
-            return Placement(hunk, header, "exact" if method == "relocated" else method)
-        if len(found) == 1:
-            return Placement(hunk, found[0], method)
-        if len(found) > 1:
-            where = ", ".join(str(start + 1) for start in found[:10])
-            why = (
-                " (its @@ header's numbers do not fit its lines and the hunks before it, "
-                "so its line number cannot decide)"
-                if header in found
-                else ""
-            )
-            raise PatchError(
-                f"{label} matches {len(found)} places in {filename} (lines {where}){why}; "
-                f"it looks for these context and removed lines:\n{_quote(old)}\n"
-                "Add context lines, or give the right line number in its @@ header, so "
-                "that it matches one place only."
-            )
+    for allowed in scopes:
+        for method, compare in (("relocated", _same), ("whitespace", _collapse)):
+            file_lines, wanted = [compare(x) for x in lines], [compare(x) for x in old]
+            found = [
+                start
+                for start in range(len(lines) - len(wanted) + 1)
+                if file_lines[start : start + len(wanted)] == wanted and start in allowed
+            ]
+            if header in found and (len(found) == 1 or trusted):
+                return Placement(hunk, header, "exact" if method == "relocated" else method)
+            if len(found) == 1:
+                return Placement(hunk, found[0], method)
+            if len(found) > 1:
+                raise _ambiguous(label, hunk, found, filename, header in found)
+    dropped: list[Placement] = []
+    for allowed in scopes:
+        dropped = dropped or _place_with_dropped_lines(lines, hunk, allowed)
+    if len(dropped) == 1:
+        return dropped[0]
+    also = ""
+    if dropped:
+        where = ", ".join(str(p.start + 1) for p in dropped[:10])
+        also = (
+            f"With lines of the file assumed left out of the {hunk.kind.lower()}, it would "
+            f"fit {len(dropped)} places (lines {where}), so it cannot be placed.\n"
+        )
     raise PatchError(
         f"{label} does not match {filename}: these context and removed lines are not in "
-        f"it (header line {hunk.old_start if hunk.old_start is not None else 'none'}):\n"
-        f"{_quote(old)}\n{_nearest(lines, old, filename)}"
+        f"it{_where_looked(hunk)}:\n"
+        f"{_quote(old)}\n{_nearest(lines, old, filename)}{also}"
         "Copy context and removed lines exactly from the file as shown."
     )
+
+
+def _where_looked(hunk: Hunk) -> str:
+    if hunk.kind == "Hunk":
+        return f" (header line {hunk.old_start if hunk.old_start is not None else 'none'})"
+    if hunk.anchors:
+        return " (after " + ", then ".join(f"`@@ {anchor}`" for anchor in hunk.anchors) + ")"
+    return " (at the end of the file)" if hunk.at_end else ""
+
+
+def _ambiguous(
+    label: str, hunk: Hunk, found: list[int], filename: str, header_among: bool
+) -> PatchError:
+    where = ", ".join(str(start + 1) for start in found[:10])
+    why = (
+        " (its @@ header's numbers do not fit its lines and the hunks before it, "
+        "so its line number cannot decide)"
+        if header_among
+        else ""
+    )
+    if hunk.kind == "Hunk":
+        fix = "Add context lines, or give the right line number in its @@ header,"
+    else:
+        fix = (
+            "Add context lines, or an `@@ <line>` anchor naming the enclosing def, class "
+            "or assignment (a line that occurs once in the file),"
+        )
+    within = " within its anchors" if hunk.anchors else ""
+    return PatchError(
+        f"{label} matches {len(found)} places in {filename}{within} (lines {where}){why}; "
+        f"it looks for these context and removed lines:\n{_quote(hunk.old)}\n"
+        f"{fix} so that it matches one place only."
+    )
+
+
+# --- V4A anchors: where a chunk may start ---------------------------------------------
+
+
+def _allowed_starts(
+    lines: list[str], hunk: Hunk, label: str, filename: str
+) -> list[range | set[int]]:
+    """Where `hunk` may start, in order of preference: anywhere; or, for a V4A chunk,
+    at the end when it is marked `*** End of File`, else inside the block its anchor
+    opens, then (only when nothing fits there) anywhere after its anchor line.
+    """
+    if hunk.at_end:
+        end = len(lines) - len(hunk.old)
+        return [range(end, end + 1) if end >= 0 else range(0)]
+    if not hunk.anchors:
+        return [range(len(lines))]
+    regions = _anchor_regions(lines, hunk, label, filename)
+    return [
+        {i for start, block_end, _ in regions for i in range(start, block_end)},
+        {i for start, _, after_end in regions for i in range(start, after_end)},
+    ]
+
+
+def _anchor_regions(
+    lines: list[str], hunk: Hunk, label: str, filename: str
+) -> list[tuple[int, int, int]]:
+    """Where the innermost anchor is, each with the end of the block it opens and the
+    end of the region it was found in (the outer anchor's block, or the file).
+
+    Each anchor is looked for inside the regions of the one before it: a line equal
+    to it, else equal with whitespace collapsed (as the SDK does), else a line that
+    starts with it (`@@ class Router` for `class Router(Agent):`, as OpenAI's own
+    V4A instructions write anchors). A chunk may start on the anchor line itself.
+    """
+    regions = [(0, len(lines))]
+    narrowed: list[tuple[int, int, int]] = []
+    for number, anchor in enumerate(hunk.anchors):
+        narrowed = []
+        for tier in range(3):
+            for start, end in regions:
+                for i in range(start, end):
+                    if _is_anchor_line(lines[i], anchor, tier):
+                        narrowed.append((i, _block_end(lines, i, end), end))
+            if narrowed:
+                break
+        if not narrowed:
+            raise PatchError(
+                f"{label}'s anchor `@@ {anchor}` is not a line of {filename}"
+                + (" after the anchors before it" if number else "")
+                + ". An anchor is a line of the file (or its start), copied exactly "
+                "(e.g. `@@ def lookup_order(order_id: str) -> str:`)."
+            )
+        # The next anchor is searched inside this one's block, after its line.
+        regions = [(start + 1, block_end) for start, block_end, _ in narrowed]
+    return narrowed
+
+
+def _is_anchor_line(line: str, anchor: str, tier: int) -> bool:
+    """Tier 0: the same line; 1: the same with whitespace collapsed; 2: starts with it."""
+    if tier == 0:
+        return line == anchor
+    wanted = _collapse(anchor)
+    if tier == 1:
+        return _collapse(line) == wanted
+    return bool(wanted) and _collapse(line).startswith(wanted)
+
+
+def _block_end(lines: list[str], at: int, limit: int) -> int:
+    """The end of the block the line at `at` opens, or `limit` when it opens none.
+
+    A block is the lines after `at` indented deeper than it (blank lines included),
+    plus closing brackets at its own indentation (the `)` of `x = Agent(`).
+    """
+    indent = len(lines[at]) - len(lines[at].lstrip())
+    nxt = next((j for j in range(at + 1, limit) if lines[j].strip()), None)
+    if nxt is None or len(lines[nxt]) - len(lines[nxt].lstrip()) <= indent:
+        return limit  # not a block opener: the chunk just comes after the anchor line
+    end = nxt
+    while end < limit:
+        line = lines[end]
+        depth = len(line) - len(line.lstrip())
+        if line.strip() and depth <= indent and not line.lstrip().startswith((")", "]", "}")):
+            break
+        end += 1
+    return end
+
+
+# --- Hunks that left out lines of the file ---------------------------------------------
+
+
+def _place_with_dropped_lines(
+    lines: list[str], hunk: Hunk, allowed: range | set[int]
+) -> list[Placement]:
+    """Every place where the hunk fits if the file has lines it left out.
+
+    At most MAX_DROPPED lines, and only between two of the hunk's context lines with
+    nothing added between them: there the left-out lines can only be context. Next
+    to a removed line they might have been meant to go too, and next to added lines
+    it is unknown on which side of them the additions go. Exact comparison first,
+    then whitespace-collapsed, as for whole hunks.
+    """
+    old = hunk.old
+    if sum(1 for line in old if line.strip()) < MIN_LINES_FOR_DROPPED or len(old) > 200:
+        return []
+    old_kinds = [kind for kind, _ in hunk.lines if kind != "+"]
+    may_drop_before = [False] * len(old)  # may the file hold left-out lines before old[j]?
+    j, added_since = -1, False
+    for kind, _ in hunk.lines:
+        if kind == "+":
+            added_since = True
+            continue
+        j += 1
+        if j > 0:
+            may_drop_before[j] = not added_since and old_kinds[j - 1] == old_kinds[j] == " "
+        added_since = False
+    for compare in (_same, _collapse):
+        file_lines, wanted = [compare(x) for x in lines], [compare(x) for x in old]
+        found: dict[tuple[str, ...], Placement] = {}
+        for start in range(len(lines)):
+            if start in allowed and file_lines[start] == wanted[0]:
+                for dropped in _alignments(file_lines, wanted, may_drop_before, start):
+                    placed = Placement(hunk, start, "dropped-context", dropped)
+                    # Alignments that differ only in which of two equal lines (say,
+                    # two blank lines) was left out give the same file: one place.
+                    after = lines[start + placed.length :]
+                    key = (*lines[:start], *render(placed, lines), *after)
+                    found.setdefault(key, placed)
+        if found:
+            return list(found.values())
+    return []
+
+
+def _alignments(
+    file_lines: list[str], wanted: list[str], may_drop_before: list[bool], start: int
+) -> list[dict[int, int]]:
+    """The ways `wanted` matches from `start` with 1..MAX_DROPPED file lines skipped."""
+    results: list[dict[int, int]] = []
+
+    def extend(i: int, j: int, dropped: dict[int, int], left: int) -> None:
+        if j == len(wanted):
+            if dropped:
+                results.append(dropped)
+            return
+        if i < len(file_lines) and file_lines[i] == wanted[j]:
+            extend(i + 1, j + 1, dropped, left)
+        if j > 0 and may_drop_before[j]:
+            for skip in range(1, left + 1):
+                if i + skip < len(file_lines) and file_lines[i + skip] == wanted[j]:
+                    extend(i + skip + 1, j + 1, {**dropped, j: skip}, left - skip)
+
+    extend(start + 1, 1, {}, MAX_DROPPED)
+    return results
 
 
 def _same(line: str) -> str:
@@ -418,61 +726,105 @@ def _nearest(lines: list[str], old: list[str], filename: str) -> str:
 # --- Applying unified diffs ---------------------------------------------------------
 
 
-def _apply_unified(original: str, text: str, filename: str) -> tuple[str, str]:
+def _apply_unified(original: str, text: str, filename: str) -> tuple[str, str, list[str]]:
+    return _apply_hunks(original, filename, lambda: parse_unified(text, filename), v4a=False)
+
+
+def _apply_hunks(
+    original: str, filename: str, parse: Callable[[], list[Hunk]], v4a: bool
+) -> tuple[str, str, list[str]]:
+    """The new file, the weakest placement method used, and what was assumed."""
     newline = "\r\n" if "\r\n" in original else "\n"
     source = original.replace("\r\n", "\n")
     ends_with_newline = source.endswith("\n") or source == ""
     lines = source.split("\n")
     if ends_with_newline:
         lines.pop()
-    hunks = parse_unified(text, filename)
+    hunks = parse()
     trusted = trusted_headers(hunks)
     placements: list[Placement] = []
     for hunk in hunks:
         placed = place(lines, hunk, len(hunks), filename, hunk.number in trusted)
         if not any(p.start == placed.start and p.hunk.same_change(hunk) for p in placements):
             placements.append(placed)  # the same hunk twice is applied once
-    placements.sort(key=lambda p: (p.start, len(p.hunk.old)))
+    placements.sort(key=lambda p: (p.start, p.length))
     for before, after in itertools.pairwise(placements):
-        if before.start + len(before.hunk.old) > after.start:
+        if before.start + before.length > after.start:
             first, second = sorted((before, after), key=lambda p: p.hunk.number)
+            kind = f"{first.hunk.kind}s"
             raise PatchError(
-                f"Hunks {first.hunk.number} and {second.hunk.number} overlap in {filename} "
-                f"(lines {_span(first)} and {_span(second)}): merge them into one hunk."
+                f"{kind} {first.hunk.number} and {second.hunk.number} overlap in {filename} "
+                f"(lines {_span(first)} and {_span(second)}): merge them into one "
+                f"{first.hunk.kind.lower()}."
             )
     result: list[str] = []
+    notes: list[str] = []
     cursor = 0
     final_newline = ends_with_newline
     for placement in placements:
         hunk = placement.hunk
         result.extend(lines[cursor : placement.start])
-        file_lines = iter(lines[placement.start : placement.start + len(hunk.old)])
-        for kind, added in hunk.lines:
-            if kind == " ":
-                result.append(next(file_lines))  # the file's own context line
-            elif kind == "-":
-                next(file_lines)
-            else:
-                result.append(added)
-        cursor = placement.start + len(hunk.old)
-        if cursor == len(lines):
-            # A hunk that reaches the end decides the final newline: kept unless its
-            # new side says "\ No newline at end of file" (a model often forgets it).
+        result.extend(render(placement, lines))
+        notes.extend(_dropped_notes(placement, lines, len(hunks), filename))
+        cursor = placement.start + placement.length
+        if cursor == len(lines) and not v4a and hunk.lines[-1][0] != " ":
+            # The hunk changes the file's last line, so it decides the final newline:
+            # one, unless its new side says "\ No newline at end of file" (a model
+            # often forgets the marker). A hunk that only has the last line as context
+            # leaves the file's ending as it was. V4A cannot say, so it never changes.
             final_newline = not hunk.new_ends_without_newline
     result.extend(lines[cursor:])
     method = max((p.method for p in placements), key=METHOD_RANK.__getitem__)
     code = "\n".join(result) + ("\n" if final_newline and result else "")
-    return code.replace("\n", newline), method
+    return code.replace("\n", newline), method, notes
+
+
+def render(placement: Placement, lines: list[str]) -> list[str]:
+    """The lines that replace the placement's span of the file."""
+    result: list[str] = []
+    at = placement.start  # the next line of the file in the hunk's span
+    old_index = 0
+    for kind, added in placement.hunk.lines:
+        if kind == "+":
+            result.append(added)
+            continue
+        kept = placement.dropped.get(old_index, 0)
+        result.extend(lines[at : at + kept])  # lines the hunk left out, unchanged
+        at += kept
+        if kind == " ":
+            result.append(lines[at])  # the file's own context line
+        at += 1
+        old_index += 1
+    return result
+
+
+def _dropped_notes(placement: Placement, lines: list[str], total: int, filename: str) -> list[str]:
+    hunk = placement.hunk
+    notes = []
+    at = placement.start
+    for old_index in range(len(hunk.old)):
+        kept = placement.dropped.get(old_index, 0)
+        if kept:
+            which = f"line {at + 1}" if kept == 1 else f"lines {at + 1}-{at + kept}"
+            quoted = "\n".join(f"    |{line}" for line in lines[at : at + kept])
+            notes.append(
+                f"{hunk.kind} {hunk.number} of {total} left out {which} of {filename} "
+                f"(the {hunk.kind.lower()} starts at line {placement.start + 1}):\n"
+                f"{quoted}\nThey were assumed to be unchanged context and kept. If the "
+                "change was meant to alter or remove them, submit a corrected patch."
+            )
+        at += kept + 1
+    return notes
 
 
 def _span(placement: Placement) -> str:
-    return f"{placement.start + 1}-{placement.start + max(len(placement.hunk.old), 1)}"
+    return f"{placement.start + 1}-{placement.start + max(placement.length, 1)}"
 
 
 # --- V4A ----------------------------------------------------------------------------
 
 
-def _apply_v4a(original: str, text: str, filename: str) -> str:
+def _apply_v4a(original: str, text: str, filename: str) -> tuple[str, str, list[str]]:
     lines = text.split("\n")
     sections = [line for line in lines if line.startswith("*** ") and "File:" in line]
     if not sections:
@@ -490,22 +842,52 @@ def _apply_v4a(original: str, text: str, filename: str) -> str:
         if line.startswith("*** ") and line != "*** End of File":
             break
         body.append(line)
+    while body and body[-1] == "":
+        body.pop()  # blank lines before `*** End Patch` end the patch; they are not context
+    return _apply_hunks(original, filename, lambda: parse_v4a(body), v4a=True)
+
+
+def parse_v4a(body: list[str]) -> list[Hunk]:
+    """The chunks of a V4A update section, read by the SDK's own V4A parser.
+
+    Each `@@` section becomes one Hunk (its context, removed and added lines in order,
+    with its anchors and `*** End of File` mark), so that it is placed like a unified
+    hunk: in one place only, never at the first of several.
+    """
+    parser = ParserState(lines=[*body, END_PATCH])
+    hunks: list[Hunk] = []
     try:
-        return apply_v4a(original, "\n".join(body) + "\n")
-    except (ValueError, IndexError) as exc:
-        # The SDK says e.g. "Invalid Context 12:\n<lines>", 12 being where it searched from.
-        detail = re.sub(
-            r"^Invalid (EOF )?Context (\d+):",
-            lambda m: (
-                f"these {'last ' if m[1] else ''}lines are not in it "
-                f"(searched from line {int(m[2]) + 1}):"
-            ),
-            str(exc),
-        )
+        while not _is_done(parser, END_SECTION_MARKERS):
+            anchors, anchor_count = _read_anchors(parser)
+            if anchor_count == 0 and hunks:
+                raise PatchError(
+                    f"V4A chunk {len(hunks) + 1} does not start with an `@@` line:\n"
+                    f"    |{parser.lines[parser.index]}\n"
+                    "Start every chunk after the first with `@@` (or `@@ <line>`)."
+                )
+            section = _read_section(parser.lines, parser.index)
+            parser.index = section.end_index
+            hunk = Hunk(len(hunks) + 1, None, kind="Chunk", anchors=anchors, at_end=section.eof)
+            done = 0
+            for chunk in section.section_chunks:
+                hunk.lines += [
+                    (" ", line) for line in section.next_context[done : chunk.orig_index]
+                ]
+                hunk.lines += [("-", line) for line in chunk.del_lines]
+                hunk.lines += [("+", line) for line in chunk.ins_lines]
+                done = chunk.orig_index + len(chunk.del_lines)
+            hunk.lines += [(" ", line) for line in section.next_context[done:]]
+            hunks.append(hunk)
+    except ValueError as exc:
+        # The SDK says e.g. "Invalid Line: foo" for a line without ' ', '-' or '+'.
         raise PatchError(
-            f"The V4A patch does not match {filename}: {detail}\n"
-            "Copy context and removed lines exactly from the file as shown."
+            f"The V4A patch cannot be read: {exc}\nEvery line of a chunk starts with ' ' "
+            "(context), '-' (removed) or '+' (added); chunks start with `@@`."
         ) from None
+    if not hunks:
+        raise PatchError("The V4A patch has no chunk: add `@@` chunks with '-' and '+' lines.")
+    check_every_hunk_changes(hunks, "V4A patch")
+    return hunks
 
 
 # --- Writing diffs --------------------------------------------------------------------

@@ -16,6 +16,12 @@ when the headers carry no `a/` `b/` prefixes; its default fuzz factor of 2 stays
 The time per case is the applier alone: `apply_patch`, or the one subprocess (the
 temporary directory and `git init` are set up before the clock starts).
 
+V4A patches (`*** Begin Patch`, the format of OpenAI's apply_patch tool) are
+reported apart from unified diffs. `git apply` and GNU `patch` cannot read V4A: they
+are still run on those cases and counted in the "all cases" table (where every V4A
+case is a refusal for them: "refused correctly" when the case expects one, "not
+handled" otherwise), and marked "n/a" in the V4A table.
+
 Usage: .venv/bin/python bench/patch_corpus.py
 """
 
@@ -56,7 +62,8 @@ def _run_in_tempdir(
             subprocess.run(setup, cwd=work, check=True, capture_output=True)
         target = work / "agents.py"
         target.write_bytes(original.encode())
-        (work / "change.diff").write_bytes(patch.encode())
+        # A lone surrogate goes to the tool as the bytes the case file holds.
+        (work / "change.diff").write_bytes(patch.encode("utf-8", "surrogatepass"))
         started = time.perf_counter()
         done = subprocess.run(command, cwd=work, capture_output=True, timeout=30, check=False)
         elapsed = time.perf_counter() - started
@@ -79,16 +86,26 @@ def gnu_patch(original: str, patch: str) -> tuple[str | None, float]:
     return _run_in_tempdir(original, patch, [*command, "-r", "-", "-i", "change.diff"])
 
 
-def score(applier: Applier) -> tuple[Counter[str], float, list[str]]:
-    """Outcome counts, the median milliseconds per case, and the wrongly applied cases."""
+def read(path: Path) -> str:
+    """A case file; a lone surrogate is stored as its three bytes (see the README)."""
+    return path.read_bytes().decode("utf-8", "surrogatepass")
+
+
+def is_v4a(case: Path) -> bool:
+    patch = read(case / "patch.diff")
+    return "*** Begin Patch" in patch or "*** Update File:" in patch
+
+
+def score(applier: Applier, cases: list[Path]) -> tuple[Counter[str], list[float], list[str]]:
+    """Outcome counts, the seconds per case, and the wrongly applied cases."""
     outcomes: Counter[str] = Counter()
     times = []
     wrong = []
-    for case in sorted(p for p in CORPUS.iterdir() if p.is_dir()):
-        original = (case / "original.py").read_bytes().decode()
-        patch = (case / "patch.diff").read_bytes().decode()
+    for case in cases:
+        original = read(case / "original.py")
+        patch = read(case / "patch.diff")
         expected_file = case / "expected.py"
-        expected = expected_file.read_bytes().decode() if expected_file.exists() else None
+        expected = read(expected_file) if expected_file.exists() else None
         result, elapsed = applier(original, patch)
         times.append(elapsed)
         if result is None or (expected is None and result == original):
@@ -98,32 +115,60 @@ def score(applier: Applier) -> tuple[Counter[str], float, list[str]]:
         else:
             outcomes["wrongly applied"] += 1
             wrong.append(case.name)
-    return outcomes, statistics.median(times) * 1000, wrong
+    return outcomes, times, wrong
 
 
-def main() -> None:
-    cases = sorted(p for p in CORPUS.iterdir() if p.is_dir())
+def table(
+    title: str, cases: list[Path], results: dict[str, tuple[Counter[str], list[float], list[str]]]
+) -> None:
     refusals = sum(1 for case in cases if (case / "refused.txt").exists())
     print(
-        f"patch corpus: {len(cases)} cases, {len(cases) - refusals} to apply and "
-        f"{refusals} to refuse (tests/patch_corpus)"
+        f"\n{title}: {len(cases)} cases, {len(cases) - refusals} to apply and {refusals} to refuse"
     )
     print(
         f"{'applier':<12}" + "".join(f"{c:>20}" for c in OUTCOMES) + f"{'correct':>9}{'median':>11}"
     )
-    wrong_cases = {}
-    for name, applier in (
-        ("vibegrapher", ours),
-        ("git apply", git_apply),
-        ("GNU patch", gnu_patch),
-    ):
-        outcomes, median_ms, wrong_cases[name] = score(applier)
+    for name, (outcomes, times, _) in results.items():
+        if not times:
+            print(f"{name:<12}{'n/a: cannot read V4A (see the all-cases table)':>80}")
+            continue
         correct = outcomes["applied correctly"] + outcomes["refused correctly"]
         cells = "".join(f"{outcomes[c]:>11} ({outcomes[c] / len(cases):>4.0%})" for c in OUTCOMES)
+        median_ms = statistics.median(times) * 1000
         print(f"{name:<12}{cells}{correct / len(cases):>9.1%}{median_ms:>8.2f} ms")
-    for name, wrong in wrong_cases.items():
+
+
+def main() -> None:
+    cases = sorted(p for p in CORPUS.iterdir() if p.is_dir())
+    v4a = [case for case in cases if is_v4a(case)]
+    unified = [case for case in cases if not is_v4a(case)]
+    appliers = (("vibegrapher", ours), ("git apply", git_apply), ("GNU patch", gnu_patch))
+    print(f"patch corpus: tests/patch_corpus ({len(unified)} unified diffs, {len(v4a)} V4A)")
+    by_kind: dict[str, dict[str, tuple[Counter[str], list[float], list[str]]]] = {}
+    for kind, subset in (("unified", unified), ("v4a", v4a)):
+        by_kind[kind] = {name: score(applier, subset) for name, applier in appliers}
+    everything = {
+        name: (
+            by_kind["unified"][name][0] + by_kind["v4a"][name][0],
+            by_kind["unified"][name][1] + by_kind["v4a"][name][1],
+            by_kind["unified"][name][2] + by_kind["v4a"][name][2],
+        )
+        for name, _ in appliers
+    }
+    table("all cases", cases, everything)
+    table("unified diffs", unified, by_kind["unified"])
+    not_v4a_readers = {"git apply", "GNU patch"}
+    table(
+        "V4A patches",
+        v4a,
+        {
+            name: (Counter(), [], []) if name in not_v4a_readers else result
+            for name, result in by_kind["v4a"].items()
+        },
+    )
+    for name, (_, _, wrong) in everything.items():
         if wrong:
-            print(f"wrongly applied by {name}: {', '.join(wrong)}")
+            print(f"wrongly applied by {name}: {', '.join(sorted(wrong))}")
 
 
 if __name__ == "__main__":

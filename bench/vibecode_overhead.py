@@ -71,7 +71,7 @@ def serve_model(delay: "Synchronized[float]", base_url: "Queue[str]") -> None:
 SETUP = """
 import json
 from django.contrib.auth.models import User
-from rest_framework.authtoken.models import Token
+from accounts.tokens import create_token
 from projects.services import create_project
 from sessions_app.services import get_or_create_session
 user = User.objects.create_user("bench", password="bench-pass-1")
@@ -80,7 +80,7 @@ for n in range({projects}):
     project = create_project(user, f"Bench {{n}}", {code!r})
     session, _ = get_or_create_session(project, "global")
     ids.append((str(project.id), str(session.id)))
-print(json.dumps({{"token": Token.objects.create(user=user).key, "ids": ids}}))
+print(json.dumps({{"token": create_token(user), "ids": ids}}))
 """
 
 

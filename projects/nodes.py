@@ -57,6 +57,9 @@ def find_agents(code: str) -> list[AgentNode]:
         tree = ast.parse(code)
     except SyntaxError as exc:
         raise ValueError(f"line {exc.lineno}: {exc.msg}") from None
+    except (RecursionError, MemoryError):
+        # Stored code was validated, but a file from before that check could still be here.
+        raise ValueError("the code is nested too deeply for the Python parser") from None
     found: list[tuple[ast.Call, str | None]] = []
     assigned: set[int] = set()
     for node in ast.walk(tree):

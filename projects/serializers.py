@@ -1,9 +1,9 @@
-import ast
 from typing import Any
 
-from django.conf import settings
 from rest_framework import serializers
 
+from projects.code import InvalidCode
+from projects.code import validate_code as check_code
 from projects.models import Project, TestCase
 from vibegrapher.fields import StrictCharField
 
@@ -35,17 +35,11 @@ class ProjectDetailSerializer(ProjectSerializer):
 
 
 def validate_code(code: str) -> str:
-    size = len(code.encode())
-    if size > settings.MAX_CODE_BYTES:
-        raise serializers.ValidationError(
-            f"The code is {size} bytes; the limit is {settings.MAX_CODE_BYTES} bytes."
-        )
+    """A serializer field validator: the code, or a ValidationError naming the problem."""
     try:
-        ast.parse(code)
-    except SyntaxError as exc:
-        raise serializers.ValidationError(
-            f"The code is not valid Python: line {exc.lineno}: {exc.msg}."
-        ) from None
+        check_code(code)
+    except InvalidCode as exc:
+        raise serializers.ValidationError(str(exc)) from None
     return code
 
 

@@ -1,10 +1,8 @@
 from django.urls import path
-from rest_framework.authtoken.views import obtain_auth_token
 
 from projects import views
 
 urlpatterns = [
-    path("auth/token", obtain_auth_token, name="auth-token"),
     path("projects", views.ProjectListView.as_view(), name="project-list-api"),
     path(
         "projects/<uuid:project_id>", views.ProjectDetailView.as_view(), name="project-detail-api"

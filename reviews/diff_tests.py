@@ -1,16 +1,21 @@
 """Run a project's test cases against a diff's patched file, one sandboxed process each.
 
 `start_test_run` claims the diff (one test run at a time), answers at once and leaves
-the run to a task: each finished test is emitted (`test_completed`) and stored on the
-diff (`test_results`), so a reload mid-run shows what has finished.
+the run to a task. Each test is "queued" until one of the server's sandbox slots is
+free, then "running" (`test_status`); each finished test is emitted (`test_completed`)
+and stored on the diff (`test_results`), so a reload mid-run shows what has finished.
+A run whose server process died is finished at that host's next start-up
+(`recover_after_restart`), its unfinished tests stored as errors.
 """
 
 import asyncio
 import logging
+import os
+import socket
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, TypedDict
+from typing import Any, Literal, TypedDict
 
 from django.db.models import Q
 from django.utils import timezone
@@ -19,8 +24,7 @@ from projects.models import TestCase
 from reviews import sandbox
 from reviews.models import Diff
 from sessions_app.events import emit
-from vibegrapher.background import BackgroundTasks
-from vibegrapher.db_threads import off_loop
+from vibegrapher.background import BackgroundTasks, in_thread
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +32,9 @@ logger = logging.getLogger(__name__)
 TEST_FILE = "vibegrapher_test.py"
 # Beyond the tests' own time limits: start-up, writing files, storing results.
 CLAIM_SLACK = timedelta(seconds=60)
+# This server process, as recorded on the diffs whose tests it runs.
+TEST_RUN_OWNER = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+DIED_OUTPUT = "The server stopped before this test finished: run the tests again."
 
 _running = BackgroundTasks("diff-tests")
 
@@ -39,6 +46,8 @@ class StoredResult(TypedDict):
     output: str
     duration: float
     isolation: str
+    # Which sandbox limit stopped it ("out of memory", "disk limit", ...), or "".
+    limit: str
 
 
 class TestsRunning(Exception):
@@ -69,16 +78,18 @@ class PlannedRun:
 
 
 def limits_for(test: PlannedTest) -> sandbox.SandboxLimits:
-    return sandbox.QUICK_LIMITS if test.quick else sandbox.FULL_LIMITS
+    return sandbox.limits_for(quick=test.quick)
 
 
 def claim_expiry(tests: list[PlannedTest]) -> timedelta:
-    """How long a claim can stand before it is taken for one left by a dead process."""
+    """How long a claim can stand before it is taken for one left by a dead process
+    on another host (this host's dead runs are finished at start-up)."""
     seconds = sum(limits_for(test).wall_seconds for test in tests)
-    return timedelta(seconds=seconds) + CLAIM_SLACK
+    # Queued behind other runs for sandbox slots, a test can wait as long as it runs.
+    return timedelta(seconds=2 * seconds) + CLAIM_SLACK
 
 
-@off_loop
+@in_thread
 def _plan(diff_id: uuid.UUID, quick_only: bool) -> PlannedRun:
     diff = Diff.objects.select_related("project").get(id=diff_id)
     cases = TestCase.objects.filter(project_id=diff.project_id).order_by("created_at", "name")
@@ -94,21 +105,29 @@ def _plan(diff_id: uuid.UUID, quick_only: bool) -> PlannedRun:
     return PlannedRun(diff.id, diff.project_id, diff.project.main_file, diff.patched_code, tests)
 
 
-@off_loop
+@in_thread
 def _claim(run: PlannedRun) -> bool:
     now = timezone.now()
-    free = Q(tests_started_at__isnull=True) | Q(tests_started_at__lt=now - claim_expiry(run.tests))
+    # An expired claim is another process's that died; this process's claims are live
+    # (its run finishes them), however long its tests waited for a sandbox.
+    expired = Q(tests_started_at__lt=now - claim_expiry(run.tests)) & ~Q(tests_owner=TEST_RUN_OWNER)
+    free = Q(tests_started_at__isnull=True) | expired
+    planned = [{"test_id": str(test.id), "name": test.name} for test in run.tests]
     claimed = Diff.objects.filter(free, id=run.diff_id).update(
-        tests_started_at=now, test_results=[], tests_run_at=None
+        tests_started_at=now,
+        test_results=[],
+        tests_run_at=None,
+        tests_owner=TEST_RUN_OWNER,
+        tests_planned=planned,
     )
     return claimed == 1
 
 
-@off_loop
+@in_thread
 def _store(diff_id: uuid.UUID, results: list[StoredResult], *, finished: bool) -> None:
     fields: dict[str, Any] = {"test_results": results}
     if finished:
-        fields |= {"tests_started_at": None, "tests_run_at": timezone.now()}
+        fields |= {"tests_started_at": None, "tests_run_at": timezone.now(), "tests_owner": ""}
     Diff.objects.filter(id=diff_id).update(**fields)
 
 
@@ -130,10 +149,24 @@ def running_task(diff_id: uuid.UUID) -> asyncio.Task[None] | None:
     return _running.get(diff_id)
 
 
+async def _emit_status(
+    run: PlannedRun, test: PlannedTest, status: Literal["queued", "running"]
+) -> None:
+    await emit(
+        run.project_id,
+        {"type": "test_status", "diff_id": str(run.diff_id), "test_name": test.name,
+         "status": status},
+    )  # fmt: skip
+
+
 async def _run_one(run: PlannedRun, test: PlannedTest) -> StoredResult:
     files = {run.main_file: run.patched_code, TEST_FILE: test.code}
+
+    async def running() -> None:
+        await _emit_status(run, test, "running")
+
     try:
-        outcome = await sandbox.run_test(files, TEST_FILE, limits_for(test))
+        outcome = await sandbox.run_test(files, TEST_FILE, limits_for(test), on_start=running)
     except Exception as exc:  # the sandbox itself failed: the person must still hear
         logger.exception("Test %r of diff %s could not run", test.name, run.diff_id)
         return StoredResult(
@@ -143,6 +176,7 @@ async def _run_one(run: PlannedRun, test: PlannedTest) -> StoredResult:
             output=f"The test could not be run: {exc}",
             duration=0.0,
             isolation=sandbox.isolation_label(),
+            limit="",
         )
     return StoredResult(
         test_id=str(test.id),
@@ -151,12 +185,15 @@ async def _run_one(run: PlannedRun, test: PlannedTest) -> StoredResult:
         output=outcome.output,
         duration=outcome.duration,
         isolation=outcome.isolation,
+        limit=outcome.limit,
     )
 
 
 async def _run_all(run: PlannedRun) -> None:
     results: list[StoredResult] = []
     try:
+        for test in run.tests:
+            await _emit_status(run, test, "queued")
         for test in run.tests:
             result = await _run_one(run, test)
             results.append(result)
@@ -170,7 +207,56 @@ async def _run_all(run: PlannedRun) -> None:
                     "status": result["status"],
                     "output": result["output"],
                     "duration": result["duration"],
+                    "limit": result["limit"],
                 },
             )
     finally:
         await _store(run.diff_id, results, finished=True)
+
+
+def recover_after_restart() -> int:
+    """At start-up: remove what dead test runs left on this host (sandbox cgroups and
+    directories), and finish the runs that died with their process, so the diff's tests
+    can run again at once. Returns how many runs were finished; never raises (a
+    database not migrated or not reachable yet must not stop the server)."""
+    try:
+        return _recover_after_restart()
+    except Exception as exc:
+        logger.warning("start-up sweep of dead test runs skipped: %s", exc)
+        return 0
+
+
+def _recover_after_restart() -> int:
+    removed = sandbox.remove_leftovers()
+    if removed:
+        logger.warning("removed %d leftovers of dead test runs", len(removed))
+    host = TEST_RUN_OWNER.split(":", 1)[0]
+    died = (
+        Diff.objects.filter(tests_started_at__isnull=False, tests_owner__startswith=f"{host}:")
+        .exclude(tests_owner=TEST_RUN_OWNER)
+        .only("id", "tests_owner", "tests_planned", "test_results")
+    )
+    finished = 0
+    for diff in died:
+        results: list[StoredResult] = list(diff.test_results or [])
+        done = {result["test_id"] for result in results}
+        results += [
+            StoredResult(
+                test_id=planned["test_id"],
+                name=planned["name"],
+                status="error",
+                output=DIED_OUTPUT,
+                duration=0.0,
+                isolation=sandbox.isolation_label(),
+                limit="",
+            )
+            for planned in diff.tests_planned or []
+            if planned["test_id"] not in done
+        ]
+        # Only if it is still that dead process's claim (not a new run's).
+        finished += Diff.objects.filter(
+            id=diff.id, tests_owner=diff.tests_owner, tests_started_at__isnull=False
+        ).update(
+            test_results=results, tests_started_at=None, tests_owner="", tests_run_at=timezone.now()
+        )
+    return finished

@@ -35,6 +35,10 @@ class Diff(models.Model):
     tests_run_at = models.DateTimeField(null=True, blank=True)
     # Set while a test run of this diff is going: the claim that keeps it to one.
     tests_started_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The server process running them ("host:pid:nonce") and the tests it planned, so a
+    # restart can tell at once which runs died with their process, and which tests.
+    tests_owner = CleanCharField(max_length=200, blank=True, default="", editable=False)
+    tests_planned = CleanJSONField(default=list, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -14,8 +14,9 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from agents_app import vibecode
+from agents_app import runs
 from projects import git
+from projects.code import InvalidCode, validate_code
 from projects.models import Project
 from projects.services import author_of, commit_project_code, reconcile
 from reviews.models import Diff
@@ -81,8 +82,8 @@ async def reject(diff: Diff, feedback: str) -> ConversationMessage:
     if not moved:
         raise await sync_to_async(_conflict)(diff.id, "rejected")
     try:
-        message = await vibecode.start_run(
-            diff.session, vibecode.rejection_prompt(diff, feedback), display_text=feedback
+        message = await runs.start_run(
+            diff.session, runs.rejection_prompt(diff, feedback), display_text=feedback
         )
     except BaseException:
         await sync_to_async(_move)(
@@ -116,6 +117,13 @@ def commit(diff_id: uuid.UUID, user: User, message: str | None = None) -> Diff:
             raise ReviewConflict(
                 f"The diff is {diff.status}; only a human_approved diff can be committed."
             )
+        try:
+            # Runs refuse such patches; this catches diffs stored before, or by hand.
+            validate_code(diff.patched_code, f"The patched {diff.project.main_file}")
+        except InvalidCode as exc:
+            raise ReviewConflict(
+                f"{exc} Reject this diff with feedback to get one that fits."
+            ) from None
         text = (message or diff.commit_message).strip() or "Update agents"
         try:
             project = commit_project_code(
@@ -144,4 +152,4 @@ def _after_commit(diff: Diff, new_code: str) -> None:
     crash_point("commit:after-transaction")
     emit_committed(diff.project_id, new_code, diff.committed_sha, [diff.id])
     # The Evaluator starts the next change fresh; the VibeCoder keeps its history.
-    async_to_sync(vibecode.clear_evaluator_memory)(diff.session)
+    async_to_sync(runs.clear_evaluator_memory)(diff.session)

@@ -12,7 +12,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from agents_app import vibecode
+from agents_app import runs
+from agents_app.commit_messages import refine_commit_message
+from agents_app.errors import ModelNotConfigured, describe_error
 from projects.services import get_owned_project
 from reviews import diff_tests, sandbox, services
 from reviews.models import Diff
@@ -106,9 +108,9 @@ async def review_diff(request: HttpRequest, user: User, diff_id: uuid.UUID) -> H
         message = await services.reject(diff, body["feedback"].strip())
     except services.ReviewConflict as exc:
         raise ApiError(409, str(exc)) from None
-    except vibecode.RunInProgress as exc:
+    except runs.RunInProgress as exc:
         raise ApiError(409, str(exc)) from None
-    except vibecode.ModelNotConfigured as exc:
+    except ModelNotConfigured as exc:
         raise ApiError(503, str(exc)) from None
     diff = await services.owned_diffs(user).aget(id=diff_id)
     data = await sync_to_async(lambda: DiffSerializer(diff).data)()
@@ -123,11 +125,11 @@ async def refine_message(request: HttpRequest, user: User, diff_id: uuid.UUID) -
     if diff.status == Diff.Status.COMMITTED:
         raise ApiError(409, "The diff is committed; its message can no longer change.")
     try:
-        message = await vibecode.refine_commit_message(diff, hint.strip())
-    except vibecode.ModelNotConfigured as exc:
+        message = await refine_commit_message(diff, hint.strip())
+    except ModelNotConfigured as exc:
         raise ApiError(503, str(exc)) from None
     except Exception as exc:
-        raise ApiError(502, vibecode.describe_error(exc, agent="Evaluator")) from None
+        raise ApiError(502, describe_error(exc, agent="Evaluator")) from None
     return JsonResponse({"commit_message": message})
 
 

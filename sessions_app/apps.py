@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class SessionsAppConfig(AppConfig):
     name = "sessions_app"
     verbose_name = "Vibecode sessions"
+
+    def ready(self) -> None:
+        from sessions_app import daphne_limits
+
+        daphne_limits.install()

@@ -14,24 +14,21 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 
+from accounts.signals import user_group
+from accounts.tokens import afind_token
 from projects.models import Project
 from sessions_app import presence
 from sessions_app.events import HeartbeatEvent, project_group
 
 logger = logging.getLogger(__name__)
 
+CLOSE_MESSAGE_TOO_BIG = 1009
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
-CLOSE_TOO_MANY_FRAMES = 4429
-
-
-@database_sync_to_async
-def _token_user(key: str) -> User | None:
-    token = Token.objects.select_related("user").filter(key=key).first()
-    return token.user if token and token.user.is_active else None
+# Too many frames a second, or too many sockets for one user.
+CLOSE_TOO_MANY = 4429
 
 
 @database_sync_to_async
@@ -44,7 +41,11 @@ class ProjectConsumer(AsyncWebsocketConsumer):
 
     project_id: str
     group: str | None = None
+    user_id: int | None = None
     heartbeat: asyncio.Task[None] | None = None
+    # Set once we sent a close: the client's frames still in flight and later events
+    # get no answer (no pong, no second close) while the close handshake finishes.
+    closing = False
 
     async def connect(self) -> None:
         project_id: uuid.UUID = self.scope["url_route"]["kwargs"]["project_id"]
@@ -53,14 +54,17 @@ class ProjectConsumer(AsyncWebsocketConsumer):
         self.frames: collections.deque[float] = collections.deque()
         refusal = await self._refusal()
         if refusal is None:
+            assert self.user_id is not None
             # Join before accepting: once the client sees the socket open, it gets events.
+            # The user's group is how a deactivation or password change closes it.
+            await self.channel_layer.group_add(user_group(self.user_id), self.channel_name)
             self.group = project_group(self.project_id)
             await self.channel_layer.group_add(self.group, self.channel_name)
             await presence.join(self.project_id, self.connection_id)
         # Accept even a refused socket, so that the browser can read the close code.
         await self.accept()
         if refusal is not None:
-            await self.close(code=refusal)
+            await self._close(refusal)
             return
         self.heartbeat = asyncio.create_task(self._beat())
 
@@ -74,12 +78,26 @@ class ProjectConsumer(AsyncWebsocketConsumer):
             return CLOSE_NOT_FOUND
         if owner_id != user.pk:
             return CLOSE_FORBIDDEN
+        # Count this socket first, then compare: two sockets racing for the last place
+        # cannot both get in (at worst both are refused).
+        await presence.touch_user(user.pk, self.connection_id)
+        if await presence.count_user(user.pk) > settings.WS_MAX_SOCKETS_PER_USER:
+            await presence.leave_user(user.pk, self.connection_id)
+            logger.warning(
+                "ws %s: user %s has %s sockets open, refused",
+                self.project_id,
+                user.pk,
+                settings.WS_MAX_SOCKETS_PER_USER,
+            )
+            return CLOSE_TOO_MANY
+        self.user_id = user.pk
         return None
 
     async def _user(self) -> User | None:
         query = parse_qs(self.scope.get("query_string", b"").decode())
         if query.get("token"):
-            return await _token_user(query["token"][0])
+            token = await afind_token(query["token"][0])
+            return token.user if token else None
         user = self.scope.get("user")
         return user if isinstance(user, User) and user.is_active else None
 
@@ -89,13 +107,31 @@ class ProjectConsumer(AsyncWebsocketConsumer):
         if self.group is not None:
             await self.channel_layer.group_discard(self.group, self.channel_name)
             await presence.leave(self.project_id, self.connection_id)
+        if self.user_id is not None:
+            await self.channel_layer.group_discard(user_group(self.user_id), self.channel_name)
+            await presence.leave_user(self.user_id, self.connection_id)
+
+    async def _close(self, code: int) -> None:
+        self.closing = True
+        await self.close(code=code)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        if self.group is None:
+        # A client over the rate gets 4429 as long as it reads what we send. One that
+        # sends pings without reading the pongs stalls its own reading (the websockets
+        # library stops at 16 unread messages), never reads the close frame, and daphne
+        # drops the connection after its close-handshake timeout: that client sees 1006.
+        if self.group is None or self.closing:
+            return
+        size = len(text_data.encode()) if text_data is not None else len(bytes_data or b"")
+        if size > settings.WS_MAX_FRAME_BYTES:
+            # daphne refuses such frames itself (sessions_app/daphne_limits.py); this
+            # covers any other ASGI server.
+            logger.warning("ws %s: a %s-byte frame, closing", self.project_id, size)
+            await self._close(CLOSE_MESSAGE_TOO_BIG)
             return
         if self._too_many_frames():
             logger.warning("ws %s: more than %s frames/s, closing", self.project_id, self._limit())
-            await self.close(code=CLOSE_TOO_MANY_FRAMES)
+            await self._close(CLOSE_TOO_MANY)
             return
         try:
             message = json.loads(text_data if text_data is not None else bytes_data or b"")
@@ -119,12 +155,21 @@ class ProjectConsumer(AsyncWebsocketConsumer):
 
     async def project_event(self, message: dict[str, Any]) -> None:
         """A channel-layer message from `sessions_app.events.emit`."""
-        await self.send(text_data=message["text"])
+        if not self.closing:
+            await self.send(text_data=message["text"])
+
+    async def credentials_revoked(self, message: dict[str, Any]) -> None:
+        """The user was deactivated, deleted or changed password (accounts/signals.py)."""
+        if not self.closing:
+            logger.info("ws %s: the user's credentials were revoked, closing", self.project_id)
+            await self._close(CLOSE_UNAUTHENTICATED)
 
     async def _beat(self) -> None:
         while True:
             await asyncio.sleep(settings.WS_HEARTBEAT_SECONDS)
             await presence.touch(self.project_id, self.connection_id)
+            if self.user_id is not None:
+                await presence.touch_user(self.user_id, self.connection_id)
             event: HeartbeatEvent = {
                 "type": "heartbeat",
                 "server_time": timezone.now().isoformat(),

@@ -85,6 +85,17 @@ class TestCompletedEvent(TypedDict):
     status: Literal["passed", "failed", "error", "timeout"]
     output: str
     duration: float
+    # The sandbox limit that stopped the test ("out of memory", "disk limit", ...), or "".
+    limit: NotRequired[str]
+
+
+class TestStatusEvent(TypedDict):
+    """A test waits for a sandbox slot ("queued"), then has one ("running")."""
+
+    type: Literal["test_status"]
+    diff_id: str
+    test_name: str
+    status: Literal["queued", "running"]
 
 
 class HeartbeatEvent(TypedDict):
@@ -103,6 +114,7 @@ Event = (
     | DiffStatusEvent
     | CodeChangedEvent
     | TestCompletedEvent
+    | TestStatusEvent
     | HeartbeatEvent
 )
 

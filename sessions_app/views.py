@@ -12,7 +12,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from agents_app import vibecode
+from agents_app import runs
+from agents_app.errors import ModelNotConfigured
 from projects.services import get_owned_project
 from sessions_app import services
 from sessions_app.models import ConversationMessage, VibecodeSession
@@ -36,7 +37,7 @@ class ProjectSessionsView(APIView):
 
     def get(self, request: Request, project_id: uuid.UUID) -> Response:
         project = get_owned_project(api_user(request), project_id)
-        vibecode.mark_interrupted_runs()
+        runs.mark_interrupted_runs()
         sessions = VibecodeSession.objects.filter(project=project)
         return Response(SessionSerializer(sessions, many=True).data)
 
@@ -63,15 +64,15 @@ class SessionView(RetrieveDestroyAPIView[VibecodeSession]):
     lookup_url_kwarg = "session_id"
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
-        vibecode.mark_interrupted_runs()
+        runs.mark_interrupted_runs()
         return services.owned_sessions(api_user(self.request))
 
     def perform_destroy(self, instance: VibecodeSession) -> None:
-        if vibecode.active_run(instance.id) is not None or (
+        if runs.active_run(instance.id) is not None or (
             instance.run_state == VibecodeSession.RunState.RUNNING
         ):
             raise Conflict("A run is going in this session; wait for it to finish, then delete.")
-        async_to_sync(vibecode.clear_session_memory)(instance)
+        async_to_sync(runs.clear_session_memory)(instance)
         instance.delete()
 
 
@@ -110,9 +111,9 @@ async def session_messages(request: HttpRequest, user: User, session_id: uuid.UU
         return JsonResponse(page, safe=False)
     prompt = parse_body(request, PromptSerializer)["prompt"]
     try:
-        message = await vibecode.start_run(session, prompt)
-    except vibecode.ModelNotConfigured as exc:
+        message = await runs.start_run(session, prompt)
+    except ModelNotConfigured as exc:
         raise ApiError(503, str(exc)) from None
-    except vibecode.RunInProgress as exc:
+    except runs.RunInProgress as exc:
         raise ApiError(409, str(exc)) from None
     return JsonResponse({"status": "processing", "message_id": str(message.id)}, status=202)

@@ -27,8 +27,31 @@
     socket.onopen = onOpen;
     socket.onmessage = (message) => onEvent(JSON.parse(message.data));
     socket.onclose = (event) => {
-      if (event.code < 4400) setTimeout(() => connect(onEvent, onOpen), 2000);
+      const reason = CLOSE_REASONS[event.code];
+      // The server refused or stopped this socket on purpose: trying again would
+      // only be refused again, so the person is told instead.
+      if (reason) showSocketClosed(reason);
+      else setTimeout(() => connect(onEvent, onOpen), 2000);
     };
+  }
+
+  const CLOSE_REASONS = {
+    4401: "Live updates stopped: you are logged out (or your password changed). Log in again.",
+    4403: "Live updates stopped: this project is not yours.",
+    4404: "Live updates stopped: this project no longer exists.",
+    4429: "Live updates stopped: too many connections or messages. Close other tabs and reload the page.",
+  };
+
+  function showSocketClosed(text) {
+    let banner = $("socket-closed");
+    if (!banner) {
+      banner = document.createElement("p");
+      banner.id = "socket-closed";
+      banner.className = "flash error";
+      banner.setAttribute("role", "alert");
+      document.querySelector("main").prepend(banner);
+    }
+    banner.textContent = text;
   }
 
   // --- Project page -------------------------------------------------------------
@@ -149,7 +172,7 @@
     };
 
     // One line per test: name, status badge, duration, and its output folded away.
-    function showTestResult(name, status, output, duration) {
+    function showTestResult(name, status, output, duration, limit) {
       let item = [...$("test-results").children].find((li) => li.dataset.name === name);
       if (!item) {
         item = document.createElement("li");
@@ -162,7 +185,7 @@
       title.textContent = name;
       const badge = document.createElement("span");
       badge.className = `badge status-${status}`;
-      badge.textContent = status;
+      badge.textContent = limit ? `${status}: ${limit}` : status;
       item.append(title, " ", badge);
       if (duration !== undefined) {
         const time = document.createElement("span");
@@ -187,7 +210,7 @@
       api("POST", `${base}/test`, { quick_only: quickOnly }).then((data) => {
         $("test-results").replaceChildren();
         pendingTests = new Set(data.tests.map((test) => test.name));
-        for (const test of data.tests) showTestResult(test.name, "running");
+        for (const test of data.tests) showTestResult(test.name, "queued");
         setTestsRunning(true);
       }, (error) => { $("tests-error").textContent = error.message; });
     }
@@ -199,7 +222,7 @@
       const diff = await api("GET", base);
       for (const result of diff.test_results || []) {
         pendingTests.delete(result.name);
-        showTestResult(result.name, result.status, result.output, result.duration);
+        showTestResult(result.name, result.status, result.output, result.duration, result.limit);
       }
       setTestsRunning(diff.tests_running);
     }
@@ -207,9 +230,12 @@
     connect((event) => {
       if (event.type === "diff_status" && event.diff_id === config.diffId) {
         $("diff-status").textContent = event.status.replace("_", " ");
+      } else if (event.type === "test_status" && event.diff_id === config.diffId) {
+        // Queued: waiting for one of the server's sandboxes; running: has one.
+        if (pendingTests.has(event.test_name)) showTestResult(event.test_name, event.status);
       } else if (event.type === "test_completed" && event.diff_id === config.diffId) {
         pendingTests.delete(event.test_name);
-        showTestResult(event.test_name, event.status, event.output, event.duration);
+        showTestResult(event.test_name, event.status, event.output, event.duration, event.limit);
         if (pendingTests.size === 0) setTestsRunning(false);
       }
     }, () => { catchUp().catch(() => {}); });

@@ -12,8 +12,8 @@ from asgiref.testing import ApplicationCommunicator as BaseApplicationCommunicat
 from channels.testing import WebsocketCommunicator
 from django.db import close_old_connections
 from django.test import AsyncClient
-from rest_framework.authtoken.models import Token
 
+from accounts.tokens import create_token
 from tests.model_server import ModelServer
 
 
@@ -129,7 +129,7 @@ class TokenClient(AsyncClient):
 @pytest.fixture
 async def async_api(user) -> TokenClient:
     """An async API client for `user` (async views run on the test's event loop)."""
-    token = await sync_to_async(lambda: Token.objects.get_or_create(user=user)[0].key)()
+    token = await sync_to_async(create_token)(user)
     return TokenClient(token)
 
 

@@ -112,11 +112,11 @@ class AppServer:
 CREATE_USER_AND_PROJECT = """
 import json
 from django.contrib.auth.models import User
-from rest_framework.authtoken.models import Token
+from accounts.tokens import create_token
 from projects.services import create_project
 user = User.objects.create_user({username!r}, password={password!r})
 project = create_project(user, {project!r}, {code!r})
-print(json.dumps({{"token": Token.objects.create(user=user).key, "project_id": str(project.id)}}))
+print(json.dumps({{"token": create_token(user), "project_id": str(project.id)}}))
 """
 
 

@@ -15,9 +15,11 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from agents_app.vibecode import mark_interrupted_runs  # noqa: E402
+from agents_app.runs import mark_interrupted_runs  # noqa: E402
 from projects.services import reconcile_all  # noqa: E402
+from reviews.diff_tests import recover_after_restart  # noqa: E402
 from sessions_app.routing import websocket_urlpatterns  # noqa: E402
+from vibegrapher.body_limit import BodySizeLimit  # noqa: E402
 
 # Runs left "running" by a process that died are "interrupted" from now on. A database
 # that is not migrated yet (or not reachable at import) must not stop the server.
@@ -25,6 +27,7 @@ try:
     mark_interrupted_runs()
 except Exception as exc:
     logging.getLogger(__name__).warning("start-up sweep of interrupted runs skipped: %s", exc)
+recover_after_restart()  # test runs of dead processes: never raises
 # Commits that a crash left in git but not in the rows are recorded (git is the record).
 try:
     reconcile_all()
@@ -33,7 +36,8 @@ except Exception as exc:
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        # Bodies over their URL's limit are refused before Django buffers them.
+        "http": BodySizeLimit(django_asgi_app),
         "websocket": AllowedHostsOriginValidator(
             AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
         ),

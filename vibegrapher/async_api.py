@@ -7,16 +7,21 @@ serializers, and DRF-shaped errors, so a client cannot tell them apart.
 """
 
 import functools
-import json
 from collections.abc import Callable, Coroutine
-from typing import Any, Concatenate, ParamSpec
+from typing import Any, Concatenate, ParamSpec, cast
 
 from django.contrib.auth.models import AnonymousUser, User
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import serializers
-from rest_framework.authtoken.models import Token
+from rest_framework.response import Response
+from rest_framework.settings import api_settings
+
+from accounts.tokens import afind_token
+from vibegrapher import json_body
+from vibegrapher.api_errors import as_json_response
 
 P = ParamSpec("P")
 
@@ -53,12 +58,9 @@ async def authenticate(request: HttpRequest) -> User:
         scheme, _, key = header.partition(" ")
         if scheme.lower() != "token" or not key.strip():
             raise ApiError(401, "Invalid Authorization header: expected 'Token <key>'.")
-        try:
-            token = await Token.objects.select_related("user").aget(key=key.strip())
-        except Token.DoesNotExist:
-            raise ApiError(401, "Invalid token.") from None
-        if not token.user.is_active:
-            raise ApiError(401, "User inactive or deleted.")
+        token = await afind_token(key.strip())
+        if token is None:
+            raise ApiError(401, "Invalid or expired token.")
         return token.user
     user = await request.auser()
     if isinstance(user, AnonymousUser) or not isinstance(user, User):
@@ -70,10 +72,14 @@ async def authenticate(request: HttpRequest) -> User:
 
 def parse_body(request: HttpRequest, serializer_class: type[serializers.Serializer]) -> Any:
     """The validated data of a JSON body, or an ApiError with DRF's field errors."""
-    if request.body:
+    try:
+        body = request.body
+    except RequestDataTooBig as exc:
+        raise ApiError(413, f"The request body is too large: {exc}") from None
+    if body:
         try:
-            data = json.loads(request.body)
-        except (ValueError, UnicodeDecodeError) as exc:
+            data = json_body.loads(body)
+        except ValueError as exc:  # UnicodeDecodeError and JSONTooDeep included
             raise ApiError(400, f"JSON parse error - {exc}") from None
     else:
         data = {}
@@ -107,6 +113,17 @@ def async_api_view(
                 return await view(request, user, *args, **kwargs)
             except ApiError as exc:
                 return exc.response()
+            except Exception as exc:
+                # Http404, PermissionDenied, DRF's APIExceptions...: the same JSON as
+                # a DRF view gives; anything else is a server error, raised on.
+                handler = cast(
+                    Callable[[Exception, dict[str, Any]], Response | None],
+                    api_settings.EXCEPTION_HANDLER,
+                )
+                response = handler(exc, {"request": request})
+                if response is None:
+                    raise
+                return as_json_response(response)
 
         # CSRF is enforced in `authenticate` for session users only, as DRF does.
         return csrf_exempt(wrapped)

@@ -10,6 +10,7 @@ from typing import Any
 
 import django_stubs_ext
 import environ
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 # Lets `admin.ModelAdmin[Project]` and friends be subscripted at run time, as typed.
@@ -47,8 +48,10 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "corsheaders",
+    "csp",
     "rest_framework",
-    "rest_framework.authtoken",
+    "axes",
+    "accounts",
     "projects",
     "sessions_app",
     "reviews",
@@ -65,6 +68,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last, so it sees the lockout that a login view's `authenticate` recorded.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "vibegrapher.urls"
@@ -116,7 +122,11 @@ if REDIS_URL:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                # redis-py 8 gives every read a 5 s timeout, the same 5 s that
+                # channels-redis blocks in BZPOPMIN waiting for a message: an idle
+                # socket's receive then failed with "Timeout reading" and the client
+                # got 1011 after about 5 s without events. Reads wait longer instead.
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
                 # Events are small and a browser reads them at once; 1,000 queued per
                 # channel absorbs a burst of a whole run, while a stuck client cannot
                 # grow Redis memory without bound.
@@ -142,6 +152,10 @@ else:
 
 WS_HEARTBEAT_SECONDS: float = env.float("WS_HEARTBEAT_SECONDS", default=30.0)
 WS_MAX_FRAMES_PER_SECOND: int = env.int("WS_MAX_FRAMES_PER_SECOND", default=20)
+# A client frame (or message) larger than this closes the socket with 1009.
+WS_MAX_FRAME_BYTES: int = env.int("WS_MAX_FRAME_BYTES", default=64 * 1024)
+# Open WebSockets per user, counted across every server process; beyond: 4429.
+WS_MAX_SOCKETS_PER_USER: int = env.int("WS_MAX_SOCKETS_PER_USER", default=20)
 
 # --- Auth and API ---------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -150,6 +164,38 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out username or IP before any password is hashed.
+    "accounts.backends.LoginLockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Password guessing (accounts/throttling.py): the LOGIN_FAILURE_LIMIT-th wrong password
+# for a username, or from an IP, locks that username / IP out of every login path for
+# LOGIN_LOCKOUT_SECONDS (429 with Retry-After); each attempt while locked restarts it.
+LOGIN_FAILURE_LIMIT: int = env.int("LOGIN_FAILURE_LIMIT", default=10)
+LOGIN_LOCKOUT_SECONDS: int = env.int("LOGIN_LOCKOUT_SECONDS", default=900)
+# Behind a proxy every request comes from the proxy: name the header that carries the
+# client's address (on Fly.io `Fly-Client-IP`). Never set it without such a proxy: a
+# client could then choose its own address.
+CLIENT_IP_HEADER: str = env.str("CLIENT_IP_HEADER", default="")
+AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"  # Django's cache: Redis when set
+# axes warns that a local-memory cache is per process; without REDIS_URL there is one
+# server process (README, "Scaling"), so the counts are complete.
+SILENCED_SYSTEM_CHECKS: list[str] = [] if REDIS_URL else ["axes.W001"]
+# Read through functions, so the two settings above can change at run time (tests).
+AXES_FAILURE_LIMIT = "accounts.throttling.failure_limit"
+AXES_COOLOFF_TIME = "accounts.throttling.cool_off"
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each on its own
+AXES_LOCKOUT_CALLABLE = "accounts.throttling.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "accounts.throttling.client_ip"
+# A success does not wipe the counts: otherwise one's own account would reset the
+# per-IP count between guesses at others'. Counts expire LOGIN_LOCKOUT_SECONDS after
+# the last failure.
+AXES_RESET_ON_SUCCESS = False
+AXES_VERBOSE = False
+# API tokens (accounts/tokens.py) expire this many days after they were issued.
+API_TOKEN_DAYS: int = env.int("API_TOKEN_DAYS", default=30)
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "project-list"
 LOGOUT_REDIRECT_URL = "login"
@@ -157,12 +203,13 @@ LOGOUT_REDIRECT_URL = "login"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first: an anonymous request then gets 401 with WWW-Authenticate, not 403.
-        "rest_framework.authentication.TokenAuthentication",
+        "accounts.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["vibegrapher.json_body.DepthLimitedJSONParser"],
+    "EXCEPTION_HANDLER": "vibegrapher.api_errors.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 
@@ -177,6 +224,34 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 # Largest project file accepted through the API (the code of one workflow).
 MAX_CODE_BYTES: int = env.int("MAX_CODE_BYTES", default=200_000)
 MAX_PROMPT_CHARS: int = env.int("MAX_PROMPT_CHARS", default=20_000)
+
+# --- Hostile input --------------------------------------------------------------
+# Request bodies over these are answered 413 before Django reads them
+# (vibegrapher/body_limit.py says which URL has which limit).
+MAX_BODY_BYTES_AUTH: int = env.int("MAX_BODY_BYTES_AUTH", default=4 * 1024)
+MAX_BODY_BYTES_PROMPT: int = env.int("MAX_BODY_BYTES_PROMPT", default=64 * 1024)
+MAX_BODY_BYTES_CODE: int = env.int("MAX_BODY_BYTES_CODE", default=256 * 1024)
+MAX_BODY_BYTES_DEFAULT: int = env.int("MAX_BODY_BYTES_DEFAULT", default=64 * 1024)
+# JSON nested deeper than this is a 400 (vibegrapher/json_body.py).
+MAX_JSON_DEPTH: int = env.int("MAX_JSON_DEPTH", default=64)
+# Debug pages (DEBUG on) hide settings named like secrets and passwords inside URLs.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "vibegrapher.debug_filter.SecretHidingReporterFilter"
+
+# --- Content-Security-Policy (django-csp): scripts, styles and everything else from
+# this site only; no inline script, style or event handler on any page.
+CONTENT_SECURITY_POLICY: dict[str, Any] = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
 # --- Models ---------------------------------------------------------------------
 OPENAI_API_KEY: str = env.str("OPENAI_API_KEY", default="")
@@ -201,6 +276,12 @@ VIBECODE_MODEL_RETRIES: int = env.int("VIBECODE_MODEL_RETRIES", default=3)
 # "bwrap" (bubblewrap, the default) or "unsafe-subprocess" (no isolation; only when
 # the operator accepts it, and then shown on every result).
 TEST_SANDBOX: str = env.str("TEST_SANDBOX", default="bwrap")
+# One memory budget for all of a test's processes and its tmpfs files (MB); the size of
+# each of its writable tmpfs: its directory, /tmp and /dev/shm (MB); sandboxes alive at
+# once per server process (further tests queue).
+TEST_MEMORY_MB: int = env.int("TEST_MEMORY_MB", default=512)
+TEST_DISK_MB: int = env.int("TEST_DISK_MB", default=32)
+TEST_SANDBOX_CONCURRENCY: int = env.int("TEST_SANDBOX_CONCURRENCY", default=2)
 
 # --- Crash tests ------------------------------------------------------------------
 # A named instant at which the process SIGKILLs itself (vibegrapher/faults.py), for the

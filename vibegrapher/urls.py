@@ -1,13 +1,20 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 
+from vibegrapher.api_errors import not_found
 from vibegrapher.health import health
+
+handler400 = "vibegrapher.api_errors.bad_request"
+handler500 = "vibegrapher.api_errors.server_error"
 
 urlpatterns = [
     path("health", health, name="health"),
     path("admin/", admin.site.urls),
+    path("api/", include("accounts.urls")),
     path("api/", include("projects.urls")),
     path("api/", include("sessions_app.urls")),
     path("api/", include("reviews.urls")),
+    # Anything else under /api/ (unknown path, trailing slash, non-UUID id): JSON 404.
+    re_path(r"^api(?:/(?P<path>.*))?$", not_found, name="api-not-found"),
     path("", include("reviews.page_urls")),
 ]

@@ -10,8 +10,8 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
-from rest_framework.authtoken.models import Token
 
+from accounts.tokens import create_token
 from agents_app.patching import unified_diff
 from projects.models import Project
 from projects.services import create_project
@@ -103,7 +103,7 @@ class Vibe:
 
 @pytest.fixture
 async def vibe(transactional_db, user: User, model_server) -> AsyncIterator[Vibe]:
-    token = await sync_to_async(lambda: Token.objects.get_or_create(user=user)[0].key)()
+    token = await sync_to_async(create_token)(user)
     project = await sync_to_async(create_project)(user, "Shop", WORKFLOW)
     client = TokenClient(token)
     response = await client.post(

@@ -6,8 +6,8 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
-from rest_framework.authtoken.models import Token
 
+from accounts.tokens import create_token
 from agents_app.tests.conftest import WORKFLOW, Vibe
 from projects.services import create_project
 from reviews.models import Diff
@@ -28,7 +28,7 @@ LIVE_TIMEOUT = 600.0
 async def live_vibe(transactional_db, user: User, settings):
     settings.OPENAI_API_KEY = os.environ["OPENAI_API_KEY"]
     settings.OPENAI_BASE_URL = os.environ.get("OPENAI_BASE_URL", "")
-    token = await sync_to_async(lambda: Token.objects.get_or_create(user=user)[0].key)()
+    token = await sync_to_async(create_token)(user)
     project = await sync_to_async(create_project)(user, "Live Shop", WORKFLOW)
     client = TokenClient(token)
     session = await client.post(

@@ -390,11 +390,17 @@ def test_garbage_never_raises() -> None:
     cases = CASES
     for _ in range(400):
         case = rng.choice(cases)
-        lines = (case / "patch.diff").read_text().splitlines(keepends=True)
+        raw = (case / "patch.diff").read_bytes().decode("utf-8", "surrogatepass")
+        lines = raw.splitlines(keepends=True)
         for _ in range(rng.randint(1, 4)):
             at = rng.randrange(len(lines) + 1)
-            action = rng.randrange(4)
-            if action == 0 and lines:
+            action = rng.randrange(5)
+            if action == 4 and lines:  # a character no file can hold, or a surrogate pair
+                line = rng.randrange(len(lines))
+                column = rng.randrange(len(lines[line]) + 1)
+                bad = rng.choice(["\ud800", "\udfff", "\x00", "\ud83d\ude00"])
+                lines[line] = lines[line][:column] + bad + lines[line][column:]
+            elif action == 0 and lines:
                 del lines[min(at, len(lines) - 1)]
             elif action == 1:
                 lines.insert(
@@ -467,3 +473,350 @@ def test_unified_diff_round_trips_and_is_empty_for_equal_files() -> None:
     new = CODE.replace("return 1", "return 2")
     assert unified_diff(CODE, CODE, "agents.py") == ""
     assert apply_patch(CODE, unified_diff(CODE, new, "agents.py"), "agents.py").code == new
+
+
+# --- Issue 15: V4A placed like hunks, idle hunks, final newline, dropped lines ----------
+
+TWINS = """\
+from agents import Agent, function_tool
+
+
+@function_tool
+def lookup_order(order_id: str) -> str:
+    return order_id
+
+
+orders = Agent(
+    name="Orders",
+    instructions="Answer questions about orders.",
+    tools=[lookup_order],
+    model="gpt-4o-mini",
+)
+
+refunds = Agent(
+    name="Refunds",
+    instructions="Handle refunds.",
+    tools=[lookup_order],
+    model="gpt-4o-mini",
+)
+"""
+TWIN_CHUNK = '     tools=[lookup_order],\n-    model="gpt-4o-mini",\n+    model="gpt-4o",\n )\n'
+
+
+def v4a(*chunks: str) -> str:
+    return "*** Begin Patch\n*** Update File: agents.py\n" + "".join(chunks) + "*** End Patch\n"
+
+
+def test_v4a_chunk_that_fits_two_places_is_refused_with_both() -> None:
+    result = apply_patch(TWINS, v4a("@@\n" + TWIN_CHUNK), "agents.py")
+
+    assert result.error is not None
+    assert result.error.startswith("Chunk 1 of 1 matches 2 places in agents.py (lines 12, 19)")
+    assert '    |    model="gpt-4o-mini",' in result.error
+    assert "`@@ <line>` anchor" in result.error
+
+
+@pytest.mark.parametrize(
+    ("anchor", "changed"), [("refunds = Agent(", "Refunds"), ("orders = Agent(", "Orders")]
+)
+def test_v4a_anchor_chooses_the_agent_whose_block_holds_the_chunk(
+    anchor: str, changed: str
+) -> None:
+    result = apply_patch(TWINS, v4a(f"@@ {anchor}\n" + TWIN_CHUNK), "agents.py")
+
+    before, _, after = TWINS.partition(f'name="{changed}"')
+    expected = (
+        before + f'name="{changed}"' + after.replace('"gpt-4o-mini"', '"gpt-4o"', 1)
+        if changed == "Orders"
+        else TWINS[::-1].replace('"inim-o4-tpg"', '"o4-tpg"', 1)[::-1]
+    )
+    assert (result.error, result.code, result.method) == (None, expected, "v4a")
+
+
+def test_v4a_anchor_that_occurs_twice_is_refused_when_both_blocks_fit() -> None:
+    chunk = '@@     tools=[lookup_order],\n-    model="gpt-4o-mini",\n+    model="gpt-4o",\n )\n'
+
+    result = apply_patch(TWINS, v4a(chunk), "agents.py")
+
+    assert result.error is not None
+    assert "Chunk 1 of 1 matches 2 places in agents.py within its anchors" in result.error
+
+
+def test_v4a_anchor_not_in_the_file_is_named() -> None:
+    result = apply_patch(TWINS, v4a("@@ billing = Agent(\n" + TWIN_CHUNK), "agents.py")
+
+    assert result.error is not None
+    assert "Chunk 1 of 1's anchor `@@ billing = Agent(` is not a line of agents.py" in result.error
+
+
+def test_v4a_pure_addition_goes_right_after_a_unique_anchor() -> None:
+    chunk = '@@ def lookup_order(order_id: str) -> str:\n+    """The order\'s id, checked."""\n'
+
+    result = apply_patch(TWINS, v4a(chunk), "agents.py")
+
+    assert result.code == TWINS.replace(
+        "-> str:\n", '-> str:\n    """The order\'s id, checked."""\n'
+    )
+
+
+def test_v4a_end_of_file_chunk_must_end_the_file() -> None:
+    chunk = '@@\n-    model="gpt-4o-mini",\n+    model="gpt-4o",\n )\n*** End of File\n'
+
+    result = apply_patch(TWINS, v4a(chunk), "agents.py")
+
+    assert result.code == TWINS[::-1].replace('"inim-o4-tpg"', '"o4-tpg"', 1)[::-1]
+
+
+def test_v4a_additions_marked_end_of_file_go_after_the_last_line() -> None:
+    result = apply_patch(TWINS, v4a("@@\n+print(orders)\n*** End of File\n"), "agents.py")
+
+    assert result.code == TWINS + "print(orders)\n"
+
+
+def test_v4a_chunks_in_any_order_each_placed_once() -> None:
+    first = '@@ orders = Agent(\n-    model="gpt-4o-mini",\n+    model="gpt-4o",\n'
+    second = (
+        '@@ refunds = Agent(\n-    instructions="Handle refunds.",\n+    instructions="Refunds.",\n'
+    )
+
+    result = apply_patch(TWINS, v4a(second, first), "agents.py")
+
+    expected = TWINS.replace('"gpt-4o-mini"', '"gpt-4o"', 1).replace("Handle refunds.", "Refunds.")
+    assert result.code == expected
+
+
+@pytest.mark.parametrize(
+    "patch",
+    [
+        HEADERS
+        + hunk("@@ -7,2 +7,2 @@", " def helper():", "-    return 1", "+    return 2")
+        + hunk("@@ -3,1 +3,1 @@", ' first = Agent(name="First", instructions="Help.")'),
+        v4a("@@ def helper():\n-    return 1\n+    return 2\n", "@@\n from agents import Agent\n"),
+    ],
+    ids=["unified", "v4a"],
+)
+def test_a_hunk_that_changes_nothing_refuses_the_whole_patch(patch: str) -> None:
+    result = apply_patch(CODE, patch, "agents.py")
+
+    assert (result.ok, result.code) == (False, None)
+    assert result.error is not None
+    assert re.match(
+        r"(Hunk|Chunk) 2 of 2 has no '\+' or '-' line, so it changes nothing", result.error
+    )
+    assert "Nothing was applied." in result.error
+
+
+@pytest.mark.parametrize(
+    ("patch", "expected"),
+    [
+        # the last line is context: the file keeps its missing newline, marker or not
+        (hunk("@@ -7,2 +7,2 @@", "-def helper():", "+def helper2():", "     return 1"), False),
+        (hunk("@@ -7,2 +7,2 @@", "-def helper():", "+def helper2():", "     return 1")
+         + NO_NEWLINE, False),
+        # the patch appends after the last line: the marker decides
+        (hunk("@@ -8 +8,2 @@", "     return 1", "+    # done"), True),
+        (hunk("@@ -8 +8,2 @@", "     return 1", "+    # done") + NO_NEWLINE, False),
+    ],
+    ids=["context-last", "context-last-marker", "appended", "appended-marker"],
+)  # fmt: skip
+def test_a_file_without_final_newline_keeps_it_unless_the_last_line_changes(
+    patch: str, expected: bool
+) -> None:
+    original = CODE.rstrip("\n")
+
+    result = apply_patch(original, patch, "agents.py")
+
+    assert result.code is not None
+    assert result.code.endswith("\n") == expected
+    assert result.code.rstrip("\n").startswith(original.replace("helper()", "helper2()")[:60])
+
+
+def test_a_file_with_final_newline_keeps_it_when_a_marker_follows_context() -> None:
+    patch = hunk("@@ -7,2 +7,2 @@", "-def helper():", "+def helper2():", "     return 1")
+
+    result = apply_patch(CODE, patch + NO_NEWLINE, "agents.py")
+
+    assert result.code == CODE.replace("helper()", "helper2()")
+
+
+def test_v4a_keeps_a_missing_final_newline() -> None:
+    result = apply_patch(CODE.rstrip("\n"), v4a("@@\n-    return 1\n+    return 2\n"), "agents.py")
+
+    assert result.code == CODE.replace("return 1", "return 2").rstrip("\n")
+
+
+def test_a_hunk_that_left_out_a_context_line_is_placed_and_says_so() -> None:
+    patch = HEADERS + hunk(
+        "@@ -16,5 +16,5 @@",
+        " refunds = Agent(",
+        '     name="Refunds",',
+        # `instructions="Handle refunds.",` left out by the model
+        "     tools=[lookup_order],",
+        '-    model="gpt-4o-mini",',
+        '+    model="gpt-4o",',
+    )
+
+    result = apply_patch(TWINS, patch, "agents.py")
+
+    assert result.code == TWINS[::-1].replace('"inim-o4-tpg"', '"o4-tpg"', 1)[::-1]
+    assert result.method == "dropped-context"
+    assert len(result.notes) == 1
+    assert result.notes[0].startswith("Hunk 1 of 1 left out line 18 of agents.py")
+    assert '    |    instructions="Handle refunds.",' in result.notes[0]
+    assert "assumed to be unchanged context and kept" in result.notes[0]
+
+
+def test_a_left_out_line_is_never_assumed_where_the_placement_is_not_unique() -> None:
+    patch = hunk("@@ @@", " )", "", "-refunds = Agent(", "+refunds_agent = Agent(")
+    twins = TWINS + "\nrefunds = Agent(\n" + TWINS.split("refunds = Agent(\n")[1]
+    assert apply_patch(twins, patch, "agents.py").ok is False  # fits two places exactly
+
+    patch = hunk(
+        "@@ @@",
+        '     name="Refunds",',
+        "     tools=[lookup_order],",
+        '-    model="gpt-4o-mini",',
+        '+    model="gpt-4o",',
+    )
+    result = apply_patch(twins, patch, "agents.py")
+
+    assert result.error is not None
+    assert "it would fit 2 places (lines 17, 24), so it cannot be placed" in result.error
+
+
+@pytest.mark.parametrize(
+    ("lines", "why"),
+    [
+        # three lines left out: more than the two assumed at most
+        (
+            (
+                " def lookup_order(order_id: str) -> str:",
+                "     return order_id",
+                '     name="Orders",',
+                '-    instructions="Answer questions about orders.",',
+                '+    instructions="Orders.",',
+            ),
+            "does not match",
+        ),
+        # added lines right after a context line, before the left-out line: order unknown
+        ((' name="Refunds",', '+    # refunds only', "     tools=[lookup_order],",
+          '     model="gpt-4o-mini",', " )"), "does not match"),
+        # only two lines to place by: too few to assume anything
+        ((' name="Refunds",', "-    tools=[lookup_order],", "+    tools=[],"), "does not match"),
+    ],
+    ids=["three-left-out", "insertion-next-to-gap", "too-few-lines"],
+)  # fmt: skip
+def test_left_out_lines_are_assumed_only_when_certain(lines: tuple[str, ...], why: str) -> None:
+    body = [line if line[:1] in ("+", "-", " ") or not line else " " + line for line in lines]
+
+    result = apply_patch(TWINS, HEADERS + hunk("@@ @@", *body), "agents.py")
+
+    assert result.error is not None and why in result.error
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        # right after a replaced line: it might have been meant to be replaced too
+        (" refunds = Agent(", '-    name="Refunds",', '+    name="Refund desk",',
+         "     tools=[lookup_order],", '     model="gpt-4o-mini",'),
+        # right after a removed line: it might have been meant to go too
+        (" refunds = Agent(", '-    name="Refunds",', "     tools=[lookup_order],",
+         '     model="gpt-4o-mini",'),
+        # right before a removed line
+        (" refunds = Agent(", '     name="Refunds",', "-    tools=[lookup_order],",
+         '     model="gpt-4o-mini",', " )"),
+    ],
+    ids=["after-replaced", "after-removed", "before-removed"],
+)  # fmt: skip
+def test_a_left_out_line_next_to_a_removed_line_is_never_assumed(lines: tuple[str, ...]) -> None:
+    result = apply_patch(TWINS, hunk("@@ @@", *lines), "agents.py")
+
+    assert result.error is not None
+    assert result.error.startswith("Hunk 1 of 1 does not match agents.py")
+
+
+@pytest.mark.parametrize(
+    ("character", "shown"),
+    [
+        ("\ud800", "lone surrogate U+D800"),
+        ("\udfff", "lone surrogate U+DFFF"),
+        ("\x00", "NUL U+0000"),
+    ],
+)
+def test_an_invalid_character_is_refused_naming_its_line(character: str, shown: str) -> None:
+    patch = HEADERS + hunk(
+        "@@ -7,2 +7,2 @@", " def helper():", "-    return 1", f'+    return "{character}"'
+    )
+
+    result = apply_patch(CODE, patch, "agents.py")
+
+    assert (result.ok, result.code) == (False, None)
+    assert result.error == (
+        f"The patch contains an invalid character ({shown}) at line 6, column 14. Write that "
+        f"text with valid characters (or an escape such as \\u{ord(character):04x} inside a "
+        "string) and submit the patch again."
+    )
+    v4a_result = apply_patch(CODE, v4a(f'@@\n-    return 1\n+    return "{character}"\n'), "x")
+    assert v4a_result.error is not None and shown in v4a_result.error
+
+
+def test_a_surrogate_pair_is_read_as_its_character() -> None:
+    patch = hunk("@@ -7,2 +7,2 @@", " def helper():", "-    return 1", '+    return "\ud83d\ude00"')
+
+    result = apply_patch(CODE, patch, "agents.py")
+
+    assert result.code == CODE.replace("return 1", 'return "\U0001f600"')
+    assert result.notes and "surrogate pairs" in result.notes[0]
+    assert unified_diff(CODE, result.code, "agents.py")  # encodes: no surrogate left
+
+
+def test_v4a_anchor_may_be_the_start_of_its_line() -> None:
+    method = "    def f(self):\n        return 1\n"
+    code = f"class Base:\n{method}\n\nclass Other:\n{method}"
+    patch = v4a("@@ class Other\n@@     def f(self):\n-        return 1\n+        return 2\n")
+
+    result = apply_patch(code, patch, "agents.py")
+
+    assert result.code == code[::-1].replace("1 nruter", "2 nruter", 1)[::-1]
+
+
+def drop_a_context_line(rng: random.Random, diff: str) -> str | None:
+    """`diff` with one context line left out between two lines the hunk keeps."""
+    lines = diff.split("\n")
+    inner = [
+        i
+        for i in range(1, len(lines) - 1)
+        if lines[i].startswith(" ")
+        and lines[i - 1][:1] in (" ", "-")
+        and lines[i + 1][:1] in (" ", "-")
+    ]
+    if not inner:
+        return None
+    del lines[rng.choice(inner)]
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_left_out_context_line_is_placed_right_or_refused_never_misplaced(seed: int) -> None:
+    rng = random.Random(seed)
+    placed = 0
+    for _ in range(80):
+        original = rng.choice(WORKFLOWS)
+        edited = random_edit(rng, original)
+        patch = drop_a_context_line(rng, unified_diff(original, edited, "agents.py"))
+        if patch is None:
+            continue
+        if rng.random() < 0.5:
+            patch = re.sub(r"(?m)^@@ .*$", "@@ @@", patch)
+
+        result = apply_patch(original, patch, "agents.py")
+
+        if result.ok:
+            assert result.code == edited, f"misplaced:\n{patch}"
+            placed += 1
+        else:
+            assert result.error and re.search(
+                r"matches \d+ places|does not match|overlap", result.error
+            ), result.error
+    assert placed >= 20

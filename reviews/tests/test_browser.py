@@ -10,6 +10,7 @@ import os
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -91,11 +92,25 @@ def test_chat_review_reject_approve_commit(served) -> None:
         )  # fmt: skip
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.set_default_timeout(20_000)
+        # Chromium reports each Content-Security-Policy violation on the console.
+        console: list[str] = []
+        page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
+        dialogs: list[str] = []
+
+        def dismiss(dialog: Any) -> None:
+            dialogs.append(dialog.message)
+            dialog.dismiss()
+
+        page.on("dialog", dismiss)
 
         page.goto(f"{server.url}/login/")
         page.fill("input[name=username]", "ada")
         page.fill("input[name=password]", "ada-password-77")
         page.click("button[type=submit]")
+        # Deleting asks first (a static script, not an inline handler); "no" keeps it.
+        page.click("li:has-text('Browser Bot') button.danger")
+        expect(page.locator("text=Browser Bot")).to_be_visible()
+        assert dialogs == ["Delete Browser Bot and its repository?"]
         page.click("text=Browser Bot")
         expect(page.locator("h1")).to_contain_text("Browser Bot")
 
@@ -134,3 +149,5 @@ def test_chat_review_reject_approve_commit(served) -> None:
         expect(page.locator("#code")).to_contain_text("Help warmly.")
         expect(page.locator("#commits li").first).to_contain_text("feat: warmer bot")
         browser.close()
+    violations = [line for line in console if "Content Security Policy" in line]
+    assert violations == [], violations

@@ -2,20 +2,23 @@
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
-from rest_framework.authtoken.models import Token
+from django.utils import timezone
 
+from accounts.tokens import create_token
 from agents_app.patching import unified_diff
 from projects.models import Project, TestCase
 from projects.sample_workflow import SAMPLE_CODE, SAMPLE_TESTS
 from projects.services import create_project
 from reviews import diff_tests
 from reviews.models import Diff
+from reviews.tests.test_sandbox import alive_sandboxes
 from sessions_app.services import get_or_create_session
 from tests.fixtures import TokenClient, open_project_socket
 
@@ -151,7 +154,7 @@ async def test_bad_requests(async_api, socket, project, other_user, settings) ->
     unknown = await async_api.post(
         "/api/diffs/00000000-0000-0000-0000-000000000000/test", {}, content_type="application/json"
     )
-    other_token = await sync_to_async(lambda: Token.objects.create(user=other_user).key)()
+    other_token = await sync_to_async(create_token)(other_user)
     not_theirs = await TokenClient(other_token).post(url, {}, content_type="application/json")
     await TestCase.objects.filter(project=project, quick_test=True).adelete()
     no_quick = await async_api.post(url, {"quick_only": True}, content_type="application/json")
@@ -165,3 +168,72 @@ async def test_bad_requests(async_api, socket, project, other_user, settings) ->
     assert no_sandbox.status_code == 503
     assert "TEST_SANDBOX='chroot' is unknown" in no_sandbox.json()["detail"]
     assert (await Diff.objects.aget(id=diff.id)).tests_started_at is None
+
+
+async def test_tests_are_queued_then_running_one_sandbox_at_a_time(
+    async_api, socket, project, settings
+) -> None:
+    settings.TEST_SANDBOX_CONCURRENCY = 1
+    # A light test: this is about the queue, not the SDK's start-up time.
+    await TestCase.objects.filter(project=project).aupdate(
+        test_code="import time\ntime.sleep(0.5)\nprint('ok')\n"
+    )
+    diffs = [await sync_to_async(_diff)(project, KEEPS_WORKFLOW) for _ in range(2)]
+    most = 0
+
+    async def watch() -> None:
+        nonlocal most
+        while True:
+            most = max(most, await asyncio.to_thread(alive_sandboxes))
+            await asyncio.sleep(0.05)
+
+    watcher = asyncio.create_task(watch())
+    for diff in diffs:
+        response = await async_api.post(
+            f"/api/diffs/{diff.id}/test", {"quick_only": True}, content_type="application/json"
+        )
+        assert response.status_code == 202, response.content
+    events: list[dict[str, Any]] = []
+    async with asyncio.timeout(60):
+        while sum(e["type"] == "test_completed" for e in events) < 2:
+            event = await socket.receive_json_from(timeout=60)
+            if event["type"] in ("test_status", "test_completed"):
+                events.append(event)
+    for diff in diffs:
+        if task := diff_tests.running_task(diff.id):
+            await task
+    watcher.cancel()
+
+    for diff in diffs:
+        seen = [e["status"] for e in events if e["diff_id"] == str(diff.id)]
+        assert seen == ["queued", "running", "passed"]
+        names = {e["test_name"] for e in events if e["diff_id"] == str(diff.id)}
+        assert names == {"Workflow structure"}
+    assert most == 1  # the second diff's test waited for the first's sandbox
+    statuses = [(e["diff_id"], e["status"]) for e in events]
+    first, second = (str(diff.id) for diff in diffs)
+    # The second was queued while the first ran, and ran after the first had its turn.
+    assert statuses.index((second, "queued")) < statuses.index((first, "passed"))
+    assert statuses.index((second, "running")) > statuses.index((first, "running"))
+
+
+async def test_an_old_claim_is_taken_only_from_another_process(async_api, socket, project) -> None:
+    diff = await sync_to_async(_diff)(project, KEEPS_WORKFLOW)
+    url = f"/api/diffs/{diff.id}/test"
+    long_ago = timezone.now() - timedelta(hours=1)
+
+    # Ours, however long its tests waited for a sandbox, is live.
+    first = await async_api.post(url, {"quick_only": True}, content_type="application/json")
+    await Diff.objects.filter(id=diff.id).aupdate(tests_started_at=long_ago)
+    while_ours = await async_api.post(url, {"quick_only": True}, content_type="application/json")
+    if task := diff_tests.running_task(diff.id):
+        await task
+    # Another host's, as old, is a dead process's.
+    await Diff.objects.filter(id=diff.id).aupdate(
+        tests_started_at=long_ago, tests_owner="elsewhere:1:dead"
+    )
+    theirs = await async_api.post(url, {"quick_only": True}, content_type="application/json")
+    if task := diff_tests.running_task(diff.id):
+        await task
+
+    assert (first.status_code, while_ours.status_code, theirs.status_code) == (202, 409, 202)

@@ -1,10 +1,17 @@
 """The sandbox contains what model-written code might do, and reports it with the right status."""
 
 import asyncio
+import contextlib
+import json
 import os
+import shutil
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 from django.conf import settings
 
@@ -154,3 +161,307 @@ async def test_weaker_mode_must_be_chosen_and_is_shown_on_results(settings) -> N
     assert result.isolation == "none (TEST_SANDBOX=unsafe-subprocess)"
     assert "[isolation: none (TEST_SANDBOX=unsafe-subprocess)]" in result.output
     assert "OPENAI_API_KEY" not in result.output
+
+
+def mem_available() -> int:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemAvailable:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no MemAvailable in /proc/meminfo")
+
+
+async def test_one_memory_budget_for_all_the_processes_of_a_test() -> None:
+    if not sandbox.memory_budget_enforced():
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI runs as root with cgroups: a memory cgroup must be possible")
+        pytest.skip("no memory cgroup can be made here")
+    # Each child stays under the per-process limit; together they are 6x the budget.
+    code = (
+        "import os, time\n"
+        "children = []\n"
+        "for _ in range(8):\n"
+        "    pid = os.fork()\n"
+        "    if pid == 0:\n"
+        "        block = b'x' * (400 * 1024**2)  # written, so resident\n"
+        "        time.sleep(2)\n"
+        "        os._exit(0)\n"
+        "    children.append(pid)\n"
+        "print([os.waitpid(pid, 0)[1] for pid in children])\n"
+    )
+    parent = sandbox._cgroup_parents().memory
+    assert parent is not None
+    usage_file = "memory.current" if sandbox._cgroup_parents().v2 else "memory.usage_in_bytes"
+    before = mem_available()
+    lowest = before
+    peak = 0
+
+    async def watch() -> None:
+        nonlocal lowest, peak
+        while True:
+            lowest = min(lowest, mem_available())
+            for group in parent.glob(f"vibegrapher-{sandbox._owner()}-*"):
+                with contextlib.suppress(OSError):
+                    peak = max(peak, int((group / usage_file).read_text()))
+            await asyncio.sleep(0.05)
+
+    watcher = asyncio.create_task(watch())
+    try:
+        result = await run(code, SandboxLimits(wall_seconds=8))
+    finally:
+        watcher.cancel()
+
+    assert result.status == "error", result.output
+    assert result.limit == "out of memory"
+    assert "[out of memory: its processes together needed more than 512 MB" in result.output
+    # The test's own charge, read from its cgroup while it ran, stays within the budget.
+    assert 256 * 1024**2 < peak <= 512 * 1024**2
+    # Unbounded, the host lost 3.2 GB; the slack is for the rest of a shared machine.
+    assert before - lowest < 512 * 1024**2 + 1024**3
+
+
+@pytest.mark.parametrize("directory", [".", "/tmp", "/dev/shm"])
+async def test_a_disk_budget_for_what_a_test_writes(directory: str) -> None:
+    code = (
+        "import os\n"
+        "for i in range(64):\n"
+        f"    with open(os.path.join({directory!r}, f'fill-{{i}}'), 'wb') as f:\n"
+        "        f.write(b'x' * (16 * 1024**2 - 1))\n"
+    )
+
+    result = await run(code)
+
+    assert result.status == "error", result.output
+    assert result.limit == "disk limit"
+    assert "No space left on device" in result.output
+    assert "[disk limit: 32 MB each for its directory, /tmp and /dev/shm" in result.output
+
+
+async def test_nothing_else_is_writable_not_even_dev() -> None:
+    result = await run(
+        "for path in ['/dev/fill', '/sandbox-escape', '/usr/lib/x']:\n"
+        "    try:\n"
+        "        open(path, 'w')\n"
+        "    except OSError as exc:\n"
+        "        print('refused', path, exc.strerror)\n"
+    )
+
+    assert result.output.count("refused") == 3, result.output
+
+
+async def test_a_test_cannot_make_namespaces_mount_or_chroot() -> None:
+    result = await run(
+        "import ctypes, os, subprocess\n"
+        "libc = ctypes.CDLL(None, use_errno=True)\n"
+        "calls = {\n"
+        "    'unshare': lambda: libc.unshare(0x10000000),\n"  # CLONE_NEWUSER
+        "    'clone': lambda: libc.syscall(56, 0x10000000 | 17, 0, 0, 0, 0),\n"
+        "    'chroot': lambda: libc.chroot(b'/tmp'),\n"
+        "    'mount': lambda: libc.mount(b'none', b'/tmp', b'tmpfs', 0, None),\n"
+        "    'ptrace': lambda: libc.ptrace(16, 1, 0, 0),\n"  # PTRACE_ATTACH
+        "}\n"
+        "for name, call in calls.items():\n"
+        "    print(name, call(), os.strerror(ctypes.get_errno()))\n"
+        "done = subprocess.run(['/usr/bin/unshare', '-U', '-r', 'true'], capture_output=True)\n"
+        "print('unshare(1)', done.returncode, done.stderr.decode().strip())\n"
+        "pid = os.fork()\n"  # what a test does need still works
+        "if pid == 0:\n"
+        "    os._exit(7)\n"
+        "print('fork', os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))\n"
+    )
+
+    assert result.status == "passed", result.output
+    for name in ["unshare", "clone", "chroot", "mount", "ptrace"]:
+        assert f"{name} -1 Operation not permitted" in result.output
+    assert "unshare(1) 1 unshare: unshare failed: Operation not permitted" in result.output
+    assert "fork 7" in result.output
+    assert result.isolation == "bubblewrap"
+
+
+def alive_sandboxes() -> int:
+    """bwrap processes this test process started (each sandbox is one)."""
+    count = 0
+    for entry in Path("/proc").iterdir():
+        try:
+            stat = (entry / "stat").read_text()
+        except (OSError, ValueError):
+            continue
+        name, rest = stat.rsplit(")", 1)
+        if name.endswith("(bwrap") and int(rest.split()[1]) == os.getpid():
+            count += 1
+    return count
+
+
+async def test_sandboxes_beyond_the_concurrency_limit_wait_their_turn(settings) -> None:
+    settings.TEST_SANDBOX_CONCURRENCY = 2
+    started: list[int] = []
+    most = 0
+
+    async def watch() -> None:
+        nonlocal most
+        while True:
+            most = max(most, await asyncio.to_thread(alive_sandboxes))
+            await asyncio.sleep(0.05)
+
+    async def one(number: int) -> sandbox.SandboxResult:
+        async def on_start() -> None:
+            started.append(number)
+
+        return await run_test(
+            {"test.py": "import time\ntime.sleep(0.6)\nprint('done')"},
+            "test.py",
+            SHORT,
+            on_start=on_start,
+        )
+
+    watcher = asyncio.create_task(watch())
+    began = time.monotonic()
+    try:
+        results = await asyncio.gather(*(one(n) for n in range(5)))
+    finally:
+        watcher.cancel()
+    elapsed = time.monotonic() - began
+
+    assert [r.status for r in results] == ["passed"] * 5
+    assert sorted(started) == [0, 1, 2, 3, 4]
+    assert most == 2
+    assert elapsed >= 3 * 0.6  # three rounds: 2 + 2 + 1
+
+
+def test_leftovers_of_a_dead_process_are_removed_and_a_live_ones_kept() -> None:
+    parents = sandbox._cgroup_parents()
+    if parents.memory is None and parents.pids is None:
+        pytest.skip("no cgroup can be made here")
+    parent = parents.memory or parents.pids
+    assert parent is not None
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    started = "1"  # no process started at tick 1 has this pid now
+    dead_group = parent / f"vibegrapher-{dead.pid}.{started}-0123456789ab"
+    dead_dir = Path(tempfile.gettempdir()) / f"vibegrapher-test-{dead.pid}.{started}-x1"
+    live_group = parent / f"vibegrapher-{sandbox._owner()}-0123456789ab"
+    for path in (dead_group, dead_dir, live_group):
+        path.mkdir()
+    (dead_dir / "agents.py").write_text("left behind")
+    try:
+        removed = sandbox.remove_leftovers()
+
+        assert dead_group in removed and dead_dir in removed
+        assert not dead_group.exists() and not dead_dir.exists()
+        assert live_group.exists() and live_group not in removed
+    finally:
+        for path in (dead_group, live_group):
+            if path.exists():
+                path.rmdir()
+        shutil.rmtree(dead_dir, ignore_errors=True)
+
+
+SLEEPING_TEST = "import time\nprint('started', flush=True)\ntime.sleep(25)\n"
+# The server to kill, in one `manage.py shell` (each process start costs seconds): the
+# database, a user, a project, its tests and a diff, then the diff's test run started
+# as the API starts it, and the process waiting on it.
+SERVER_RUNNING_TESTS = """
+import asyncio, json
+from django.contrib.auth.models import User
+from django.core.management import call_command
+from accounts.tokens import create_token
+from projects.models import TestCase
+from projects.services import create_project
+from reviews.models import Diff
+from sessions_app.services import get_or_create_session
+call_command("migrate", "--no-input", "-v0")
+user = User.objects.create_user("killer")
+project = create_project(user, "Killed mid-test", "agents = 1")
+TestCase.objects.create(project=project, name="Sleeps", test_code={code!r}, quick_test=False)
+TestCase.objects.create(project=project, name="Never starts", test_code="", quick_test=False)
+session, _ = get_or_create_session(project, "global")
+diff = Diff.objects.create(session=session, project=project, base_commit=project.current_commit,
+    diff_content="", patched_code=project.current_code, commit_message="fix: something")
+token = create_token(user)
+from reviews import diff_tests
+async def serve():
+    await diff_tests.start_test_run(diff)
+    print(json.dumps({{"token": token, "diff_id": str(diff.id)}}), flush=True)
+    await asyncio.sleep(60)
+asyncio.run(serve())
+"""
+
+
+def sandbox_cgroups_of(pid: int) -> list[Path]:
+    parents = sandbox._cgroup_parents()
+    return [
+        group
+        for parent in {p for p in (parents.pids, parents.memory) if p}
+        for group in parent.glob(f"vibegrapher-{pid}.*")
+    ]
+
+
+def test_a_server_killed_mid_test_leaves_nothing_after_restart(tmp_path: Path) -> None:
+    from tests.servers import AppServer
+
+    setup = AppServer(tmp_path)
+    first = subprocess.Popen(
+        [
+            sys.executable,
+            "manage.py",
+            "shell",
+            "-c",
+            SERVER_RUNNING_TESTS.format(code=SLEEPING_TEST),
+        ],
+        cwd=settings.BASE_DIR,
+        env=setup.env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert first.stdout is not None
+        line = first.stdout.readline()
+        while line and not line.startswith("{"):  # the shell's own messages
+            line = first.stdout.readline()
+        created = json.loads(line)
+        deadline = time.monotonic() + 20
+        while not sandbox_cgroups_of(first.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        left = sandbox_cgroups_of(first.pid)
+    finally:
+        first.kill()  # SIGKILL: nothing of the server's own clean-up runs
+        first.wait()
+    if sandbox._cgroup_parents() != sandbox._CgroupParents(None, None, False):
+        assert left and all(group.exists() for group in left)  # what the issue saw
+    pid, diff_id = first.pid, created["diff_id"]
+    headers = {"Authorization": f"Token {created['token']}"}
+    second = AppServer(tmp_path).start()
+    try:
+        diff = httpx.get(f"{second.url}/api/diffs/{diff_id}", headers=headers).json()
+        again = httpx.post(f"{second.url}/api/diffs/{diff_id}/test", headers=headers, json={})
+    finally:
+        assert second.process is not None
+        second.process.kill()
+        second.stop()
+        sandbox.remove_leftovers()  # the second server's, stopped mid-test in its turn
+
+    assert not any(group.exists() for group in left)
+    assert not list(Path(tempfile.gettempdir()).glob(f"vibegrapher-test-{pid}.*"))
+    assert diff["tests_running"] is False
+    assert [(r["name"], r["status"], r["output"]) for r in diff["test_results"]] == [
+        ("Sleeps", "error", "The server stopped before this test finished: run the tests again."),
+        (
+            "Never starts",
+            "error",
+            "The server stopped before this test finished: run the tests again.",
+        ),
+    ]
+    assert again.status_code == 202, again.text  # no 409 window
+
+
+async def test_results_say_which_limits_the_host_cannot_enforce(monkeypatch) -> None:
+    monkeypatch.setattr(
+        sandbox, "_cgroup_parents", lambda: sandbox._CgroupParents(None, None, False)
+    )
+    monkeypatch.setattr(sandbox, "_seccomp_program", lambda: "libseccomp cannot be loaded (test)")
+
+    result = await run("print('still isolated')")
+
+    assert result.status == "passed", result.output
+    assert "(no memory budget: no memory cgroup, only a per-process limit)" in result.isolation
+    assert "(no syscall filter: libseccomp cannot be loaded (test))" in result.isolation
+    assert result.isolation.startswith("bubblewrap")

@@ -9,8 +9,8 @@ from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
 from django.test import Client
-from rest_framework.authtoken.models import Token
 
+from accounts.tokens import create_token
 from projects.models import Project
 from sessions_app import presence
 from sessions_app.events import DiffStatusEvent, emit, emit_sync
@@ -34,8 +34,8 @@ async def world(transactional_db):
         return {
             "alice": alice,
             "bob": bob,
-            "token": Token.objects.create(user=alice).key,
-            "bob_token": Token.objects.create(user=bob).key,
+            "token": create_token(alice),
+            "bob_token": create_token(bob),
             "mine": make_project(alice, "Mine"),
             "other": make_project(alice, "Other"),
             "bobs": make_project(bob, "Bobs"),

@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from agents_app.vibecode import PROCESS_ID, mark_interrupted_runs
+from agents_app.runs import PROCESS_ID, mark_interrupted_runs
 from projects.models import Project
 from projects.services import create_project
 from sessions_app.models import ConversationMessage, VibecodeSession

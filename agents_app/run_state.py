@@ -1,0 +1,50 @@
+"""The state one vibecode run carries through the SDK (as the run's context)."""
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Literal
+
+from agents import RunResultStreaming, gen_trace_id
+
+from agents_app.model_guard import ModelCalls
+
+Outcome = Literal["diff", "text", "max_iterations", "error"]
+
+
+@dataclass
+class VibecodeRun:
+    session_id: uuid.UUID
+    project_id: uuid.UUID
+    slug: str
+    filename: str
+    branch: str
+    base_commit: str
+    original_code: str
+    prompt: str
+    memory_key: str
+    node_id: str = ""
+    # What the person wrote (the prompt itself, or their feedback on a rejected diff).
+    person_text: str = ""
+    trace_id: str = field(default_factory=gen_trace_id)
+    iteration: int = 1
+    outcome: Outcome | None = None
+    diff_id: uuid.UUID | None = None
+    final_feedback: str = ""
+    error: str = ""
+    # Messages of the current round, linked to the diff when it is stored.
+    round_message_ids: list[uuid.UUID] = field(default_factory=list)
+    stream: RunResultStreaming | None = None
+    # The VibeCoder's model requests: retries of the latest, lone surrogates per call.
+    vibecoder_calls: ModelCalls = field(default_factory=ModelCalls)
+    # The one `submit_patch` call of the VibeCoder's latest answer that is reviewed.
+    reviewed_call_id: str = ""
+
+    def finish(self, outcome: Outcome) -> None:
+        """Record the outcome and let the SDK end the run after this turn.
+
+        `after_turn` lets the tool's output reach the VibeCoder's memory, so its
+        history stays consistent for the next message.
+        """
+        self.outcome = outcome
+        if self.stream is not None:
+            self.stream.cancel(mode="after_turn")
