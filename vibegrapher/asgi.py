@@ -18,6 +18,7 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from django.db import connections  # noqa: E402
 
 from agents_app.runs import mark_interrupted_runs  # noqa: E402
+from projects.services import reconcile_all  # noqa: E402
 from reviews.diff_tests import recover_after_restart  # noqa: E402
 from sessions_app.routing import websocket_urlpatterns  # noqa: E402
 from vibegrapher import shutdown  # noqa: E402
@@ -41,6 +42,11 @@ try:
 except Exception as exc:
     logging.getLogger(__name__).warning("start-up sweep of interrupted runs skipped: %s", exc)
 recover_after_restart()  # test runs of dead processes: never raises
+# Commits that a crash left in git but not in the rows are recorded (git is the record).
+try:
+    reconcile_all()
+except Exception as exc:
+    logging.getLogger(__name__).warning("start-up reconciliation skipped: %s", exc)
 
 # SIGTERM ends the runs (interrupted, with run_finished) before daphne stops.
 shutdown.install()

@@ -299,6 +299,11 @@ TEST_MEMORY_MB: int = env.int("TEST_MEMORY_MB", default=512)
 TEST_DISK_MB: int = env.int("TEST_DISK_MB", default=32)
 TEST_SANDBOX_CONCURRENCY: int = env.int("TEST_SANDBOX_CONCURRENCY", default=2)
 
+# --- Crash tests ------------------------------------------------------------------
+# A named instant at which the process SIGKILLs itself (vibegrapher/faults.py), for the
+# crash-safety tests only: honoured only with DEBUG on, so production cannot enable it.
+FAULT_POINT: str = env.str("VIBEGRAPHER_FAULT_POINT", default="") if DEBUG else ""
+
 # --- Internationalisation -------------------------------------------------------
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
