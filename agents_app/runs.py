@@ -38,6 +38,7 @@ from agents_app.patch_step import handle_patch
 from agents_app.recording import RecordingHooks
 from agents_app.run_state import VibecodeRun
 from projects.models import Project
+from projects.services import reconcile
 from reviews.models import Diff
 from sessions_app.events import emit, emit_sync
 from sessions_app.models import ConversationMessage, VibecodeSession
@@ -193,8 +194,10 @@ def _store_user_message(session_id: uuid.UUID, content: str) -> ConversationMess
 
 @in_thread
 def _load_run(session_id: uuid.UUID, prompt: str) -> VibecodeRun:
-    session = VibecodeSession.objects.select_related("project").get(id=session_id)
-    project: Project = session.project
+    session = VibecodeSession.objects.get(id=session_id)
+    # A commit that a crash left in git but not in the row is taken as made first:
+    # the run's base is HEAD, never a stale row.
+    project: Project = reconcile(session.project_id)
     return VibecodeRun(
         session_id=session.id,
         project_id=project.id,

@@ -8,6 +8,7 @@ from asgiref.sync import sync_to_async
 from agents_app.memory import dispose_engines
 from agents_app.models import AgentMemoryMessage, AgentMemorySession
 from agents_app.tests.conftest import WORKFLOW, Vibe, change, patch_input, verdict
+from projects import git
 from projects.services import create_project
 from reviews.models import Diff
 from sessions_app.models import ConversationMessage, VibecodeSession
@@ -363,3 +364,23 @@ async def test_chat_completions_server_gets_a_function_tool(vibe: Vibe, chat_mod
     assert vibe.events[2]["usage"]["total_tokens"] == 18
     diff = await Diff.objects.aget(id=finished["diff_id"])
     assert diff.patched_code == WORKFLOW.replace("invoices.", "invoices and refunds.")
+
+
+async def test_a_run_starts_from_head_when_git_is_ahead_of_the_row(
+    vibe: Vibe, model_server
+) -> None:
+    """A commit a crash left in git but not in the row is the run's base, never the row."""
+    project = vibe.project
+    ahead = WORKFLOW.replace("Help with invoices.", "Help with invoices and refunds.")
+    sha = await sync_to_async(git.commit_file)(
+        project.slug, project.main_file, ahead, "Made before the crash", "A", "a@example.com"
+    )
+    model_server.script(text("Billing now handles refunds too."))
+
+    finished = await vibe.run("What does billing do?")
+
+    assert finished["outcome"] == "text"
+    assert "Help with invoices and refunds." in model_server.requests[0].input_text()
+    assert f"(commit {sha[:12]})" in model_server.requests[0].input_text()
+    await project.arefresh_from_db()
+    assert (project.current_commit, project.current_code) == (sha, ahead)
