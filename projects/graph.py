@@ -125,11 +125,13 @@ def build_graph(code: str) -> WorkflowGraph:
 
 
 def _callee(call: ast.Call) -> str:
-    """`Agent` for `Agent(...)` and `agents.Agent(...)`; `clone` for `x.clone(...)`."""
-    if isinstance(call.func, ast.Name):
-        return call.func.id
-    if isinstance(call.func, ast.Attribute):
-        return call.func.attr
+    """`Agent` for `Agent(...)`, `agents.Agent(...)` and `Agent[Context](...)`; `clone`
+    for `x.clone(...)`."""
+    func = call.func.value if isinstance(call.func, ast.Subscript) else call.func
+    if isinstance(func, ast.Name):
+        return func.id
+    if isinstance(func, ast.Attribute):
+        return func.attr
     return ""
 
 
@@ -195,9 +197,12 @@ class _Reader:
                 for target in statement.targets:
                     if isinstance(target, ast.Name):
                         self._bind(target.id, statement.value)
-            elif isinstance(statement, ast.AnnAssign) and statement.value is not None:
-                if isinstance(statement.target, ast.Name):
-                    self._bind(statement.target.id, statement.value)
+            elif (
+                isinstance(statement, ast.AnnAssign)
+                and statement.value is not None
+                and isinstance(statement.target, ast.Name)
+            ):
+                self._bind(statement.target.id, statement.value)
         calls = sorted(
             (n for n in ast.walk(self.tree) if isinstance(n, ast.Call)),
             key=lambda n: (n.lineno, n.col_offset),
@@ -274,7 +279,8 @@ class _Reader:
             return  # `.clone()` of something that is not an agent we know: not ours
         source = self.nodes[sources[0]]
         variable = self.variable_of.get(id(call))
-        name = _string(_keyword(call, "name")) or variable or f"{source.label} (clone)"
+        # Like the SDK: a clone keeps its source's name unless it is given one.
+        name = _string(_keyword(call, "name")) or source.label
         node = GraphNode(
             f"agent:{name}", "agent", name, call.lineno, call.end_lineno or call.lineno,
             variable=variable, model=source.model, instructions=source.instructions,

@@ -19,7 +19,7 @@ from projects.graph import GraphChange, GraphEdge, GraphNode, WorkflowGraph
 
 Status = Literal["", "added", "removed", "changed"]
 # Text marks first: the drawing must read the same without colour.
-MARKS: dict[str, str] = {"added": "+ ", "removed": "− ", "changed": "~ ", "": ""}
+MARKS: dict[str, str] = {"added": "+ ", "removed": "\u2212 ", "changed": "~ ", "": ""}
 COLOURS: dict[str, str] = {"added": "#15803d", "removed": "#b91c1c", "changed": "#b45309"}
 FILLS: dict[str, str] = {"added": "#dcfce7", "removed": "#fee2e2", "changed": "#fef3c7"}
 SHAPES = {"agent": "box", "tool": "ellipse", "guardrail": "octagon", "unresolved": "note"}
@@ -99,6 +99,8 @@ def _label_lines(drawn: DrawnNode) -> list[str]:
     node = drawn.node
     first = MARKS[drawn.status] + ("▶ " if drawn.entry else "") + node.label
     lines = [first]
+    if node.kind == "agent" and node.clone_of and node.variable:
+        lines.append(f"clone: {node.variable}")
     if node.kind == "agent" and node.model:
         lines.append(node.model)
     if node.kind == "tool" and node.tool_type == "hosted":

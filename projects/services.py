@@ -14,6 +14,9 @@ from projects.sample_workflow import STARTER_CODE
 from projects.storage import conversations_db, projects_root, repository_dir
 
 INITIAL_COMMIT_MESSAGE = "Initial agent code"
+# New projects' file. Not agents.py: run from its folder, that name would shadow the
+# SDK's `agents` package. Existing projects keep their `main_file`.
+MAIN_FILE = "workflow.py"
 MAX_SLUG_ATTEMPTS = 50
 
 
@@ -47,7 +50,7 @@ def _free_slug(base: str) -> str:
 
 
 def create_project(owner: User, name: str, code: str | None = None) -> Project:
-    """Create the repository (initial commit of `agents.py`), then the row.
+    """Create the repository (initial commit of `workflow.py`), then the row.
 
     A failed repository step leaves no row; a failed row removes the repository.
     """
@@ -56,7 +59,7 @@ def create_project(owner: User, name: str, code: str | None = None) -> Project:
     for _ in range(3):
         slug = _free_slug(_base_slug(name))
         sha = git.create_repository(
-            slug, "agents.py", code, INITIAL_COMMIT_MESSAGE, author_name, author_email
+            slug, MAIN_FILE, code, INITIAL_COMMIT_MESSAGE, author_name, author_email
         )
         try:
             with transaction.atomic():
@@ -65,7 +68,7 @@ def create_project(owner: User, name: str, code: str | None = None) -> Project:
                     slug=slug,
                     owner=owner,
                     repository_path=str(repository_dir(slug).relative_to(projects_root().parent)),
-                    main_file="agents.py",
+                    main_file=MAIN_FILE,
                     current_code=code,
                     current_commit=sha,
                     current_branch=git.BRANCH,
