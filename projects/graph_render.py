@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-import graphviz
+import graphviz  # type: ignore[import-untyped]  # no stubs, no py.typed
 from django.conf import settings
 
 from projects.graph import GraphChange, GraphEdge, GraphNode, WorkflowGraph
@@ -112,8 +112,13 @@ def _label_lines(drawn: DrawnNode) -> list[str]:
     return lines
 
 
-def to_svg(drawing: Drawing, link: Callable[[GraphNode], str | None] | None = None) -> str:
-    """An `<svg>` element for the page; `link(node)` gives a node's URL (or None)."""
+def to_svg(
+    drawing: Drawing,
+    link: Callable[[GraphNode], str | None] | None = None,
+    focus: str | None = None,
+) -> str:
+    """An `<svg>` element for the page; `link(node)` gives a node's URL (or None), the
+    `focus` node (an id) is drawn thicker."""
     if len(drawing.nodes) > settings.GRAPH_MAX_DRAWN_NODES:
         raise GraphTooLarge(
             f"The workflow has {len(drawing.nodes)} nodes; graphs of more than "
@@ -129,8 +134,8 @@ def to_svg(drawing: Drawing, link: Callable[[GraphNode], str | None] | None = No
         node = drawn.node
         attributes = {
             "shape": SHAPES[node.kind],
-            "id": f"graph-{keys[node.id]}",
-            "class": f"graph-{node.kind} {drawn.status}".strip(),
+            "id": f"g{keys[node.id]}",
+            "class": f"{node.kind} {drawn.status}".strip(),
             "tooltip": graphviz.escape(
                 (node.instructions or f"{node.kind} {node.label}") + f" (line {node.line})"
             ),
@@ -144,6 +149,9 @@ def to_svg(drawing: Drawing, link: Callable[[GraphNode], str | None] | None = No
             attributes["penwidth"] = "2"
         if drawn.entry:
             attributes["peripheries"] = "2"
+        if node.id == focus:
+            attributes["penwidth"] = "3"
+            attributes["class"] += " focused"
         url = link(node) if link else None
         if url:
             attributes["URL"] = url
@@ -160,7 +168,7 @@ def to_svg(drawing: Drawing, link: Callable[[GraphNode], str | None] | None = No
             attributes["color"] = COLOURS[drawn_edge.status]
             attributes["fontcolor"] = COLOURS[drawn_edge.status]
             attributes["penwidth"] = "2"
-        attributes["class"] = f"graph-edge-{edge.kind} {drawn_edge.status}".strip()
+        attributes["class"] = f"{edge.kind} {drawn_edge.status}".strip()
         attributes["label"] = graphviz.escape(words)
         dot.edge(keys[edge.source], keys[edge.target], _attributes=attributes)
     return clean_svg(dot.pipe(format="svg", encoding="utf-8"))

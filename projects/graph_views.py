@@ -1,8 +1,10 @@
 """`GET /api/projects/{id}/graph`: the workflow's graph, at HEAD or at a commit."""
 
 import uuid
+from types import SimpleNamespace
 
 from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -10,6 +12,13 @@ from rest_framework.views import APIView
 from projects import graph_service, services
 from projects.graph import build_graph
 from vibegrapher.async_api import api_user
+
+
+class FormatIsOurs(DefaultContentNegotiation):
+    """`?format=` chooses the graph's drawing here (json, mermaid, svg), not DRF's
+    renderer: the answer is always JSON."""
+
+    settings = SimpleNamespace(URL_FORMAT_OVERRIDE=None)  # type: ignore[assignment]
 
 
 def output_format(request: Request) -> str:
@@ -22,6 +31,8 @@ def output_format(request: Request) -> str:
 
 
 class ProjectGraphView(APIView):
+    content_negotiation_class = FormatIsOurs
+
     def get(self, request: Request, project_id: uuid.UUID) -> Response:
         project = services.get_owned_project(api_user(request), project_id)
         output = output_format(request)

@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from projects import git, graph_service
-from projects.graph_views import output_format
+from projects.graph_views import FormatIsOurs, output_format
 from reviews import services
 from reviews.models import Diff
 from vibegrapher.async_api import api_user
@@ -21,6 +21,8 @@ def diff_graph_of(diff: Diff) -> graph_service.DiffGraph:
 
 
 class DiffGraphView(APIView):
+    content_negotiation_class = FormatIsOurs
+
     def get(self, request: Request, diff_id: uuid.UUID) -> Response:
         diff = services.owned_diffs(api_user(request)).filter(id=diff_id).first()
         if diff is None:

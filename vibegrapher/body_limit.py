@@ -33,9 +33,7 @@ ROUTE_LIMITS: list[tuple[re.Pattern[str], str]] = [
     # A project's file and test cases carry code (MAX_CODE_BYTES, JSON-escaped); the
     # admin edits test cases; the project list page (`/`) takes a pasted or uploaded file.
     (
-        re.compile(
-            r"^/api/projects$|^/api/projects/[^/]+/tests$|^/api/tests/[^/]+$|^/admin/|^/$"
-        ),
+        re.compile(r"^/api/projects$|^/api/projects/[^/]+/tests$|^/api/tests/[^/]+$|^/admin/|^/$"),
         "MAX_BODY_BYTES_CODE",
     ),
 ]
