@@ -177,15 +177,15 @@ def to_svg(
 _PROLOG = re.compile(r"^.*?(?=<svg\b)", re.DOTALL)
 _COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 _STYLE_ATTRIBUTE = re.compile(r'\sstyle="[^"]*"')
-_SIZE = re.compile(r'<svg width="[^"]*" height="[^"]*"')
+_SVG_TAG = re.compile(r"<svg\b")
 
 
 def clean_svg(svg: str) -> str:
-    """Only the `<svg>` element, sized by the page's CSS, with no style attributes (the
-    Content-Security-Policy would refuse them) and no comments."""
+    """Only the `<svg>` element (its natural size; the page's CSS shrinks it to fit), with
+    no style attributes (the Content-Security-Policy would refuse them) and no comments."""
     svg = _COMMENT.sub("", _PROLOG.sub("", svg, count=1))
     svg = _STYLE_ATTRIBUTE.sub("", svg)
-    svg = _SIZE.sub('<svg class="graph-svg" role="img"', svg, count=1)
+    svg = _SVG_TAG.sub('<svg class="graph-svg" role="img"', svg, count=1)
     return svg.strip()
 
 

@@ -45,9 +45,8 @@ def scripted_agents() -> Callable[[RecordedRequest], Step]:
                                     "commit_message": "feat: friendlier bot"}))  # fmt: skip
         new_code = CODE.replace("Help.", ROUNDS[min(vibecoder_calls, len(ROUNDS) - 1)])
         vibecoder_calls += 1
-        return custom_tool_call(
-            "submit_patch", "Friendlier instructions\n" + unified_diff(CODE, new_code, "workflow.py")
-        )
+        patch = unified_diff(CODE, new_code, "workflow.py")
+        return custom_tool_call("submit_patch", "Friendlier instructions\n" + patch)
 
     return answer
 
