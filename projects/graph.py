@@ -240,20 +240,22 @@ class _Reader:
         return node
 
     def _define_function(self, function: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        # From its first decorator: the lines a person reads as the tool.
+        first_line = min([function.lineno] + [d.lineno for d in function.decorator_list])
         for decorator in function.decorator_list:
             name, call = _decorator_name(decorator)
             if name == "function_tool":
                 label = _string(_keyword(call, "name_override")) if call else None
                 label = label or function.name
                 node = GraphNode(
-                    f"tool:{label}", "tool", label, function.lineno,
+                    f"tool:{label}", "tool", label, first_line,
                     function.end_lineno or function.lineno, variable=function.name,
                     tool_type="function",
                 )  # fmt: skip
             elif name in ("input_guardrail", "output_guardrail"):
                 label = (_string(_keyword(call, "name")) if call else None) or function.name
                 node = GraphNode(
-                    f"guardrail:{label}", "guardrail", label, function.lineno,
+                    f"guardrail:{label}", "guardrail", label, first_line,
                     function.end_lineno or function.lineno, variable=function.name,
                     tool_type=name,
                 )  # fmt: skip

@@ -31,6 +31,7 @@ def project_list(request: HttpRequest) -> HttpResponse:
         try:
             code = _submitted_code(request)
         except InvalidCode as exc:
+            code = request.POST.get("code", "")  # kept in the form, to be fixed
             messages.error(request, str(exc))
         else:
             if not name or len(name) > 100:
