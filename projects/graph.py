@@ -41,9 +41,9 @@ AGENT_LISTS: dict[str, EdgeKind] = {
     "input_guardrails": "input_guardrail",
     "output_guardrails": "output_guardrail",
 }
-# How deep variables are followed (a = b, b = [c], ...): enough for real files, and a
-# bound on files written to loop.
-MAX_DEPTH = 20
+# How deep expressions and variables are followed (a = b, b = [c], ...): enough for real
+# files, and a bound on files written to loop.
+MAX_DEPTH = 100
 FIRST_LINE_CHARS = 120
 
 
@@ -186,6 +186,7 @@ class _Reader:
         self.call_nodes: dict[int, str] = {}  # id(Agent(...) / clone / hosted call) -> node id
         self.variable_of: dict[int, str] = {}  # id(value expression) -> the name bound to it
         self.resolving: set[str] = set()  # names being followed: `a = a + [b]` stops
+        self.resolved: dict[str, list[_Target]] = {}  # what a variable was found to hold
 
     # --- pass 1: what the file defines -------------------------------------------------
     def read(self) -> WorkflowGraph:
@@ -364,6 +365,9 @@ class _Reader:
             return self._unresolved(expr)
         if name in self.function_nodes:
             return [(self.function_nodes[name], "")]
+        if name in self.resolved:
+            known = [t for t in self.resolved[name] if t[0] in self.nodes]
+            return known or self._unresolved(expr)
         found: list[_Target] = []
         if name not in self.resolving:
             self.resolving.add(name)
@@ -372,19 +376,23 @@ class _Reader:
                     found += self._resolve_quietly(value, depth + 1)
             finally:
                 self.resolving.discard(name)
+            # Once per name, each target once: `x2 = [x1, x1]; x3 = [x2, x2]; ...` stays
+            # linear instead of doubling at every step.
+            found = list(dict.fromkeys(found))
+            self.resolved[name] = found
         return found or self._unresolved(expr)
 
     def _resolve_quietly(self, expr: ast.expr, depth: int) -> list[_Target]:
-        """Resolve one of a variable's values; a value that does not resolve is not
-        reported (`current = result.last_agent` next to `current = triage_agent`)."""
+        """Resolve one of a variable's values; a value that resolves to nothing known is
+        not reported (`current = result.last_agent` next to `current = triage_agent`)."""
         before = (len(self.unresolved), set(self.nodes))
         found = self._resolve(expr, depth)
-        resolved = [t for t in found if not t[0].startswith("unresolved:")]
-        if len(resolved) < len(found) and not resolved:
+        if all(t[0].startswith("unresolved:") for t in found):
             del self.unresolved[before[0] :]
             for node_id in set(self.nodes) - before[1]:
                 del self.nodes[node_id]
-        return resolved
+            return []
+        return found
 
     def _resolve_call(self, call: ast.Call, depth: int) -> list[_Target]:
         known = self.call_nodes.get(id(call))

@@ -258,3 +258,20 @@ def test_large_graphs_are_not_drawn(settings) -> None:
 def test_starter_code_has_no_path_workaround() -> None:
     assert "sys.path" not in STARTER_CODE and "sys.path" not in SAMPLE_CODE
     assert [n.label for n in build_graph(STARTER_CODE).agents()] == ["Assistant"]
+
+
+def test_variables_that_double_at_every_step_stay_fast() -> None:
+    lines = ["from agents import Agent", "x0 = [Agent(name='A')]"]
+    lines += [f"x{i} = [*x{i - 1}, *x{i - 1}]" for i in range(1, 30)]
+    lines += ["b = Agent(name='B', handoffs=x29)"]
+    graph = build_graph("\n".join(lines) + "\n")
+    assert graph.targets("agent:B", "handoff") == ["agent:A"]
+
+
+def test_a_list_variable_keeps_its_unresolved_members() -> None:
+    graph = build_graph(
+        "from agents import Agent\nfrom plugins import extra\n"
+        "a = Agent(name='A')\nteam = [a, extra]\nboss = Agent(name='Boss', handoffs=team)\n"
+    )
+    assert graph.targets("agent:Boss", "handoff") == ["agent:A", "unresolved:extra"]
+    assert [(u.name, u.line) for u in graph.unresolved] == [("extra", 4)]
