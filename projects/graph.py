@@ -198,6 +198,9 @@ class _Reader:
                 for target in statement.targets:
                     if isinstance(target, ast.Name):
                         self._bind(target.id, statement.value)
+                    elif isinstance(target, ast.Attribute) and target.attr not in AGENT_LISTS:
+                        # `self.expert = Agent(...)` in a class, read as `self.expert`.
+                        self._bind(target.attr, statement.value)
             elif (
                 isinstance(statement, ast.AnnAssign)
                 and statement.value is not None

@@ -275,3 +275,18 @@ def test_a_list_variable_keeps_its_unresolved_members() -> None:
     )
     assert graph.targets("agent:Boss", "handoff") == ["agent:A", "unresolved:extra"]
     assert [(u.name, u.line) for u in graph.unresolved] == [("extra", 4)]
+
+
+def test_agents_kept_on_self_in_a_class() -> None:
+    graph = build_graph(
+        "from agents import Agent, Runner\n"
+        "class Workflow:\n"
+        "    def __init__(self):\n"
+        "        self.expert = Agent(name='Expert')\n"
+        "        self.desk = Agent(name='Desk', handoffs=[self.expert])\n"
+        "    async def run(self, text):\n"
+        "        return await Runner.run(self.desk, text)\n"
+    )
+    assert graph.node("agent:Expert").variable == "expert"
+    assert graph.targets("agent:Desk", "handoff") == ["agent:Expert"]
+    assert graph.entry == ["agent:Desk"]
