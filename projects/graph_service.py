@@ -1,8 +1,8 @@
 """A project's graph at a commit, and a change's graph diff, ready for the API and pages."""
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 
@@ -44,14 +44,9 @@ def code_at(project: Project, ref: str | None) -> tuple[str, str]:
         raise UnknownRef(str(exc)) from None
 
 
-def node_link(project: Project) -> Callable[[GraphNode], str]:
-    """A node's link on the project page: its lines highlighted, an agent's conversation."""
-    page = reverse("project-page", args=[project.id])
-
-    def link(node: GraphNode) -> str:
-        return f"{page}?focus={quote(node.id, safe='')}#code-line-{node.line}"
-
-    return link
+def project_page_url(project: Project) -> str:
+    """Where a node's link goes: its lines highlighted, an agent's own conversation."""
+    return reverse("project-page", args=[project.id])
 
 
 def svg_or_error(drawing: Drawing, **options: Any) -> tuple[str, str]:
@@ -60,6 +55,17 @@ def svg_or_error(drawing: Drawing, **options: Any) -> tuple[str, str]:
         return to_svg(drawing, **options), ""
     except GraphTooLarge as exc:
         return "", str(exc)
+
+
+@lru_cache(maxsize=64)
+def project_svg(code: str, page_url: str, focus: str | None) -> tuple[str, str]:
+    """The project page's drawing, kept for the next load of the same code: `dot` takes
+    30-400 ms (bench/graph_render.py), reading the code about 1 ms."""
+
+    def link(node: GraphNode) -> str:
+        return f"{page_url}?focus={quote(node.id, safe='')}#code-line-{node.line}"
+
+    return svg_or_error(project_drawing(build_graph(code)), link=link, focus=focus)
 
 
 def render(drawing: Drawing, output: str, data: dict[str, Any]) -> dict[str, Any]:

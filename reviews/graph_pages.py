@@ -10,7 +10,7 @@ from pygments.lexers import PythonLexer
 from projects import git
 from projects.graph import GraphNode, Unresolved, build_graph
 from projects.graph_render import to_mermaid
-from projects.graph_service import node_link, project_drawing, svg_or_error
+from projects.graph_service import project_page_url, project_svg, svg_or_error
 from projects.models import Project
 from reviews.graph_views import diff_graph_of
 from reviews.models import Diff
@@ -41,8 +41,8 @@ def project_graph(project: Project, focus: str = "") -> GraphPanel:
     except ValueError as exc:
         return GraphPanel(error=f"The code does not parse: {exc}")
     focused = next((n for n in graph.nodes if n.id == focus), None)
-    svg, error = svg_or_error(
-        project_drawing(graph), link=node_link(project), focus=focused.id if focused else None
+    svg, error = project_svg(
+        project.current_code, project_page_url(project), focused.id if focused else None
     )
     return GraphPanel(
         # Graphviz escapes every name and label; clean_svg removed what CSP would refuse.
