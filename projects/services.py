@@ -25,6 +25,9 @@ from projects.storage import conversations_db, projects_root, repository_dir
 logger = logging.getLogger(__name__)
 
 INITIAL_COMMIT_MESSAGE = "Initial agent code"
+# New projects' file. Not agents.py: run from its folder, that name would shadow the
+# SDK's `agents` package. Existing projects keep their `main_file`.
+MAIN_FILE = "workflow.py"
 MAX_SLUG_ATTEMPTS = 50
 
 # Sent inside the reconciling transaction when HEAD was ahead of the project's row:
@@ -63,7 +66,7 @@ def _free_slug(base: str) -> str:
 
 
 def create_project(owner: User, name: str, code: str | None = None) -> Project:
-    """Create the repository (initial commit of `agents.py`), then the row.
+    """Create the repository (initial commit of `workflow.py`), then the row.
 
     The repository is built under a private temporary name, then, in the transaction
     that inserts the row, renamed to its slug's path. A slug taken by a concurrent
@@ -74,7 +77,7 @@ def create_project(owner: User, name: str, code: str | None = None) -> Project:
     code = STARTER_CODE if code is None else code
     author_name, author_email = author_of(owner)
     staged, sha = git.stage_repository(
-        "agents.py", code, INITIAL_COMMIT_MESSAGE, author_name, author_email
+        MAIN_FILE, code, INITIAL_COMMIT_MESSAGE, author_name, author_email
     )
     try:
         base = _base_slug(name)
@@ -104,7 +107,7 @@ def _insert_and_place(
                 slug=slug,
                 owner=owner,
                 repository_path=str(repository_dir(slug).relative_to(projects_root().parent)),
-                main_file="agents.py",
+                main_file=MAIN_FILE,
                 current_code=code,
                 current_commit=sha,
                 current_branch=git.BRANCH,

@@ -226,6 +226,8 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 
 # Largest project file accepted through the API (the code of one workflow).
 MAX_CODE_BYTES: int = env.int("MAX_CODE_BYTES", default=200_000)
+# Graphs with more nodes than this are not drawn (the API still answers their nodes).
+GRAPH_MAX_DRAWN_NODES: int = env.int("GRAPH_MAX_DRAWN_NODES", default=150)
 MAX_PROMPT_CHARS: int = env.int("MAX_PROMPT_CHARS", default=20_000)
 
 # --- Hostile input --------------------------------------------------------------

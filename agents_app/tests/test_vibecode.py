@@ -20,7 +20,7 @@ RENAME = change(
     'instructions="Help with invoices."', 'instructions="Help with invoices and refunds."'
 )
 NOT_APPLYING = (
-    "--- a/agents.py\n+++ b/agents.py\n@@ -1,1 +1,1 @@\n-import nothing_like_this\n+import os\n"
+    "--- a/workflow.py\n+++ b/workflow.py\n@@ -1,1 +1,1 @@\n-import nothing_like_this\n+import os\n"
 )
 
 
@@ -91,7 +91,7 @@ async def test_patch_approved_first_time_creates_a_diff(vibe: Vibe, model_server
     assert diff.evaluator_reasoning == "Does what was asked."
     assert diff.vibecoder_prompt == "Billing should also handle refunds"
     assert diff.patched_code == WORKFLOW.replace("invoices.", "invoices and refunds.")
-    assert diff.diff_content.startswith("diff --git a/agents.py b/agents.py\n")
+    assert diff.diff_content.startswith("diff --git a/workflow.py b/workflow.py\n")
     linked = await sync_to_async(lambda: list(diff.messages.values_list("agent", flat=True)))()
     assert sorted(linked) == ["evaluator", "vibecoder"]
     # The Evaluator saw the request and the diff; nothing more was asked of the model.
@@ -179,13 +179,13 @@ async def test_broken_patch_error_reaches_the_model_which_fixes_it(
 
 @pytest.mark.parametrize(
     "header",
-    ["--- a/settings.py\n+++ b/settings.py\n", "--- a/../agents.py\n+++ b/../agents.py\n"],
+    ["--- a/settings.py\n+++ b/settings.py\n", "--- a/../workflow.py\n+++ b/../workflow.py\n"],
     ids=["other-file", "climbs-out"],
 )
 async def test_diff_outside_the_project_file_is_refused(
     vibe: Vibe, model_server, header: str
 ) -> None:
-    body = RENAME.split("+++ b/agents.py\n", 1)[1]
+    body = RENAME.split("+++ b/workflow.py\n", 1)[1]
     model_server.script(
         custom_tool_call("submit_patch", patch_input("sneaky", header + body)),
         text("I cannot change that file."),
