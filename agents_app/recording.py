@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from agents_app import all_agents
 from agents_app.errors import head
+from agents_app.model_request import model_request
 from agents_app.run_state import VibecodeRun
 from sessions_app.events import TokenUsage, emit
 from sessions_app.models import ConversationMessage
@@ -113,6 +114,8 @@ class RecordingHooks(RunHooks[Any]):
         self.session_id = session_id
         self.project_id = project_id
         self.trace_id = trace_id
+        # The request of the model call under way: stored beside its response.
+        self.request: dict[str, Any] | None = None
 
     def iteration(self, context: RunContextWrapper[Any]) -> int | None:
         run = context.context
@@ -125,6 +128,7 @@ class RecordingHooks(RunHooks[Any]):
         system_prompt: str | None,
         input_items: list[Any],
     ) -> None:
+        self.request = model_request(agent, system_prompt, input_items)
         last = _dump(input_items[-1]) if input_items else {}
         text = last.get("content") or last.get("output") or last.get("input") or ""
         logger.info(
@@ -188,6 +192,7 @@ class RecordingHooks(RunHooks[Any]):
             content=readable.content,
             patch_preview=readable.patch_preview,
             openai_response=full_response(response, model),
+            openai_request=self.request,
             token_usage=usage,
             last_response_id=response.response_id or "",
             trace_id=self.trace_id,

@@ -69,6 +69,8 @@ class ConversationMessage(models.Model):
     content = models.TextField(blank=True, default="")
     patch_preview = models.TextField(blank=True, default="")
     openai_response = models.JSONField(null=True, blank=True)
+    # What was sent for that response: instructions, input items, tools, settings.
+    openai_request = models.JSONField(null=True, blank=True)
     token_usage = models.JSONField(null=True, blank=True)
     last_response_id = models.CharField(max_length=200, blank=True, default="")
     trace_id = models.CharField(max_length=200, blank=True, default="")
