@@ -40,7 +40,5 @@ def model_request(
         "input": items,
         "tools": [_tool(tool) for tool in agent.tools],
         "model_settings": {k: v for k, v in settings.items() if v is not None},
-        "output_type": agent.output_type.__name__
-        if isinstance(agent.output_type, type)
-        else None,
+        "output_type": agent.output_type.__name__ if isinstance(agent.output_type, type) else None,
     }

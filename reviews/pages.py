@@ -9,8 +9,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from projects import git
+from projects.models import Project
 from projects.services import create_project, delete_project, get_owned_project
-from reviews import highlight, services
+from reviews import checks, diff_view, highlight, services
+from reviews.models import Diff
+from sessions_app.models import ConversationMessage
 from sessions_app.services import get_or_create_session
 from vibegrapher.async_api import api_user
 
@@ -62,23 +65,62 @@ def project_page(request: HttpRequest, project_id: uuid.UUID) -> HttpResponse:
             "tokens": tokens,
             "pending": pending,
             "code_html": highlight.python_html(project.current_code),
-            "commits": git.history(project.slug, limit=20),
+            "commits": history_entries(project, git.history(project.slug, limit=20)),
             "config": config,
         },
     )
 
 
+def requested_by(diff: Diff) -> ConversationMessage | None:
+    """The person's own message that started the run which produced `diff`."""
+    return (
+        diff.session.messages.filter(role="user", created_at__lte=diff.created_at)
+        .order_by("created_at")
+        .last()
+    )
+
+
+def history_entries(
+    project: Project, commits: list[git.CommitInfo]
+) -> list[tuple[git.CommitInfo, Diff | None, ConversationMessage | None]]:
+    """Each commit with the reviewed diff it came from and the request behind that diff."""
+    diffs = {
+        d.committed_sha: d
+        for d in project.diffs.filter(committed_sha__in=[c.sha for c in commits]).select_related(
+            "session"
+        )
+    }
+    entries = []
+    for commit in commits:
+        diff = diffs.get(commit.sha)
+        entries.append((commit, diff, requested_by(diff) if diff else None))
+    return entries
+
+
 @login_required
 @require_GET
 def diff_page(request: HttpRequest, diff_id: uuid.UUID) -> HttpResponse:
-    diff = get_object_or_404(services.owned_diffs(api_user(request)), id=diff_id)
-    test_count = diff.project.test_cases.count()
-    quick_test_count = diff.project.test_cases.filter(quick_test=True).count()
+    user = api_user(request)
+    diff = get_object_or_404(services.owned_diffs(user), id=diff_id)
+    tests = list(diff.project.test_cases.order_by("name"))
+    quick_test_count = sum(1 for test in tests if test.quick_test)
+    try:
+        blocks = diff_view.blocks(services.preview(diff).original, diff.patched_code)
+    except git.GitError:
+        blocks = None  # the base commit is gone: the stored diff text is all there is
+    asked = requested_by(diff)
+    committed = None
+    if diff.committed_sha:
+        committed = next(
+            (c for c in git.history(diff.project.slug) if c.sha == diff.committed_sha), None
+        )
     config = {
         "projectId": str(diff.project_id),
         "diffId": str(diff.id),
+        "userId": user.pk,
         "status": diff.status,
-        "testCount": test_count,
+        "commitMessage": diff.commit_message,
+        "testCount": len(tests),
         "quickTestCount": quick_test_count,
     }
     return render(
@@ -87,8 +129,13 @@ def diff_page(request: HttpRequest, diff_id: uuid.UUID) -> HttpResponse:
         {
             "diff": diff,
             "project": diff.project,
+            "blocks": blocks,
             "diff_html": highlight.diff_html(diff.diff_content),
-            "test_count": test_count,
+            "asked": asked,
+            "committed": committed,
+            "tests": tests,
+            "checks": checks.checks_summary(len(tests), diff.test_results or []),
+            "test_count": len(tests),
             "quick_test_count": quick_test_count,
             "config": config,
         },
