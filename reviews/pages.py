@@ -121,6 +121,7 @@ def diff_page(request: HttpRequest, diff_id: uuid.UUID) -> HttpResponse:
         "status": diff.status,
         "commitMessage": diff.commit_message,
         "testCount": len(tests),
+        "testNames": [test.name for test in tests],
         "quickTestCount": quick_test_count,
     }
     return render(
@@ -134,7 +135,8 @@ def diff_page(request: HttpRequest, diff_id: uuid.UUID) -> HttpResponse:
             "asked": asked,
             "committed": committed,
             "tests": tests,
-            "checks": checks.checks_summary(len(tests), diff.test_results or []),
+            "test_views": [(test, highlight.python_html(test.test_code)) for test in tests],
+            "checks": checks.checks_summary([t.name for t in tests], diff.test_results or []),
             "test_count": len(tests),
             "quick_test_count": quick_test_count,
             "config": config,

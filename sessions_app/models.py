@@ -57,7 +57,7 @@ class ConversationMessage(models.Model):
 
     class Agent(models.TextChoices):
         USER = "user"
-        VIBECODER = "vibecoder"
+        VIBECODER = "vibecoder", "VibeCoder"
         EVALUATOR = "evaluator"
         SYSTEM = "system"
 

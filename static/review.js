@@ -19,6 +19,7 @@
     human_rejected: "Rejected in another window: a new round has started.",
     committed: "Committed in another window.",
   };
+  const ORDER = ["passed", "failed", "error", "timeout", "running", "queued"]; // as reviews/checks.py
   const seconds = (value) => `${Number(value).toFixed(2)} s`;
   const fail = (error) => { $("review-error").textContent = error.message; };
 
@@ -96,14 +97,18 @@
 
   // --- Checks beside Approve ----------------------------------------------------------
   function results() {
-    return [...$("test-results").children].map((li) => li.dataset.status).filter(Boolean);
+    // Only the project's current test cases count: not a result of a deleted one.
+    return [...$("test-results").children]
+      .filter((li) => config.testNames.includes(li.dataset.name))
+      .map((li) => li.dataset.status).filter(Boolean);
   }
   function checksSummary() {
     const total = config.testCount;
     if (!total) return "No tests";
     const counts = new Map();
     for (const each of results()) counts.set(each, (counts.get(each) || 0) + 1);
-    const parts = [...counts].map(([name, n]) => `${n} ${name}`);
+    const rank = (name) => (ORDER.includes(name) ? ORDER.indexOf(name) : ORDER.length);
+    const parts = [...counts].sort((a, b) => rank(a[0]) - rank(b[0])).map(([name, n]) => `${n} ${name}`);
     const notRun = total - results().length;
     if (notRun > 0) parts.push(`${notRun} not run`);
     return `${total} test${total === 1 ? "" : "s"}: ${parts.join(", ")}`;
@@ -264,5 +269,65 @@
     }
   }, () => { catchUp().catch(() => {}); });
 
-  window.VibegrapherReview = { runTests, updateChecks, config };
+  // --- Test cases: add, edit, mark quick, delete; errors beside their fields -------------
+  const csrf = document.querySelector("[name=csrfmiddlewaretoken]").value;
+  const form = $("test-case-form");
+  let editing = null; // the id of the test case the form edits; null: adding one
+
+  function showFieldErrors(errors) {
+    form.querySelectorAll(".field-error").forEach((span) => {
+      const found = errors[span.dataset.field];
+      span.textContent = found ? [].concat(found).join(" ") : "";
+    });
+  }
+  function resetForm() {
+    editing = null;
+    form.reset();
+    showFieldErrors({});
+    $("test-case-form-title").textContent = "Add a test case";
+    $("tc-save").textContent = "Add test case";
+    $("tc-cancel").hidden = true;
+  }
+  async function send(method, url, body) {
+    const response = await fetch(url, {
+      method,
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const data = response.status === 204 ? {} : await response.json().catch(() => ({}));
+    return { ok: response.ok, data };
+  }
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const body = { name: $("tc-name").value, test_code: $("tc-code").value, quick_test: $("tc-quick").checked };
+    const { ok, data } = editing
+      ? await send("PATCH", `/api/tests/${editing}`, body)
+      : await send("POST", `/api/projects/${config.projectId}/tests`, body);
+    if (!ok) { showFieldErrors(data); return; }
+    // The list, the counts and the run buttons are the server's: show them afresh.
+    location.reload();
+  });
+  $("tc-cancel").addEventListener("click", resetForm);
+  $("test-case-list").addEventListener("click", async (event) => {
+    const item = event.target.closest(".test-case");
+    if (!item) return;
+    if (event.target.classList.contains("tc-edit")) {
+      editing = item.dataset.id;
+      $("tc-name").value = item.dataset.name;
+      $("tc-code").value = item.querySelector(".tc-source").value;
+      $("tc-quick").checked = item.dataset.quick === "true";
+      $("test-case-form-title").textContent = `Edit ${item.dataset.name}`;
+      $("tc-save").textContent = "Save test case";
+      $("tc-cancel").hidden = false;
+      showFieldErrors({});
+      $("tc-name").focus();
+    } else if (event.target.classList.contains("tc-delete")) {
+      if (!window.confirm(`Delete the test case ${item.dataset.name}?`)) return;
+      const { ok, data } = await send("DELETE", `/api/tests/${item.dataset.id}`);
+      if (!ok) { showFieldErrors({ detail: data.detail || "Could not delete." }); return; }
+      location.reload();
+    }
+  });
 })();

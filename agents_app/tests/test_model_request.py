@@ -1,5 +1,7 @@
 """The request stored beside each response is the one the model server received."""
 
+import uuid
+
 import pytest
 
 from agents_app.tests.conftest import Vibe, change, patch_input, verdict
@@ -22,7 +24,7 @@ async def test_stored_request_equals_what_the_model_received(vibe: Vibe, model_s
     stored = [
         m
         async for m in ConversationMessage.objects.filter(
-            session_id=vibe.session_id, role="assistant"
+            session_id=uuid.UUID(vibe.session_id), role="assistant"
         ).order_by("created_at")
     ]
     assert [m.agent for m in stored] == ["vibecoder", "evaluator"]
