@@ -110,8 +110,16 @@ def _agent_label(agent: Agent[Any]) -> str:
 class RecordingHooks(RunHooks[Any]):
     """Emit, then store, each model response before the run takes its next step."""
 
-    def __init__(self, session_id: uuid.UUID, project_id: uuid.UUID, trace_id: str) -> None:
+    def __init__(
+        self,
+        session_id: uuid.UUID,
+        project_id: uuid.UUID,
+        trace_id: str,
+        diff_id: uuid.UUID | None = None,
+    ) -> None:
         self.session_id = session_id
+        # Set for calls about one diff (commit message refinement): linked in the admin.
+        self.diff_id = diff_id
         self.project_id = project_id
         self.trace_id = trace_id
         # The request of the model call under way: stored beside its response.
@@ -196,6 +204,7 @@ class RecordingHooks(RunHooks[Any]):
             token_usage=usage,
             last_response_id=response.response_id or "",
             trace_id=self.trace_id,
+            diff_id=self.diff_id,
             created_at=created_at,
         )
         run = context.context

@@ -133,6 +133,7 @@ def diff_page(request: HttpRequest, diff_id: uuid.UUID) -> HttpResponse:
             "blocks": blocks,
             "diff_html": highlight.diff_html(diff.diff_content),
             "asked": asked,
+            "closed": diff.status in (Diff.Status.COMMITTED, Diff.Status.HUMAN_REJECTED),
             "committed": committed,
             "tests": tests,
             "test_views": [(test, highlight.python_html(test.test_code)) for test in tests],
