@@ -2,7 +2,11 @@ from django.contrib import admin
 from django.utils.safestring import SafeString
 
 from reviews.models import Diff
-from sessions_app.admin import ReadOnlyAdmin, preformatted, pretty_json
+from sessions_app.admin import ProjectFilter, ReadOnlyAdmin, preformatted, pretty_json
+
+
+class DiffProjectFilter(ProjectFilter):
+    project_field = "project_id"
 
 
 @admin.register(Diff)
@@ -10,7 +14,7 @@ class DiffAdmin(ReadOnlyAdmin[Diff]):
     """Read-only: a diff's status and code change only through review and commit."""
 
     list_display = ["created_at", "project", "status", "commit_message", "committed_sha"]
-    list_filter = ["status", "project"]
+    list_filter = ["status", DiffProjectFilter]
     search_fields = ["commit_message", "committed_sha", "base_commit"]
     ordering = ["-created_at"]
     readonly_fields = [

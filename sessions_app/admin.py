@@ -58,6 +58,8 @@ def preformatted(text: str) -> SafeString | str:
 
 
 class ProjectFilter(admin.SimpleListFilter):
+    """The projects this user may see (all for a superuser), not every project's name."""
+
     title = "project"
     parameter_name = "project"
 
@@ -69,8 +71,11 @@ class ProjectFilter(admin.SimpleListFilter):
             projects = projects.filter(owner_id=request.user.pk)
         return [(str(p.id), p.name) for p in projects.order_by("name")]
 
+    project_field = "session__project_id"
+
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        return queryset.filter(session__project_id=self.value()) if self.value() else queryset
+        value = self.value()
+        return queryset.filter(**{self.project_field: value}) if value else queryset
 
 
 class SessionFilter(admin.SimpleListFilter):

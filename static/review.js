@@ -330,4 +330,6 @@
       location.reload();
     }
   });
+
+  applyStatus(status); // a committed or rejected diff opens read-only
 })();

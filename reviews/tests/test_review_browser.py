@@ -7,6 +7,7 @@ makes: nothing approves it before the two-window test does.
 """
 
 import json
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ import httpx
 import pytest
 
 from agents_app.patching import unified_diff
-from reviews.tests.test_browser import CHROMIUM
+from reviews.tests.test_browser import CHROMIUM, SCREENSHOTS
 from tests.model_server import ModelServer, RecordedRequest, Step, custom_tool_call, text
 from tests.servers import AppServer, create_user_and_project
 
@@ -74,6 +75,13 @@ class Served:
         page.click("button[type=submit]")
         page.wait_for_url(f"{self.server.url}/")
         return page
+
+
+def screenshot(page: Any, name: str) -> None:
+    """Refreshes the README's pictures with VIBEGRAPHER_SCREENSHOTS=1."""
+    if os.environ.get("VIBEGRAPHER_SCREENSHOTS"):
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / name), full_page=True)
 
 
 def no_csp_violations(page: Any) -> None:
@@ -153,6 +161,7 @@ def test_diff_shows_old_and_new_line_numbers_folds_and_split(served: Served) -> 
     unified.locator("button.expand").first.click()
     expect(unified.get_by_text("# note 1", exact=True)).to_be_visible()
     expect(unified.locator("tr.line.context td.ln.old").first).to_have_text("1")
+    screenshot(page, "review-unified.png")
 
     # Split: old left, new right; the choice is remembered for this user.
     page.click("#layout-split")
@@ -163,6 +172,7 @@ def test_diff_shows_old_and_new_line_numbers_folds_and_split(served: Served) -> 
     expect(changed.locator("td.ln.old")).to_have_text("23")
     expect(changed.locator("td.ln.new")).to_have_text("23")
     expect(changed.locator("td.code.add")).to_contain_text("Help kindly.")
+    screenshot(page, "review-split.png")
     page.reload()
     expect(page.locator("table.diff-table.split")).to_be_visible()
     page.click("#layout-unified")
@@ -307,5 +317,6 @@ def test_admin_as_demo_shows_a_response_with_its_request(served: Served) -> None
     tool_input = page.locator(".field-tool_inputs pre.audit-text")
     expect(tool_input).to_contain_text('+bot = Agent(name="Bot", instructions="Help kindly.")')
     expect(page.locator("input[name=_save]")).to_have_count(0)
+    screenshot(page, "admin-response.png")
     no_csp_violations(page)
     page.context.close()

@@ -83,6 +83,11 @@ def test_records_are_read_only_and_scoped_to_their_owner(settings, user, other_u
 
     listing = client.get("/admin/sessions_app/conversationmessage/").content.decode()
     assert str(mine.id) in listing and str(theirs.id) not in listing
+    # Not even the other user's project name appears in the filters.
+    assert f"{user.username} project" in listing
+    assert f"{other_user.username} project" not in listing
+    diffs = client.get("/admin/reviews/diff/").content.decode()
+    assert f"{other_user.username} project" not in diffs
     url = f"/admin/sessions_app/conversationmessage/{theirs.id}/change/"
     assert client.get(url).status_code == 302  # not found for this user: back to the list
     change = f"/admin/sessions_app/conversationmessage/{mine.id}/change/"
