@@ -94,6 +94,14 @@ def _css_class(token: _TokenType) -> str:
     return STANDARD_TYPES[found] if found is not None else ""
 
 
+def _lines(code: str) -> list[str]:
+    """Lines as Pygments sees them: split at newlines only (not at form feeds or U+2028,
+    as `str.splitlines` would), so the text and highlighted lines always pair up."""
+    text = code.replace("\r\n", "\n").replace("\r", "\n")
+    lines = text.split("\n")
+    return lines[:-1] if lines and lines[-1] == "" else lines
+
+
 def highlighted_lines(code: str) -> list[SafeString]:
     """Each line of `code` as highlighted HTML (Pygments' classes, escaped text)."""
     lines: list[list[str]] = [[]]
@@ -105,13 +113,14 @@ def highlighted_lines(code: str) -> list[SafeString]:
             if part:
                 text = escape(part)
                 lines[-1].append(f'<span class="{css}">{text}</span>' if css else text)
-    count = len(code.splitlines())
+    count = len(_lines(code))
+    lines += [[] for _ in range(count - len(lines))]
     return [mark_safe("".join(parts)) for parts in lines[:count]]
 
 
 def blocks(original: str, patched: str, context: int = CONTEXT_LINES) -> list[Block]:
     """The whole file as hunks with `context` lines around changes, the rest folded."""
-    old_lines, new_lines = original.splitlines(), patched.splitlines()
+    old_lines, new_lines = _lines(original), _lines(patched)
     old_html, new_html = highlighted_lines(original), highlighted_lines(patched)
     matcher = difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=False)
     opcodes = matcher.get_opcodes()

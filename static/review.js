@@ -120,6 +120,7 @@
     const good = config.testCount > 0 && all.length === config.testCount && all.every((s) => s === "passed");
     $("checks").classList.toggle("checks-ok", good);
     $("checks").classList.toggle("checks-bad", all.some((s) => s !== "passed" && s !== "queued" && s !== "running"));
+    $("checks").classList.toggle("checks-pending", !good && config.testCount > 0);
   }
   function approvalWarning() {
     if (!config.testCount) return null;

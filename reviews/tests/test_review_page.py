@@ -37,6 +37,16 @@ def test_highlighted_lines_are_escaped() -> None:
     assert "&lt;b&gt;" in added[0].html and "<b>" not in added[0].html
 
 
+def test_odd_line_breaks_keep_text_and_numbers_paired() -> None:
+    original = "a = 1\r\ns = 'x\x0cy\u2028z'\nb = 2\n"
+    patched = original.replace("b = 2", "b = 3")
+    shown = [line for b in blocks(original, patched) for line in b.lines]
+    assert [(line.kind, line.old_no, line.new_no) for line in shown] == [
+        ("context", 1, 1), ("context", 2, 2), ("del", 3, None), ("add", None, 3),
+    ]  # fmt: skip
+    assert "b" in shown[3].html and "3" in shown[3].html
+
+
 def test_checks_summary_counts_current_tests_only() -> None:
     results = [
         {"name": "a", "status": "failed"},
