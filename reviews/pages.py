@@ -4,7 +4,7 @@ import uuid
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -12,7 +12,7 @@ from projects import git
 from projects.models import Project
 from projects.services import create_project, delete_project, get_owned_project
 from reviews import checks, diff_view, highlight, services
-from reviews.models import Diff
+from reviews.models import Diff, ReviewPreference
 from sessions_app.models import ConversationMessage
 from sessions_app.services import get_or_create_session
 from vibegrapher.async_api import api_user
@@ -109,6 +109,8 @@ def diff_page(request: HttpRequest, diff_id: uuid.UUID) -> HttpResponse:
     except git.GitError:
         blocks = None  # the base commit is gone: the stored diff text is all there is
     asked = requested_by(diff)
+    preference = ReviewPreference.objects.filter(user=user).first()
+    layout = preference.diff_layout if preference else ReviewPreference.DiffLayout.UNIFIED
     committed = None
     if diff.committed_sha:
         committed = next(
@@ -118,6 +120,7 @@ def diff_page(request: HttpRequest, diff_id: uuid.UUID) -> HttpResponse:
         "projectId": str(diff.project_id),
         "diffId": str(diff.id),
         "userId": user.pk,
+        "layout": layout,
         "status": diff.status,
         "commitMessage": diff.commit_message,
         "testCount": len(tests),
@@ -133,6 +136,7 @@ def diff_page(request: HttpRequest, diff_id: uuid.UUID) -> HttpResponse:
             "blocks": blocks,
             "diff_html": highlight.diff_html(diff.diff_content),
             "asked": asked,
+            "layout": layout,
             "closed": diff.status in (Diff.Status.COMMITTED, Diff.Status.HUMAN_REJECTED),
             "committed": committed,
             "tests": tests,
@@ -143,6 +147,19 @@ def diff_page(request: HttpRequest, diff_id: uuid.UUID) -> HttpResponse:
             "config": config,
         },
     )
+
+
+@login_required
+@require_POST
+def diff_layout(request: HttpRequest) -> HttpResponse:
+    """Remember the person's diff layout (unified or split) for every browser."""
+    layout = request.POST.get("layout", "")
+    if layout not in ReviewPreference.DiffLayout.values:
+        return JsonResponse({"layout": ["Must be unified or split."]}, status=400)
+    ReviewPreference.objects.update_or_create(
+        user=api_user(request), defaults={"diff_layout": layout}
+    )
+    return HttpResponse(status=204)
 
 
 def pygments_css(request: HttpRequest) -> HttpResponse:

@@ -23,8 +23,7 @@
   const seconds = (value) => `${Number(value).toFixed(2)} s`;
   const fail = (error) => { $("review-error").textContent = error.message; };
 
-  // --- Diff layout: unified or split, remembered per user in this browser ----------
-  const layoutKey = `vibegrapher.diffLayout.${config.userId}`;
+  // --- Diff layout: unified or split, remembered per user on the server -----------
   function setLayout(layout) {
     const view = $("diff-view");
     if (!view) return;
@@ -34,12 +33,15 @@
     $("layout-split").setAttribute("aria-pressed", String(layout === "split"));
   }
   function chooseLayout(layout) {
-    try { localStorage.setItem(layoutKey, layout); } catch (error) { /* private mode */ }
     setLayout(layout);
+    const body = new URLSearchParams({ layout });
+    fetch("/diff-layout", {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "X-CSRFToken": document.querySelector("[name=csrfmiddlewaretoken]").value },
+      body,
+    }).catch(() => {}); // the page still switches; only the memory is lost
   }
-  let storedLayout = "unified";
-  try { storedLayout = localStorage.getItem(layoutKey) || "unified"; } catch (error) { /* ignore */ }
-  setLayout(storedLayout);
   $("layout-unified").addEventListener("click", () => chooseLayout("unified"));
   $("layout-split").addEventListener("click", () => chooseLayout("split"));
 

@@ -164,7 +164,8 @@ def test_diff_shows_old_and_new_line_numbers_folds_and_split(served: Served) -> 
     screenshot(page, "review-unified.png")
 
     # Split: old left, new right; the choice is remembered for this user.
-    page.click("#layout-split")
+    with page.expect_response("**/diff-layout"):
+        page.click("#layout-split")
     split = page.locator("table.diff-table.split")
     expect(split).to_be_visible()
     expect(unified).to_be_hidden()
@@ -173,9 +174,15 @@ def test_diff_shows_old_and_new_line_numbers_folds_and_split(served: Served) -> 
     expect(changed.locator("td.ln.new")).to_have_text("23")
     expect(changed.locator("td.code.add")).to_contain_text("Help kindly.")
     screenshot(page, "review-split.png")
+    # In another browser too: the choice is the user's, kept on the server.
+    elsewhere = served.page()
+    elsewhere.goto(f"{served.server.url}/diffs/{served.diff_id}/")
+    expect(elsewhere.locator("table.diff-table.split")).to_be_visible()
+    elsewhere.context.close()
+    with page.expect_response("**/diff-layout"):
+        page.click("#layout-unified")
     page.reload()
-    expect(page.locator("table.diff-table.split")).to_be_visible()
-    page.click("#layout-unified")
+    expect(unified).to_be_visible()
     no_csp_violations(page)
     page.context.close()
 

@@ -103,3 +103,15 @@ def test_review_page_shows_the_persons_request_and_the_committed_sha(user) -> No
     assert f'<li id="commit-{committed.committed_sha}">' in project_html
     assert f'href="/diffs/{diff.id}/">review</a>' in project_html
     assert f'href="#message-{asked.id}">request</a>' in project_html
+
+
+@pytest.mark.django_db
+def test_diff_layout_is_remembered_per_user(user, other_user) -> None:
+    from reviews.models import ReviewPreference
+
+    client = Client()
+    client.force_login(user)
+    assert client.post("/diff-layout", {"layout": "sideways"}).status_code == 400
+    assert client.post("/diff-layout", {"layout": "split"}).status_code == 204
+    assert ReviewPreference.objects.get(user=user).diff_layout == "split"
+    assert not ReviewPreference.objects.filter(user=other_user).exists()
