@@ -9,8 +9,9 @@ HOST ?= 127.0.0.1
 # The suite runs once on SQLite, then again on this PostgreSQL when it answers.
 PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/test
 # Debian packages the app and its tests need: bubblewrap and libseccomp2 (diff-test
-# sandbox and its syscall filter), chromium (browser tests).
-APT_PACKAGES ?= bubblewrap libseccomp2 chromium
+# sandbox and its syscall filter), chromium (browser tests), redis-server (tests that
+# kill a Redis of their own).
+APT_PACKAGES ?= bubblewrap libseccomp2 chromium redis-server
 
 .PHONY: run test check install system-deps migrate seed bench clean
 

@@ -26,6 +26,8 @@ def project_list(request: HttpRequest) -> HttpResponse:
         name = request.POST.get("name", "").strip()
         if not name or len(name) > 100:
             messages.error(request, "A project needs a name of 1 to 100 characters.")
+        elif "\x00" in name:  # as the API answers (DRF refuses NUL in text)
+            messages.error(request, "A project name cannot contain NUL characters.")
         else:
             project = create_project(user, name)
             return redirect("project-page", project_id=project.id)

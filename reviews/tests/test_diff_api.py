@@ -135,6 +135,23 @@ def test_commit_refused_when_head_moved(api, project, diff) -> None:
     assert git.read_head(project.slug, "agents.py").code == CODE + "# elsewhere\n"
 
 
+def test_commit_refused_when_the_patched_file_is_over_the_size_limit(
+    api, project, session, settings
+) -> None:
+    big = make_diff(project, session, "Help." + " kindly" * 20, status="human_approved")
+    settings.MAX_CODE_BYTES = len(big.patched_code.encode()) - 1
+
+    response = api.post(f"/api/diffs/{big.id}/commit", {}, format="json")
+
+    assert response.status_code == 409
+    assert f"the limit is {settings.MAX_CODE_BYTES} bytes" in response.json()["detail"]
+    big.refresh_from_db()
+    assert (big.status, big.committed_sha) == ("human_approved", "")
+    project.refresh_from_db()
+    assert project.current_code == CODE
+    assert git.read_head(project.slug, "agents.py").code == CODE
+
+
 def _race(api, urls: list[str]) -> list[int]:
     codes: list[int] = []
 
