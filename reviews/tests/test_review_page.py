@@ -11,11 +11,11 @@ from reviews.models import Diff
 from sessions_app.models import ConversationMessage
 from sessions_app.services import get_or_create_session
 
-CODE = "".join(f"line {n}\n" for n in range(1, 31))
+CODE = "".join(f"v{n} = {n}\n" for n in range(1, 31))
 
 
 def test_blocks_number_old_and_new_lines_and_fold_the_rest() -> None:
-    patched = CODE.replace("line 10\n", "line ten\n").replace("line 20\n", "")
+    patched = CODE.replace("v10 = 10\n", "v10 = 0\n").replace("v20 = 20\n", "")
     shown = blocks(CODE, patched)
 
     assert [b.folded for b in shown] == [True, False, True, False, True]
@@ -65,7 +65,7 @@ def test_review_page_shows_the_persons_request_and_the_committed_sha(user) -> No
     asked = ConversationMessage.objects.create(
         session=session, role="user", agent="user", content="Rename line ten please"
     )
-    patched = CODE.replace("line 10\n", "line ten\n")
+    patched = CODE.replace("v10 = 10\n", "v10 = 0\n")
     diff = Diff.objects.create(
         session=session,
         project=project,
