@@ -1,7 +1,6 @@
 """Commit messages the Evaluator refines on request, from a diff and a person's hint."""
 
 from agents import Runner, gen_trace_id
-from django.utils import timezone
 
 from agents_app import all_agents
 from agents_app.agent_cache import cached_agent, run_config
@@ -12,7 +11,7 @@ from reviews.models import Diff
 
 
 async def refine_commit_message(diff: Diff, hint: str = "") -> str:
-    """The Evaluator's new one-line commit message for a diff, stored on the diff."""
+    """The Evaluator's suggested one-line commit message for a diff (not stored)."""
     ensure_model_configured()
     trace_id = gen_trace_id()
     prompt = (
@@ -26,7 +25,7 @@ async def refine_commit_message(diff: Diff, hint: str = "") -> str:
             result = await Runner.run(
                 cached_agent(all_agents.build_message_refiner),
                 prompt,
-                hooks=RecordingHooks(diff.session_id, diff.project_id, trace_id),
+                hooks=RecordingHooks(diff.session_id, diff.project_id, trace_id, diff_id=diff.id),
                 run_config=run_config(trace_id, "Vibegrapher commit message"),
                 max_turns=2,
             )
@@ -36,6 +35,5 @@ async def refine_commit_message(diff: Diff, hint: str = "") -> str:
     verdict = result.final_output
     if not isinstance(verdict, all_agents.Evaluation) or not verdict.commit_message.strip():
         raise ValueError("the Evaluator did not propose a commit message")
-    message = verdict.commit_message.strip().splitlines()[0][:500]
-    await Diff.objects.filter(id=diff.id).aupdate(commit_message=message, updated_at=timezone.now())
-    return message
+    # A suggestion only: the person chooses to use it; the diff keeps its message.
+    return verdict.commit_message.strip().splitlines()[0][:500]

@@ -17,6 +17,7 @@ from django.utils import timezone
 from agents_app import all_agents
 from agents_app.errors import head
 from agents_app.model_guard import scrub, scrub_all
+from agents_app.model_request import model_request
 from agents_app.run_state import VibecodeRun
 from sessions_app.events import TokenUsage, emit
 from sessions_app.models import ConversationMessage
@@ -137,10 +138,20 @@ def _agent_label(agent: Agent[Any]) -> str:
 class RecordingHooks(RunHooks[Any]):
     """Emit, then store, each model response before the run takes its next step."""
 
-    def __init__(self, session_id: uuid.UUID, project_id: uuid.UUID, trace_id: str) -> None:
+    def __init__(
+        self,
+        session_id: uuid.UUID,
+        project_id: uuid.UUID,
+        trace_id: str,
+        diff_id: uuid.UUID | None = None,
+    ) -> None:
         self.session_id = session_id
+        # Set for calls about one diff (commit message refinement): linked in the admin.
+        self.diff_id = diff_id
         self.project_id = project_id
         self.trace_id = trace_id
+        # The request of the model call under way: stored beside its response.
+        self.request: dict[str, Any] | None = None
 
     def iteration(self, context: RunContextWrapper[Any]) -> int | None:
         run = context.context
@@ -153,6 +164,7 @@ class RecordingHooks(RunHooks[Any]):
         system_prompt: str | None,
         input_items: list[Any],
     ) -> None:
+        self.request = model_request(agent, system_prompt, input_items)
         last = _dump(input_items[-1]) if input_items else {}
         text = last.get("content") or last.get("output") or last.get("input") or ""
         logger.info(
@@ -220,9 +232,11 @@ class RecordingHooks(RunHooks[Any]):
             content=readable.content,
             patch_preview=readable.patch_preview,
             openai_response=full_response(response, model),
+            openai_request=scrub_all(self.request),
             token_usage=usage,
             last_response_id=response.response_id or "",
             trace_id=self.trace_id,
+            diff_id=self.diff_id,
             created_at=created_at,
         )
         if isinstance(run, VibecodeRun):

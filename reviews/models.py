@@ -47,3 +47,21 @@ class Diff(models.Model):
 
     def __str__(self) -> str:
         return f"{self.commit_message or 'diff'} ({self.status})"
+
+
+class ReviewPreference(models.Model):
+    """How one person likes the review page: remembered across browsers."""
+
+    class DiffLayout(models.TextChoices):
+        UNIFIED = "unified"
+        SPLIT = "split"
+
+    user = models.OneToOneField(
+        "auth.User", on_delete=models.CASCADE, primary_key=True, related_name="review_preference"
+    )
+    diff_layout = models.CharField(
+        max_length=10, choices=DiffLayout.choices, default=DiffLayout.UNIFIED
+    )
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.diff_layout}"

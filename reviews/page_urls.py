@@ -10,5 +10,6 @@ urlpatterns = [
     path("projects/<uuid:project_id>/", pages.project_page, name="project-page"),
     path("projects/<uuid:project_id>/delete", pages.project_delete, name="project-delete"),
     path("diffs/<uuid:diff_id>/", pages.diff_page, name="diff-page"),
+    path("diff-layout", pages.diff_layout, name="diff-layout"),
     path("pygments.css", pages.pygments_css, name="pygments-css"),
 ]

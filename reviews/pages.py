@@ -5,7 +5,7 @@ import uuid
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import pluralize
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -15,8 +15,9 @@ from projects.code import InvalidCode, validate_code
 from projects.graph import build_graph
 from projects.models import Project
 from projects.services import create_project, delete_project, get_owned_project
-from reviews import graph_pages, highlight, services
-from sessions_app.models import VibecodeSession
+from reviews import checks, diff_view, graph_pages, highlight, services
+from reviews.models import Diff, ReviewPreference
+from sessions_app.models import ConversationMessage, VibecodeSession
 from sessions_app.services import UnknownNode, get_or_create_session
 from vibegrapher.async_api import api_user
 
@@ -129,23 +130,66 @@ def project_page(request: HttpRequest, project_id: uuid.UUID) -> HttpResponse:
             "pending": pending,
             "code_html": graph_pages.code_html(project.current_code, graph.focused),
             "graph": graph,
-            "commits": git.history(project.slug, limit=20),
+            "commits": history_entries(project, git.history(project.slug, limit=20)),
             "config": config,
         },
     )
 
 
+def requested_by(diff: Diff) -> ConversationMessage | None:
+    """The person's own message that started the run which produced `diff`."""
+    return (
+        diff.session.messages.filter(role="user", created_at__lte=diff.created_at)
+        .order_by("created_at")
+        .last()
+    )
+
+
+def history_entries(
+    project: Project, commits: list[git.CommitInfo]
+) -> list[tuple[git.CommitInfo, Diff | None, ConversationMessage | None]]:
+    """Each commit with the reviewed diff it came from and the request behind that diff."""
+    diffs = {
+        d.committed_sha: d
+        for d in project.diffs.filter(committed_sha__in=[c.sha for c in commits]).select_related(
+            "session"
+        )
+    }
+    entries = []
+    for commit in commits:
+        diff = diffs.get(commit.sha)
+        entries.append((commit, diff, requested_by(diff) if diff else None))
+    return entries
+
+
 @login_required
 @require_GET
 def diff_page(request: HttpRequest, diff_id: uuid.UUID) -> HttpResponse:
-    diff = get_object_or_404(services.owned_diffs(api_user(request)), id=diff_id)
-    test_count = diff.project.test_cases.count()
-    quick_test_count = diff.project.test_cases.filter(quick_test=True).count()
+    user = api_user(request)
+    diff = get_object_or_404(services.owned_diffs(user), id=diff_id)
+    tests = list(diff.project.test_cases.order_by("name"))
+    quick_test_count = sum(1 for test in tests if test.quick_test)
+    try:
+        blocks = diff_view.blocks(services.preview(diff).original, diff.patched_code)
+    except git.GitError:
+        blocks = None  # the base commit is gone: the stored diff text is all there is
+    asked = requested_by(diff)
+    preference = ReviewPreference.objects.filter(user=user).first()
+    layout = preference.diff_layout if preference else ReviewPreference.DiffLayout.UNIFIED
+    committed = None
+    if diff.committed_sha:
+        committed = next(
+            (c for c in git.history(diff.project.slug) if c.sha == diff.committed_sha), None
+        )
     config = {
         "projectId": str(diff.project_id),
         "diffId": str(diff.id),
+        "userId": user.pk,
+        "layout": layout,
         "status": diff.status,
-        "testCount": test_count,
+        "commitMessage": diff.commit_message,
+        "testCount": len(tests),
+        "testNames": [test.name for test in tests],
         "quickTestCount": quick_test_count,
     }
     return render(
@@ -154,13 +198,34 @@ def diff_page(request: HttpRequest, diff_id: uuid.UUID) -> HttpResponse:
         {
             "diff": diff,
             "project": diff.project,
+            "blocks": blocks,
             "diff_html": highlight.diff_html(diff.diff_content),
             "graph": graph_pages.diff_graph(diff),
-            "test_count": test_count,
+            "asked": asked,
+            "layout": layout,
+            "closed": diff.status in (Diff.Status.COMMITTED, Diff.Status.HUMAN_REJECTED),
+            "committed": committed,
+            "tests": tests,
+            "test_views": [(test, highlight.python_html(test.test_code)) for test in tests],
+            "checks": checks.checks_summary([t.name for t in tests], diff.test_results or []),
+            "test_count": len(tests),
             "quick_test_count": quick_test_count,
             "config": config,
         },
     )
+
+
+@login_required
+@require_POST
+def diff_layout(request: HttpRequest) -> HttpResponse:
+    """Remember the person's diff layout (unified or split) for every browser."""
+    layout = request.POST.get("layout", "")
+    if layout not in ReviewPreference.DiffLayout.values:
+        return JsonResponse({"layout": ["Must be unified or split."]}, status=400)
+    ReviewPreference.objects.update_or_create(
+        user=api_user(request), defaults={"diff_layout": layout}
+    )
+    return HttpResponse(status=204)
 
 
 def pygments_css(request: HttpRequest) -> HttpResponse:

@@ -119,7 +119,7 @@ async def review_diff(request: HttpRequest, user: User, diff_id: uuid.UUID) -> H
 
 @async_api_view("POST")
 async def refine_message(request: HttpRequest, user: User, diff_id: uuid.UUID) -> HttpResponse:
-    """The Evaluator proposes a new commit message (stored on the diff)."""
+    """The Evaluator suggests a commit message; the diff keeps its own until commit."""
     diff = await _owned_diff(user, diff_id)
     hint = parse_body(request, RefineSerializer)["hint"]
     if diff.status == Diff.Status.COMMITTED:

@@ -58,7 +58,7 @@ class ConversationMessage(models.Model):
 
     class Agent(models.TextChoices):
         USER = "user"
-        VIBECODER = "vibecoder"
+        VIBECODER = "vibecoder", "VibeCoder"
         EVALUATOR = "evaluator"
         SYSTEM = "system"
 
@@ -70,6 +70,8 @@ class ConversationMessage(models.Model):
     content = CleanTextField(blank=True, default="")
     patch_preview = CleanTextField(blank=True, default="")
     openai_response = CleanJSONField(null=True, blank=True)
+    # What was sent for that response: instructions, input items, tools, settings.
+    openai_request = CleanJSONField(null=True, blank=True)
     token_usage = CleanJSONField(null=True, blank=True)
     last_response_id = CleanCharField(max_length=200, blank=True, default="")
     trace_id = CleanCharField(max_length=200, blank=True, default="")

@@ -72,20 +72,21 @@
       const li = document.createElement("li");
       li.className = `message ${m.agent}`;
       li.dataset.id = m.id;
+      li.id = `message-${m.id}`;
       const meta = document.createElement("div");
       meta.className = "meta";
       const who = document.createElement("strong");
-      who.textContent = { user: "User", vibecoder: "Vibecoder", evaluator: "Evaluator" }[m.agent] || m.agent;
+      who.textContent = { user: "User", vibecoder: "VibeCoder", evaluator: "Evaluator" }[m.agent] || m.agent;
       meta.append(who);
       if (m.iteration) meta.append(` · round ${m.iteration}`);
       if (m.token_usage) {
         const badge = document.createElement("span");
         badge.className = "badge";
-        badge.textContent = `${m.token_usage.total_tokens} tokens`;
+        badge.textContent = `${m.token_usage.total_tokens.toLocaleString("en-US")} tokens`;
         meta.append(" ", badge);
         const total = $("token-total");
         total.dataset.total = Number(total.dataset.total) + m.token_usage.total_tokens;
-        total.textContent = `${total.dataset.total} tokens`;
+        total.textContent = `${Number(total.dataset.total).toLocaleString("en-US")} tokens`;
       }
       const content = document.createElement("pre");
       content.className = "content";
@@ -151,100 +152,7 @@
     });
   }
 
-  // --- Review page -----------------------------------------------------------------
-  function reviewPage() {
-    const base = `/api/diffs/${config.diffId}`;
-    const projectUrl = `/projects/${config.projectId}/`;
-    const fail = (error) => { $("review-error").textContent = error.message; };
-
-    $("approve").addEventListener("click", () =>
-      api("POST", `${base}/review`, { approved: true }).then(() => location.reload(), fail));
-    $("reject").addEventListener("click", () =>
-      api("POST", `${base}/review`, { approved: false, feedback: $("feedback").value })
-        .then(() => { location.href = projectUrl; }, fail));
-    $("refine").addEventListener("click", () =>
-      api("POST", `${base}/refine-message`, { hint: $("hint").value })
-        .then((data) => { $("commit-message").value = data.commit_message; }, fail));
-    $("commit").addEventListener("click", () =>
-      api("POST", `${base}/commit`, { commit_message: $("commit-message").value })
-        .then(() => { location.href = projectUrl; }, fail));
-    const setTestsRunning = (running) => {
-      if (running || $("tests-state").textContent === "running…") {
-        $("tests-state").textContent = running ? "running…" : "finished";
-      }
-      $("run-tests").disabled = running || config.testCount === 0;
-      $("run-quick-tests").disabled = running || config.quickTestCount === 0;
-    };
-
-    // One line per test: name, status badge, duration, and its output folded away.
-    function showTestResult(name, status, output, duration, limit) {
-      let item = [...$("test-results").children].find((li) => li.dataset.name === name);
-      if (!item) {
-        item = document.createElement("li");
-        item.className = "test";
-        item.dataset.name = name;
-        $("test-results").append(item);
-      }
-      item.replaceChildren();
-      const title = document.createElement("strong");
-      title.textContent = name;
-      const badge = document.createElement("span");
-      badge.className = `badge status-${status}`;
-      badge.textContent = limit ? `${status}: ${limit}` : status;
-      item.append(title, " ", badge);
-      if (duration !== undefined) {
-        const time = document.createElement("span");
-        time.className = "muted";
-        time.textContent = ` ${duration} s`;
-        item.append(time);
-      }
-      if (output) {
-        const details = document.createElement("details");
-        const summary = document.createElement("summary");
-        summary.textContent = "output";
-        const pre = document.createElement("pre");
-        pre.textContent = output;
-        details.append(summary, pre);
-        item.append(details);
-      }
-    }
-
-    let pendingTests = new Set();
-    function runTests(quickOnly) {
-      $("tests-error").textContent = "";
-      api("POST", `${base}/test`, { quick_only: quickOnly }).then((data) => {
-        $("test-results").replaceChildren();
-        pendingTests = new Set(data.tests.map((test) => test.name));
-        for (const test of data.tests) showTestResult(test.name, "queued");
-        setTestsRunning(true);
-      }, (error) => { $("tests-error").textContent = error.message; });
-    }
-    $("run-tests").addEventListener("click", () => runTests(false));
-    $("run-quick-tests").addEventListener("click", () => runTests(true));
-
-    // On (re)connect, show what is stored: results finished while we were away.
-    async function catchUp() {
-      const diff = await api("GET", base);
-      for (const result of diff.test_results || []) {
-        pendingTests.delete(result.name);
-        showTestResult(result.name, result.status, result.output, result.duration, result.limit);
-      }
-      setTestsRunning(diff.tests_running);
-    }
-
-    connect((event) => {
-      if (event.type === "diff_status" && event.diff_id === config.diffId) {
-        $("diff-status").textContent = event.status.replace("_", " ");
-      } else if (event.type === "test_status" && event.diff_id === config.diffId) {
-        // Queued: waiting for one of the server's sandboxes; running: has one.
-        if (pendingTests.has(event.test_name)) showTestResult(event.test_name, event.status);
-      } else if (event.type === "test_completed" && event.diff_id === config.diffId) {
-        pendingTests.delete(event.test_name);
-        showTestResult(event.test_name, event.status, event.output, event.duration, event.limit);
-        if (pendingTests.size === 0) setTestsRunning(false);
-      }
-    }, () => { catchUp().catch(() => {}); });
-  }
-
-  if (config.diffId) reviewPage(); else projectPage();
+  // The review page's own script (static/review.js) uses the same helpers.
+  window.Vibegrapher = { config, api, connect };
+  if (!config.diffId) projectPage();
 })();

@@ -98,7 +98,11 @@ def test_chat_review_reject_approve_commit(served) -> None:
 
         def dismiss(dialog: Any) -> None:
             dialogs.append(dialog.message)
-            dialog.dismiss()
+            # Approving a diff whose tests have not run asks first: yes, here.
+            if "Approve anyway?" in dialog.message:
+                dialog.accept()
+            else:
+                dialog.dismiss()
 
         page.on("dialog", dismiss)
 
@@ -126,7 +130,7 @@ def test_chat_review_reject_approve_commit(served) -> None:
         expect(page.locator("#commit-message")).to_have_value("feat: friendlier bot")
         # The project's test runs in the sandbox; its result arrives live.
         page.click("#run-tests")
-        expect(page.locator("#tests-state")).to_have_text("finished")
+        expect(page.locator("#tests-state")).to_have_text("run just now")
         expect(page.locator("#test-results .status-passed")).to_have_text("passed")
         page.fill("#feedback", "Warmer, please")
         if os.environ.get("VIBEGRAPHER_SCREENSHOTS"):  # refreshes the README's picture
@@ -142,6 +146,7 @@ def test_chat_review_reject_approve_commit(served) -> None:
         expect(page.locator("#diff")).to_contain_text("Help warmly.")
         page.click("#approve")
         expect(page.locator("#diff-status")).to_contain_text("Human Approved")
+        assert dialogs[-1] == "1 test: 1 not run. Approve anyway?"
         page.fill("#commit-message", "feat: warmer bot")
         page.click("#commit")
 

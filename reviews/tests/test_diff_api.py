@@ -13,7 +13,7 @@ from projects import git
 from projects.models import Project
 from projects.services import commit_project_code, create_project
 from reviews.models import Diff
-from sessions_app.models import VibecodeSession
+from sessions_app.models import ConversationMessage, VibecodeSession
 from sessions_app.services import get_or_create_session
 from tests.model_server import text
 
@@ -247,5 +247,8 @@ async def test_refine_message(model_server, async_api, diff) -> None:
 
     assert response.status_code == 200, response.content
     assert response.json() == {"commit_message": "feat: warmer"}
-    assert (await Diff.objects.aget(id=diff.id)).commit_message == "feat: warmer"
+    # A suggestion: the diff keeps its message until the person commits with it.
+    assert (await Diff.objects.aget(id=diff.id)).commit_message == diff.commit_message
+    refine_call = await ConversationMessage.objects.aget(session_id=diff.session_id)
+    assert refine_call.diff_id == diff.id
     assert "mention warmth" in model_server.requests[0].input_text()

@@ -4,6 +4,7 @@ import os
 import secrets
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand
 from django.db import transaction
@@ -37,10 +38,20 @@ class Command(BaseCommand):
                 f"User {DEMO_USERNAME!r} exists (password unchanged; reset it with "
                 f"`manage.py changepassword {DEMO_USERNAME}`). App: http://localhost:{port}/"
             )
+            if settings.DEBUG and not user.is_superuser:
+                user.is_staff = user.is_superuser = True
+                user.save(update_fields=["is_staff", "is_superuser"])
             return user
         password = os.environ.get("DEMO_PASSWORD") or secrets.token_urlsafe(12)
         with transaction.atomic():
-            user = User.objects.create_user(DEMO_USERNAME, password=password, is_staff=True)
+            # A superuser in development, so /admin/ is the audit tool at once; never in
+            # production (DEBUG off), where an administrator uses `createsuperuser`.
+            user = User.objects.create_user(
+                DEMO_USERNAME,
+                password=password,
+                is_staff=settings.DEBUG,
+                is_superuser=settings.DEBUG,
+            )
         shown = password if not os.environ.get("DEMO_PASSWORD") else "(DEMO_PASSWORD)"
         self.stdout.write(
             self.style.SUCCESS(

@@ -1,0 +1,117 @@
+"""The review page's server side: the diff rows, the checks line, the request shown."""
+
+import pytest
+from django.test import Client
+
+from agents_app.patching import unified_diff
+from projects.services import create_project
+from reviews.checks import checks_summary
+from reviews.diff_view import blocks
+from reviews.models import Diff
+from sessions_app.models import ConversationMessage
+from sessions_app.services import get_or_create_session
+
+CODE = "".join(f"v{n} = {n}\n" for n in range(1, 31))
+
+
+def test_blocks_number_old_and_new_lines_and_fold_the_rest() -> None:
+    patched = CODE.replace("v10 = 10\n", "v10 = 0\n").replace("v20 = 20\n", "")
+    shown = blocks(CODE, patched)
+
+    assert [b.folded for b in shown] == [True, False, True, False, True]
+    first_hunk = shown[1]
+    assert first_hunk.header == "@@ -7,7 +7,7 @@"
+    rows = [(line.kind, line.old_no, line.new_no, line.sign) for line in first_hunk.lines]
+    assert rows[3:5] == [("del", 10, None, "-"), ("add", None, 10, "+")]
+    assert rows[0] == ("context", 7, 7, " ")
+    # After the removed line 20, old and new numbers differ by one.
+    assert shown[4].lines[0].old_no == 24 and shown[4].lines[0].new_no == 23
+    assert shown[3].split_rows[3].left is not None and shown[3].split_rows[3].right is None
+    # Folded: 1-6, 14-16 and 24-30 of the old file.
+    assert [len(b.lines) for b in shown if b.folded] == [6, 3, 7]
+
+
+def test_highlighted_lines_are_escaped() -> None:
+    shown = blocks("x = 1\n", "x = '<b>'\n")
+    added = [line for b in shown for line in b.lines if line.kind == "add"]
+    assert "&lt;b&gt;" in added[0].html and "<b>" not in added[0].html
+
+
+def test_odd_line_breaks_keep_text_and_numbers_paired() -> None:
+    original = "a = 1\r\ns = 'x\x0cy\u2028z'\nb = 2\n"
+    patched = original.replace("b = 2", "b = 3")
+    shown = [line for b in blocks(original, patched) for line in b.lines]
+    assert [(line.kind, line.old_no, line.new_no) for line in shown] == [
+        ("context", 1, 1), ("context", 2, 2), ("del", 3, None), ("add", None, 3),
+    ]  # fmt: skip
+    assert "b" in shown[3].html and "3" in shown[3].html
+
+
+def test_checks_summary_counts_current_tests_only() -> None:
+    results = [
+        {"name": "a", "status": "failed"},
+        {"name": "b", "status": "passed"},
+        {"name": "gone", "status": "failed"},
+    ]
+    assert checks_summary(["a", "b"], results) == "2 tests: 1 passed, 1 failed"
+    assert checks_summary(["a", "b", "c"], results[:1]) == "3 tests: 1 failed, 2 not run"
+    assert checks_summary([], results) == "No tests"
+
+
+@pytest.mark.django_db
+def test_review_page_shows_the_persons_request_and_the_committed_sha(user) -> None:
+    project = create_project(user, "Asked", CODE)
+    session, _ = get_or_create_session(project, "global")
+    asked = ConversationMessage.objects.create(
+        session=session, role="user", agent="user", content="Rename line ten please"
+    )
+    patched = CODE.replace("v10 = 10\n", "v10 = 0\n")
+    diff = Diff.objects.create(
+        session=session,
+        project=project,
+        base_commit=project.current_commit,
+        diff_content=unified_diff(CODE, patched, "agents.py"),
+        patched_code=patched,
+        vibecoder_prompt="A person reviewed the diff you produced and rejected it: rename",
+        test_results=[{"name": "gone", "status": "passed", "duration": 2.10645}],
+    )
+    client = Client()
+    client.force_login(user)
+
+    html = client.get(f"/diffs/{diff.id}/").content.decode()
+
+    assert '<q id="asked">Rename line ten please</q>' in html
+    assert f'href="/projects/{project.id}/#message-{asked.id}"' in html
+    # The agent's prompt is there, under a disclosure.
+    assert "<summary>The prompt the VibeCoder was given</summary>" in html
+    assert '<td class="ln old">10</td><td class="ln new"></td><td class="sign">-</td>' in html
+    assert "2.11 s" in html and "No tests" in html
+    assert 'id="committed" hidden' in html
+
+    from reviews import services
+
+    diff.status = Diff.Status.HUMAN_APPROVED
+    diff.save()
+    committed = services.commit(diff.id, user, "feat: ten")
+    html = client.get(f"/diffs/{diff.id}/").content.decode()
+    assert f"<code>{committed.committed_sha[:12]}</code>" in html
+    assert f"#commit-{committed.committed_sha}" in html
+    assert "read-only" in html
+    assert '<button type="button" id="refine" class="editable secondary" disabled>' in html
+    assert 'id="commit-message" class="editable" value="feat: ten" maxlength="500" readonly' in html
+    project_html = client.get(f"/projects/{project.id}/").content.decode()
+    assert f'<li id="commit-{committed.committed_sha}">' in project_html
+    assert f'href="/diffs/{diff.id}/">review</a>' in project_html
+    assert f'href="#message-{asked.id}">request</a>' in project_html
+
+
+@pytest.mark.django_db
+def test_diff_layout_is_remembered_per_user(user, other_user) -> None:
+    from reviews.models import ReviewPreference
+
+    client = Client()
+    client.force_login(user)
+    assert client.post("/diff-layout", {"layout": "sideways"}).status_code == 400
+    assert client.post("/diff-layout", {"layout": "split"}).status_code == 204
+    assert ReviewPreference.objects.get(user=user).diff_layout == "split"
+    assert not ReviewPreference.objects.filter(user=other_user).exists()

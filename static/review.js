@@ -1,0 +1,338 @@
+// The review page (/diffs/{id}/): diff layout and folds, checks beside Approve, refine
+// suggestions, tests and test cases, and the whole review state kept live from the
+// project's events, so every open browser shows the same thing.
+// Plain browser JavaScript, no build step; helpers come from vibegrapher.js.
+(function () {
+  "use strict";
+  const { config, api, connect } = window.Vibegrapher;
+  const $ = (id) => document.getElementById(id);
+  const base = `/api/diffs/${config.diffId}`;
+  const projectUrl = `/projects/${config.projectId}/`;
+  const STATUS_LABELS = {
+    evaluator_approved: "Evaluator Approved",
+    human_approved: "Human Approved",
+    human_rejected: "Human Rejected",
+    committed: "Committed",
+  };
+  const ELSEWHERE = {
+    human_approved: "Approved in another window.",
+    human_rejected: "Rejected in another window: a new round has started.",
+    committed: "Committed in another window.",
+  };
+  const ORDER = ["passed", "failed", "error", "timeout", "running", "queued"]; // as reviews/checks.py
+  const seconds = (value) => `${Number(value).toFixed(2)} s`;
+  const fail = (error) => { $("review-error").textContent = error.message; };
+
+  // --- Diff layout: unified or split, remembered per user on the server -----------
+  function setLayout(layout) {
+    const view = $("diff-view");
+    if (!view) return;
+    view.classList.toggle("layout-split", layout === "split");
+    view.classList.toggle("layout-unified", layout !== "split");
+    $("layout-unified").setAttribute("aria-pressed", String(layout !== "split"));
+    $("layout-split").setAttribute("aria-pressed", String(layout === "split"));
+  }
+  function chooseLayout(layout) {
+    setLayout(layout);
+    const body = new URLSearchParams({ layout });
+    fetch("/diff-layout", {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "X-CSRFToken": document.querySelector("[name=csrfmiddlewaretoken]").value },
+      body,
+    }).catch(() => {}); // the page still switches; only the memory is lost
+  }
+  $("layout-unified").addEventListener("click", () => chooseLayout("unified"));
+  $("layout-split").addEventListener("click", () => chooseLayout("split"));
+
+  // "Show N more lines": unfold the same unchanged run in both layouts.
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest("button.expand");
+    if (!button) return;
+    const fold = button.dataset.fold;
+    document.querySelectorAll(`tbody[data-fold="${fold}"]`).forEach((body) => {
+      body.hidden = body.classList.contains("fold-toggle");
+    });
+  });
+
+  // --- State: status, buttons, message, committed ----------------------------------
+  let status = config.status;
+  let knownMessage = config.commitMessage;
+  let ownAction = null; // the status this window's own click is about to cause
+
+  function applyStatus(next) {
+    status = next;
+    const badge = $("diff-status");
+    badge.textContent = STATUS_LABELS[next] || next;
+    badge.className = `badge status-${next}`;
+    const closed = next === "committed" || next === "human_rejected";
+    $("approve").disabled = next !== "evaluator_approved";
+    $("commit").disabled = next !== "human_approved";
+    $("reject").disabled = closed;
+    $("commit-message").readOnly = closed;
+    document.querySelectorAll("#review .editable, #tests .editable").forEach((element) => {
+      if (element.tagName === "BUTTON" && closed) element.disabled = true;
+      if (element.tagName !== "BUTTON") element.readOnly = closed;
+    });
+    if (!closed) setTestsRunning(testsRunning);
+    document.body.classList.toggle("review-closed", closed);
+  }
+
+  function applyDiff(diff) {
+    applyStatus(diff.status);
+    // The message follows the server unless the person has edited it here.
+    if ($("commit-message").value === knownMessage) $("commit-message").value = diff.commit_message;
+    knownMessage = diff.commit_message;
+    if (diff.committed_sha) {
+      $("committed").hidden = false;
+      const link = $("committed-sha");
+      link.href = `${projectUrl}#commit-${diff.committed_sha}`;
+      link.querySelector("code").textContent = diff.committed_sha.slice(0, 12);
+    }
+  }
+
+  function announce(text) {
+    const banner = $("elsewhere");
+    banner.textContent = text;
+    banner.hidden = false;
+  }
+
+  // --- Checks beside Approve ----------------------------------------------------------
+  function results() {
+    // Only the project's current test cases count: not a result of a deleted one.
+    return [...$("test-results").children]
+      .filter((li) => config.testNames.includes(li.dataset.name))
+      .map((li) => li.dataset.status).filter(Boolean);
+  }
+  function checksSummary() {
+    const total = config.testCount;
+    if (!total) return "No tests";
+    const counts = new Map();
+    for (const each of results()) counts.set(each, (counts.get(each) || 0) + 1);
+    const rank = (name) => (ORDER.includes(name) ? ORDER.indexOf(name) : ORDER.length);
+    const parts = [...counts].sort((a, b) => rank(a[0]) - rank(b[0])).map(([name, n]) => `${n} ${name}`);
+    const notRun = total - results().length;
+    if (notRun > 0) parts.push(`${notRun} not run`);
+    return `${total} test${total === 1 ? "" : "s"}: ${parts.join(", ")}`;
+  }
+  function updateChecks() {
+    const summary = checksSummary();
+    $("checks-summary").textContent = summary;
+    const all = results();
+    const good = config.testCount > 0 && all.length === config.testCount && all.every((s) => s === "passed");
+    $("checks").classList.toggle("checks-ok", good);
+    $("checks").classList.toggle("checks-bad", all.some((s) => s !== "passed" && s !== "queued" && s !== "running"));
+    $("checks").classList.toggle("checks-pending", !good && config.testCount > 0);
+  }
+  function approvalWarning() {
+    if (!config.testCount) return null;
+    const all = results();
+    const failing = all.filter((s) => s !== "passed").length;
+    const notRun = config.testCount - all.length;
+    if (!failing && !notRun) return null;
+    return `${checksSummary()}. Approve anyway?`;
+  }
+
+  // --- Review buttons ------------------------------------------------------------------
+  $("approve").addEventListener("click", () => {
+    const warning = approvalWarning();
+    if (warning && !window.confirm(warning)) return;
+    ownAction = "human_approved";
+    api("POST", `${base}/review`, { approved: true }).then(applyDiff, (error) => {
+      ownAction = null;
+      fail(error);
+    });
+  });
+  $("reject").addEventListener("click", () => {
+    ownAction = "human_rejected";
+    api("POST", `${base}/review`, { approved: false, feedback: $("feedback").value })
+      .then(() => { location.href = projectUrl; }, (error) => { ownAction = null; fail(error); });
+  });
+  $("commit").addEventListener("click", () => {
+    ownAction = "committed";
+    api("POST", `${base}/commit`, { commit_message: $("commit-message").value })
+      .then(() => { location.href = projectUrl; }, (error) => { ownAction = null; fail(error); });
+  });
+
+  // Refine never overwrites: the suggestion waits beside the field for "Use".
+  $("refine").addEventListener("click", () => {
+    const button = $("refine");
+    button.disabled = true;
+    button.textContent = "Evaluator writing…";
+    button.setAttribute("aria-busy", "true");
+    api("POST", `${base}/refine-message`, { hint: $("hint").value })
+      .then((data) => {
+        $("suggested-message").textContent = data.commit_message;
+        $("suggestion").hidden = false;
+      }, fail)
+      .finally(() => {
+        button.textContent = "Refine message";
+        button.removeAttribute("aria-busy");
+        button.disabled = status === "committed" || status === "human_rejected";
+      });
+  });
+  $("use-suggestion").addEventListener("click", () => {
+    $("commit-message").value = $("suggested-message").textContent;
+    $("suggestion").hidden = true;
+  });
+  $("dismiss-suggestion").addEventListener("click", () => { $("suggestion").hidden = true; });
+
+  // --- Tests ---------------------------------------------------------------------------------
+  let testsRunning = $("tests-state").textContent === "running…";
+  function setTestsRunning(running) {
+    if (running) $("tests-state").textContent = "running…";
+    else if (testsRunning) $("tests-state").textContent = "run just now";
+    testsRunning = running;
+    const closed = status === "committed" || status === "human_rejected";
+    $("run-tests").disabled = closed || running || config.testCount === 0;
+    $("run-quick-tests").disabled = closed || running || config.quickTestCount === 0;
+  }
+
+  // One line per test: name, status badge, duration, and its output folded away.
+  function showTestResult(name, state, output, duration, limit) {
+    let item = [...$("test-results").children].find((li) => li.dataset.name === name);
+    if (!item) {
+      item = document.createElement("li");
+      item.className = "test";
+      item.dataset.name = name;
+      item.id = `result-${$("test-results").children.length + 1}`;
+      $("test-results").append(item);
+    }
+    item.dataset.status = state;
+    item.replaceChildren();
+    const title = document.createElement("strong");
+    title.textContent = name;
+    const badge = document.createElement("span");
+    badge.className = `badge status-${state}`;
+    badge.textContent = limit ? `${state}: ${limit}` : state;
+    item.append(title, " ", badge);
+    if (duration !== undefined && duration !== null) {
+      const time = document.createElement("span");
+      time.className = "muted";
+      time.textContent = ` ${seconds(duration)}`;
+      item.append(time);
+    }
+    if (output) {
+      const details = document.createElement("details");
+      const summary = document.createElement("summary");
+      summary.textContent = "output";
+      const pre = document.createElement("pre");
+      pre.textContent = output;
+      details.append(summary, pre);
+      item.append(details);
+    }
+    updateChecks();
+  }
+  // Results rendered by the server carry their status in the badge.
+  for (const li of $("test-results").children) {
+    const badge = li.querySelector(".badge");
+    li.dataset.status = [...badge.classList].find((c) => c.startsWith("status-")).slice(7);
+  }
+  updateChecks();
+
+  let pendingTests = new Set();
+  function runTests(quickOnly) {
+    $("tests-error").textContent = "";
+    api("POST", `${base}/test`, { quick_only: quickOnly }).then((data) => {
+      $("test-results").replaceChildren();
+      pendingTests = new Set(data.tests.map((test) => test.name));
+      for (const test of data.tests) showTestResult(test.name, "queued");
+      setTestsRunning(true);
+    }, (error) => { $("tests-error").textContent = error.message; });
+  }
+  $("run-tests").addEventListener("click", () => runTests(false));
+  $("run-quick-tests").addEventListener("click", () => runTests(true));
+
+  // On (re)connect: the whole stored state, which may have changed while away.
+  async function catchUp() {
+    const diff = await api("GET", base);
+    applyDiff(diff);
+    for (const result of diff.test_results || []) {
+      pendingTests.delete(result.name);
+      showTestResult(result.name, result.status, result.output, result.duration, result.limit);
+    }
+    setTestsRunning(diff.tests_running);
+  }
+
+  connect((event) => {
+    if (event.diff_id !== config.diffId) return;
+    if (event.type === "diff_status") {
+      if (event.status !== ownAction && ELSEWHERE[event.status]) announce(ELSEWHERE[event.status]);
+      ownAction = null;
+      applyStatus(event.status);
+      // The message and SHA come with the stored row.
+      api("GET", base).then(applyDiff, () => {});
+    } else if (event.type === "test_status") {
+      // Queued: waiting for one of the server's sandboxes; running: has one.
+      if (pendingTests.has(event.test_name)) showTestResult(event.test_name, event.status);
+    } else if (event.type === "test_completed") {
+      pendingTests.delete(event.test_name);
+      showTestResult(event.test_name, event.status, event.output, event.duration, event.limit);
+      if (pendingTests.size === 0) setTestsRunning(false);
+    }
+  }, () => { catchUp().catch(() => {}); });
+
+  // --- Test cases: add, edit, mark quick, delete; errors beside their fields -------------
+  const csrf = document.querySelector("[name=csrfmiddlewaretoken]").value;
+  const form = $("test-case-form");
+  let editing = null; // the id of the test case the form edits; null: adding one
+
+  function showFieldErrors(errors) {
+    form.querySelectorAll(".field-error").forEach((span) => {
+      const found = errors[span.dataset.field];
+      span.textContent = found ? [].concat(found).join(" ") : "";
+    });
+  }
+  function resetForm() {
+    editing = null;
+    form.reset();
+    showFieldErrors({});
+    $("test-case-form-title").textContent = "Add a test case";
+    $("tc-save").textContent = "Add test case";
+    $("tc-cancel").hidden = true;
+  }
+  async function send(method, url, body) {
+    const response = await fetch(url, {
+      method,
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const data = response.status === 204 ? {} : await response.json().catch(() => ({}));
+    return { ok: response.ok, data };
+  }
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const body = { name: $("tc-name").value, test_code: $("tc-code").value, quick_test: $("tc-quick").checked };
+    const { ok, data } = editing
+      ? await send("PATCH", `/api/tests/${editing}`, body)
+      : await send("POST", `/api/projects/${config.projectId}/tests`, body);
+    if (!ok) { showFieldErrors(data); return; }
+    // The list, the counts and the run buttons are the server's: show them afresh.
+    location.reload();
+  });
+  $("tc-cancel").addEventListener("click", resetForm);
+  $("test-case-list").addEventListener("click", async (event) => {
+    const item = event.target.closest(".test-case");
+    if (!item) return;
+    if (event.target.classList.contains("tc-edit")) {
+      editing = item.dataset.id;
+      $("tc-name").value = item.dataset.name;
+      $("tc-code").value = item.querySelector(".tc-source").value;
+      $("tc-quick").checked = item.dataset.quick === "true";
+      $("test-case-form-title").textContent = `Edit ${item.dataset.name}`;
+      $("tc-save").textContent = "Save test case";
+      $("tc-cancel").hidden = false;
+      showFieldErrors({});
+      $("tc-name").focus();
+    } else if (event.target.classList.contains("tc-delete")) {
+      if (!window.confirm(`Delete the test case ${item.dataset.name}?`)) return;
+      const { ok, data } = await send("DELETE", `/api/tests/${item.dataset.id}`);
+      if (!ok) { showFieldErrors({ detail: data.detail || "Could not delete." }); return; }
+      location.reload();
+    }
+  });
+
+  applyStatus(status); // a committed or rejected diff opens read-only
+})();
