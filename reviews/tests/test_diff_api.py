@@ -149,7 +149,7 @@ def test_commit_refused_when_the_patched_file_is_over_the_size_limit(
     assert (big.status, big.committed_sha) == ("human_approved", "")
     project.refresh_from_db()
     assert project.current_code == CODE
-    assert git.read_head(project.slug, "agents.py").code == CODE
+    assert git.read_head(project.slug, project.main_file).code == CODE
 
 
 def _race(api, urls: list[str]) -> list[int]:
