@@ -406,7 +406,7 @@ async def test_a_patch_growing_the_file_over_the_size_limit_is_refused(
     feedback = model_server.requests[1].tool_outputs()[-1]
     size = len(WORKFLOW.encode()) + len(padding) + 1
     assert feedback.startswith(
-        f"The patch was not applied: The patched agents.py is {size} bytes; the limit is "
+        f"The patch was not applied: The patched workflow.py is {size} bytes; the limit is "
         f"{settings.MAX_CODE_BYTES} bytes (MAX_CODE_BYTES)."
     )
     # The Evaluator saw only the second patch; nothing over the limit was stored.
@@ -417,7 +417,7 @@ async def test_a_patch_growing_the_file_over_the_size_limit_is_refused(
 async def test_what_the_applier_assumed_reaches_the_model(vibe: Vibe, model_server) -> None:
     # The hunk leaves out `name="Triage",` between two of its context lines.
     left_out = (
-        "--- a/agents.py\n+++ b/agents.py\n@@ -11,6 +11,6 @@\n"
+        "--- a/workflow.py\n+++ b/workflow.py\n@@ -11,6 +11,6 @@\n"
         ' billing = Agent(name="Billing", instructions="Help with invoices.")\n'
         " triage = Agent(\n"
         '     instructions="Send the customer to the right agent.",\n'
@@ -435,7 +435,7 @@ async def test_what_the_applier_assumed_reaches_the_model(vibe: Vibe, model_serv
 
     assert finished["outcome"] == "text"
     feedback = model_server.requests[2].tool_outputs()[-1]
-    assert feedback.startswith("Applied, assuming: Hunk 1 of 1 left out line 13 of agents.py")
+    assert feedback.startswith("Applied, assuming: Hunk 1 of 1 left out line 13 of workflow.py")
     assert 'name="Triage",' in feedback
     assert "Rejected by the Evaluator: Keep the order." in feedback
 

@@ -291,7 +291,7 @@ def approving_model(request: RecordedRequest) -> Step:
     if "submit_patch" in json.dumps(request.body.get("tools", [])):
         if request.tool_outputs():
             return text("Submitted.")
-        patch = unified_diff(CODE, NEW_CODE, "agents.py")
+        patch = unified_diff(CODE, NEW_CODE, "workflow.py")
         return custom_tool_call("submit_patch", "Kinder bot\n" + patch, delay=1.5)
     return text(verdict(True, "Kinder, as asked.", "feat: kinder bot"))
 

@@ -29,7 +29,7 @@ def test_a_commit_in_git_with_a_diff_trailer_marks_its_diff_committed(
     diff = make_diff(project, session, "Kind.", status="human_approved")
     # What a process killed after the branch moved leaves: git ahead, rows behind.
     sha = git.commit_file(
-        project.slug, "agents.py", diff.patched_code,
+        project.slug, project.main_file, diff.patched_code,
         git.with_diff_trailer("feat: kind", diff.id), "A", "a@x", project.current_commit,
     )  # fmt: skip
 
@@ -49,7 +49,7 @@ def test_a_commit_in_git_with_a_diff_trailer_marks_its_diff_committed(
 
 def test_a_commit_made_outside_the_app_moves_the_row_and_no_diff(project, session) -> None:
     diff = make_diff(project, session, "Other.", status="human_approved")
-    sha = git.commit_file(project.slug, "agents.py", CODE + "# by hand\n", "by hand", "A", "a@x")
+    sha = git.commit_file(project.slug, project.main_file, CODE + "# by hand\n", "by hand", "A", "a@x")
 
     reconciled = reconcile(project.id)
 
@@ -62,7 +62,7 @@ def test_a_commit_made_outside_the_app_moves_the_row_and_no_diff(project, sessio
 def test_the_row_follows_a_branch_reset_behind_it(project, session) -> None:
     first = project.current_commit
     diff = make_diff(project, session, "Two.", status="human_approved")
-    second = git.commit_file(project.slug, "agents.py", diff.patched_code, "two", "A", "a@x")
+    second = git.commit_file(project.slug, project.main_file, diff.patched_code, "two", "A", "a@x")
     reconcile(project.id)
     git.reset_branch(project.slug, first, undoing=second)
 

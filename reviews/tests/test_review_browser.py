@@ -29,8 +29,8 @@ CODE = "\n".join(
     + [f"# tail {n}" for n in range(1, 9)]
 ) + "\n"  # fmt: skip
 NEW_CODE = CODE.replace('"Help."', '"Help kindly."')
-PASSING = "assert 'Agent' in open('agents.py').read()\nprint('ok')\n"
-FAILING = "assert 'Hello' in open('agents.py').read(), 'no greeting'\n"
+PASSING = "assert 'Agent' in open('workflow.py').read()\nprint('ok')\n"
+FAILING = "assert 'Hello' in open('workflow.py').read(), 'no greeting'\n"
 REFINED = "feat: kinder bot instructions"
 DEMO_PASSWORD = "demo-password-42"
 
@@ -44,7 +44,7 @@ def scripted_agents() -> Callable[[RecordedRequest], Step]:
             return text(json.dumps({"approved": True, "reasoning": "Does what was asked.",
                                     "commit_message": "feat: kinder bot"}))  # fmt: skip
         return custom_tool_call(
-            "submit_patch", "Kinder instructions\n" + unified_diff(CODE, NEW_CODE, "agents.py")
+            "submit_patch", "Kinder instructions\n" + unified_diff(CODE, NEW_CODE, "workflow.py")
         )
 
     return answer
@@ -222,7 +222,7 @@ def test_test_cases_are_added_edited_run_and_deleted_on_the_page(served: Served)
     page.fill("#tc-code", "import ast\n(")
     page.click("#tc-save")
     expect(page.locator(".field-error[data-field=test_code]")).not_to_be_empty()
-    page.fill("#tc-code", "assert 'bot' in open('agents.py').read()\n")
+    page.fill("#tc-code", "assert 'bot' in open('workflow.py').read()\n")
     page.check("#tc-quick")
     page.click("#tc-save")
     page.click("#test-cases > summary")
