@@ -111,12 +111,19 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {
         "NAME": env.str("TEST_SQLITE_PATH", default=str(BASE_DIR / ".test-db.sqlite3"))
     }
-# Persistent connections leak under ASGI (each request may run on another thread).
-DATABASES["default"]["CONN_MAX_AGE"] = 0
+# Requests run on reused threads (vibegrapher/request_threads.py), each thread with its
+# own connection: keeping it open saves a connect per request. Connections are checked
+# before reuse, and closed after this many seconds (0: one connection per request).
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Idle request threads kept per server process (each may hold a database connection).
+REQUEST_THREADS_IDLE: int = env.int("REQUEST_THREADS_IDLE", default=16)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Channels -------------------------------------------------------------------
 REDIS_URL: str = env.str("REDIS_URL", default="")
+# Prepended to every key this app puts in Redis, for a Redis shared with other programs.
+REDIS_KEY_PREFIX: str = env.str("REDIS_KEY_PREFIX", default="")
 if REDIS_URL:
     CHANNEL_LAYERS: dict[str, dict[str, Any]] = {
         "default": {
@@ -135,6 +142,7 @@ if REDIS_URL:
                 # history through the API (`?after=`) when it reconnects.
                 "expiry": 60,
                 "group_expiry": 86400,
+                "prefix": f"{REDIS_KEY_PREFIX}asgi",
             },
         }
     }
@@ -145,7 +153,11 @@ else:
 # server process: Redis when there is one, process memory otherwise.
 if REDIS_URL:
     CACHES: dict[str, dict[str, Any]] = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": REDIS_KEY_PREFIX,
+        }
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
