@@ -99,7 +99,12 @@ async def main() -> None:
                     if processes > 1 and not has_launcher:
                         continue
                     with tempfile.TemporaryDirectory() as shared:
-                        server = AppServer(Path(shared), **env, WS_HEARTBEAT_SECONDS="30")
+                        server = AppServer(
+                            Path(shared),
+                            **env,
+                            WS_HEARTBEAT_SECONDS="30",
+                            WS_MAX_SOCKETS_PER_USER="100000",
+                        )
                         server.app = "bench.ws_bench_app:application"
                         server.processes = processes
                         server.root = root

@@ -146,6 +146,24 @@ if REDIS_URL:
             },
         }
     }
+    # "pubsub": one Redis PUBLISH per event and one delivery per server process, which
+    # fans it out to its own sockets (README, "Benchmarks": p99 at 200 clients). Events
+    # are not queued in Redis: a socket that is not connected misses them and re-reads
+    # history through the API, as after any reconnect. "lists": a Redis queue per
+    # socket (capacity and expiry above), one Redis round trip per socket and event.
+    REDIS_CHANNEL_LAYER: str = env.str("REDIS_CHANNEL_LAYER", default="pubsub")
+    if REDIS_CHANNEL_LAYER == "pubsub":
+        CHANNEL_LAYERS["default"] = {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {
+                "hosts": CHANNEL_LAYERS["default"]["CONFIG"]["hosts"],
+                "prefix": f"{REDIS_KEY_PREFIX}asgi",
+            },
+        }
+    elif REDIS_CHANNEL_LAYER != "lists":
+        raise ImproperlyConfigured(
+            f"REDIS_CHANNEL_LAYER={REDIS_CHANNEL_LAYER!r} is unknown: use pubsub or lists."
+        )
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
