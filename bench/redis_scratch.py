@@ -4,7 +4,7 @@ Other programs share the Redis server, so benchmarks never `FLUSHDB`. They use t
 database of `BENCH_REDIS_URL` (default `redis://127.0.0.1:6379/15`), refuse to start
 if it holds any key, give the app a key prefix of their own (`REDIS_KEY_PREFIX`), and
 delete afterwards only the keys they made: those under the prefix, plus the app's
-default prefixes (`asgi`, `:1:`) for checkouts that predate `REDIS_KEY_PREFIX`, which
+default prefixes (`asgi`, `:1:`, `vibegrapher:`) for checkouts that predate `REDIS_KEY_PREFIX`, which
 were made by the benchmark since the database was empty when it started.
 """
 
@@ -47,7 +47,7 @@ class ScratchRedis:
     def __exit__(self, *exc: Any) -> None:
         if self.client is None:
             return
-        for pattern in (f"{self.prefix}*", "asgi*", ":1:*"):
+        for pattern in (f"{self.prefix}*", "asgi*", ":1:*", "vibegrapher:*"):
             batch = list(self.client.scan_iter(match=pattern, count=500))
             for start in range(0, len(batch), 500):
                 self.client.delete(*batch[start : start + 500])

@@ -121,7 +121,12 @@ async def measure(args: argparse.Namespace) -> None:
     model.start()
     scratch = ScratchRedis().__enter__() if args.processes > 1 else None
     env = scratch.env() if scratch else {}
-    server = AppServer(OPENAI_BASE_URL=base_url.get(timeout=30), OPENAI_API_KEY="bench", **env)
+    server = AppServer(
+        OPENAI_BASE_URL=base_url.get(timeout=30),
+        OPENAI_API_KEY="bench",
+        WS_MAX_SOCKETS_PER_USER="1000",  # one user watches every concurrent run
+        **env,
+    )
     server.processes = args.processes
     server.root = args.root.resolve()
     try:
