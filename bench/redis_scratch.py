@@ -4,8 +4,8 @@ Other programs share the Redis server, so benchmarks never `FLUSHDB`. They use t
 database of `BENCH_REDIS_URL` (default `redis://127.0.0.1:6379/15`), refuse to start
 if it holds any key, give the app a key prefix of their own (`REDIS_KEY_PREFIX`), and
 delete afterwards only the keys they made: those under the prefix, plus the app's
-default prefixes (`asgi`, `:1:`, `vibegrapher:`) for checkouts that predate `REDIS_KEY_PREFIX`, which
-were made by the benchmark since the database was empty when it started.
+default prefixes (`asgi`, `:1:`, `vibegrapher:`) for checkouts that predate
+`REDIS_KEY_PREFIX`, which the benchmark made since the database was empty at its start.
 """
 
 import os

@@ -122,7 +122,7 @@ def _load(port: int, path: str, token: str, concurrency: int, requests: int, out
     ).encode()
 
     async def run() -> tuple[float, list[float]]:
-        count, latencies = [requests], []
+        count, latencies = [requests], list[float]()
         started = time.perf_counter()
         await asyncio.gather(
             *(_client(port, request, count, latencies) for _ in range(concurrency))

@@ -120,8 +120,9 @@ async def measure(args: argparse.Namespace) -> None:
     model = context.Process(target=serve_model, args=(delay, base_url), daemon=True)
     model.start()
     scratch = ScratchRedis().__enter__() if args.processes > 1 else None
-    env = scratch.env() if scratch else {}
+    env: dict[str, str] = scratch.env() if scratch else {}
     server = AppServer(
+        None,
         OPENAI_BASE_URL=base_url.get(timeout=30),
         OPENAI_API_KEY="bench",
         WS_MAX_SOCKETS_PER_USER="1000",  # one user watches every concurrent run

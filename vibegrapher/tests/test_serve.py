@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
@@ -17,7 +18,7 @@ def _children(pid: int) -> list[int]:
     return [int(line) for line in found.stdout.split()]
 
 
-def _wait(condition, seconds: float = 20.0) -> bool:  # type: ignore[no-untyped-def]
+def _wait(condition: Callable[[], bool], seconds: float = 20.0) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if condition():
@@ -38,7 +39,7 @@ def test_more_than_one_process_needs_redis() -> None:
 
 
 @pytest.fixture
-def two_processes(redis_url: str):  # type: ignore[no-untyped-def]
+def two_processes(redis_url: str) -> Iterator[AppServer]:
     server = AppServer(REDIS_URL=redis_url)
     server.processes = 2
     server.manage("migrate", "--no-input", "-v0")
