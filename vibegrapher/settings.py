@@ -113,8 +113,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 # Requests run on reused threads (vibegrapher/request_threads.py), each thread with its
 # own connection: keeping it open saves a connect per request. Connections are checked
-# before reuse, and closed after this many seconds (0: one connection per request).
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+# before reuse, and closed after this many seconds (0: one connection per request, the
+# default with DEBUG on, so that a test database is never held open when it is dropped).
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0 if DEBUG else 60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # Idle request threads kept per server process (each may hold a database connection).
 REQUEST_THREADS_IDLE: int = env.int("REQUEST_THREADS_IDLE", default=16)
