@@ -10,10 +10,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     MEDIA_ROOT=/data/media
 
 # bubblewrap: the diff-test sandbox; libseccomp2: its syscall filter (through pyseccomp);
+# graphviz: `dot` lays out the workflow graph (SVG) on the server;
 # prlimit (util-linux) is already in the base image. pygit2's wheel carries libgit2, so
 # no system git library is needed.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends bubblewrap libseccomp2 \
+    && apt-get install -y --no-install-recommends bubblewrap libseccomp2 graphviz \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app

@@ -9,8 +9,9 @@ HOST ?= 127.0.0.1
 # The suite runs once on SQLite, then again on this PostgreSQL when it answers.
 PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/test
 # Debian packages the app and its tests need: bubblewrap and libseccomp2 (diff-test
-# sandbox and its syscall filter), chromium (browser tests).
-APT_PACKAGES ?= bubblewrap libseccomp2 chromium
+# sandbox and its syscall filter), graphviz (the workflow graph's layout), chromium
+# (browser tests), redis-server (tests that kill a Redis of their own).
+APT_PACKAGES ?= bubblewrap libseccomp2 graphviz chromium redis-server
 
 .PHONY: run serve test check install system-deps migrate seed bench clean
 
@@ -42,7 +43,7 @@ migrate: install
 seed: migrate
 	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py seed
 
-run: APT_PACKAGES = bubblewrap libseccomp2
+run: APT_PACKAGES = bubblewrap libseccomp2 graphviz
 run: system-deps seed
 	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py runserver $(HOST):$(PORT)
 

@@ -15,6 +15,7 @@ from agents import Agent, OpenAIProvider, RunConfig, set_tracing_export_api_key
 from django.conf import settings
 
 from agents_app import all_agents
+from agents_app.model_guard import GuardedProvider
 
 
 @functools.cache
@@ -44,8 +45,8 @@ def run_config(trace_id: str, workflow_name: str) -> RunConfig:
     if enabled:
         set_tracing_export_api_key(settings.OPENAI_API_KEY)
     return RunConfig(
-        model_provider=OpenAIProvider(
-            openai_client=client, use_responses=all_agents.uses_responses_api()
+        model_provider=GuardedProvider(
+            OpenAIProvider(openai_client=client, use_responses=all_agents.uses_responses_api())
         ),
         tracing_disabled=not enabled,
         trace_id=trace_id,

@@ -4,6 +4,9 @@ The agents are plain configuration; what a run does with a submitted patch lives
 `agents_app.patch_step`, which `agents_app.runs` hands to `build_vibecoder`.
 """
 
+import dataclasses
+import functools
+import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -13,6 +16,9 @@ from agents import (
     FunctionTool,
     ModelRetrySettings,
     ModelSettings,
+    RetryDecision,
+    RetryPolicy,
+    RetryPolicyContext,
     RunContextWrapper,
     function_tool,
     retry_policies,
@@ -20,6 +26,8 @@ from agents import (
 from agents.tool_context import ToolContext
 from django.conf import settings
 from pydantic import BaseModel, Field
+
+from agents_app.model_guard import note_retry
 
 VIBECODER_NAME = "VibeCoder"
 EVALUATOR_NAME = "Evaluator"
@@ -41,6 +49,38 @@ def uses_responses_api() -> bool:
     return settings.OPENAI_API == "responses"
 
 
+def counted(policy: RetryPolicy) -> RetryPolicy:
+    """`policy`, noting each retry it grants in the run's `ModelCalls`.
+
+    So that an error message says "after N retries" only when N retries happened (a
+    400 is never retried). Without `previous_response_id`, nothing in the SDK vetoes
+    a retry the policy grants.
+    """
+
+    @functools.wraps(policy)  # keeps the SDK's capability marks on the policy
+    async def policy_counting_retries(context: RetryPolicyContext) -> bool | RetryDecision:
+        decision = policy(context)
+        if inspect.isawaitable(decision):
+            decision = await decision
+        if decision is True or (isinstance(decision, RetryDecision) and decision.retry):
+            note_retry()
+        return decision
+
+    return policy_counting_retries
+
+
+# Retried: rate limits, the server's own failures, and network errors, which include
+# an answer cut mid-stream (`model_guard.StreamCut`). Never retried: other 4xx, which
+# say the request itself is wrong (too long, unknown model, bad key).
+RETRY_POLICY = counted(
+    retry_policies.any(
+        retry_policies.provider_suggested(),
+        retry_policies.network_error(),
+        retry_policies.http_status(RETRYABLE_STATUSES),
+    )
+)
+
+
 def model_settings() -> ModelSettings:
     """Retries are the SDK's (the openai client's own are turned off in `agent_cache`).
 
@@ -52,11 +92,7 @@ def model_settings() -> ModelSettings:
         retry=ModelRetrySettings(
             max_retries=settings.VIBECODE_MODEL_RETRIES,
             backoff={"initial_delay": 0.5, "max_delay": 8.0, "multiplier": 2.0, "jitter": True},
-            policy=retry_policies.any(
-                retry_policies.provider_suggested(),
-                retry_policies.network_error(),
-                retry_policies.http_status(RETRYABLE_STATUSES),
-            ),
+            policy=RETRY_POLICY,
         ),
     )
 
@@ -167,7 +203,8 @@ def build_vibecoder(handle_patch: PatchHandler) -> Agent[Any]:
         name=VIBECODER_NAME,
         instructions=VIBECODER_INSTRUCTIONS,
         model=thinking_model(),
-        model_settings=model_settings(),
+        # One patch per answer: the run reviews one patch per round (`patch_step`).
+        model_settings=dataclasses.replace(model_settings(), parallel_tool_calls=False),
         tools=[submit_patch_tool(handle_patch)],
     )
 

@@ -5,7 +5,8 @@ from django.utils import timezone
 
 from agents_app import all_agents
 from agents_app.agent_cache import cached_agent, run_config
-from agents_app.errors import ensure_model_configured
+from agents_app.errors import DescribedModelError, describe_error, ensure_model_configured
+from agents_app.model_guard import tracked_model_calls
 from agents_app.recording import RecordingHooks
 from reviews.models import Diff
 
@@ -20,13 +21,18 @@ async def refine_commit_message(diff: Diff, hint: str = "") -> str:
         f"Hint from the person: {hint or '(none)'}\n\n"
         f"Diff:\n{diff.diff_content}"
     )
-    result = await Runner.run(
-        cached_agent(all_agents.build_message_refiner),
-        prompt,
-        hooks=RecordingHooks(diff.session_id, diff.project_id, trace_id),
-        run_config=run_config(trace_id, "Vibegrapher commit message"),
-        max_turns=2,
-    )
+    with tracked_model_calls() as calls:
+        try:
+            result = await Runner.run(
+                cached_agent(all_agents.build_message_refiner),
+                prompt,
+                hooks=RecordingHooks(diff.session_id, diff.project_id, trace_id),
+                run_config=run_config(trace_id, "Vibegrapher commit message"),
+                max_turns=2,
+            )
+        except Exception as exc:
+            # Worded here, where the number of retries is known.
+            raise DescribedModelError(describe_error(exc, "Evaluator", calls)) from exc
     verdict = result.final_output
     if not isinstance(verdict, all_agents.Evaluation) or not verdict.commit_message.strip():
         raise ValueError("the Evaluator did not propose a commit message")

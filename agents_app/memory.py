@@ -14,6 +14,7 @@ key is the VibeCoder's with `_evaluator` appended.
 import asyncio
 import threading
 from collections import OrderedDict
+from typing import Any
 
 from agents import SQLiteSession
 from agents.extensions.memory.sqlalchemy_session import SQLAlchemySession
@@ -25,6 +26,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from agents_app.models import AgentMemorySession
+from projects.models import Project
 from projects.storage import conversations_db
 
 EVALUATOR_SUFFIX = "_evaluator"
@@ -184,6 +186,12 @@ async def clear_memory(slug: str, key: str) -> None:
         await memory.clear_session()
     finally:
         close_memory(memory)
+
+
+def forget_deleted_project(sender: type[Project], instance: Project, **kwargs: Any) -> None:
+    """`post_delete` of a Project: its memory in the database store goes in the same
+    transaction (the SQLite store is a file beside the repository and goes with it)."""
+    delete_project_memory(instance.slug)
 
 
 def delete_project_memory(slug: str) -> None:

@@ -12,9 +12,11 @@ from agents_app import all_agents
 from agents_app.agent_cache import cached_agent, run_config
 from agents_app.errors import describe_error, head
 from agents_app.memory import close_memory, evaluator_key, open_memory
-from agents_app.patching import apply_patch, unified_diff
+from agents_app.model_guard import ModelCalls, surrogate_position, tracked_model_calls
+from agents_app.patching import PatchResult, apply_patch, unified_diff
 from agents_app.recording import RecordingHooks
 from agents_app.run_state import VibecodeRun
+from projects.code import InvalidCode, validate_code
 from reviews.models import Diff
 from sessions_app.models import ConversationMessage
 from vibegrapher.background import in_thread
@@ -22,10 +24,57 @@ from vibegrapher.background import in_thread
 logger = logging.getLogger(__name__)
 
 
+ONE_PATCH_PER_ANSWER = (
+    "Not reviewed: only one patch per response is reviewed, and this response's first "
+    f"{all_agents.SUBMIT_PATCH} call was. Wait for its result; put the whole change in one "
+    "diff next time."
+)
+
+
+def lone_surrogate_error(where: str) -> str:
+    return (
+        f"The patch was not applied: its text has a lone surrogate at {where} of your "
+        f"{all_agents.SUBMIT_PATCH} input. That is half of a UTF-16 pair, not a character, "
+        "and cannot be stored as UTF-8. Write the character itself (or a Python escape "
+        f"such as \\u00e9 in a string literal) and call {all_agents.SUBMIT_PATCH} again."
+    )
+
+
+def applied_notes(result: PatchResult) -> str:
+    """What the applier assumed to place hunks (e.g. a context line the patch left out)."""
+    return "".join(f"Applied, assuming: {note}\n" for note in result.notes)
+
+
+def fallback_commit_message(description: str, person_text: str) -> str:
+    """A commit message when the Evaluator approved without one: never store an empty one.
+
+    Derived rather than asked for again: another model call costs a round trip and can
+    come back empty too, while the VibeCoder's description (or what the person wrote)
+    already says what the change does, and a person can still edit or refine it.
+    """
+    for source in (description, person_text):
+        line = next((line.strip() for line in source.splitlines() if line.strip()), "")
+        if line:
+            return line if len(line) <= 72 else line[:71].rstrip() + "…"
+    return "Update agents"
+
+
 async def handle_patch(context: RunContextWrapper[Any], patch: str, description: str) -> str:
     """Apply, parse, review: the answer the VibeCoder reads from `submit_patch`."""
     run = context.context
     assert isinstance(run, VibecodeRun)
+    call_id = str(getattr(context, "tool_call_id", "") or "")
+    if run.outcome is not None:
+        return "Not reviewed: this run has already ended. Stop here."
+    if call_id and run.reviewed_call_id and call_id != run.reviewed_call_id:
+        logger.info("second patch in one response ignored session=%s", run.session_id)
+        return ONE_PATCH_PER_ANSWER
+    where = run.vibecoder_calls.lone_surrogates.get(call_id) or surrogate_position(
+        f"{description}\n{patch}"
+    )
+    if where:
+        logger.info("patch with a lone surrogate refused session=%s", run.session_id)
+        return lone_surrogate_error(where)
     result = await asyncio.to_thread(apply_patch, run.original_code, patch, run.filename)
     diff_text = ""
     if result.ok and result.code is not None:
@@ -42,26 +91,47 @@ async def handle_patch(context: RunContextWrapper[Any], patch: str, description:
     if not diff_text:
         return "The patch changes nothing. Submit a diff that makes the requested change."
     try:
-        verdict = await evaluate(run, context, description, diff_text, result.code)
+        validate_code(result.code, f"The patched {run.filename}")
+    except InvalidCode as exc:
+        logger.info("patched file refused session=%s: %s", run.session_id, exc)
+        return (
+            f"The patch was not applied: {exc} Make a change that keeps the file under the "
+            f"limit and call {all_agents.SUBMIT_PATCH} again."
+        )
+    # What the applier assumed to place hunks goes back with the verdict, so the
+    # VibeCoder can check it and correct the patch if the assumption was wrong.
+    notes = applied_notes(result)
+    calls = ModelCalls()
+    try:
+        verdict = await evaluate(run, context, description, diff_text, result.code, calls)
     except Exception as exc:
         # The Evaluator's failure ends the run; the VibeCoder cannot fix it.
-        run.error = describe_error(exc, agent="Evaluator")
+        logger.warning("evaluator failed session=%s", run.session_id, exc_info=True)
+        run.error = describe_error(exc, agent="Evaluator", calls=calls)
         run.finish("error")
         return "The review failed; the run stops here."
     if verdict.approved:
-        run.diff_id = await store_diff(run, diff_text, result.code, verdict)
+        message = one_line(verdict.commit_message) or fallback_commit_message(
+            description, run.person_text or run.prompt
+        )
+        run.diff_id = await store_diff(run, diff_text, result.code, verdict, message)
         run.finish("diff")
-        return "Approved by the Evaluator and stored for human review. Stop here."
+        return f"{notes}Approved by the Evaluator and stored for human review. Stop here."
     if run.iteration >= settings.VIBECODE_MAX_ROUNDS:
         run.final_feedback = verdict.reasoning
         run.finish("max_iterations")
-        return f"Rejected by the Evaluator: {verdict.reasoning}\nMax iterations reached."
+        return f"{notes}Rejected by the Evaluator: {verdict.reasoning}\nMax iterations reached."
     run.iteration += 1
     run.round_message_ids.clear()
     return (
-        f"Rejected by the Evaluator: {verdict.reasoning}\n"
+        f"{notes}Rejected by the Evaluator: {verdict.reasoning}\n"
         "Address this and submit a new patch against the file exactly as shown."
     )
+
+
+def one_line(message: str) -> str:
+    """A commit message's first non-empty line, at most 500 characters."""
+    return next((line.strip() for line in message.splitlines() if line.strip()), "")[:500]
 
 
 def evaluator_input(run: VibecodeRun, description: str, diff_text: str, new_code: str) -> str:
@@ -80,17 +150,19 @@ async def evaluate(
     description: str,
     diff_text: str,
     new_code: str,
+    calls: ModelCalls,
 ) -> all_agents.Evaluation:
     memory = await open_memory(run.slug, evaluator_key(run.memory_key))
-    stream = Runner.run_streamed(
-        cached_agent(all_agents.build_evaluator),
-        evaluator_input(run, description, diff_text, new_code),
-        context=run,
-        session=memory,
-        hooks=RecordingHooks(run.session_id, run.project_id, run.trace_id),
-        run_config=run_config(run.trace_id, "Vibegrapher evaluator"),
-        max_turns=3,
-    )
+    with tracked_model_calls(calls):
+        stream = Runner.run_streamed(
+            cached_agent(all_agents.build_evaluator),
+            evaluator_input(run, description, diff_text, new_code),
+            context=run,
+            session=memory,
+            hooks=RecordingHooks(run.session_id, run.project_id, run.trace_id),
+            run_config=run_config(run.trace_id, "Vibegrapher evaluator"),
+            max_turns=3,
+        )
     try:
         async for _ in stream.stream_events():
             pass
@@ -105,7 +177,11 @@ async def evaluate(
 
 @in_thread
 def store_diff(
-    run: VibecodeRun, diff_text: str, new_code: str, verdict: all_agents.Evaluation
+    run: VibecodeRun,
+    diff_text: str,
+    new_code: str,
+    verdict: all_agents.Evaluation,
+    commit_message: str,
 ) -> uuid.UUID:
     diff = Diff.objects.create(
         session_id=run.session_id,
@@ -116,9 +192,7 @@ def store_diff(
         patched_code=new_code,
         vibecoder_prompt=run.prompt,
         evaluator_reasoning=verdict.reasoning,
-        commit_message=verdict.commit_message.strip().splitlines()[0][:500]
-        if verdict.commit_message.strip()
-        else "",
+        commit_message=commit_message,
     )
     ConversationMessage.objects.filter(id__in=run.round_message_ids).update(diff=diff)
     return diff.id

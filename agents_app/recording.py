@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from agents_app import all_agents
 from agents_app.errors import head
+from agents_app.model_guard import scrub, scrub_all
 from agents_app.run_state import VibecodeRun
 from sessions_app.events import TokenUsage, emit
 from sessions_app.models import ConversationMessage
@@ -38,9 +39,14 @@ class ReadableResponse:
 
 
 def readable_response(agent_label: str, output: list[Any]) -> ReadableResponse:
-    """What a person reads of one model response: its text, or the patch it submitted."""
+    """What a person reads of one model response: its text, or the patch it submitted.
+
+    Of several `submit_patch` calls in one response, the first is the one reviewed
+    (`patch_step`), so it is the preview; the others are listed as not reviewed.
+    """
     texts: list[str] = []
     patch = ""
+    patches = 0
     for item in map(_dump, output):
         kind = item.get("type")
         if kind == "message":
@@ -49,23 +55,36 @@ def readable_response(agent_label: str, output: list[Any]) -> ReadableResponse:
                 for part in item.get("content", [])
                 if isinstance(part, dict)
             )
-        elif kind == "custom_tool_call" and item.get("name") == all_agents.SUBMIT_PATCH:
-            description, patch = all_agents.split_custom_input(item.get("input", ""))
-            texts.append(description or "Submitted a patch.")
-        elif kind == "function_call" and item.get("name") == all_agents.SUBMIT_PATCH:
-            try:
-                arguments = json.loads(item.get("arguments") or "{}")
-            except ValueError:
-                arguments = {}
-            patch = str(arguments.get("patch", ""))
-            texts.append(str(arguments.get("description", "")) or "Submitted a patch.")
+        elif kind in ("custom_tool_call", "function_call") and (
+            item.get("name") == all_agents.SUBMIT_PATCH
+        ):
+            description, submitted = _submitted_patch(item)
+            patches += 1
+            if patches == 1:
+                patch = submitted
+                texts.append(description or "Submitted a patch.")
+            else:
+                texts.append(f"Also submitted, not reviewed: {description or 'another patch'}")
     content = "\n".join(t for t in texts if t)
     if agent_label == "evaluator":
         with contextlib.suppress(ValueError):
             verdict = all_agents.Evaluation.model_validate_json(content)
             status = "Approved" if verdict.approved else "Rejected"
             content = f"{status}: {verdict.reasoning}\nCommit message: {verdict.commit_message}"
-    return ReadableResponse(content=content, patch_preview=patch[:PREVIEW_CHARS])
+    # A function call's JSON arguments may escape a lone surrogate, which no database,
+    # channel layer or log can encode: the model is told about it by `submit_patch`.
+    return ReadableResponse(content=scrub(content), patch_preview=scrub(patch[:PREVIEW_CHARS]))
+
+
+def _submitted_patch(item: dict[str, Any]) -> tuple[str, str]:
+    """(description, patch) of a `submit_patch` call, custom or function tool."""
+    if item.get("type") == "custom_tool_call":
+        return all_agents.split_custom_input(item.get("input", ""))
+    try:
+        arguments = json.loads(item.get("arguments") or "{}")
+    except ValueError:
+        arguments = {}
+    return str(arguments.get("description", "")), str(arguments.get("patch", ""))
 
 
 def token_usage(
@@ -85,21 +104,30 @@ def token_usage(
 
 
 def full_response(response: ModelResponse, model: str) -> dict:
-    return {
-        "id": response.response_id,
-        "request_id": response.request_id,
-        "model": model,
-        "output": [_dump(item) for item in response.output],
-        "usage": {
-            "requests": response.usage.requests,
-            "input_tokens": response.usage.input_tokens,
-            "output_tokens": response.usage.output_tokens,
-            "total_tokens": response.usage.total_tokens,
-            "input_tokens_details": _dump(response.usage.input_tokens_details),
-            "output_tokens_details": _dump(response.usage.output_tokens_details),
-        },
-        "raw_usage": response.raw_usage,
-    }
+    return scrub_all(
+        {
+            "id": response.response_id,
+            "request_id": response.request_id,
+            "model": model,
+            "output": [_dump(item) for item in response.output],
+            "usage": {
+                "requests": response.usage.requests,
+                "input_tokens": response.usage.input_tokens,
+                "output_tokens": response.usage.output_tokens,
+                "total_tokens": response.usage.total_tokens,
+                "input_tokens_details": _dump(response.usage.input_tokens_details),
+                "output_tokens_details": _dump(response.usage.output_tokens_details),
+            },
+            "raw_usage": response.raw_usage,
+        }
+    )
+
+
+def first_patch_call_id(output: list[Any]) -> str:
+    for item in map(_dump, output):
+        if item.get("name") == all_agents.SUBMIT_PATCH and item.get("call_id"):
+            return str(item["call_id"])
+    return ""
 
 
 def _agent_label(agent: Agent[Any]) -> str:
@@ -139,6 +167,10 @@ class RecordingHooks(RunHooks[Any]):
         self, context: RunContextWrapper[Any], agent: Agent[Any], response: ModelResponse
     ) -> None:
         label = _agent_label(agent)
+        run = context.context
+        if isinstance(run, VibecodeRun) and label == "vibecoder":
+            # The SDK calls this hook before it runs the answer's tools.
+            run.reviewed_call_id = first_patch_call_id(response.output)
         iteration = self.iteration(context)
         model = str(agent.model)
         readable = readable_response(label, response.output)
@@ -193,6 +225,5 @@ class RecordingHooks(RunHooks[Any]):
             trace_id=self.trace_id,
             created_at=created_at,
         )
-        run = context.context
         if isinstance(run, VibecodeRun):
             run.round_message_ids.append(message_id)

@@ -6,6 +6,8 @@ from typing import Literal
 
 from agents import RunResultStreaming, gen_trace_id
 
+from agents_app.model_guard import ModelCalls
+
 Outcome = Literal["diff", "text", "max_iterations", "error"]
 
 
@@ -21,6 +23,8 @@ class VibecodeRun:
     prompt: str
     memory_key: str
     node_id: str = ""
+    # What the person wrote (the prompt itself, or their feedback on a rejected diff).
+    person_text: str = ""
     trace_id: str = field(default_factory=gen_trace_id)
     iteration: int = 1
     outcome: Outcome | None = None
@@ -30,6 +34,12 @@ class VibecodeRun:
     # Messages of the current round, linked to the diff when it is stored.
     round_message_ids: list[uuid.UUID] = field(default_factory=list)
     stream: RunResultStreaming | None = None
+    # The VibeCoder's model requests: retries of the latest, lone surrogates per call.
+    vibecoder_calls: ModelCalls = field(default_factory=ModelCalls)
+    # The one `submit_patch` call of the VibeCoder's latest answer that is reviewed.
+    reviewed_call_id: str = ""
+    # Why the run was stopped from outside, when it was not the server's shutdown.
+    stop_reason: str = ""
 
     def finish(self, outcome: Outcome) -> None:
         """Record the outcome and let the SDK end the run after this turn.

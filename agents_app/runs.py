@@ -7,6 +7,11 @@ One asyncio task per run, on the server's event loop. The VibeCoder runs with
 arrives (`recording`). A session has at most one run at a time, claimed in the
 database and kept alive by a heartbeat, and a run ends with exactly one
 `run_finished` event.
+
+Ownership is by liveness: the owner writes `run_heartbeat_at` every
+RUN_HEARTBEAT_SECONDS, and a run not heard from for RUN_STALE_AFTER_SECONDS is dead,
+whichever process or machine owned it. So any number of processes share one
+database: none takes over, or marks interrupted, a run whose owner is alive.
 """
 
 import asyncio
@@ -14,13 +19,13 @@ import logging
 import os
 import socket
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from agents import Agent, Runner
 from agents.memory import Session
-from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.db import DatabaseError
 from django.db.models import Q
 from django.utils import timezone
 
@@ -28,28 +33,55 @@ from agents_app import all_agents
 from agents_app.agent_cache import cached_agent, run_config
 from agents_app.errors import VIBECODER_MAX_TURNS, describe_error, ensure_model_configured
 from agents_app.memory import clear_memory, close_memory, evaluator_key, open_memory
+from agents_app.model_guard import tracked_model_calls
 from agents_app.patch_step import handle_patch
 from agents_app.recording import RecordingHooks
 from agents_app.run_state import VibecodeRun
 from projects.models import Project
+from projects.services import reconcile
 from reviews.models import Diff
-from sessions_app.events import emit
+from sessions_app.events import emit, emit_sync
 from sessions_app.models import ConversationMessage, VibecodeSession
 from vibegrapher.background import BackgroundTasks, in_thread
 
 logger = logging.getLogger(__name__)
 
 # This process's name in `VibecodeSession.run_owner`: host, pid and a per-boot token.
+# Only for people reading the row, and for a run to recognise its own claim: whether
+# a run is alive is decided by its heartbeat alone.
 PROCESS_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-RUN_HEARTBEAT_SECONDS = 10.0
-# A run whose owner has not said it is alive for this long is dead.
-RUN_STALE_AFTER = timedelta(seconds=6 * RUN_HEARTBEAT_SECONDS)
+
+RESTARTING = "The server is restarting: send the message again."
+OWNER_SILENT = (
+    "The server running this conversation stopped answering during the run: send the message again."
+)
+TAKEN_OVER = "taken over by another server after this one was silent too long"
 
 _active_runs = BackgroundTasks("vibecode")
 
 
+class _Shutdown:
+    """Set once `interrupt_runs` began: no run may start in the last moments."""
+
+    started = False
+
+
+def stale_after() -> timedelta:
+    """A run whose owner has not said it is alive for this long is dead."""
+    return timedelta(seconds=settings.RUN_STALE_AFTER_SECONDS)
+
+
 class RunInProgress(Exception):
-    """The session already has a run going."""
+    """The session already has a live run; `dead_at` is when it counts as dead if silent."""
+
+    def __init__(self, message: str, dead_at: datetime | None = None) -> None:
+        super().__init__(message)
+        self.dead_at = dead_at
+
+
+class RunNotStarted(Exception):
+    """The run could not start (the database failed, the server is stopping); nothing
+    was left claimed."""
 
 
 def active_run(session_id: uuid.UUID) -> asyncio.Task[None] | None:
@@ -93,22 +125,49 @@ def rejection_prompt(diff: Diff, feedback: str) -> str:
     )
 
 
+def _dead(now: datetime) -> Q:
+    """Running sessions whose owner has been silent too long (any process, any host)."""
+    return Q(run_heartbeat_at__lt=now - stale_after()) | Q(run_heartbeat_at__isnull=True)
+
+
 @in_thread
-def _claim(session_id: uuid.UUID) -> bool:
-    """Mark the session running unless a live run holds it (a dead one is taken over)."""
+def _claim(session_id: uuid.UUID) -> RunInProgress | None:
+    """Mark the session running unless a live run holds it (a dead one is taken over).
+
+    None when claimed; otherwise the refusal, saying when the live run counts as dead
+    should its server have stopped.
+    """
     now = timezone.now()
-    free = ~Q(run_state=VibecodeSession.RunState.RUNNING) | Q(
-        run_heartbeat_at__lt=now - RUN_STALE_AFTER
+    free = ~Q(run_state=VibecodeSession.RunState.RUNNING) | _dead(now)
+    claimed = VibecodeSession.objects.filter(free, id=session_id).update(
+        run_state=VibecodeSession.RunState.RUNNING,
+        run_started_at=now,
+        run_heartbeat_at=now,
+        run_owner=PROCESS_ID,
+        last_error="",
+        updated_at=now,
     )
-    return bool(
-        VibecodeSession.objects.filter(free, id=session_id).update(
-            run_state=VibecodeSession.RunState.RUNNING,
-            run_started_at=now,
-            run_heartbeat_at=now,
-            run_owner=PROCESS_ID,
-            last_error="",
-            updated_at=now,
-        )
+    if claimed:
+        return None
+    heard = (
+        VibecodeSession.objects.filter(id=session_id)
+        .values_list("run_heartbeat_at", flat=True)
+        .first()
+    )
+    return _busy(heard, now)
+
+
+def _busy(heard: datetime | None, now: datetime) -> RunInProgress:
+    if heard is None:
+        return RunInProgress("A run is already going in this session; wait for it to finish.")
+    dead_at = heard + stale_after()
+    wait = max(0, int((dead_at - now).total_seconds() + 0.999))
+    return RunInProgress(
+        "A run is already going in this session (its server last reported "
+        f"{max(0.0, (now - heard).total_seconds()):.0f} s ago); wait for it to finish. "
+        f"If that server has stopped, the run counts as dead at {dead_at:%H:%M:%S} UTC "
+        f"(in {wait} s), and a new message is accepted from then.",
+        dead_at,
     )
 
 
@@ -135,8 +194,10 @@ def _store_user_message(session_id: uuid.UUID, content: str) -> ConversationMess
 
 @in_thread
 def _load_run(session_id: uuid.UUID, prompt: str) -> VibecodeRun:
-    session = VibecodeSession.objects.select_related("project").get(id=session_id)
-    project: Project = session.project
+    session = VibecodeSession.objects.get(id=session_id)
+    # A commit that a crash left in git but not in the row is taken as made first:
+    # the run's base is HEAD, never a stale row.
+    project: Project = reconcile(session.project_id)
     return VibecodeRun(
         session_id=session.id,
         project_id=project.id,
@@ -156,56 +217,99 @@ async def start_run(
 ) -> ConversationMessage:
     """Store the person's message and start the run; answers before the run ends.
 
-    Raises ModelNotConfigured, or RunInProgress when the session has a live run.
+    Raises ModelNotConfigured; RunInProgress when the session has a live run;
+    RunNotStarted when the database fails, with the claim released. Events are
+    best-effort (`emit` never raises), so an unreachable Redis does not stop a run.
     """
     ensure_model_configured()
-    if not await _claim(session.id):
-        raise RunInProgress("A run is already going in this session; wait for it to finish.")
+    if _Shutdown.started:
+        raise RunNotStarted("The server is restarting: send the message again in a moment.")
+    try:
+        busy = await _claim(session.id)
+    except DatabaseError as exc:
+        raise RunNotStarted(f"The database did not answer: {exc}") from exc
+    if busy is not None:
+        raise busy
     try:
         message = await _store_user_message(session.id, display_text or prompt)
         run = await _load_run(session.id, prompt)
-    except BaseException:
-        await _release(session.id)
+        run.person_text = display_text or prompt
+        await emit(
+            session.project_id,
+            {
+                "type": "conversation_message",
+                "message_id": str(message.id),
+                "session_id": str(session.id),
+                "role": message.role,
+                "agent": message.agent,
+                "content": message.content,
+                "patch_preview": None,
+                "iteration": None,
+                "token_usage": None,
+                "created_at": message.created_at.isoformat(),
+            },
+        )
+        _active_runs.start(session.id, _run(run))
+    except BaseException as exc:
+        # Nothing may stay claimed by a run that never started: the next message
+        # would get 409 until the claim went stale.
+        await asyncio.shield(_release_quietly(session.id))
+        if isinstance(exc, DatabaseError):
+            raise RunNotStarted(f"The database did not answer: {exc}") from exc
         raise
-    await emit(
-        session.project_id,
-        {
-            "type": "conversation_message",
-            "message_id": str(message.id),
-            "session_id": str(session.id),
-            "role": message.role,
-            "agent": message.agent,
-            "content": message.content,
-            "patch_preview": None,
-            "iteration": None,
-            "token_usage": None,
-            "created_at": message.created_at.isoformat(),
-        },
-    )
-    _active_runs.start(session.id, _run(run))
     return message
 
 
-async def _heartbeat(session_id: uuid.UUID) -> None:
+async def _release_quietly(session_id: uuid.UUID) -> None:
+    try:
+        await _release(session_id)
+    except DatabaseError:
+        logger.exception("could not release the claim of session=%s", session_id)
+
+
+@in_thread
+def _beat(session_id: uuid.UUID) -> bool:
+    """Say the run is alive; False when the session is no longer this process's run."""
+    return bool(
+        VibecodeSession.objects.filter(
+            id=session_id,
+            run_owner=PROCESS_ID,
+            run_state=VibecodeSession.RunState.RUNNING,
+        ).update(run_heartbeat_at=timezone.now())
+    )
+
+
+async def _heartbeat(run: VibecodeRun, run_task: asyncio.Task[Any]) -> None:
     while True:
-        await asyncio.sleep(RUN_HEARTBEAT_SECONDS)
-        await in_thread(VibecodeSession.objects.filter(id=session_id, run_owner=PROCESS_ID).update)(
-            run_heartbeat_at=timezone.now()
-        )
+        await asyncio.sleep(settings.RUN_HEARTBEAT_SECONDS)
+        try:
+            alive = await _beat(run.session_id)
+        except DatabaseError as exc:
+            # Try again next beat; silent for RUN_STALE_AFTER_SECONDS, the run is dead.
+            logger.warning("run heartbeat failed session=%s: %s", run.session_id, exc)
+            continue
+        if not alive:
+            # Silent too long (a blocked loop, a database outage) and taken over, or
+            # marked interrupted: two runs must never go on in one session.
+            logger.warning("run of session=%s was %s; stopping it", run.session_id, TAKEN_OVER)
+            run.stop_reason = TAKEN_OVER
+            run_task.cancel()
+            return
 
 
 async def _drive(run: VibecodeRun) -> None:
     memory: Session = await open_memory(run.slug, run.memory_key)
     try:
-        run.stream = Runner.run_streamed(
-            cached_agent(_build_vibecoder),
-            vibecoder_input(run, node_focus(run)),
-            context=run,
-            session=memory,
-            hooks=RecordingHooks(run.session_id, run.project_id, run.trace_id),
-            run_config=run_config(run.trace_id, "Vibegrapher vibecode"),
-            max_turns=VIBECODER_MAX_TURNS,
-        )
+        with tracked_model_calls(run.vibecoder_calls):
+            run.stream = Runner.run_streamed(
+                cached_agent(_build_vibecoder),
+                vibecoder_input(run, node_focus(run)),
+                context=run,
+                session=memory,
+                hooks=RecordingHooks(run.session_id, run.project_id, run.trace_id),
+                run_config=run_config(run.trace_id, "Vibegrapher vibecode"),
+                max_turns=VIBECODER_MAX_TURNS,
+            )
         async for _ in run.stream.stream_events():
             pass
         if run.outcome is None:
@@ -217,7 +321,9 @@ async def _drive(run: VibecodeRun) -> None:
 
 
 async def _run(run: VibecodeRun) -> None:
-    heartbeat = asyncio.create_task(_heartbeat(run.session_id))
+    this_task = asyncio.current_task()
+    assert this_task is not None
+    heartbeat = asyncio.create_task(_heartbeat(run, this_task))
     state = VibecodeSession.RunState.IDLE
     try:
         try:
@@ -233,22 +339,35 @@ async def _run(run: VibecodeRun) -> None:
         except Exception as exc:
             logger.exception("vibecode run failed session=%s", run.session_id)
             run.outcome = "error"
-            run.error = describe_error(exc)
+            run.error = describe_error(exc, calls=run.vibecoder_calls)
         if run.outcome == "error":
             state = VibecodeSession.RunState.FAILED
     except asyncio.CancelledError:
-        # The server is shutting down: the run cannot finish here.
+        # The server is shutting down (`interrupt_runs`), or the run was taken over.
         state = VibecodeSession.RunState.INTERRUPTED
         run.outcome = "error"
-        run.error = "The server stopped during the run: send the message again."
+        run.error = RESTARTING
         raise
     finally:
         heartbeat.cancel()
         await asyncio.shield(_finish(run, state))
 
 
+@in_thread
+def _diff(diff_id: uuid.UUID) -> Diff:
+    return Diff.objects.get(id=diff_id)
+
+
 async def _finish(run: VibecodeRun, state: str) -> None:
-    await _release(run.session_id, state, run.error)
+    if run.stop_reason == TAKEN_OVER:
+        # The session belongs to another run now: its events and state are not ours.
+        logger.info("vibecode run stopped session=%s: %s", run.session_id, TAKEN_OVER)
+        return
+    try:
+        await _release(run.session_id, state, run.error)
+    except DatabaseError:
+        # The heartbeat stops with the run: the claim goes stale and is taken over.
+        logger.exception("could not store the end of the run of session=%s", run.session_id)
     event: dict[str, Any] = {
         "type": "run_finished",
         "session_id": str(run.session_id),
@@ -262,7 +381,7 @@ async def _finish(run: VibecodeRun, state: str) -> None:
         event["final_feedback"] = run.final_feedback
         event["error"] = "Max iterations reached"
     if run.diff_id is not None:
-        diff = await Diff.objects.aget(id=run.diff_id)
+        diff = await _diff(run.diff_id)
         await emit(
             run.project_id,
             {
@@ -283,29 +402,60 @@ async def _finish(run: VibecodeRun, state: str) -> None:
 
 
 def mark_interrupted_runs() -> int:
-    """Runs left 'running' by a dead process become 'interrupted'.
+    """Runs whose owner has been silent for RUN_STALE_AFTER_SECONDS become 'interrupted'.
 
-    Dead means: started by an earlier boot of a process on this host, or silent for
-    longer than RUN_STALE_AFTER. Called at start-up and before sessions are read.
+    Only the heartbeat counts: a run of another process, on this host or another, is
+    left alone while that process says it is alive. Each one marked gets its
+    `run_finished` (error), so open browsers stop showing it as working. Called at
+    start-up and before sessions are read; sync (views, start-up thread).
     """
-    host = PROCESS_ID.split(":", 1)[0]
-    stale = timezone.now() - RUN_STALE_AFTER
-    dead = (Q(run_owner__startswith=f"{host}:") & ~Q(run_owner=PROCESS_ID)) | Q(
-        run_heartbeat_at__lt=stale
-    )
-    # Only runs this process does not own can be dead; ours have a live task.
-    live_here = _active_runs.keys()
-    return (
+    now = timezone.now()
+    # Runs with a task here are alive even if a blocked loop delayed their heartbeat.
+    dead = (
         VibecodeSession.objects.filter(run_state=VibecodeSession.RunState.RUNNING)
-        .filter(dead)
-        .exclude(id__in=live_here)
-        .update(
-            run_state=VibecodeSession.RunState.INTERRUPTED,
-            last_error="The server restarted during the run: send the message again.",
-            run_owner="",
-            updated_at=timezone.now(),
-        )
+        .filter(_dead(now))
+        .exclude(id__in=_active_runs.keys())
     )
+    marked = 0
+    for session_id, project_id in list(dead.values_list("id", "project_id")):
+        # One by one, each still dead when updated: a session claimed meanwhile by a
+        # new run keeps it, and gets no run_finished.
+        if dead.filter(id=session_id).update(
+            run_state=VibecodeSession.RunState.INTERRUPTED,
+            last_error=OWNER_SILENT,
+            run_owner="",
+            updated_at=now,
+        ):
+            marked += 1
+            emit_sync(
+                project_id,
+                {
+                    "type": "run_finished",
+                    "session_id": str(session_id),
+                    "outcome": "error",
+                    "error": OWNER_SILENT,
+                },
+            )
+    return marked
+
+
+async def interrupt_runs(wait_seconds: float) -> int:
+    """End every run of this process as `interrupted`, each with its `run_finished`.
+
+    For a graceful shutdown (SIGTERM): waits at most `wait_seconds` for the runs
+    to store their end and emit; returns how many runs there were.
+    """
+    _Shutdown.started = True
+    tasks = _active_runs.tasks()
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        _, pending = await asyncio.wait(tasks, timeout=wait_seconds)
+        if pending:
+            logger.warning(
+                "%d runs did not end within %g s of shutdown", len(pending), wait_seconds
+            )
+    return len(tasks)
 
 
 async def clear_evaluator_memory(session: VibecodeSession) -> None:
@@ -320,4 +470,4 @@ async def clear_session_memory(session: VibecodeSession) -> None:
 
 
 async def _slug(session: VibecodeSession) -> str:
-    return await sync_to_async(lambda: session.project.slug)()
+    return await in_thread(lambda: session.project.slug)()

@@ -3,17 +3,30 @@
 Repositories are bare (no work tree to drift from HEAD) and live at
 `MEDIA_ROOT/projects/<slug>`; the file names in them are plain top-level names. All
 functions are synchronous: async callers run them in a thread.
+
+A commit made for a diff carries the trailer `Vibegrapher-Diff: <diff id>`: git is the
+record of commits, and the trailer is how a commit found in git (after a crash between
+the ref move and the database update) is traced back to its diff.
 """
 
+import logging
+import os
+import re
 import shutil
 import threading
+import time
+import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pygit2
 
-from projects.storage import check_file_name, repository_dir
+from projects.storage import check_file_name, projects_root, repository_dir
+from vibegrapher.faults import crash_point
+
+logger = logging.getLogger(__name__)
 
 BRANCH = "main"
 BRANCH_REF = f"refs/heads/{BRANCH}"
@@ -35,6 +48,27 @@ class HeadState:
     code: str
     commit: str
     branch: str
+
+
+DIFF_TRAILER = "Vibegrapher-Diff"
+_TRAILER_LINE = re.compile(rf"^{DIFF_TRAILER}: *([0-9a-fA-F-]{{36}}) *$", re.MULTILINE)
+
+
+def with_diff_trailer(message: str, diff_id: uuid.UUID | str) -> str:
+    """The commit message of a diff's commit: the text, a blank line, the trailer."""
+    return f"{message.rstrip()}\n\n{DIFF_TRAILER}: {diff_id}\n"
+
+
+def split_diff_trailer(message: str) -> tuple[str, uuid.UUID | None]:
+    """A commit message without its diff trailer, and the diff id it names (if any)."""
+    found = _TRAILER_LINE.search(message)
+    if found is None:
+        return message.strip(), None
+    text = (message[: found.start()] + message[found.end() :]).strip()
+    try:
+        return text, uuid.UUID(found.group(1))
+    except ValueError:
+        return text, None
 
 
 @dataclass(frozen=True)
@@ -64,11 +98,31 @@ def create_repository(
     slug: str, filename: str, content: str, message: str, author_name: str, author_email: str
 ) -> str:
     """A new repository whose first commit on `main` holds `filename`; returns its sha."""
+    staged, sha = stage_repository(filename, content, message, author_name, author_email)
+    try:
+        place_repository(staged, slug)
+    except BaseException:
+        discard_staged(staged)
+        raise
+    return sha
+
+
+class RepositoryExists(GitError):
+    """Something already sits at the repository path of the slug."""
+
+
+def stage_repository(
+    filename: str, content: str, message: str, author_name: str, author_email: str
+) -> tuple[Path, str]:
+    """A new repository under a private temporary name; returns its path and first sha.
+
+    The name is unique to this call, so two creations never write into one directory;
+    `place_repository` then moves it to its slug's path in one rename.
+    """
     check_file_name(filename)
-    path = repository_dir(slug)
-    if path.exists():
-        raise GitError(f"Something already exists at the repository path of {slug!r}.")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    root = projects_root()
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / f".staging-{uuid.uuid4().hex}"
     try:
         repo = pygit2.init_repository(str(path), bare=True, initial_head=BRANCH)
         tree = repo.TreeBuilder()
@@ -77,8 +131,52 @@ def create_repository(
         oid = repo.create_commit(BRANCH_REF, signature, signature, message, tree.write(), [])
     except (pygit2.GitError, OSError) as exc:
         shutil.rmtree(path, ignore_errors=True)
-        raise GitError(f"Cannot create the repository of {slug!r}: {exc}") from exc
-    return str(oid)
+        raise GitError(f"Cannot create a repository: {exc}") from exc
+    return path, str(oid)
+
+
+def place_repository(staged: Path, slug: str) -> None:
+    """Move a staged repository to the slug's path; RepositoryExists if anything is there.
+
+    Never replaces or removes what is there: a losing request leaves the winner alone.
+    """
+    target = repository_dir(slug)
+    if target.exists() or target.is_symlink():
+        raise RepositoryExists(f"Something already exists at the repository path of {slug!r}.")
+    try:
+        # rename(2) would replace an empty directory made in between; a non-empty one
+        # (another project's repository) makes it fail, and nothing is touched.
+        os.rename(staged, target)
+    except OSError as exc:
+        if target.exists():
+            raise RepositoryExists(f"The repository path of {slug!r} was taken.") from exc
+        raise GitError(f"Cannot move the repository of {slug!r} into place: {exc}") from exc
+
+
+def unplace_repository(slug: str, staged: Path) -> None:
+    """Undo `place_repository`: the row that claimed the slug was not saved."""
+    os.rename(repository_dir(slug), staged)
+
+
+def discard_staged(staged: Path) -> None:
+    if staged.name.startswith(".staging-") and staged.parent == projects_root():
+        shutil.rmtree(staged, ignore_errors=True)
+
+
+def discard_stale_staging(older_than_seconds: float = 3600) -> int:
+    """Remove staged repositories left by a process that died while creating a project.
+
+    A creation stages and places its repository within one request, so an hour-old
+    staging directory belongs to nobody.
+    """
+    root = projects_root()
+    if not root.is_dir():
+        return 0
+    cutoff = time.time() - older_than_seconds
+    stale = [p for p in root.glob(".staging-*") if p.stat().st_mtime < cutoff]
+    for path in stale:
+        discard_staged(path)
+    return len(stale)
 
 
 def _head_commit(repo: pygit2.Repository) -> pygit2.Commit:
@@ -143,20 +241,71 @@ def commit_file(
         tree = repo.TreeBuilder(head.tree)
         tree.insert(filename, repo.create_blob(content.encode()), pygit2.enums.FileMode.BLOB)
         signature = _signature(author_name, author_email)
+        crash_point("commit:before-ref-move")
+        _break_stale_ref_lock(slug)
         try:
             oid = repo.create_commit(
                 BRANCH_REF, signature, signature, message, tree.write(), [head.id]
             )
         except pygit2.GitError as exc:
             raise HeadMovedError(f"HEAD moved while committing: {exc}") from exc
+        crash_point("commit:after-ref-move")
     return str(oid)
 
 
-def reset_branch(slug: str, sha: str) -> None:
-    """Point main back at `sha`: undoes a commit whose database row could not be saved."""
+def _break_stale_ref_lock(slug: str) -> None:
+    """Remove the branch's lock file left by a process killed while it held it.
+
+    Every caller of `commit_file` holds the project's row lock (see
+    `projects.services.commit_project_code`), so no live process can be moving this
+    branch now: a lock file is a dead one's, and would refuse every commit forever.
+    """
+    lock = repository_dir(slug) / "refs" / "heads" / f"{BRANCH}.lock"
+    if lock.exists():
+        logger.warning("repository %s: removing a stale ref lock %s", slug, lock)
+        lock.unlink(missing_ok=True)
+
+
+@dataclass(frozen=True)
+class FoundCommit:
+    """A commit on main that the database does not know yet, oldest first."""
+
+    sha: str
+    parent: str
+    message: str
+    diff_id: uuid.UUID | None
+
+
+def commits_since(slug: str, ancestor: str, limit: int = 1000) -> list[FoundCommit] | None:
+    """The first-parent chain from HEAD back to `ancestor`, oldest first.
+
+    None when `ancestor` is not on that chain (HEAD is not a descendant of it).
+    """
+    repo = _open(slug)
+    commit = _head_commit(repo)
+    found: list[FoundCommit] = []
+    while str(commit.id) != ancestor:
+        if not commit.parents or len(found) >= limit:
+            return None
+        parent = commit.parents[0]
+        text, diff_id = split_diff_trailer(commit.message)
+        found.append(FoundCommit(str(commit.id), str(parent.id), text, diff_id))
+        commit = parent
+    found.reverse()
+    return found
+
+
+def reset_branch(slug: str, sha: str, undoing: str) -> None:
+    """Point main back at `sha` if it is still at `undoing`.
+
+    Undoes a commit whose database rows failed to save with an error (a crash instead
+    is mended by reconciliation: the rows follow git).
+    """
     with _locks[slug]:
         repo = _open(slug)
-        repo.references[BRANCH_REF].set_target(pygit2.Oid(hex=sha))
+        ref = repo.references[BRANCH_REF]
+        if str(ref.target) == undoing:
+            ref.set_target(pygit2.Oid(hex=sha))
 
 
 def history(slug: str, limit: int = 100) -> list[CommitInfo]:
@@ -169,7 +318,7 @@ def history(slug: str, limit: int = 100) -> list[CommitInfo]:
         commits.append(
             CommitInfo(
                 sha=str(commit.id),
-                message=commit.message.strip(),
+                message=split_diff_trailer(commit.message)[0],
                 author_name=commit.author.name,
                 author_email=commit.author.email,
                 committed_at=datetime.fromtimestamp(commit.commit_time, tz=UTC),

@@ -3,6 +3,8 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+from vibegrapher.text_fields import CleanCharField, CleanSlugField, CleanTextField
+
 
 class Project(models.Model):
     """A workflow file under version control: one git repository per project.
@@ -12,18 +14,18 @@ class Project(models.Model):
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    name = models.CharField(max_length=100)
-    slug = models.SlugField(max_length=120, unique=True)
+    name = CleanCharField(max_length=100)
+    slug = CleanSlugField(max_length=120, unique=True)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="projects"
     )
-    repository_path = models.CharField(
+    repository_path = CleanCharField(
         max_length=255, help_text="Relative to MEDIA_ROOT, derived from the slug."
     )
-    main_file = models.CharField(max_length=255, default="agents.py")
-    current_code = models.TextField(blank=True, default="")
-    current_commit = models.CharField(max_length=40, blank=True, default="")
-    current_branch = models.CharField(max_length=255, blank=True, default="main")
+    main_file = CleanCharField(max_length=255, default="agents.py")
+    current_code = CleanTextField(blank=True, default="")
+    current_commit = CleanCharField(max_length=40, blank=True, default="")
+    current_branch = CleanCharField(max_length=255, blank=True, default="main")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -42,8 +44,8 @@ class TestCase(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="test_cases")
-    name = models.CharField(max_length=100)
-    test_code = models.TextField()
+    name = CleanCharField(max_length=100)
+    test_code = CleanTextField()
     quick_test = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -1,20 +1,7 @@
 """The code new projects start from, and the seeded sample project with its tests."""
 
-# The file is named agents.py, like the SDK's package: run directly from its own
-# folder, Python would import the file itself for `from agents import ...`.
-_PATH_GUARD = """\
-import os
-import sys
-
-# This file is named agents.py, like the SDK's package: keep its folder off the
-# import path so `from agents import ...` finds the SDK.
-_here = os.path.dirname(os.path.abspath(__file__))
-sys.path = [p for p in sys.path if os.path.abspath(p or os.curdir) != _here]
-"""
-
 STARTER_CODE = (
-    '"""A one-agent workflow to start from."""\n\n'
-    + _PATH_GUARD
+    '"""A one-agent workflow to start from."""\n'
     + """
 import asyncio
 
@@ -39,8 +26,7 @@ if __name__ == "__main__":
 SAMPLE_PROJECT_NAME = "Agent Triage System"
 
 SAMPLE_CODE = (
-    '"""Customer support triage: one agent routes each question to a specialist."""\n\n'
-    + _PATH_GUARD
+    '"""Customer support triage: one agent routes each question to a specialist."""\n'
     + '''
 import asyncio
 
@@ -91,20 +77,11 @@ if __name__ == "__main__":
 '''
 )
 
-# Both tests load agents.py as a module named `workflow`, after the SDK is imported,
-# so the file cannot shadow the SDK's `agents` package.
+# The project's file is workflow.py, a name the SDK's `agents` package does not use: the
+# tests, run next to it, import it as `workflow`.
 _LOAD_WORKFLOW = """\
-import importlib.util
-import os
-import sys
-
-here = os.path.dirname(os.path.abspath(__file__))
-sys.path = [p for p in sys.path if os.path.abspath(p or os.curdir) != here]
-import agents  # noqa: E402  (the SDK, before agents.py can shadow it)
-
-spec = importlib.util.spec_from_file_location("workflow", os.path.join(here, "agents.py"))
-workflow = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(workflow)
+import agents
+import workflow
 """
 
 STRUCTURE_TEST = (

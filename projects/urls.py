@@ -1,6 +1,6 @@
 from django.urls import path
 
-from projects import views
+from projects import graph_views, views
 
 urlpatterns = [
     path("projects", views.ProjectListView.as_view(), name="project-list-api"),
@@ -14,6 +14,11 @@ urlpatterns = [
     ),
     path(
         "projects/<uuid:project_id>/nodes", views.ProjectNodesView.as_view(), name="project-nodes"
+    ),
+    path(
+        "projects/<uuid:project_id>/graph",
+        graph_views.ProjectGraphView.as_view(),
+        name="project-graph",
     ),
     path(
         "projects/<uuid:project_id>/tests",

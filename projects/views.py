@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from projects import git, services
+from projects.graph import build_graph
 from projects.models import Project, TestCase
 from projects.nodes import find_agents
 from projects.serializers import (
@@ -37,7 +38,12 @@ class ProjectListView(APIView):
             body.validated_data["name"],
             body.validated_data.get("code"),
         )
-        return Response(ProjectDetailSerializer(project).data, status=status.HTTP_201_CREATED)
+        # The new workflow's graph at once, unresolved names included.
+        data = {
+            **ProjectDetailSerializer(project).data,
+            "graph": build_graph(project.current_code).as_dict(),
+        }
+        return Response(data, status=status.HTTP_201_CREATED)
 
 
 class ProjectDetailView(APIView):

@@ -4,6 +4,7 @@ from django.db import models
 
 from projects.models import Project
 from sessions_app.models import VibecodeSession
+from vibegrapher.text_fields import CleanCharField, CleanJSONField, CleanTextField
 
 
 class Diff(models.Model):
@@ -18,26 +19,26 @@ class Diff(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     session = models.ForeignKey(VibecodeSession, on_delete=models.CASCADE, related_name="diffs")
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="diffs")
-    base_commit = models.CharField(max_length=40)
-    target_branch = models.CharField(max_length=255, default="main")
-    diff_content = models.TextField()
-    patched_code = models.TextField(help_text="The whole file after the diff.")
+    base_commit = CleanCharField(max_length=40)
+    target_branch = CleanCharField(max_length=255, default="main")
+    diff_content = CleanTextField()
+    patched_code = CleanTextField(help_text="The whole file after the diff.")
     status = models.CharField(
         max_length=20, choices=Status.choices, default=Status.EVALUATOR_APPROVED
     )
-    vibecoder_prompt = models.TextField(blank=True, default="")
-    evaluator_reasoning = models.TextField(blank=True, default="")
-    commit_message = models.CharField(max_length=500, blank=True, default="")
-    human_feedback = models.TextField(blank=True, default="")
-    committed_sha = models.CharField(max_length=40, blank=True, default="")
-    test_results = models.JSONField(null=True, blank=True)
+    vibecoder_prompt = CleanTextField(blank=True, default="")
+    evaluator_reasoning = CleanTextField(blank=True, default="")
+    commit_message = CleanCharField(max_length=500, blank=True, default="")
+    human_feedback = CleanTextField(blank=True, default="")
+    committed_sha = CleanCharField(max_length=40, blank=True, default="")
+    test_results = CleanJSONField(null=True, blank=True)
     tests_run_at = models.DateTimeField(null=True, blank=True)
     # Set while a test run of this diff is going: the claim that keeps it to one.
     tests_started_at = models.DateTimeField(null=True, blank=True, editable=False)
     # The server process running them ("host:pid:nonce") and the tests it planned, so a
     # restart can tell at once which runs died with their process, and which tests.
-    tests_owner = models.CharField(max_length=200, blank=True, default="", editable=False)
-    tests_planned = models.JSONField(default=list, blank=True, editable=False)
+    tests_owner = CleanCharField(max_length=200, blank=True, default="", editable=False)
+    tests_planned = CleanJSONField(default=list, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

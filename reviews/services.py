@@ -16,10 +16,14 @@ from django.utils import timezone
 
 from agents_app import runs
 from projects import git
-from projects.services import author_of, commit_project_code
+from projects.code import InvalidCode, validate_code
+from projects.models import Project
+from projects.services import author_of, commit_project_code, reconcile
 from reviews.models import Diff
+from reviews.reconcile import emit_committed
 from sessions_app.events import emit, emit_sync
 from sessions_app.models import ConversationMessage
+from vibegrapher.faults import crash_point
 
 PENDING = (Diff.Status.EVALUATOR_APPROVED, Diff.Status.HUMAN_APPROVED)
 
@@ -95,41 +99,57 @@ async def reject(diff: Diff, feedback: str) -> ConversationMessage:
 
 
 def commit(diff_id: uuid.UUID, user: User, message: str | None = None) -> Diff:
-    """Commit an approved diff on its project's branch; 409 unless HEAD is its base."""
+    """Commit an approved diff on its project's branch; 409 unless HEAD is its base.
+
+    Locks the project's row, then the diff's (the order `reconcile` takes them too),
+    moves the branch (the commit names the diff in its trailer), then saves both rows
+    in the same transaction. A crash after the branch moved is mended by `reconcile`:
+    git is the record, and the rows follow it.
+    """
     author_name, author_email = author_of(user)
+    project_id = Diff.objects.values_list("project_id", flat=True).get(id=diff_id)
+    # A commit left in git by a crash is recorded first (this diff's, or another's).
+    reconcile(project_id)
     with transaction.atomic():
+        Project.objects.select_for_update().filter(id=project_id).first()
         diff = Diff.objects.select_for_update().select_related("project", "session").get(id=diff_id)
         if diff.status != Diff.Status.HUMAN_APPROVED:
             raise ReviewConflict(
                 f"The diff is {diff.status}; only a human_approved diff can be committed."
             )
+        try:
+            # Runs refuse such patches; this catches diffs stored before, or by hand.
+            validate_code(diff.patched_code, f"The patched {diff.project.main_file}")
+        except InvalidCode as exc:
+            raise ReviewConflict(
+                f"{exc} Reject this diff with feedback to get one that fits."
+            ) from None
         text = (message or diff.commit_message).strip() or "Update agents"
         try:
             project = commit_project_code(
                 diff.project_id, diff.patched_code, text, author_name, author_email,
-                expected_parent=diff.base_commit,
+                expected_parent=diff.base_commit, diff_id=diff.id,
             )  # fmt: skip
         except git.HeadMovedError as exc:
             raise ReviewConflict(
                 f"{exc} Reject this diff with feedback to get one against the current code."
             ) from None
+        crash_point("commit:after-project-row")
         diff.status = Diff.Status.COMMITTED
         diff.committed_sha = project.current_commit
         diff.commit_message = text
         try:
             diff.save(update_fields=["status", "committed_sha", "commit_message", "updated_at"])
         except BaseException:
-            git.reset_branch(project.slug, diff.base_commit)
+            git.reset_branch(project.slug, diff.base_commit, undoing=project.current_commit)
             raise
+        crash_point("commit:after-diff-row")
         transaction.on_commit(lambda: _after_commit(diff, project.current_code))
     return diff
 
 
 def _after_commit(diff: Diff, new_code: str) -> None:
-    project_id = diff.project_id
-    emit_sync(project_id, {"type": "code_changed", "project_id": str(project_id),
-                           "new_code": new_code, "commit_sha": diff.committed_sha})  # fmt: skip
-    emit_sync(project_id, {"type": "diff_status", "diff_id": str(diff.id),
-                           "status": Diff.Status.COMMITTED})  # fmt: skip
+    crash_point("commit:after-transaction")
+    emit_committed(diff.project_id, new_code, diff.committed_sha, [diff.id])
     # The Evaluator starts the next change fresh; the VibeCoder keeps its history.
     async_to_sync(runs.clear_evaluator_memory)(diff.session)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from reviews import views
+from reviews import graph_views, views
 
 urlpatterns = [
     path(
@@ -20,4 +20,5 @@ urlpatterns = [
     path("diffs/<uuid:diff_id>/commit", views.DiffCommitView.as_view(), name="diff-commit"),
     path("diffs/<uuid:diff_id>/refine-message", views.refine_message, name="diff-refine"),
     path("diffs/<uuid:diff_id>/test", views.run_diff_tests, name="diff-test"),
+    path("diffs/<uuid:diff_id>/graph", graph_views.DiffGraphView.as_view(), name="diff-graph"),
 ]

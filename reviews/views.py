@@ -110,7 +110,7 @@ async def review_diff(request: HttpRequest, user: User, diff_id: uuid.UUID) -> H
         raise ApiError(409, str(exc)) from None
     except runs.RunInProgress as exc:
         raise ApiError(409, str(exc)) from None
-    except ModelNotConfigured as exc:
+    except (ModelNotConfigured, runs.RunNotStarted) as exc:
         raise ApiError(503, str(exc)) from None
     diff = await services.owned_diffs(user).aget(id=diff_id)
     data = await sync_to_async(lambda: DiffSerializer(diff).data)()

@@ -5,12 +5,17 @@ UUIDs, ISO times) and calls `emit` (async code) or `emit_sync` (sync code). The
 consumer forwards each event to its browser as one JSON text frame.
 """
 
+import asyncio
 import json
+import logging
 import uuid
 from typing import Literal, NotRequired, TypedDict
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
 
 # The channel-layer message type the consumer handles (`ProjectConsumer.project_event`).
 LAYER_MESSAGE_TYPE = "project.event"
@@ -123,16 +128,38 @@ def project_group(project_id: uuid.UUID | str) -> str:
     return f"project_{project_id}"
 
 
+class EmitFailures:
+    """How many events this process could not hand to the channel layer (logged, then dropped)."""
+
+    count = 0
+
+
 async def emit(project_id: uuid.UUID | str, event: Event) -> None:
-    """Send `event` to every connection of the project, on any server process."""
+    """Send `event` to every connection of the project, on any server process.
+
+    Best-effort, never raises: an unreachable or slow channel layer (Redis down, cut
+    or full) loses the event, which is logged and counted, and the caller goes on.
+    What a person needs is in the database, which a client re-reads on reconnect.
+    """
     layer = get_channel_layer()
     if layer is None:
         return
     # Serialised once here, not once per connection: a group may hold hundreds.
     message = {"type": LAYER_MESSAGE_TYPE, "text": json.dumps(event)}
-    await layer.group_send(project_group(project_id), message)
+    try:
+        async with asyncio.timeout(settings.EVENT_EMIT_TIMEOUT_SECONDS):
+            await layer.group_send(project_group(project_id), message)
+    except Exception as exc:
+        EmitFailures.count += 1
+        logger.warning(
+            "event %s for project %s dropped (%d so far): channel layer failed: %s",
+            event["type"],
+            project_id,
+            EmitFailures.count,
+            f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__,
+        )
 
 
 def emit_sync(project_id: uuid.UUID | str, event: Event) -> None:
-    """`emit` for synchronous code (views, threads, management commands)."""
+    """`emit` for synchronous code (views, threads, management commands); never raises."""
     async_to_sync(emit)(project_id, event)

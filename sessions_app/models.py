@@ -3,6 +3,7 @@ import uuid
 from django.db import models
 
 from projects.models import Project
+from vibegrapher.text_fields import CleanCharField, CleanJSONField, CleanTextField
 
 
 class VibecodeSession(models.Model):
@@ -23,16 +24,16 @@ class VibecodeSession(models.Model):
     session_type = models.CharField(
         max_length=10, choices=SessionType.choices, default=SessionType.GLOBAL
     )
-    node_id = models.CharField(max_length=200, blank=True, default="")
-    openai_session_key = models.CharField(max_length=400, unique=True)
-    conversations_db_path = models.CharField(max_length=255, help_text="Relative to MEDIA_ROOT.")
+    node_id = CleanCharField(max_length=200, blank=True, default="")
+    openai_session_key = CleanCharField(max_length=400, unique=True)
+    conversations_db_path = CleanCharField(max_length=255, help_text="Relative to MEDIA_ROOT.")
     run_state = models.CharField(max_length=12, choices=RunState.choices, default=RunState.IDLE)
     run_started_at = models.DateTimeField(null=True, blank=True)
     # Which server process runs the session's run, and when it last said it was alive:
     # how a restarted process, or any other, tells a dead run from a live one.
-    run_owner = models.CharField(max_length=200, blank=True, default="")
+    run_owner = CleanCharField(max_length=200, blank=True, default="")
     run_heartbeat_at = models.DateTimeField(null=True, blank=True)
-    last_error = models.TextField(blank=True, default="")
+    last_error = CleanTextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -66,12 +67,12 @@ class ConversationMessage(models.Model):
     role = models.CharField(max_length=10, choices=Role.choices)
     agent = models.CharField(max_length=10, choices=Agent.choices)
     iteration = models.PositiveSmallIntegerField(null=True, blank=True)
-    content = models.TextField(blank=True, default="")
-    patch_preview = models.TextField(blank=True, default="")
-    openai_response = models.JSONField(null=True, blank=True)
-    token_usage = models.JSONField(null=True, blank=True)
-    last_response_id = models.CharField(max_length=200, blank=True, default="")
-    trace_id = models.CharField(max_length=200, blank=True, default="")
+    content = CleanTextField(blank=True, default="")
+    patch_preview = CleanTextField(blank=True, default="")
+    openai_response = CleanJSONField(null=True, blank=True)
+    token_usage = CleanJSONField(null=True, blank=True)
+    last_response_id = CleanCharField(max_length=200, blank=True, default="")
+    trace_id = CleanCharField(max_length=200, blank=True, default="")
     diff = models.ForeignKey(
         "reviews.Diff", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
     )

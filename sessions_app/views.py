@@ -99,6 +99,12 @@ def _messages_page(session: VibecodeSession, after: str | None) -> list[dict]:
     return list(MessageSerializer(messages.order_by("created_at", "id"), many=True).data)
 
 
+def run_in_progress(exc: runs.RunInProgress) -> dict[str, str | None]:
+    """The 409 body: why, and when the run counts as dead should its server have stopped."""
+    dead_at = exc.dead_at.isoformat() if exc.dead_at else None
+    return {"detail": str(exc), "run_dead_at": dead_at}
+
+
 @async_api_view("GET", "POST")
 async def session_messages(request: HttpRequest, user: User, session_id: uuid.UUID) -> HttpResponse:
     """GET the history, oldest first (`?after=<id>`); POST `{prompt}` to start a run (202)."""
@@ -112,8 +118,8 @@ async def session_messages(request: HttpRequest, user: User, session_id: uuid.UU
     prompt = parse_body(request, PromptSerializer)["prompt"]
     try:
         message = await runs.start_run(session, prompt)
-    except ModelNotConfigured as exc:
+    except (ModelNotConfigured, runs.RunNotStarted) as exc:
         raise ApiError(503, str(exc)) from None
     except runs.RunInProgress as exc:
-        raise ApiError(409, str(exc)) from None
+        raise ApiError(409, run_in_progress(exc)) from None
     return JsonResponse({"status": "processing", "message_id": str(message.id)}, status=202)

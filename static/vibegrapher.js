@@ -25,7 +25,12 @@
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     const socket = new WebSocket(`${scheme}://${location.host}/ws/projects/${config.projectId}/`);
     socket.onopen = onOpen;
-    socket.onmessage = (message) => onEvent(JSON.parse(message.data));
+    socket.onmessage = (message) => {
+      const event = JSON.parse(message.data);
+      onEvent(event);
+      // For the page's other scripts (graph.js): one socket per page.
+      document.dispatchEvent(new CustomEvent("vibegrapher:event", { detail: event }));
+    };
     socket.onclose = (event) => {
       const reason = CLOSE_REASONS[event.code];
       // The server refused or stopped this socket on purpose: trying again would

@@ -1,13 +1,16 @@
 """Pytest fixtures shared across apps: the local model server (see tests/model_server.py)."""
 
 import os
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import redis
 from asgiref.sync import sync_to_async
+from asgiref.testing import ApplicationCommunicator as BaseApplicationCommunicator
 from channels.testing import WebsocketCommunicator
+from django.db import close_old_connections
 from django.test import AsyncClient
 
 from accounts.tokens import create_token
@@ -43,19 +46,62 @@ REDIS_TEST_URL = os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/7")
 
 
 @pytest.fixture
-def redis_url() -> str:
-    """The Redis the multi-process tests use; missing Redis skips them, or fails under CI."""
+def redis_url() -> Iterator[str]:
+    """The Redis the multi-process tests use; missing Redis skips them, or fails under CI.
+
+    The database must be empty at the start (it may be someone else's otherwise: set
+    REDIS_TEST_URL to a free one); the keys the test made are deleted at the end.
+    """
     try:
         client = redis.Redis.from_url(REDIS_TEST_URL, socket_connect_timeout=2)
         client.ping()
-        client.flushdb()
-        client.close()
+        size = client.dbsize()
     except redis.RedisError as exc:
         message = f"Redis at {REDIS_TEST_URL} is unreachable: {exc}"
         if os.environ.get("CI") == "true":
             pytest.fail(message + " (CI=true: a missing service is a failure)")
         pytest.skip(message)
-    return REDIS_TEST_URL
+    if size:
+        client.close()
+        pytest.fail(
+            f"Redis database {REDIS_TEST_URL} holds {size} keys: the tests use and empty "
+            "it, so it must be one only they use. Set REDIS_TEST_URL to an empty database "
+            "(redis://host:port/<n>)."
+        )
+    try:
+        yield REDIS_TEST_URL
+    finally:
+        # Empty at the start, so everything in it now is this test's.
+        try:
+            client.flushdb()
+        finally:
+            client.close()
+
+
+@pytest.fixture
+def server_database(settings, tmp_path) -> Iterator[str]:
+    """A DATABASE_URL for a server process, on the database kind of this test pass.
+
+    SQLite: a file in the test's directory. PostgreSQL: a fresh database on the same
+    server as the test database, dropped afterwards (the test database itself is
+    inside the test's transaction and invisible to another process).
+    """
+    db = settings.DATABASES["default"]
+    if db["ENGINE"] != "django.db.backends.postgresql":
+        yield f"sqlite:///{tmp_path / 'server.sqlite3'}"
+        return
+    import psycopg
+
+    name = f"vg_server_{uuid.uuid4().hex[:12]}"
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
+    where = f"{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
+    admin = psycopg.connect(f"postgres://{auth}@{where}/postgres", autocommit=True)
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield f"postgres://{auth}@{where}/{name}"
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 class TokenClient(AsyncClient):
@@ -70,6 +116,15 @@ class TokenClient(AsyncClient):
     ) -> Any:
         return super().generic(*args, headers={**self.auth, **(headers or {})}, **kwargs)
 
+    async def request(self, **request: Any) -> Any:
+        # Django's test client keeps its request signals from closing connections;
+        # the views' sync work ran on asgiref's shared thread: close its connection,
+        # as the end of a real request does.
+        try:
+            return await super().request(**request)
+        finally:
+            await sync_to_async(close_old_connections)()
+
 
 @pytest.fixture
 async def async_api(user) -> TokenClient:
@@ -78,11 +133,29 @@ async def async_api(user) -> TokenClient:
     return TokenClient(token)
 
 
+class ProjectSocket(WebsocketCommunicator):
+    """channels' WebsocketCommunicator without its global patch of close_old_connections.
+
+    channels.testing turns `channels.db.close_old_connections` into a no-op for the
+    whole process while a test waits on a socket, so every `database_sync_to_async`
+    job the app runs meanwhile (a run's messages, a test run's results) keeps its
+    worker thread's connection open, and PostgreSQL then refuses to drop the test
+    database ("being accessed by other users"). The app's jobs close their
+    connections as they do in production.
+    """
+
+    async def send_input(self, message: Any) -> None:
+        return await BaseApplicationCommunicator.send_input(self, message)
+
+    async def receive_output(self, timeout: float = 1) -> Any:  # noqa: ASYNC109 (channels' API)
+        return await BaseApplicationCommunicator.receive_output(self, timeout)
+
+
 async def open_project_socket(project_id: object, token: str) -> WebsocketCommunicator:
     """A connected WebSocket on a project's events, through the whole ASGI stack."""
     from vibegrapher.asgi import application  # Django's app, once settings are loaded
 
-    socket = WebsocketCommunicator(
+    socket = ProjectSocket(
         application,
         f"/ws/projects/{project_id}/?token={token}",
         headers=[(b"origin", b"http://localhost")],

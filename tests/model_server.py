@@ -3,7 +3,9 @@
 The real openai client and Agents SDK talk HTTP to it: the model is replaced at the
 HTTP boundary, and nothing in the SDK or the app is patched. It speaks the Responses
 API (`POST /v1/responses`, streamed as server-sent events or not) and Chat
-Completions (`POST /v1/chat/completions`), and records every request body.
+Completions (`POST /v1/chat/completions`), and records every request body. A step
+can also answer with several output items at once (`together`), drop the connection
+mid-stream (`cut`) or fail with a status, message and error code (`error`).
 
 It runs in a thread (`http.server`), never on the test's event loop, so a slow or
 hanging answer cannot stall the code under test.
@@ -11,6 +13,7 @@ hanging answer cannot stall the code under test.
 
 import itertools
 import json
+import socket
 import threading
 import time
 from collections import deque
@@ -47,6 +50,12 @@ class Step:
     delay: float = 0.0
     usage: Usage = field(default_factory=Usage)
     headers: dict[str, str] = field(default_factory=dict)
+    # Further output items of the same response (e.g. several tool calls at once).
+    more: tuple["Step", ...] = ()
+    # Streamed answers only: the connection drops after this many events, mid-body.
+    cut_after: int | None = None
+    # Errors only: the error's `code` (e.g. "context_length_exceeded").
+    error_code: str = ""
 
 
 def text(content: str, **kw: Any) -> Step:
@@ -64,6 +73,18 @@ def custom_tool_call(name: str, input: str, **kw: Any) -> Step:
 
 def error(status: int, message: str = "scripted error", **kw: Any) -> Step:
     return Step("error", status=status, text=message, **kw)
+
+
+def together(*steps: Step, **kw: Any) -> Step:
+    """One response carrying the output items of all `steps`, in order."""
+    first, *rest = steps
+    return Step(first.kind, first.text, first.name, first.arguments, more=tuple(rest), **kw)
+
+
+def cut(step: Step, after_events: int) -> Step:
+    """`step` streamed, with the connection dropped after `after_events` events."""
+    return Step(step.kind, step.text, step.name, step.arguments, more=step.more,
+                cut_after=after_events)  # fmt: skip
 
 
 def hang(**kw: Any) -> Step:
@@ -216,13 +237,18 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if step.kind == "error":
             kind = "rate_limit_exceeded" if step.status == 429 else "server_error"
-            self._json(step.status, _error_body(step.text, kind), step.headers)
+            if 400 <= step.status < 500 and step.status != 429:
+                kind = "invalid_request_error"
+            body = _error_body(step.text, kind)
+            if step.error_code:
+                body["error"]["code"] = step.error_code
+            self._json(step.status, body, step.headers)
             return
         model = str(body.get("model", "test-model"))
         if self.path.endswith("/responses"):
             response = _response(step, model)
             if body.get("stream"):
-                self._sse(_response_events(response))
+                self._sse(_response_events(response), cut_after=step.cut_after)
             else:
                 self._json(200, response)
         elif self.path.endswith("/chat/completions"):
@@ -232,7 +258,8 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
             if body.get("stream"):
-                self._sse(_chat_chunks(step, model, include_usage), done_marker=True)
+                chunks = _chat_chunks(step, model, include_usage)
+                self._sse(chunks, done_marker=True, cut_after=step.cut_after)
             else:
                 self._json(200, _chat_completion(step, model))
         else:
@@ -248,20 +275,42 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def _sse(self, events: Iterator[dict[str, Any]], done_marker: bool = False) -> None:
+    def _sse(
+        self,
+        events: Iterator[dict[str, Any]],
+        done_marker: bool = False,
+        cut_after: int | None = None,
+    ) -> None:
         self.send_response(200)
         self.send_header("content-type", "text/event-stream")
         self.send_header("cache-control", "no-cache")
         self.send_header("connection", "close")
+        if cut_after is not None:
+            # Chunked, so that dropping the connection before the last chunk is a cut
+            # the client notices (an unframed body would just end).
+            self.send_header("transfer-encoding", "chunked")
         self.end_headers()
         self.close_connection = True
+        pieces = []
         for event in events:
             kind = event.get("type")
             prefix = f"event: {kind}\n" if kind and not done_marker else ""
-            self.wfile.write(f"{prefix}data: {json.dumps(event)}\n\n".encode())
+            pieces.append(f"{prefix}data: {json.dumps(event)}\n\n".encode())
         if done_marker:
-            self.wfile.write(b"data: [DONE]\n\n")
+            pieces.append(b"data: [DONE]\n\n")
+        if cut_after is None:
+            for data in pieces:
+                self.wfile.write(data)
+            self.wfile.flush()
+            return
+        for data in pieces[:cut_after]:
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
         self.wfile.flush()
+        if cut_after < len(pieces):
+            self.connection.shutdown(socket.SHUT_RDWR)
+        else:
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
 
 
 def _error_body(message: str, kind: str) -> dict[str, Any]:
@@ -306,7 +355,7 @@ def _response(step: Step, model: str) -> dict[str, Any]:
         "created_at": int(time.time()),
         "model": model,
         "status": "completed",
-        "output": [_output_item(step)],
+        "output": [_output_item(part) for part in (step, *step.more)],
         "parallel_tool_calls": True,
         "tool_choice": "auto",
         "tools": [],
@@ -329,12 +378,19 @@ def _response_events(response: dict[str, Any]) -> Iterator[dict[str, Any]]:
     started = {**response, "status": "in_progress", "output": [], "usage": None}
     yield {"type": "response.created", "sequence_number": next(sequence), "response": started}
     yield {"type": "response.in_progress", "sequence_number": next(sequence), "response": started}
-    item = response["output"][0]
-    common = {"output_index": 0, "item_id": item["id"]}
+    for index, item in enumerate(response["output"]):
+        yield from _item_events(item, index, sequence)
+    yield {"type": "response.completed", "sequence_number": next(sequence), "response": response}
+
+
+def _item_events(
+    item: dict[str, Any], index: int, sequence: Iterator[int]
+) -> Iterator[dict[str, Any]]:
+    common = {"output_index": index, "item_id": item["id"]}
     if item["type"] == "message":
         empty = {**item, "status": "in_progress", "content": []}
         yield {"type": "response.output_item.added", "sequence_number": next(sequence),
-               "output_index": 0, "item": empty}  # fmt: skip
+               "output_index": index, "item": empty}  # fmt: skip
         part = {"type": "output_text", "text": "", "annotations": []}
         yield {"type": "response.content_part.added", "sequence_number": next(sequence),
                "content_index": 0, "part": part, **common}  # fmt: skip
@@ -349,7 +405,7 @@ def _response_events(response: dict[str, Any]) -> Iterator[dict[str, Any]]:
     elif item["type"] == "function_call":
         empty = {**item, "arguments": "", "status": "in_progress"}
         yield {"type": "response.output_item.added", "sequence_number": next(sequence),
-               "output_index": 0, "item": empty}  # fmt: skip
+               "output_index": index, "item": empty}  # fmt: skip
         for delta in _chunks(item["arguments"]):
             yield {"type": "response.function_call_arguments.delta",
                    "sequence_number": next(sequence), "delta": delta, **common}  # fmt: skip
@@ -358,15 +414,14 @@ def _response_events(response: dict[str, Any]) -> Iterator[dict[str, Any]]:
     else:
         empty = {**item, "input": ""}
         yield {"type": "response.output_item.added", "sequence_number": next(sequence),
-               "output_index": 0, "item": empty}  # fmt: skip
+               "output_index": index, "item": empty}  # fmt: skip
         for delta in _chunks(item["input"]):
             yield {"type": "response.custom_tool_call_input.delta",
                    "sequence_number": next(sequence), "delta": delta, **common}  # fmt: skip
         yield {"type": "response.custom_tool_call_input.done", "sequence_number": next(sequence),
                "input": item["input"], **common}  # fmt: skip
     yield {"type": "response.output_item.done", "sequence_number": next(sequence),
-           "output_index": 0, "item": item}  # fmt: skip
-    yield {"type": "response.completed", "sequence_number": next(sequence), "response": response}
+           "output_index": index, "item": item}  # fmt: skip
 
 
 # --- Chat Completions ---------------------------------------------------------------
@@ -393,8 +448,9 @@ def _chat_completion(step: Step, model: str) -> dict[str, Any]:
             {
                 "id": _id("call"),
                 "type": "function",
-                "function": {"name": step.name, "arguments": step.arguments},
+                "function": {"name": call.name, "arguments": call.arguments},
             }
+            for call in (step, *step.more)
         ]
     return {
         "id": _id("chatcmpl"),
@@ -419,12 +475,12 @@ def _chat_chunks(step: Step, model: str, include_usage: bool) -> Iterator[dict[s
             yield chunk({"content": piece})
         yield chunk({}, "stop")
     else:
-        call_id = _id("call")
-        first = {"index": 0, "id": call_id, "type": "function",
-                 "function": {"name": step.name, "arguments": ""}}  # fmt: skip
-        yield chunk({"tool_calls": [first]})
-        for piece in _chunks(step.arguments):
-            yield chunk({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]})
+        for index, call in enumerate((step, *step.more)):
+            first = {"index": index, "id": _id("call"), "type": "function",
+                     "function": {"name": call.name, "arguments": ""}}  # fmt: skip
+            yield chunk({"tool_calls": [first]})
+            for piece in _chunks(call.arguments):
+                yield chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]})
         yield chunk({}, "tool_calls")
     if include_usage:
         yield {**base, "choices": [], "usage": _chat_usage(step.usage)}

@@ -3,6 +3,7 @@
 import gc
 import logging
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 import django
 
@@ -19,19 +20,41 @@ django_asgi_app = PooledThreadASGIHandler()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.db import connections  # noqa: E402
 
 from agents_app.runs import mark_interrupted_runs  # noqa: E402
+from projects.services import reconcile_all  # noqa: E402
 from reviews.diff_tests import recover_after_restart  # noqa: E402
 from sessions_app.routing import websocket_urlpatterns  # noqa: E402
+from vibegrapher import shutdown  # noqa: E402
 from vibegrapher.body_limit import BodySizeLimit  # noqa: E402
 
-# Runs left "running" by a process that died are "interrupted" from now on. A database
-# that is not migrated yet (or not reachable at import) must not stop the server.
+
+def _sweep_interrupted_runs() -> None:
+    try:
+        mark_interrupted_runs()
+    finally:
+        connections.close_all()
+
+
+# Runs whose server stopped answering (stale heartbeat) are "interrupted" from now on;
+# live runs of other processes are left alone. In a thread of its own, closing its
+# connection after. A database that is not migrated yet (or not reachable at import)
+# must not stop the server.
 try:
-    mark_interrupted_runs()
+    with ThreadPoolExecutor(1) as sweep:
+        sweep.submit(_sweep_interrupted_runs).result()
 except Exception as exc:
     logging.getLogger(__name__).warning("start-up sweep of interrupted runs skipped: %s", exc)
 recover_after_restart()  # test runs of dead processes: never raises
+# Commits that a crash left in git but not in the rows are recorded (git is the record).
+try:
+    reconcile_all()
+except Exception as exc:
+    logging.getLogger(__name__).warning("start-up reconciliation skipped: %s", exc)
+
+# SIGTERM ends the runs (interrupted, with run_finished) before daphne stops.
+shutdown.install()
 
 application = ProtocolTypeRouter(
     {

@@ -2,11 +2,13 @@
 
 import asyncio
 import contextvars
+import functools
 import uuid
 from collections.abc import Callable, Coroutine
 from typing import Any, ParamSpec, TypeVar
 
-from channels.db import database_sync_to_async
+from asgiref.sync import sync_to_async
+from django import db
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -17,8 +19,24 @@ def in_thread(func: Callable[P, T]) -> Callable[P, Coroutine[Any, Any, T]]:
 
     Not thread-sensitive: a task outlives the request that started it, and tasks must
     not queue behind each other (or behind requests) on one shared thread.
+
+    Django's `close_old_connections` is called in the worker thread before and after
+    each job (with CONN_MAX_AGE=0 the job's connection is closed when it ends). It is
+    called here rather than through channels' `database_sync_to_async`, whose hook
+    channels.testing switches off process-wide while a test waits on a socket: the
+    pool threads then kept their connections, and PostgreSQL refused to drop the test
+    database ("being accessed by other users").
     """
-    return database_sync_to_async(func, thread_sensitive=False)
+
+    @functools.wraps(func)
+    def job(*args: P.args, **kwargs: P.kwargs) -> T:
+        db.close_old_connections()
+        try:
+            return func(*args, **kwargs)
+        finally:
+            db.close_old_connections()
+
+    return sync_to_async(job, thread_sensitive=False)
 
 
 class BackgroundTasks:
@@ -41,6 +59,9 @@ class BackgroundTasks:
 
     def keys(self) -> list[uuid.UUID]:
         return list(self._tasks)
+
+    def tasks(self) -> list[asyncio.Task[None]]:
+        return list(self._tasks.values())
 
     def _forget(self, key: uuid.UUID, task: asyncio.Task[None]) -> None:
         if self._tasks.get(key) is task:

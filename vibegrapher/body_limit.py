@@ -31,9 +31,9 @@ ROUTE_LIMITS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^/api/auth/|^/login/$"), "MAX_BODY_BYTES_AUTH"),
     (re.compile(r"^/api/sessions/[^/]+/messages$"), "MAX_BODY_BYTES_PROMPT"),
     # A project's file and test cases carry code (MAX_CODE_BYTES, JSON-escaped); the
-    # admin edits test cases.
+    # admin edits test cases; the project list page (`/`) takes a pasted or uploaded file.
     (
-        re.compile(r"^/api/projects$|^/api/projects/[^/]+/tests$|^/api/tests/[^/]+$|^/admin/"),
+        re.compile(r"^/api/projects$|^/api/projects/[^/]+/tests$|^/api/tests/[^/]+$|^/admin/|^/$"),
         "MAX_BODY_BYTES_CODE",
     ),
 ]

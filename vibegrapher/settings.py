@@ -152,7 +152,9 @@ if REDIS_URL:
     # are not queued in Redis: a socket that is not connected misses them and re-reads
     # history through the API, as after any reconnect. "lists": a Redis queue per
     # socket (capacity and expiry above), one Redis round trip per socket and event.
-    REDIS_CHANNEL_LAYER: str = env.str("REDIS_CHANNEL_LAYER", default="pubsub")
+    # lists is the default: /health's probe channel is never deleted, which pub/sub
+    # keeps subscribed for the process's lifetime (one per probe).
+    REDIS_CHANNEL_LAYER: str = env.str("REDIS_CHANNEL_LAYER", default="lists")
     if REDIS_CHANNEL_LAYER == "pubsub":
         CHANNEL_LAYERS["default"] = {
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
@@ -187,6 +189,9 @@ WS_MAX_FRAMES_PER_SECOND: int = env.int("WS_MAX_FRAMES_PER_SECOND", default=20)
 WS_MAX_FRAME_BYTES: int = env.int("WS_MAX_FRAME_BYTES", default=64 * 1024)
 # Open WebSockets per user, counted across every server process; beyond: 4429.
 WS_MAX_SOCKETS_PER_USER: int = env.int("WS_MAX_SOCKETS_PER_USER", default=20)
+# Events are best-effort: an emit that the channel layer (Redis) has not taken within
+# this time is dropped and logged, so a run never waits on an unreachable Redis.
+EVENT_EMIT_TIMEOUT_SECONDS: float = env.float("EVENT_EMIT_TIMEOUT_SECONDS", default=2.0)
 
 # --- Auth and API ---------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -254,6 +259,8 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 
 # Largest project file accepted through the API (the code of one workflow).
 MAX_CODE_BYTES: int = env.int("MAX_CODE_BYTES", default=200_000)
+# Graphs with more nodes than this are not drawn (the API still answers their nodes).
+GRAPH_MAX_DRAWN_NODES: int = env.int("GRAPH_MAX_DRAWN_NODES", default=150)
 MAX_PROMPT_CHARS: int = env.int("MAX_PROMPT_CHARS", default=20_000)
 
 # --- Hostile input --------------------------------------------------------------
@@ -302,6 +309,19 @@ if AGENT_MEMORY not in ("sqlite", "database"):
 VIBECODE_MAX_ROUNDS: int = env.int("VIBECODE_MAX_ROUNDS", default=3)
 VIBECODE_RUN_TIMEOUT_SECONDS: float = env.float("VIBECODE_RUN_TIMEOUT_SECONDS", default=600.0)
 VIBECODE_MODEL_RETRIES: int = env.int("VIBECODE_MODEL_RETRIES", default=3)
+# A run belongs to the process whose heartbeat on the session row is fresh: it writes
+# one every RUN_HEARTBEAT_SECONDS, and any process takes over (or marks interrupted) a
+# run not heard from for RUN_STALE_AFTER_SECONDS. Processes need no other coordination.
+RUN_HEARTBEAT_SECONDS: float = env.float("RUN_HEARTBEAT_SECONDS", default=10.0)
+RUN_STALE_AFTER_SECONDS: float = env.float("RUN_STALE_AFTER_SECONDS", default=60.0)
+if RUN_STALE_AFTER_SECONDS <= 2 * RUN_HEARTBEAT_SECONDS:
+    raise ImproperlyConfigured(
+        "RUN_STALE_AFTER_SECONDS must be more than twice RUN_HEARTBEAT_SECONDS, "
+        "or a slow heartbeat makes a live run look dead."
+    )
+# On SIGTERM/SIGINT, how long the runs get to end (`interrupted`, `run_finished`)
+# before the process exits; keep it under the platform's kill timeout (fly.toml).
+RUN_SHUTDOWN_SECONDS: float = env.float("RUN_SHUTDOWN_SECONDS", default=10.0)
 
 # --- Sandbox for diff tests -----------------------------------------------------
 # "bwrap" (bubblewrap, the default) or "unsafe-subprocess" (no isolation; only when
@@ -313,6 +333,11 @@ TEST_SANDBOX: str = env.str("TEST_SANDBOX", default="bwrap")
 TEST_MEMORY_MB: int = env.int("TEST_MEMORY_MB", default=512)
 TEST_DISK_MB: int = env.int("TEST_DISK_MB", default=32)
 TEST_SANDBOX_CONCURRENCY: int = env.int("TEST_SANDBOX_CONCURRENCY", default=2)
+
+# --- Crash tests ------------------------------------------------------------------
+# A named instant at which the process SIGKILLs itself (vibegrapher/faults.py), for the
+# crash-safety tests only: honoured only with DEBUG on, so production cannot enable it.
+FAULT_POINT: str = env.str("VIBEGRAPHER_FAULT_POINT", default="") if DEBUG else ""
 
 # --- Internationalisation -------------------------------------------------------
 LANGUAGE_CODE = "en-us"

@@ -46,7 +46,7 @@ RUN_TIMEOUT = 20.0
 def change(old: str, new: str) -> str:
     """A diff as a model would write it for replacing `old` by `new` in WORKFLOW."""
     assert old in WORKFLOW
-    return unified_diff(WORKFLOW, WORKFLOW.replace(old, new), "agents.py")
+    return unified_diff(WORKFLOW, WORKFLOW.replace(old, new), "workflow.py")
 
 
 def patch_input(description: str, diff: str) -> str:

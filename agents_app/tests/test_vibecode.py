@@ -8,6 +8,7 @@ from asgiref.sync import sync_to_async
 from agents_app.memory import dispose_engines
 from agents_app.models import AgentMemoryMessage, AgentMemorySession
 from agents_app.tests.conftest import WORKFLOW, Vibe, change, patch_input, verdict
+from projects import git
 from projects.services import create_project
 from reviews.models import Diff
 from sessions_app.models import ConversationMessage, VibecodeSession
@@ -19,7 +20,7 @@ RENAME = change(
     'instructions="Help with invoices."', 'instructions="Help with invoices and refunds."'
 )
 NOT_APPLYING = (
-    "--- a/agents.py\n+++ b/agents.py\n@@ -1,1 +1,1 @@\n-import nothing_like_this\n+import os\n"
+    "--- a/workflow.py\n+++ b/workflow.py\n@@ -1,1 +1,1 @@\n-import nothing_like_this\n+import os\n"
 )
 
 
@@ -90,7 +91,7 @@ async def test_patch_approved_first_time_creates_a_diff(vibe: Vibe, model_server
     assert diff.evaluator_reasoning == "Does what was asked."
     assert diff.vibecoder_prompt == "Billing should also handle refunds"
     assert diff.patched_code == WORKFLOW.replace("invoices.", "invoices and refunds.")
-    assert diff.diff_content.startswith("diff --git a/agents.py b/agents.py\n")
+    assert diff.diff_content.startswith("diff --git a/workflow.py b/workflow.py\n")
     linked = await sync_to_async(lambda: list(diff.messages.values_list("agent", flat=True)))()
     assert sorted(linked) == ["evaluator", "vibecoder"]
     # The Evaluator saw the request and the diff; nothing more was asked of the model.
@@ -178,13 +179,13 @@ async def test_broken_patch_error_reaches_the_model_which_fixes_it(
 
 @pytest.mark.parametrize(
     "header",
-    ["--- a/settings.py\n+++ b/settings.py\n", "--- a/../agents.py\n+++ b/../agents.py\n"],
+    ["--- a/settings.py\n+++ b/settings.py\n", "--- a/../workflow.py\n+++ b/../workflow.py\n"],
     ids=["other-file", "climbs-out"],
 )
 async def test_diff_outside_the_project_file_is_refused(
     vibe: Vibe, model_server, header: str
 ) -> None:
-    body = RENAME.split("+++ b/agents.py\n", 1)[1]
+    body = RENAME.split("+++ b/workflow.py\n", 1)[1]
     model_server.script(
         custom_tool_call("submit_patch", patch_input("sneaky", header + body)),
         text("I cannot change that file."),
@@ -363,3 +364,23 @@ async def test_chat_completions_server_gets_a_function_tool(vibe: Vibe, chat_mod
     assert vibe.events[2]["usage"]["total_tokens"] == 18
     diff = await Diff.objects.aget(id=finished["diff_id"])
     assert diff.patched_code == WORKFLOW.replace("invoices.", "invoices and refunds.")
+
+
+async def test_a_run_starts_from_head_when_git_is_ahead_of_the_row(
+    vibe: Vibe, model_server
+) -> None:
+    """A commit a crash left in git but not in the row is the run's base, never the row."""
+    project = vibe.project
+    ahead = WORKFLOW.replace("Help with invoices.", "Help with invoices and refunds.")
+    sha = await sync_to_async(git.commit_file)(
+        project.slug, project.main_file, ahead, "Made before the crash", "A", "a@example.com"
+    )
+    model_server.script(text("Billing now handles refunds too."))
+
+    finished = await vibe.run("What does billing do?")
+
+    assert finished["outcome"] == "text"
+    assert "Help with invoices and refunds." in model_server.requests[0].input_text()
+    assert f"(commit {sha[:12]})" in model_server.requests[0].input_text()
+    await project.arefresh_from_db()
+    assert (project.current_commit, project.current_code) == (sha, ahead)

@@ -107,3 +107,16 @@ def test_unsafe_file_names_are_refused(filename: str) -> None:
         git.commit_file("demo", filename, "x = 1\n", "m", "a", "a@x", base)
     with pytest.raises(UnsafePathError):
         git.read_head("demo", filename)
+
+
+def test_stale_staged_repositories_are_discarded_fresh_ones_kept(media_root) -> None:
+    import os
+    import time
+
+    old, _ = git.stage_repository("agents.py", "x = 1\n", "m", "a", "a@x")
+    fresh, _ = git.stage_repository("agents.py", "x = 1\n", "m", "a", "a@x")
+    an_hour_ago = time.time() - 3700
+    os.utime(old, (an_hour_ago, an_hour_ago))
+
+    assert git.discard_stale_staging() == 1
+    assert not old.exists() and fresh.exists()

@@ -25,10 +25,10 @@ def test_create_with_code_makes_a_repository(api, media_root) -> None:
     body = response.json()
     assert body["slug"] == "my-project"
     assert body["current_code"] == CODE
-    assert body["main_file"] == "agents.py"
+    assert body["main_file"] == "workflow.py"
     assert body["repository_path"] == "projects/my-project"
     assert body["current_branch"] == "main"
-    head = git.read_head("my-project", "agents.py")
+    head = git.read_head("my-project", "workflow.py")
     assert (head.code, head.commit) == (CODE, body["current_commit"])
     assert git.history("my-project")[0].message == "Initial agent code"
 
@@ -156,7 +156,7 @@ def test_failed_repository_step_leaves_no_row(user, media_root) -> None:
     assert project.slug == "blocked-2"
 
     with pytest.raises(git.GitError):
-        git.create_repository("blocked", "agents.py", CODE, "m", "a", "a@x")
+        git.create_repository("blocked", "workflow.py", CODE, "m", "a", "a@x")
     assert Project.objects.count() == 1
 
 
@@ -198,7 +198,7 @@ def test_concurrent_commits_of_one_base_agree_with_git(user) -> None:
         thread.join()
 
     project.refresh_from_db()
-    head = git.read_head(project.slug, "agents.py")
+    head = git.read_head(project.slug, "workflow.py")
     assert sorted(outcomes) == ["moved", "ok"]
     assert (project.current_commit, project.current_code) == (head.commit, head.code)
     assert len(git.history(project.slug)) == 2

@@ -27,7 +27,7 @@ CODE = 'from agents import Agent\n\nbot = Agent(name="Bot", instructions="Help."
 ROUNDS = ["Help kindly.", "Help warmly."]
 AGENT_TEST = (
     "import ast\n"
-    "tree = ast.parse(open('agents.py').read())\n"
+    "tree = ast.parse(open('workflow.py').read())\n"
     "calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call)]\n"
     "assert any(getattr(c.func, 'id', '') == 'Agent' for c in calls), 'no Agent left'\n"
     "print('ok: the file still defines an Agent')\n"
@@ -45,9 +45,8 @@ def scripted_agents() -> Callable[[RecordedRequest], Step]:
                                     "commit_message": "feat: friendlier bot"}))  # fmt: skip
         new_code = CODE.replace("Help.", ROUNDS[min(vibecoder_calls, len(ROUNDS) - 1)])
         vibecoder_calls += 1
-        return custom_tool_call(
-            "submit_patch", "Friendlier instructions\n" + unified_diff(CODE, new_code, "agents.py")
-        )
+        patch = unified_diff(CODE, new_code, "workflow.py")
+        return custom_tool_call("submit_patch", "Friendlier instructions\n" + patch)
 
     return answer
 

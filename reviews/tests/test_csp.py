@@ -78,7 +78,7 @@ def test_every_page_has_the_policy_and_no_inline_code(user: User) -> None:
     new = CODE.replace("Help.", "Help kindly.")
     diff = Diff.objects.create(
         session=session, project=project, base_commit=project.current_commit,
-        diff_content=unified_diff(CODE, new, "agents.py"), patched_code=new,
+        diff_content=unified_diff(CODE, new, "workflow.py"), patched_code=new,
         test_results=[{"name": "t", "status": "passed", "output": "ok", "duration": 0.1}],
     )  # fmt: skip
     anonymous = Client()

@@ -28,7 +28,7 @@ def make_diff(project: Project, session: VibecodeSession, new_text: str, **field
         session=session,
         project=project,
         base_commit=project.current_commit,
-        diff_content=unified_diff(CODE, new_code, "agents.py"),
+        diff_content=unified_diff(CODE, new_code, "workflow.py"),
         patched_code=new_code,
         vibecoder_prompt="be nicer",
         evaluator_reasoning="Fine.",
@@ -91,7 +91,7 @@ def test_approve_then_commit(api, project, diff) -> None:
     assert committed.status_code == 200, committed.json()
     sha = committed.json()["committed_sha"]
     project.refresh_from_db()
-    head = git.read_head(project.slug, "agents.py")
+    head = git.read_head(project.slug, "workflow.py")
     assert (project.current_commit, project.current_code) == (sha, head.code)
     assert head.code == CODE.replace("Help.", "Help kindly.")
     assert git.history(project.slug)[0].message == "feat: kinder bot"
@@ -132,7 +132,24 @@ def test_commit_refused_when_head_moved(api, project, diff) -> None:
     assert "HEAD moved" in response.json()["detail"]
     diff.refresh_from_db()
     assert diff.status == "human_approved"
-    assert git.read_head(project.slug, "agents.py").code == CODE + "# elsewhere\n"
+    assert git.read_head(project.slug, "workflow.py").code == CODE + "# elsewhere\n"
+
+
+def test_commit_refused_when_the_patched_file_is_over_the_size_limit(
+    api, project, session, settings
+) -> None:
+    big = make_diff(project, session, "Help." + " kindly" * 20, status="human_approved")
+    settings.MAX_CODE_BYTES = len(big.patched_code.encode()) - 1
+
+    response = api.post(f"/api/diffs/{big.id}/commit", {}, format="json")
+
+    assert response.status_code == 409
+    assert f"the limit is {settings.MAX_CODE_BYTES} bytes" in response.json()["detail"]
+    big.refresh_from_db()
+    assert (big.status, big.committed_sha) == ("human_approved", "")
+    project.refresh_from_db()
+    assert project.current_code == CODE
+    assert git.read_head(project.slug, "agents.py").code == CODE
 
 
 def _race(api, urls: list[str]) -> list[int]:
@@ -161,7 +178,7 @@ def test_two_commits_of_one_diff_give_one_commit(api, project, diff) -> None:
     assert codes == [200, 409]
     assert len(git.history(project.slug)) == 2
     project.refresh_from_db()
-    assert project.current_commit == git.read_head(project.slug, "agents.py").commit
+    assert project.current_commit == git.read_head(project.slug, "workflow.py").commit
 
 
 @pytest.mark.django_db(transaction=True)
@@ -175,7 +192,7 @@ def test_two_diffs_on_one_base_give_one_commit(api, project, session) -> None:
     statuses = sorted(Diff.objects.values_list("status", flat=True))
     assert statuses == ["committed", "human_approved"]
     project.refresh_from_db()
-    head = git.read_head(project.slug, "agents.py")
+    head = git.read_head(project.slug, "workflow.py")
     assert (project.current_commit, project.current_code) == (head.commit, head.code)
     winner = Diff.objects.get(status="committed")
     assert winner.committed_sha == head.commit and head.code == winner.patched_code

@@ -45,7 +45,7 @@ def _diff(project: Project, new_code: str) -> Diff:
         session=session,
         project=project,
         base_commit=project.current_commit,
-        diff_content=unified_diff(SAMPLE_CODE, new_code, "agents.py"),
+        diff_content=unified_diff(SAMPLE_CODE, new_code, "workflow.py"),
         patched_code=new_code,
         commit_message="fix: something",
     )

@@ -81,7 +81,7 @@ def test_review_page_and_other_users(browser, other_user, user) -> None:
     new = CODE.replace("Help.", "Help kindly.")
     diff = Diff.objects.create(
         session=session, project=project, base_commit=project.current_commit,
-        diff_content=unified_diff(CODE, new, "agents.py"), patched_code=new,
+        diff_content=unified_diff(CODE, new, "workflow.py"), patched_code=new,
         evaluator_reasoning="Looks right.", commit_message="feat: kinder",
     )  # fmt: skip
 

@@ -155,11 +155,13 @@ def test_a_running_session_cannot_be_deleted(api, project: Project) -> None:
     assert VibecodeSession.objects.filter(id=session.id).exists()
 
 
-def test_runs_of_dead_processes_become_interrupted(project: Project) -> None:
+def test_only_runs_with_a_stale_heartbeat_become_interrupted(project: Project, settings) -> None:
+    """Liveness is the heartbeat: another live process on this host keeps its run."""
+    settings.RUN_STALE_AFTER_SECONDS = 60
     host = PROCESS_ID.split(":")[0]
     now = timezone.now()
 
-    def running(owner: str, heartbeat_age: float, node: str) -> VibecodeSession:
+    def running(owner: str, heartbeat_age: float | None, node: str) -> VibecodeSession:
         return VibecodeSession.objects.create(
             project=project,
             session_type="node",
@@ -168,17 +170,24 @@ def test_runs_of_dead_processes_become_interrupted(project: Project) -> None:
             conversations_db_path="x",
             run_state="running",
             run_owner=owner,
-            run_heartbeat_at=now - timedelta(seconds=heartbeat_age),
+            run_heartbeat_at=now - timedelta(seconds=heartbeat_age) if heartbeat_age else None,
         )
 
-    earlier_boot = running(f"{host}:1:deadbeef", 1, "a")
-    silent_elsewhere = running("other-host:1:cafe", 3600, "b")
-    alive_elsewhere = running("other-host:2:cafe", 1, "c")
+    running(f"{host}:1:deadbeef", 1, "same-host-alive")
+    running(f"{host}:2:deadbeef", 61, "same-host-silent")
+    running("other-host:1:cafe", 3600, "elsewhere-silent")
+    running("other-host:2:cafe", 59, "elsewhere-alive")
+    running("", None, "never-heard")
 
-    assert mark_interrupted_runs() == 2
+    assert mark_interrupted_runs() == 3
 
     states = dict(VibecodeSession.objects.values_list("node_id", "run_state"))
-    assert states == {"a": "interrupted", "b": "interrupted", "c": "running"}
-    earlier_boot.refresh_from_db()
-    assert "send the message again" in earlier_boot.last_error
-    assert silent_elsewhere.pk and alive_elsewhere.pk
+    assert states == {
+        "same-host-alive": "running",
+        "same-host-silent": "interrupted",
+        "elsewhere-silent": "interrupted",
+        "elsewhere-alive": "running",
+        "never-heard": "interrupted",
+    }
+    silent = VibecodeSession.objects.get(node_id="same-host-silent")
+    assert "send the message again" in silent.last_error

@@ -53,7 +53,7 @@ def database() -> Iterator[str]:
 def production(database: str, redis_url: str, tmp_path: Path) -> Iterator[AppServer]:
     model = ModelServer()
     model.start()
-    patch = unified_diff(CODE, NEW_CODE, "agents.py")
+    patch = unified_diff(CODE, NEW_CODE, "workflow.py")
     model.script(
         custom_tool_call("submit_patch", "Kinder bot\n" + patch),
         text(json.dumps({"approved": True, "reasoning": "Kinder, as asked.",

@@ -1,0 +1,280 @@
+"""What the model server sends, checked before the SDK acts on it.
+
+`GuardedProvider` wraps the SDK's OpenAI provider so that each streamed answer is
+read whole before the SDK sees any of it:
+
+- A stream cut mid-answer becomes `StreamCut`, a connection error raised before a
+  single event reached the SDK, so the SDK's own retry policy (network errors)
+  asks again, with its backoff and `VIBECODE_MODEL_RETRIES`. The SDK never retries a
+  stream that has yielded output, and a cut answer is worthless anyway.
+- Lone surrogates (`\\ud800`, legal in JSON escapes, not encodable as UTF-8) are
+  replaced before the SDK fingerprints, stores or re-sends the items: left in, they
+  fail the run with `UnicodeEncodeError`. Which tool calls carried one is noted in
+  the `ModelCalls` of the current run, so `submit_patch` refuses those patches.
+
+Nothing the browser sees is lost by reading whole: responses reach browsers (and the
+database) per response, in `recording`, never per token.
+"""
+
+import contextlib
+import json
+import re
+from collections.abc import AsyncIterator, Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx2
+import openai
+from agents import Model, ModelProvider, ModelResponse
+from agents.items import TResponseStreamEvent
+from agents.retry import ModelRetryAdvice, ModelRetryAdviceRequest
+from pydantic import BaseModel
+
+SURROGATE = re.compile("[\ud800-\udfff]")
+SURROGATE_PAIR = re.compile("[\ud800-\udbff][\udc00-\udfff]")
+LONE_SURROGATE = re.compile(
+    "[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]"
+)
+# The same, escaped in JSON text (a function call's arguments).
+ESCAPED_SURROGATE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+REPLACEMENT = "\ufffd"
+# Events that end a streamed answer (the SDK raises on the failed ones); an answer
+# without one was cut.
+TERMINAL_EVENTS = frozenset(
+    {"response.completed", "response.incomplete", "response.failed", "error", "response.error"}
+)
+
+
+class StreamCut(openai.APIConnectionError):
+    """The model server answered, but the answer stopped before its end."""
+
+
+@dataclass
+class ModelCalls:
+    """What happened to one agent run's model requests (see `tracked_model_calls`)."""
+
+    # Retries of the latest model request (a new request starts again at 0).
+    retries: int = 0
+    # Tool call id -> where its arguments had a lone surrogate ("line 3, column 7").
+    lone_surrogates: dict[str, str] = field(default_factory=dict)
+    _retry_granted: bool = False
+
+    def attempt_started(self) -> None:
+        if self._retry_granted:
+            self._retry_granted = False
+        else:
+            self.retries = 0
+
+    def retry_granted(self) -> None:
+        self.retries += 1
+        self._retry_granted = True
+
+
+_current: ContextVar[ModelCalls | None] = ContextVar("vibegrapher_model_calls", default=None)
+
+
+@contextlib.contextmanager
+def tracked_model_calls(calls: ModelCalls | None = None) -> Iterator[ModelCalls]:
+    """Track the model requests of the agent runs started inside this block.
+
+    The SDK runs a streamed agent in a task that copies the context when it is
+    created, so the tracker follows the run after the block ends.
+    """
+    calls = calls if calls is not None else ModelCalls()
+    token = _current.set(calls)
+    try:
+        yield calls
+    finally:
+        _current.reset(token)
+
+
+def current_calls() -> ModelCalls | None:
+    return _current.get()
+
+
+def note_retry() -> None:
+    calls = _current.get()
+    if calls is not None:
+        calls.retry_granted()
+
+
+def _attempt_started() -> None:
+    calls = _current.get()
+    if calls is not None:
+        calls.attempt_started()
+
+
+def join_pairs(text: str) -> str:
+    """`text` with each UTF-16 surrogate pair read as the one character it encodes."""
+    return SURROGATE_PAIR.sub(
+        lambda pair: pair.group().encode("utf-16", "surrogatepass").decode("utf-16"), text
+    )
+
+
+def scrub(text: str) -> str:
+    """`text` that encodes as UTF-8: surrogate pairs joined, lone surrogates U+FFFD."""
+    if SURROGATE.search(text) is None:
+        return text
+    return LONE_SURROGATE.sub(REPLACEMENT, join_pairs(text))
+
+
+def surrogate_position(text: str) -> str:
+    """Where the first lone surrogate of `text` is, as a person counts it; "" if none."""
+    match = LONE_SURROGATE.search(text)
+    if match is None:
+        return ""
+    before = text[: match.start()]
+    line = before.count("\n") + 1
+    column = match.start() - (before.rfind("\n") + 1) + 1
+    return f"line {line}, column {column} (U+{ord(match.group()):04X})"
+
+
+def scrub_in_place(value: Any, found: dict[str, str], call_id: str = "") -> Any:
+    """Replace lone surrogates in every string of a pydantic model, dict or list."""
+    if isinstance(value, str):
+        if ESCAPED_SURROGATE.search(value):
+            fixed_json = _scrub_json(value, found, call_id)
+            if fixed_json is not None:
+                return fixed_json
+        if SURROGATE.search(value) is None:
+            return value
+        joined = join_pairs(value)
+        where = surrogate_position(joined)
+        if where:
+            found.setdefault(call_id, where)
+        return scrub(joined)
+    if isinstance(value, BaseModel):
+        own_id = getattr(value, "call_id", None)
+        item_call = own_id if isinstance(own_id, str) else call_id
+        for name in list(type(value).model_fields) + list(value.model_extra or {}):
+            current = getattr(value, name, None)
+            fixed = scrub_in_place(current, found, item_call)
+            if fixed is not current:
+                setattr(value, name, fixed)
+        return value
+    if isinstance(value, dict):
+        own_id = value.get("call_id")
+        item_call = own_id if isinstance(own_id, str) else call_id
+        for key, current in list(value.items()):
+            fixed = scrub_in_place(current, found, item_call)
+            if fixed is not current:
+                value[key] = fixed
+        return value
+    if isinstance(value, list):
+        for index, current in enumerate(value):
+            fixed = scrub_in_place(current, found, call_id)
+            if fixed is not current:
+                value[index] = fixed
+        return value
+    return value
+
+
+def _scrub_json(text: str, found: dict[str, str], call_id: str) -> str | None:
+    """JSON text whose decoded strings had lone surrogates, re-encoded without them.
+
+    The SDK decodes a function call's arguments (to fingerprint and to call the tool),
+    so an escaped lone surrogate fails the run as surely as a raw one.
+    """
+    try:
+        decoded = json.loads(text)
+    except ValueError:
+        return None
+    inside: dict[str, str] = {}
+    scrub_in_place(decoded, inside, call_id)
+    if not inside:
+        return None
+    for key, where in inside.items():
+        found.setdefault(key, where)
+    return json.dumps(decoded, ensure_ascii=False)
+
+
+def scrub_all(value: Any) -> Any:
+    """`value` (a string, or a dict/list/model holding strings) without lone surrogates."""
+    return scrub_in_place(value, {})
+
+
+def _scrub_and_note(value: Any) -> None:
+    found: dict[str, str] = {}
+    scrub_in_place(value, found)
+    calls = _current.get()
+    if calls is not None:
+        calls.lone_surrogates.update({k: v for k, v in found.items() if k})
+
+
+def connect_failed(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, httpx2.ConnectError | httpx2.ConnectTimeout):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _request_of(exc: BaseException | None) -> httpx2.Request:
+    try:
+        request = getattr(exc, "request", None)
+    except RuntimeError:  # httpx raises when an error has no request attached
+        request = None
+    return request if isinstance(request, httpx2.Request) else httpx2.Request("POST", "/")
+
+
+class GuardedModel(Model):
+    """One of the SDK's models, with its answers read whole and checked (see module doc)."""
+
+    def __init__(self, inner: Model) -> None:
+        self.inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        # Optional capabilities the SDK probes with getattr (e.g. prompt cache keys).
+        return getattr(self.inner, name)
+
+    async def _cleanup_on_run_end(self, owner: object) -> None:
+        await self.inner._cleanup_on_run_end(owner)
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+    def get_retry_advice(self, request: ModelRetryAdviceRequest) -> ModelRetryAdvice | None:
+        return self.inner.get_retry_advice(request)
+
+    async def get_response(self, *args: Any, **kwargs: Any) -> ModelResponse:
+        _attempt_started()
+        response = await self.inner.get_response(*args, **kwargs)
+        _scrub_and_note(response.output)
+        return response
+
+    async def stream_response(
+        self, *args: Any, **kwargs: Any
+    ) -> AsyncIterator[TResponseStreamEvent]:
+        _attempt_started()
+        events: list[TResponseStreamEvent] = []
+        try:
+            async for event in self.inner.stream_response(*args, **kwargs):
+                events.append(event)
+        except (openai.APIConnectionError, httpx2.TransportError) as exc:
+            if not events:
+                raise  # nothing came: a network error, which describe_error words as such
+            raise StreamCut(
+                message=f"the answer was cut off after {len(events)} events: {exc}",
+                request=_request_of(exc),
+            ) from exc
+        if not any(getattr(event, "type", None) in TERMINAL_EVENTS for event in events):
+            raise StreamCut(
+                message=f"the answer ended after {len(events)} events, before its end",
+                request=_request_of(None),
+            )
+        for event in events:
+            _scrub_and_note(event)
+            yield event
+
+
+class GuardedProvider(ModelProvider):
+    def __init__(self, inner: ModelProvider) -> None:
+        self.inner = inner
+
+    def get_model(self, model_name: str | None) -> Model:
+        return GuardedModel(self.inner.get_model(model_name))
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()

@@ -1,0 +1,38 @@
+"""`GET /api/diffs/{id}/graph`: the graph before and after a proposed change, and the change."""
+
+import uuid
+
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from projects import git, graph_service
+from projects.graph_views import FormatIsOurs, output_format
+from reviews import services
+from reviews.models import Diff
+from vibegrapher.async_api import api_user
+
+
+def diff_graph_of(diff: Diff) -> graph_service.DiffGraph:
+    """Raises GitError when the base commit is gone, ValueError when a side does not parse."""
+    base = git.read_file_at(diff.project.slug, diff.project.main_file, diff.base_commit)
+    return graph_service.diff_graph(base, diff.patched_code)
+
+
+class DiffGraphView(APIView):
+    content_negotiation_class = FormatIsOurs
+
+    def get(self, request: Request, diff_id: uuid.UUID) -> Response:
+        diff = services.owned_diffs(api_user(request)).filter(id=diff_id).first()
+        if diff is None:
+            raise NotFound("No such diff.")
+        output = output_format(request)
+        try:
+            graphs = diff_graph_of(diff)
+        except git.GitError as exc:
+            raise NotFound(f"The diff's base is not in the repository: {exc}") from None
+        except ValueError as exc:
+            raise ValidationError({"detail": f"The code does not parse: {exc}"}) from None
+        data = {"diff_id": str(diff.id), "base_commit": diff.base_commit, **graphs.as_dict()}
+        return Response(graph_service.render(graphs.drawing(), output, data))
