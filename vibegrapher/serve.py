@@ -77,6 +77,10 @@ def main() -> None:
             [sys.executable, "-m", "vibegrapher.serve", "--child", *daphne_args],
             close_fds=False,
             preexec_fn=place_socket,
+            # Signals reach the children once, from this parent: a terminal's Ctrl-C
+            # sent to the whole group as well would be daphne's "second signal, stop
+            # at once" and cut the runs' graceful end (vibegrapher/shutdown.py).
+            start_new_session=True,
         )
         for _ in range(args.processes)
     ]
