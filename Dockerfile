@@ -1,4 +1,4 @@
-# Vibegrapher: daphne serving Django + Channels on $PORT.
+# Vibegrapher: daphne (WEB_PROCESSES of them) serving Django + Channels on $PORT.
 # Python matches what the suite runs on (3.11).
 FROM python:3.11-slim
 
@@ -34,4 +34,6 @@ RUN useradd --create-home --uid 1000 app \
 ENTRYPOINT ["/app/docker-entrypoint.sh"]
 
 EXPOSE 8080
-CMD ["sh", "-c", "exec daphne -b 0.0.0.0 -p \"${PORT}\" vibegrapher.asgi:application"]
+# WEB_PROCESSES daphne processes share the port (vibegrapher/serve.py; more than one
+# needs REDIS_URL); 1 is plain daphne.
+CMD ["sh", "-c", "exec python -m vibegrapher.serve -b 0.0.0.0 -p \"${PORT}\" vibegrapher.asgi:application"]

@@ -13,7 +13,7 @@ PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/test
 # (browser tests), redis-server (tests that kill a Redis of their own).
 APT_PACKAGES ?= bubblewrap libseccomp2 graphviz chromium redis-server
 
-.PHONY: run test check install system-deps migrate seed bench clean
+.PHONY: run serve test check install system-deps migrate seed bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,14 @@ seed: migrate
 run: APT_PACKAGES = bubblewrap libseccomp2 graphviz
 run: system-deps seed
 	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+# Several daphne processes on one port (PROCESSES=2 REDIS_URL=redis://…): the way
+# production uses the cores. `make run` stays one process.
+PROCESSES ?= 2
+serve: APT_PACKAGES = bubblewrap libseccomp2
+serve: system-deps seed
+	DEBUG=$${DEBUG:-true} $(BIN)/python -m vibegrapher.serve --processes $(PROCESSES) \
+	  -b $(HOST) -p $(PORT) vibegrapher.asgi:application
 
 test: install system-deps
 	DEBUG=true $(BIN)/pytest

@@ -12,6 +12,8 @@ key is the VibeCoder's with `_evaluator` appended.
 """
 
 import asyncio
+import threading
+from collections import OrderedDict
 from typing import Any
 
 from agents import SQLiteSession
@@ -83,17 +85,99 @@ async def dispose_engines() -> None:
         await _engines.pop(key).dispose()
 
 
+class _OpenSQLiteSessions:
+    """SQLite memories kept open across runs, by file and key.
+
+    Opening a SQLiteSession creates its schema and configures a connection; each worker
+    thread then opens its own connection on first use. Doing that for every run cost
+    more worker-thread time than the rest of a run's backend work, so sessions stay
+    open (their connections with them) and runs borrow them. A session in use is never
+    closed; beyond `LIMIT` open sessions, the least recently used idle ones are closed,
+    off the event loop. Deleting a project closes its sessions.
+    """
+
+    LIMIT = 256
+
+    def __init__(self) -> None:
+        self._sessions: OrderedDict[tuple[str, str], SQLiteSession] = OrderedDict()
+        self._users: dict[int, int] = {}  # id(session) -> runs using it
+        self._lock = threading.Lock()
+
+    def borrow(self, path: str, key: str) -> SQLiteSession | None:
+        with self._lock:
+            session = self._sessions.get((path, key))
+            if session is not None:
+                self._sessions.move_to_end((path, key))
+                self._users[id(session)] = self._users.get(id(session), 0) + 1
+            return session
+
+    def add(
+        self, path: str, key: str, session: SQLiteSession
+    ) -> tuple[SQLiteSession, list[SQLiteSession]]:
+        """Keep `session` (or the one another run opened meanwhile); the idle ones to close."""
+        with self._lock:
+            kept = self._sessions.setdefault((path, key), session)
+            self._sessions.move_to_end((path, key))
+            self._users[id(kept)] = self._users.get(id(kept), 0) + 1
+            evicted = [] if kept is session else [session]
+            for cache_key, idle in list(self._sessions.items()):
+                if len(self._sessions) <= self.LIMIT:
+                    break
+                if not self._users.get(id(idle)):
+                    del self._sessions[cache_key]
+                    evicted.append(idle)
+            return kept, evicted
+
+    def give_back(self, session: SQLiteSession) -> bool:
+        """Release a borrowed session; True if it is no longer kept and must be closed."""
+        with self._lock:
+            users = self._users.get(id(session), 0) - 1
+            if users > 0:
+                self._users[id(session)] = users
+                return False
+            self._users.pop(id(session), None)
+            return session not in self._sessions.values()
+
+    def forget(self, path: str) -> list[SQLiteSession]:
+        """Stop keeping the sessions of a file; those not in use, to close."""
+        with self._lock:
+            gone = [key for key in self._sessions if key[0] == path]
+            sessions = [self._sessions.pop(key) for key in gone]
+            return [session for session in sessions if not self._users.get(id(session))]
+
+
+_sqlite_sessions = _OpenSQLiteSessions()
+
+
 async def open_memory(slug: str, key: str) -> Session:
-    """The SDK session for `key`."""
+    """The SDK session for `key`; give it back with `close_memory`."""
     if settings.AGENT_MEMORY == "database":
         return SQLAlchemySession(key, engine=_engine(), create_tables=False)
+    path = str(conversations_db(slug))
+    session = _sqlite_sessions.borrow(path, key)
+    if session is not None:
+        return session
     # Opening a SQLiteSession touches its file: off the loop.
-    return await asyncio.to_thread(SQLiteSession, key, str(conversations_db(slug)))
+    opened = await asyncio.to_thread(SQLiteSession, key, path)
+    session, evicted = _sqlite_sessions.add(path, key, opened)
+    if evicted:
+        await asyncio.to_thread(_close_all, evicted)
+    return session
 
 
 def close_memory(memory: Session) -> None:
-    if isinstance(memory, SQLiteSession):
-        memory.close()
+    """Give back a session from `open_memory`; the SQLite ones usually stay open."""
+    if isinstance(memory, SQLiteSession) and _sqlite_sessions.give_back(memory):
+        # Its project was deleted meanwhile: close it, never on the event loop.
+        try:
+            asyncio.get_running_loop().run_in_executor(None, memory.close)
+        except RuntimeError:  # no loop: this is a worker thread
+            memory.close()
+
+
+def _close_all(sessions: list[SQLiteSession]) -> None:
+    for session in sessions:
+        session.close()
 
 
 async def clear_memory(slug: str, key: str) -> None:
@@ -113,6 +197,8 @@ def forget_deleted_project(sender: type[Project], instance: Project, **kwargs: A
 def delete_project_memory(slug: str) -> None:
     """Forget a deleted project's conversations in the database store (sync, ORM).
 
-    The SQLite store is a file beside the repository and goes with it.
+    The SQLite store is a file beside the repository and goes with it; its open
+    sessions are closed here.
     """
+    _close_all(_sqlite_sessions.forget(str(conversations_db(slug))))
     AgentMemorySession.objects.filter(project_keys(slug)).delete()

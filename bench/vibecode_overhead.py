@@ -10,13 +10,20 @@ directory, then:
 2. 1 s model delay: the wall time of one such run, then of N concurrent runs in N
    projects. Nothing should serialise them: N runs should take about as long as one.
 
+With `--processes N` the server is `python -m vibegrapher.serve --processes N` on a
+scratch Redis (bench/redis_scratch.py), so concurrent runs use every core. `--root DIR`
+serves another checkout (before/after comparisons); the model server and the clients
+are always this checkout's.
+
 Usage: .venv/bin/python bench/vibecode_overhead.py [--runs 20] [--concurrent 50]
+       [--processes 1] [--root DIR]
 """
 
 import argparse
 import asyncio
 import json
 import multiprocessing
+import os
 import statistics
 import sys
 import threading
@@ -35,6 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from agents_app.patching import unified_diff  # noqa: E402
+from bench.redis_scratch import ScratchRedis  # noqa: E402
 from tests.model_server import (  # noqa: E402
     ModelServer,
     RecordedRequest,
@@ -111,7 +119,17 @@ async def measure(args: argparse.Namespace) -> None:
     base_url: Queue[str] = context.Queue()
     model = context.Process(target=serve_model, args=(delay, base_url), daemon=True)
     model.start()
-    server = AppServer(OPENAI_BASE_URL=base_url.get(timeout=30), OPENAI_API_KEY="bench")
+    scratch = ScratchRedis().__enter__() if args.processes > 1 else None
+    env: dict[str, str] = scratch.env() if scratch else {}
+    server = AppServer(
+        None,
+        OPENAI_BASE_URL=base_url.get(timeout=30),
+        OPENAI_API_KEY="bench",
+        WS_MAX_SOCKETS_PER_USER="1000",  # one user watches every concurrent run
+        **env,
+    )
+    server.processes = args.processes
+    server.root = args.root.resolve()
     try:
         server.manage("migrate", "--no-input", "-v0")
         made = server.python(SETUP.format(projects=max(args.runs, args.concurrent), code=CODE))
@@ -134,6 +152,8 @@ async def measure(args: argparse.Namespace) -> None:
     finally:
         server.stop()
         model.terminate()
+        if scratch:
+            scratch.__exit__()
 
     median = statistics.median(overheads)
     p90 = statistics.quantiles(overheads, n=10)[-1]
@@ -151,7 +171,11 @@ async def measure(args: argparse.Namespace) -> None:
             ("  ratio: concurrent wall / one run", f"{wall / single:.2f}x"),
         ]
     rows.append((f"  slowest of the {args.concurrent}", f"{max(concurrent):.2f} s"))
-    print("vibecode overhead (daphne, SQLite, in-memory channel layer, local model server)")
+    layer = "Redis" if args.processes > 1 else "in-memory"
+    print(
+        f"vibecode overhead ({args.processes} daphne process(es), SQLite, {layer} channel "
+        f"layer, local model server; {args.root}; load {os.getloadavg()[0]:.2f})"
+    )
     for label, value in rows:
         print(f"{label:<48} {value:>10}")
 
@@ -161,6 +185,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--concurrent", type=int, default=50)
     parser.add_argument("--delay", type=float, default=1.0)
+    parser.add_argument("--processes", type=int, default=1)
+    parser.add_argument("--root", type=Path, default=ROOT, help="the checkout to serve")
     asyncio.run(measure(parser.parse_args()))
 
 

@@ -1,17 +1,23 @@
 """WebSocket fan-out: latency from emit to receipt at every client, per channel layer.
 
-For each layer (in-memory, and Redis when reachable, with one and two processes)
-this starts real daphne servers (`bench/ws_bench_app.py`: the app plus an
-in-process emitter), connects N clients to one project with token auth, emits M
-events (100 ms apart by default), and reports the median and p99 latency over all
-N x M deliveries and the deliveries per second.
+For each layer (in-memory, and Redis when reachable, with one process and with
+`python -m vibegrapher.serve --processes N`) this starts a real server
+(`bench/ws_bench_app.py`: the app plus an in-process emitter), connects N clients to
+one project with token auth, emits M events (100 ms apart by default), and reports the
+median and p99 latency over all N x M deliveries and the deliveries per second.
+
+Redis is a scratch database checked empty, with a key prefix (bench/redis_scratch.py):
+never flushed. `--root DIR` serves another checkout (before/after, in alternation
+with `--rounds`).
 
 Usage: .venv/bin/python bench/ws_fanout.py [--clients 200] [--events 50] [--gap-ms 100]
+       [--processes 1 2] [--rounds 1] [--root DIR ...]
 """
 
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -22,11 +28,11 @@ import httpx
 import websockets
 from websockets.typing import Origin
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
-from tests.servers import AppServer, create_user_and_project
-
-REDIS_URL = "redis://127.0.0.1:6379/8"
+from bench.redis_scratch import ScratchRedis  # noqa: E402
+from tests.servers import AppServer, create_user_and_project  # noqa: E402
 
 
 async def client(url: str, expected: int, ready: asyncio.Event, latencies: list[float]) -> None:
@@ -41,24 +47,23 @@ async def client(url: str, expected: int, ready: asyncio.Event, latencies: list[
 
 
 async def measure(
-    servers: list[AppServer], clients: int, events: int, gap_ms: float
+    server: AppServer, clients: int, events: int, gap_ms: float
 ) -> tuple[float, float, float]:
-    """Clients spread over `servers` (sharing one database); events emitted by the first."""
-    made = create_user_and_project(servers[0])
-    for server in servers:
-        server.start()
+    """Clients on `server` (one or more processes on one port)."""
+    made = create_user_and_project(server)
+    server.start()
     query = f"/ws/projects/{made['project_id']}/?token={made['token']}"
     latencies: list[float] = []
     tasks = []
-    for n in range(clients):  # one at a time: 2 cores also run the servers
+    for _ in range(clients):  # one at a time: 2 cores also run the servers
         ready = asyncio.Event()
-        url = f"ws://127.0.0.1:{servers[n % len(servers)].port}{query}"
+        url = f"ws://127.0.0.1:{server.port}{query}"
         tasks.append(asyncio.create_task(client(url, events, ready, latencies)))
         await ready.wait()
     started = time.perf_counter()
     async with httpx.AsyncClient(timeout=120) as http:
         response = await http.post(
-            f"{servers[0].url}/bench/emit",
+            f"{server.url}/bench/emit",
             params={"project": made["project_id"], "count": events, "gap_ms": gap_ms},
         )
         response.raise_for_status()
@@ -68,48 +73,57 @@ async def measure(
     return statistics.median(latencies) * 1e3, p99 * 1e3, len(latencies) / elapsed
 
 
-def redis_reachable() -> bool:
-    import redis
-
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).flushdb()
-        return True
-    except redis.RedisError:
-        return False
-
-
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--clients", type=int, default=200)
     parser.add_argument("--events", type=int, default=50)
     # A run emits a few events a second; 10/s per project is well above that.
     parser.add_argument("--gap-ms", type=float, default=100.0)
+    parser.add_argument("--processes", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--root", type=Path, action="append", help="checkouts to compare")
+    parser.add_argument("--no-memory", action="store_true", help="only the Redis layer")
     args = parser.parse_args()
-    layers: list[tuple[str, dict[str, str], int]] = [("in-memory", {}, 1)]
-    if redis_reachable():
-        layers += [("redis", {"REDIS_URL": REDIS_URL}, 1), ("redis", {"REDIS_URL": REDIS_URL}, 2)]
-    rows = []
-    for name, env, processes in layers:
-        with tempfile.TemporaryDirectory() as shared:
-            servers = [
-                AppServer(Path(shared), **env, WS_HEARTBEAT_SECONDS="30") for _ in range(processes)
-            ]
-            for server in servers:
-                server.app = "bench.ws_bench_app:application"
-            servers[0].manage("migrate", "--no-input", "-v0")
-            try:
-                figures = await measure(servers, args.clients, args.events, args.gap_ms)
-            finally:
-                for server in servers:
-                    server.stop()
-        rows.append((name, processes, args.clients, args.events, *figures))
-    header = ("layer", "daphnes", "clients", "events", "median ms", "p99 ms", "deliveries/s")
-    print(f"events {args.gap_ms:g} ms apart; clients spread evenly over the daphne processes")
-    print("{:<10} {:>7} {:>7} {:>6} {:>10} {:>8} {:>13}".format(*header))
-    for name, processes, clients, events, median, p99, rate in rows:
+    roots = [root.resolve() for root in args.root or [ROOT]]
+    results: dict[tuple[str, str, int], list[tuple[float, float, float]]] = {}
+    with ScratchRedis() as redis:
+        cases: list[tuple[str, dict[str, str], int]] = []
+        if not args.no_memory:
+            cases.append(("in-memory", {}, 1))
+        if redis.available():
+            cases += [("redis", redis.env(), processes) for processes in args.processes]
+        for _ in range(args.rounds):
+            for name, env, processes in cases:
+                for root in roots:
+                    has_launcher = (root / "vibegrapher" / "serve.py").exists()
+                    if processes > 1 and not has_launcher:
+                        continue
+                    with tempfile.TemporaryDirectory() as shared:
+                        server = AppServer(
+                            Path(shared),
+                            **env,
+                            WS_HEARTBEAT_SECONDS="30",
+                            WS_MAX_SOCKETS_PER_USER="100000",
+                        )
+                        server.app = "bench.ws_bench_app:application"
+                        server.processes = processes
+                        server.root = root
+                        server.manage("migrate", "--no-input", "-v0")
+                        try:
+                            figures = await measure(server, args.clients, args.events, args.gap_ms)
+                        finally:
+                            server.stop()
+                    results.setdefault((str(root), name, processes), []).append(figures)
+    header = ("checkout", "layer", "procs", "median ms", "p99 ms", "deliveries/s")
+    print(
+        f"{args.clients} clients, {args.events} events {args.gap_ms:g} ms apart; median of "
+        f"{args.rounds} round(s); load {os.getloadavg()[0]:.2f} (1 min)"
+    )
+    print("{:<28} {:<10} {:>5} {:>10} {:>8} {:>13}".format(*header))
+    for (root, name, processes), runs in results.items():
+        median, p99, rate = (statistics.median(run[n] for run in runs) for n in range(3))
         print(
-            f"{name:<10} {processes:>7} {clients:>7} {events:>6} "
-            f"{median:>10.1f} {p99:>8.1f} {rate:>13.0f}"
+            f"{root[-28:]:<28} {name:<10} {processes:>5} {median:>10.1f} {p99:>8.1f} {rate:>13.0f}"
         )
 
 

@@ -20,11 +20,11 @@ def ttl() -> float:
 
 
 def _key(project_id: str) -> str:
-    return f"vibegrapher:ws:{project_id}"
+    return f"{settings.REDIS_KEY_PREFIX}vibegrapher:ws:{project_id}"
 
 
 def _user_key(user_id: int) -> str:
-    return f"vibegrapher:ws-user:{user_id}"
+    return f"{settings.REDIS_KEY_PREFIX}vibegrapher:ws-user:{user_id}"
 
 
 @cache

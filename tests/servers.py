@@ -30,6 +30,10 @@ class AppServer:
     """A daphne process serving `vibegrapher.asgi:application`."""
 
     app = "vibegrapher.asgi:application"
+    # More than one: `python -m vibegrapher.serve --processes N` (needs REDIS_URL).
+    processes = 1
+    # The checkout served (benchmarks compare another one's code with this one).
+    root = ROOT
 
     def __init__(self, workdir: Path | None = None, **env: str) -> None:
         self._tmp = tempfile.TemporaryDirectory() if workdir is None else None
@@ -52,7 +56,7 @@ class AppServer:
     def manage(self, *args: str) -> str:
         done = subprocess.run(
             [sys.executable, "manage.py", *args],
-            cwd=ROOT,
+            cwd=self.root,
             env=self.env,
             capture_output=True,
             text=True,
@@ -69,10 +73,14 @@ class AppServer:
     def start(self, healthy: bool = True) -> "AppServer":
         """Start daphne; wait until /health answers 200 (or answers at all, if not `healthy`)."""
         with self.log.open("wb") as log:
+            server = (
+                ["-m", "daphne"]
+                if self.processes == 1
+                else ["-m", "vibegrapher.serve", "--processes", str(self.processes)]
+            )
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
-                 self.app],
-                cwd=ROOT,
+                [sys.executable, *server, "-b", "127.0.0.1", "-p", str(self.port), self.app],
+                cwd=self.root,
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,

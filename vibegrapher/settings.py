@@ -111,12 +111,20 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {
         "NAME": env.str("TEST_SQLITE_PATH", default=str(BASE_DIR / ".test-db.sqlite3"))
     }
-# Persistent connections leak under ASGI (each request may run on another thread).
-DATABASES["default"]["CONN_MAX_AGE"] = 0
+# Requests run on reused threads (vibegrapher/request_threads.py), each thread with its
+# own connection: keeping it open saves a connect per request. Connections are checked
+# before reuse, and closed after this many seconds (0: one connection per request, the
+# default with DEBUG on, so that a test database is never held open when it is dropped).
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0 if DEBUG else 60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Idle request threads kept per server process (each may hold a database connection).
+REQUEST_THREADS_IDLE: int = env.int("REQUEST_THREADS_IDLE", default=16)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Channels -------------------------------------------------------------------
 REDIS_URL: str = env.str("REDIS_URL", default="")
+# Prepended to every key this app puts in Redis, for a Redis shared with other programs.
+REDIS_KEY_PREFIX: str = env.str("REDIS_KEY_PREFIX", default="")
 if REDIS_URL:
     CHANNEL_LAYERS: dict[str, dict[str, Any]] = {
         "default": {
@@ -135,9 +143,30 @@ if REDIS_URL:
                 # history through the API (`?after=`) when it reconnects.
                 "expiry": 60,
                 "group_expiry": 86400,
+                "prefix": f"{REDIS_KEY_PREFIX}asgi",
             },
         }
     }
+    # "pubsub": one Redis PUBLISH per event and one delivery per server process, which
+    # fans it out to its own sockets (README, "Benchmarks": p99 at 200 clients). Events
+    # are not queued in Redis: a socket that is not connected misses them and re-reads
+    # history through the API, as after any reconnect. "lists": a Redis queue per
+    # socket (capacity and expiry above), one Redis round trip per socket and event.
+    # lists is the default: /health's probe channel is never deleted, which pub/sub
+    # keeps subscribed for the process's lifetime (one per probe).
+    REDIS_CHANNEL_LAYER: str = env.str("REDIS_CHANNEL_LAYER", default="lists")
+    if REDIS_CHANNEL_LAYER == "pubsub":
+        CHANNEL_LAYERS["default"] = {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {
+                "hosts": CHANNEL_LAYERS["default"]["CONFIG"]["hosts"],
+                "prefix": f"{REDIS_KEY_PREFIX}asgi",
+            },
+        }
+    elif REDIS_CHANNEL_LAYER != "lists":
+        raise ImproperlyConfigured(
+            f"REDIS_CHANNEL_LAYER={REDIS_CHANNEL_LAYER!r} is unknown: use pubsub or lists."
+        )
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
@@ -145,7 +174,11 @@ else:
 # server process: Redis when there is one, process memory otherwise.
 if REDIS_URL:
     CACHES: dict[str, dict[str, Any]] = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": REDIS_KEY_PREFIX,
+        }
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

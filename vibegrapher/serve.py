@@ -1,0 +1,114 @@
+"""Serve the app with N daphne processes sharing one listening socket.
+
+    python -m vibegrapher.serve --processes N [-b HOST] [-p PORT] [daphne options…] APP
+
+One process (the default, `WEB_PROCESSES`) is exactly `daphne …`. With more, this
+parent binds the socket once and starts N daphne children that all accept on it (the
+kernel hands each connection to one of them), so HTTP, WebSockets and runs use every
+core. Every child must see the same events and counters: more than one process
+needs `REDIS_URL` (the channel layer and the cache) and refuses to start without it.
+
+The parent forwards SIGTERM/SIGINT to the children and waits for them. If a child
+dies, the parent stops the others and exits with its status, so the platform
+restarts the whole server (start-up then marks the dead process's runs interrupted).
+
+daphne's own `--fd` option builds an endpoint string twisted cannot parse, so the
+children adopt the socket through twisted's `systemd:` endpoint (LISTEN_FDS).
+"""
+
+import argparse
+import os
+import signal
+import socket
+import subprocess
+import sys
+from types import FrameType
+
+# The first descriptor systemd's protocol passes: children find the socket here.
+LISTEN_FD = 3
+
+
+def _child(argv: list[str]) -> None:
+    """In a child: adopt the inherited socket, then run daphne's own command line."""
+    os.environ["LISTEN_FDS"] = "1"
+    os.environ["LISTEN_FDNAMES"] = "http"
+    os.environ["LISTEN_PID"] = str(os.getpid())  # read when twisted's endpoints load
+    from daphne.cli import CommandLineInterface
+
+    CommandLineInterface().run(["-e", "systemd:domain=INET:index=0", *argv])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--processes", type=int, default=int(os.environ.get("WEB_PROCESSES", "1")))
+    parser.add_argument("-b", "--bind", default="127.0.0.1")
+    parser.add_argument("-p", "--port", type=int, default=8000)
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args, daphne_args = parser.parse_known_args()
+    if args.child:
+        _child(daphne_args)
+        return
+    if args.processes < 1:
+        parser.error("--processes must be at least 1")
+    if args.processes == 1:
+        os.execv(
+            sys.executable,
+            [sys.executable, "-m", "daphne", "-b", args.bind, "-p", str(args.port), *daphne_args],
+        )
+    if not os.environ.get("REDIS_URL"):
+        parser.error(
+            "more than one process needs REDIS_URL: events and counters must reach every process"
+        )
+    family = socket.AF_INET6 if ":" in args.bind else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind((args.bind.strip("[]"), args.port))
+    listener.listen(1024)
+    listener.setblocking(False)
+
+    def place_socket() -> None:  # in each child, before exec
+        os.dup2(listener.fileno(), LISTEN_FD)
+        os.set_inheritable(LISTEN_FD, True)
+
+    # close_fds=False: fd 3 is placed after subprocess picks the descriptors to keep;
+    # Python's own descriptors are not inheritable, so nothing else leaks.
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-m", "vibegrapher.serve", "--child", *daphne_args],
+            close_fds=False,
+            preexec_fn=place_socket,
+            # Signals reach the children once, from this parent: a terminal's Ctrl-C
+            # sent to the whole group as well would be daphne's "second signal, stop
+            # at once" and cut the runs' graceful end (vibegrapher/shutdown.py).
+            start_new_session=True,
+        )
+        for _ in range(args.processes)
+    ]
+    listener.close()
+    stopping = False
+
+    def stop(signum: int, _frame: FrameType | None = None) -> None:
+        nonlocal stopping
+        stopping = True
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    status = 0
+    while any(child.poll() is None for child in children):
+        pid, wait_status = os.wait()
+        code = os.waitstatus_to_exitcode(wait_status)
+        for child in children:
+            if child.pid == pid:
+                child.returncode = code
+        if not stopping:
+            print(f"vibegrapher.serve: process {pid} exited ({code}); stopping", file=sys.stderr)
+            status = code or 1
+            stop(signal.SIGTERM)
+    sys.exit(status)
+
+
+if __name__ == "__main__":
+    main()
