@@ -56,7 +56,7 @@ class TokenUsageEvent(TypedDict):
 class RunFinishedEvent(TypedDict):
     type: Literal["run_finished"]
     session_id: str
-    outcome: Literal["diff", "text", "max_iterations", "error"]
+    outcome: Literal["diff", "text", "max_iterations", "error", "cancelled"]
     diff_id: NotRequired[str]
     error: NotRequired[str]
     final_feedback: NotRequired[str]
