@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from agents_app import all_agents
 from agents_app.errors import head
+from agents_app.live import current_target
 from agents_app.model_guard import scrub, scrub_all
 from agents_app.run_state import VibecodeRun
 from sessions_app.events import TokenUsage, emit
@@ -153,6 +154,10 @@ class RecordingHooks(RunHooks[Any]):
         system_prompt: str | None,
         input_items: list[Any],
     ) -> None:
+        target = current_target()
+        if target is not None:
+            # The id the response is stored under, and its live deltas sent with.
+            target.begin(_agent_label(agent), self.iteration(context))
         last = _dump(input_items[-1]) if input_items else {}
         text = last.get("content") or last.get("output") or last.get("input") or ""
         logger.info(
@@ -175,7 +180,8 @@ class RecordingHooks(RunHooks[Any]):
         model = str(agent.model)
         readable = readable_response(label, response.output)
         usage = token_usage(response, model, label, iteration)
-        message_id = uuid.uuid4()
+        target = current_target()
+        message_id = (target.end() if target is not None else None) or uuid.uuid4()
         created_at = timezone.now()
         logger.info(
             "model response agent=%s iteration=%s response=%r tokens input=%d output=%d total=%d",

@@ -32,6 +32,7 @@ from django.utils import timezone
 from agents_app import all_agents
 from agents_app.agent_cache import cached_agent, run_config
 from agents_app.errors import VIBECODER_MAX_TURNS, describe_error, ensure_model_configured
+from agents_app.live import LiveTarget, live_target
 from agents_app.memory import clear_memory, close_memory, evaluator_key, open_memory
 from agents_app.model_guard import tracked_model_calls
 from agents_app.patch_step import handle_patch
@@ -316,7 +317,10 @@ async def _heartbeat(run: VibecodeRun, run_task: asyncio.Task[Any]) -> None:
 async def _drive(run: VibecodeRun) -> None:
     memory: Session = await open_memory(run.slug, run.memory_key)
     try:
-        with tracked_model_calls(run.vibecoder_calls):
+        target = LiveTarget(
+            run.project_id, run.session_id, patch_tools=frozenset({all_agents.SUBMIT_PATCH})
+        )
+        with tracked_model_calls(run.vibecoder_calls), live_target(target):
             run.stream = Runner.run_streamed(
                 cached_agent(_build_vibecoder),
                 vibecoder_input(run, node_focus(run)),

@@ -3,6 +3,7 @@
 import asyncio
 import time
 import uuid
+from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -22,7 +23,7 @@ async def requests_reached(model: ModelServer, count: int) -> None:
     await asyncio.to_thread(wait_for_requests, model, count)
 
 
-async def cancel(vibe: Vibe, session_id: str | None = None) -> object:
+async def cancel(vibe: Vibe, session_id: str | None = None) -> Any:
     return await vibe.client.post(f"/api/sessions/{session_id or vibe.session_id}/cancel")
 
 
