@@ -2,6 +2,7 @@
 
 import uuid
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -52,6 +53,7 @@ def project_page(request: HttpRequest, project_id: uuid.UUID) -> HttpResponse:
         "projectId": str(project.id),
         "sessionId": str(session.id),
         "running": session.run_state == "running",
+        "maxRounds": settings.VIBECODE_MAX_ROUNDS,
         "lastMessageId": str(history[-1].id) if history else None,
     }
     return render(

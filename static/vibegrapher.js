@@ -124,6 +124,8 @@
       return li;
     }
 
+    const roundOf = (n) => (config.maxRounds ? `, round ${n} of ${config.maxRounds}` : `, round ${n}`);
+
     function addDelta(d) {
       if (seen.has(d.message_id)) return;  // already stored and shown whole
       const li = liveItem(d);
@@ -138,8 +140,8 @@
       pre.textContent += d.delta;
       const who = AGENTS[d.agent] || d.agent;
       // Rounds count patches: a text answer has none.
-      const round = d.iteration && (d.kind === "patch" || d.agent === "evaluator") ? `, round ${d.iteration}` : "";
-      const doing = { text: "writing", reasoning: "thinking", patch: "writing a patch" }[d.kind];
+      const round = d.iteration && (d.kind === "patch" || d.agent === "evaluator") ? roundOf(d.iteration) : "";
+      const doing = d.agent === "evaluator" ? "reviewing" : { text: "writing", reasoning: "thinking", patch: "writing a patch" }[d.kind];
       setStatus(`${who} ${doing}${round}`);
     }
 
@@ -213,9 +215,9 @@
         setRunning(true);
         if (event.agent === "user") setStatus("VibeCoder thinking");
         else if (event.agent === "vibecoder" && event.patch_preview) {
-          setStatus(`Evaluator reviewing${event.iteration ? `, round ${event.iteration}` : ""}`);
+          setStatus(`Evaluator reviewing${event.iteration ? roundOf(event.iteration) : ""}`);
         } else if (event.agent === "evaluator" && event.content.startsWith("Rejected")) {
-          setStatus(`VibeCoder revising, round ${(event.iteration || 1) + 1}`);
+          setStatus(`VibeCoder revising${roundOf((event.iteration || 1) + 1)}`);
         }
       } else if (event.type === "run_finished") {
         // Live text that never became a stored message (a stopped run) stays, marked.

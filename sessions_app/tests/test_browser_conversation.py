@@ -4,6 +4,7 @@ Live text appears before the response is complete and is replaced by the stored
 message; Stop ends a run within a second and the page says it stopped.
 """
 
+import json
 import shutil
 import time
 from collections.abc import Iterator
@@ -12,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from tests.model_server import ModelServer, RecordedRequest, Step, hang, text
+from agents_app.patching import unified_diff
+from tests.model_server import ModelServer, RecordedRequest, Step, custom_tool_call, hang, text
 from tests.servers import AppServer, create_user_and_project
 
 pytestmark = pytest.mark.browser
@@ -23,8 +25,15 @@ ANSWER = " ".join(f"word{n}" for n in range(60))  # 16 characters per event: ~28
 
 
 def answers(request: RecordedRequest) -> Step:
+    if "You are the Evaluator" in request.instructions:
+        verdict = {"approved": True, "reasoning": "Kind. " * 30, "commit_message": "feat: kind"}
+        return text(json.dumps(verdict), stream_delay_s=0.1)
     if "stop me" in request.input_text():
         return hang()
+    if "be kind" in request.input_text():
+        new_code = CODE.replace("Help.", "Help kindly.")
+        patch = "Kinder\n" + unified_diff(CODE, new_code, "agents.py")
+        return custom_tool_call("submit_patch", patch, stream_delay_s=0.1)
     return text(ANSWER, stream_delay_s=0.1)  # ~3 s to write
 
 
@@ -94,6 +103,15 @@ def test_live_text_then_stop(served: AppServer) -> None:
         expect(page.locator(f".message.vibecoder[data-id='{shown_id}'] .content")).to_have_text(
             ANSWER
         )
+
+        # A patch: the status names the step and the round, then the Evaluator.
+        page.fill("#prompt", "be kind")
+        page.click("#send")
+        expect(page.locator("#status-text")).to_have_text("VibeCoder writing a patch, round 1 of 3")
+        expect(page.locator(".message.vibecoder.live .patch")).to_contain_text("@@")
+        expect(page.locator("#status-text")).to_have_text("Evaluator reviewing, round 1 of 3")
+        expect(page.locator("#pending")).to_be_visible()
+        expect(page.locator("#pending")).to_be_in_viewport()
 
         # Stop ends a hanging run within a second, and the page says so.
         page.fill("#prompt", "stop me")
