@@ -61,7 +61,8 @@
     let lastId = config.lastMessageId;
     // Live text of responses being written (`message_delta`), by message id.
     const liveItems = new Map();
-    const AGENTS = { user: "User", vibecoder: "VibeCoder", evaluator: "Evaluator" };
+    // As the server labels stored messages; the status line names the VibeCoder.
+    const AGENTS = { user: "User", vibecoder: "Vibecoder", evaluator: "Evaluator" };
 
     function messageItem(m) {
       const li = document.createElement("li");
@@ -138,7 +139,7 @@
         li.append(pre);
       }
       pre.textContent += d.delta;
-      const who = AGENTS[d.agent] || d.agent;
+      const who = d.agent === "vibecoder" ? "VibeCoder" : AGENTS[d.agent] || d.agent;
       // Rounds count patches: a text answer has none.
       const round = d.iteration && (d.kind === "patch" || d.agent === "evaluator") ? roundOf(d.iteration) : "";
       const doing = d.agent === "evaluator" ? "reviewing" : { text: "writing", reasoning: "thinking", patch: "writing a patch" }[d.kind];

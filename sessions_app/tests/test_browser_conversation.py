@@ -5,6 +5,7 @@ message; Stop ends a run within a second and the page says it stopped.
 """
 
 import json
+import os
 import shutil
 import time
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from tests.servers import AppServer, create_user_and_project
 pytestmark = pytest.mark.browser
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "bench" / "screenshots"
 CODE = 'from agents import Agent\n\nbot = Agent(name="Bot", instructions="Help.")\n'
 ANSWER = " ".join(f"word{n}" for n in range(60))  # 16 characters per event: ~28 events
 
@@ -110,6 +112,9 @@ def test_live_text_then_stop(served: AppServer) -> None:
         expect(page.locator("#status-text")).to_have_text("VibeCoder writing a patch, round 1 of 3")
         expect(page.locator(".message.vibecoder.live .patch")).to_contain_text("@@")
         expect(page.locator("#status-text")).to_have_text("Evaluator reviewing, round 1 of 3")
+        if os.environ.get("VIBEGRAPHER_SCREENSHOTS"):
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SCREENSHOTS / "project-running.png"))
         expect(page.locator("#pending")).to_be_visible()
         expect(page.locator("#pending")).to_be_in_viewport()
 
@@ -124,6 +129,26 @@ def test_live_text_then_stop(served: AppServer) -> None:
         assert time.monotonic() - clicked < 1.0
         expect(page.locator("#send")).to_be_visible()
         expect(page.locator("#working")).to_be_hidden()
+
+        # A phone: the page is as wide as the screen (no sideways scrolling).
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.reload()
+        expect(page.locator("#prompt")).to_be_visible()
+        widths = page.evaluate(
+            "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+        )
+        assert widths == [390, 390], widths
+        # The status sticks above the prompt the person is typing in.
+        page.fill("#prompt", "stop me, on the phone")
+        page.press("#prompt", "Control+Enter")
+        page.focus("#prompt")
+        expect(page.locator("#working")).to_be_in_viewport()
+        expect(page.locator("#stop")).to_be_in_viewport()
+        if os.environ.get("VIBEGRAPHER_SCREENSHOTS"):  # refreshes the README's picture
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SCREENSHOTS / "project-phone-running.png"))
+        page.click("#stop")
+        expect(page.locator("#run-outcome")).to_contain_text("stopped")
         browser.close()
     violations = [line for line in console if "Content Security Policy" in line]
     assert violations == [], violations
