@@ -73,7 +73,10 @@
       const who = document.createElement("strong");
       who.textContent = AGENTS[m.agent] || m.agent;
       meta.append(who);
-      if (m.iteration) meta.append(` · round ${m.iteration}`);
+      // Rounds count patches and their reviews: a text answer has none.
+      if (m.iteration && (m.patch_preview || m.agent === "evaluator" || m.kind === "patch")) {
+        meta.append(` · round ${m.iteration}`);
+      }
       li.append(meta);
       return li;
     }

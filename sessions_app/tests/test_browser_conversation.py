@@ -105,6 +105,10 @@ def test_live_text_then_stop(served: AppServer) -> None:
         expect(page.locator(f".message.vibecoder[data-id='{shown_id}'] .content")).to_have_text(
             ANSWER
         )
+        # A text answer is not a round (rounds count patches).
+        expect(page.locator(f".message.vibecoder[data-id='{shown_id}'] .meta")).not_to_contain_text(
+            "round"
+        )
 
         # A patch: the status names the step and the round, then the Evaluator.
         page.fill("#prompt", "be kind")
@@ -117,6 +121,7 @@ def test_live_text_then_stop(served: AppServer) -> None:
             page.screenshot(path=str(SCREENSHOTS / "project-running.png"))
         expect(page.locator("#pending")).to_be_visible()
         expect(page.locator("#pending")).to_be_in_viewport()
+        expect(page.locator(".message.vibecoder").last.locator(".meta")).to_contain_text("round 1")
 
         # Stop ends a hanging run within a second, and the page says so.
         page.fill("#prompt", "stop me")
