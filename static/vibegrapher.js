@@ -276,6 +276,11 @@
         showOutcome(`Could not stop the run: ${error.message}`, true);
       }
     });
+    // Escape stops the run, after asking (a stray Escape must not end minutes of work).
+    document.addEventListener("keydown", (event) => {
+      if (event.key !== "Escape" || $("stop").hidden || $("stop").disabled) return;
+      if (window.confirm("Stop the agents' run? What they wrote so far is kept.")) $("stop").click();
+    });
     setRunning(!$("working").hidden);
   }
 

@@ -152,8 +152,17 @@ def test_live_text_then_stop(served: AppServer) -> None:
         if os.environ.get("VIBEGRAPHER_SCREENSHOTS"):  # refreshes the README's picture
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(SCREENSHOTS / "project-phone-running.png"))
-        page.click("#stop")
+        # Escape stops it too, once the person confirms.
+        dialogs: list[str] = []
+
+        def accept(dialog: Any) -> None:
+            dialogs.append(dialog.message)
+            dialog.accept()
+
+        page.on("dialog", accept)
+        page.keyboard.press("Escape")
         expect(page.locator("#run-outcome")).to_contain_text("stopped")
+        assert dialogs == ["Stop the agents' run? What they wrote so far is kept."]
         browser.close()
     violations = [line for line in console if "Content Security Policy" in line]
     assert violations == [], violations
