@@ -78,6 +78,15 @@ async def test_stop_during_the_evaluator_keeps_the_vibecoders_message(
     session = await VibecodeSession.objects.aget(id=vibe.session_id)
     assert session.run_state == "idle"
 
+    # The next message works, and the VibeCoder's memory sent with it has no tool
+    # call without its output (which the OpenAI API refuses).
+    model_server.script(text("Fine."))
+    assert (await vibe.run("Never mind"))["outcome"] == "text"
+    items = model_server.requests[-1].body["input"]
+    calls = {i["call_id"] for i in items if i.get("type") in ("custom_tool_call", "function_call")}
+    outputs = {i["call_id"] for i in items if str(i.get("type", "")).endswith("_call_output")}
+    assert calls == outputs, items
+
 
 async def test_cancel_is_refused_without_a_run_and_hidden_from_other_people(
     vibe: Vibe, model_server: ModelServer, other_user: User
