@@ -70,8 +70,11 @@ def readable_response(agent_label: str, output: list[Any]) -> ReadableResponse:
     if agent_label == "evaluator":
         with contextlib.suppress(ValueError):
             verdict = all_agents.Evaluation.model_validate_json(content)
-            status = "Approved" if verdict.approved else "Rejected"
-            content = f"{status}: {verdict.reasoning}\nCommit message: {verdict.commit_message}"
+            if verdict.approved:
+                content = f"Approved: {verdict.reasoning}\nCommit message: {verdict.commit_message}"
+            else:
+                # A rejected patch is not committed: its commit message would mislead.
+                content = f"Rejected: {verdict.reasoning}"
     # A function call's JSON arguments may escape a lone surrogate, which no database,
     # channel layer or log can encode: the model is told about it by `submit_patch`.
     return ReadableResponse(content=scrub(content), patch_preview=scrub(patch[:PREVIEW_CHARS]))
