@@ -12,8 +12,9 @@ read whole before the SDK sees any of it:
   fail the run with `UnicodeEncodeError`. Which tool calls carried one is noted in
   the `ModelCalls` of the current run, so `submit_patch` refuses those patches.
 
-Nothing the browser sees is lost by reading whole: responses reach browsers (and the
-database) per response, in `recording`, never per token.
+Reading whole does not hide the answer from browsers: its deltas are sent live as
+they arrive (`live`), and the response reaches browsers (and the database) whole,
+in `recording`, once the SDK has it.
 """
 
 import contextlib
@@ -30,6 +31,8 @@ from agents import Model, ModelProvider, ModelResponse
 from agents.items import TResponseStreamEvent
 from agents.retry import ModelRetryAdvice, ModelRetryAdviceRequest
 from pydantic import BaseModel
+
+from agents_app import live
 
 SURROGATE = re.compile("[\ud800-\udfff]")
 SURROGATE_PAIR = re.compile("[\ud800-\udbff][\udc00-\udfff]")
@@ -249,16 +252,27 @@ class GuardedModel(Model):
     ) -> AsyncIterator[TResponseStreamEvent]:
         _attempt_started()
         events: list[TResponseStreamEvent] = []
+        watched = live.start_stream()
         try:
             async for event in self.inner.stream_response(*args, **kwargs):
                 events.append(event)
+                if watched is not None:
+                    watched.feed(event)
         except (openai.APIConnectionError, httpx2.TransportError) as exc:
+            if watched is not None:
+                watched.stop()
             if not events:
                 raise  # nothing came: a network error, which describe_error words as such
             raise StreamCut(
                 message=f"the answer was cut off after {len(events)} events: {exc}",
                 request=_request_of(exc),
             ) from exc
+        except BaseException:
+            if watched is not None:
+                watched.stop()
+            raise
+        if watched is not None:
+            await watched.close()
         if not any(getattr(event, "type", None) in TERMINAL_EVENTS for event in events):
             raise StreamCut(
                 message=f"the answer ended after {len(events)} events, before its end",

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from agents_app import all_agents
 from agents_app.errors import head
+from agents_app.live import current_target
 from agents_app.model_guard import scrub, scrub_all
 from agents_app.model_request import model_request
 from agents_app.run_state import VibecodeRun
@@ -70,8 +71,11 @@ def readable_response(agent_label: str, output: list[Any]) -> ReadableResponse:
     if agent_label == "evaluator":
         with contextlib.suppress(ValueError):
             verdict = all_agents.Evaluation.model_validate_json(content)
-            status = "Approved" if verdict.approved else "Rejected"
-            content = f"{status}: {verdict.reasoning}\nCommit message: {verdict.commit_message}"
+            if verdict.approved:
+                content = f"Approved: {verdict.reasoning}\nCommit message: {verdict.commit_message}"
+            else:
+                # A rejected patch is not committed: its commit message would mislead.
+                content = f"Rejected: {verdict.reasoning}"
     # A function call's JSON arguments may escape a lone surrogate, which no database,
     # channel layer or log can encode: the model is told about it by `submit_patch`.
     return ReadableResponse(content=scrub(content), patch_preview=scrub(patch[:PREVIEW_CHARS]))
@@ -165,6 +169,10 @@ class RecordingHooks(RunHooks[Any]):
         input_items: list[Any],
     ) -> None:
         self.request = model_request(agent, system_prompt, input_items)
+        target = current_target()
+        if target is not None:
+            # The id the response is stored under, and its live deltas sent with.
+            target.begin(_agent_label(agent), self.iteration(context))
         last = _dump(input_items[-1]) if input_items else {}
         text = last.get("content") or last.get("output") or last.get("input") or ""
         logger.info(
@@ -187,7 +195,8 @@ class RecordingHooks(RunHooks[Any]):
         model = str(agent.model)
         readable = readable_response(label, response.output)
         usage = token_usage(response, model, label, iteration)
-        message_id = uuid.uuid4()
+        target = current_target()
+        message_id = (target.end() if target is not None else None) or uuid.uuid4()
         created_at = timezone.now()
         logger.info(
             "model response agent=%s iteration=%s response=%r tokens input=%d output=%d total=%d",

@@ -8,7 +8,7 @@ from agents import RunResultStreaming, gen_trace_id
 
 from agents_app.model_guard import ModelCalls
 
-Outcome = Literal["diff", "text", "max_iterations", "error"]
+Outcome = Literal["diff", "text", "max_iterations", "error", "cancelled"]
 
 
 @dataclass

@@ -32,6 +32,7 @@ from django.utils import timezone
 from agents_app import all_agents
 from agents_app.agent_cache import cached_agent, run_config
 from agents_app.errors import VIBECODER_MAX_TURNS, describe_error, ensure_model_configured
+from agents_app.live import LiveTarget, live_target
 from agents_app.memory import clear_memory, close_memory, evaluator_key, open_memory
 from agents_app.model_guard import tracked_model_calls
 from agents_app.patch_step import handle_patch
@@ -56,8 +57,13 @@ OWNER_SILENT = (
     "The server running this conversation stopped answering during the run: send the message again."
 )
 TAKEN_OVER = "taken over by another server after this one was silent too long"
+CANCELLED = "stopped by the person"
+# How long the cancel request waits for a run of this process to end.
+CANCEL_WAIT_SECONDS = 5.0
 
 _active_runs = BackgroundTasks("vibecode")
+# The state of each run of this process, by session (for `cancel_run`).
+_runs: dict[uuid.UUID, VibecodeRun] = {}
 
 
 class _Shutdown:
@@ -144,6 +150,7 @@ def _claim(session_id: uuid.UUID) -> RunInProgress | None:
         run_started_at=now,
         run_heartbeat_at=now,
         run_owner=PROCESS_ID,
+        run_cancel_requested=False,
         last_error="",
         updated_at=now,
     )
@@ -178,7 +185,11 @@ def _release(
     error: str = "",
 ) -> None:
     VibecodeSession.objects.filter(id=session_id, run_owner=PROCESS_ID).update(
-        run_state=state, last_error=error, run_owner="", updated_at=timezone.now()
+        run_state=state,
+        last_error=error,
+        run_owner="",
+        run_cancel_requested=False,
+        updated_at=timezone.now(),
     )
 
 
@@ -249,10 +260,12 @@ async def start_run(
                 "created_at": message.created_at.isoformat(),
             },
         )
+        _runs[session.id] = run
         _active_runs.start(session.id, _run(run))
     except BaseException as exc:
         # Nothing may stay claimed by a run that never started: the next message
         # would get 409 until the claim went stale.
+        _runs.pop(session.id, None)
         await asyncio.shield(_release_quietly(session.id))
         if isinstance(exc, DatabaseError):
             raise RunNotStarted(f"The database did not answer: {exc}") from exc
@@ -268,27 +281,34 @@ async def _release_quietly(session_id: uuid.UUID) -> None:
 
 
 @in_thread
-def _beat(session_id: uuid.UUID) -> bool:
-    """Say the run is alive; False when the session is no longer this process's run."""
-    return bool(
-        VibecodeSession.objects.filter(
-            id=session_id,
-            run_owner=PROCESS_ID,
-            run_state=VibecodeSession.RunState.RUNNING,
-        ).update(run_heartbeat_at=timezone.now())
+def _beat(session_id: uuid.UUID) -> str:
+    """Say the run is alive: "alive", "cancel" when a person asked (through another
+    process) to stop it, or "lost" when the session is no longer this process's run."""
+    ours = VibecodeSession.objects.filter(
+        id=session_id,
+        run_owner=PROCESS_ID,
+        run_state=VibecodeSession.RunState.RUNNING,
     )
+    if ours.filter(run_cancel_requested=False).update(run_heartbeat_at=timezone.now()):
+        return "alive"
+    return "cancel" if ours.update(run_heartbeat_at=timezone.now()) else "lost"
 
 
 async def _heartbeat(run: VibecodeRun, run_task: asyncio.Task[Any]) -> None:
     while True:
         await asyncio.sleep(settings.RUN_HEARTBEAT_SECONDS)
         try:
-            alive = await _beat(run.session_id)
+            beat = await _beat(run.session_id)
         except DatabaseError as exc:
             # Try again next beat; silent for RUN_STALE_AFTER_SECONDS, the run is dead.
             logger.warning("run heartbeat failed session=%s: %s", run.session_id, exc)
             continue
-        if not alive:
+        if beat == "cancel":
+            logger.info("run of session=%s stopped by its person (asked elsewhere)", run.session_id)
+            run.stop_reason = CANCELLED
+            run_task.cancel()
+            return
+        if beat == "lost":
             # Silent too long (a blocked loop, a database outage) and taken over, or
             # marked interrupted: two runs must never go on in one session.
             logger.warning("run of session=%s was %s; stopping it", run.session_id, TAKEN_OVER)
@@ -300,7 +320,10 @@ async def _heartbeat(run: VibecodeRun, run_task: asyncio.Task[Any]) -> None:
 async def _drive(run: VibecodeRun) -> None:
     memory: Session = await open_memory(run.slug, run.memory_key)
     try:
-        with tracked_model_calls(run.vibecoder_calls):
+        target = LiveTarget(
+            run.project_id, run.session_id, patch_tools=frozenset({all_agents.SUBMIT_PATCH})
+        )
+        with tracked_model_calls(run.vibecoder_calls), live_target(target):
             run.stream = Runner.run_streamed(
                 cached_agent(_build_vibecoder),
                 vibecoder_input(run, node_focus(run)),
@@ -343,14 +366,24 @@ async def _run(run: VibecodeRun) -> None:
         if run.outcome == "error":
             state = VibecodeSession.RunState.FAILED
     except asyncio.CancelledError:
-        # The server is shutting down (`interrupt_runs`), or the run was taken over.
-        state = VibecodeSession.RunState.INTERRUPTED
-        run.outcome = "error"
-        run.error = RESTARTING
+        if run.stop_reason == CANCELLED:
+            # A person stopped it: what was stored stays, and the session is free.
+            state = VibecodeSession.RunState.IDLE
+            run.outcome = "cancelled"
+            run.error = ""
+        else:
+            # The server is shutting down (`interrupt_runs`), or the run was taken over.
+            state = VibecodeSession.RunState.INTERRUPTED
+            run.outcome = "error"
+            run.error = RESTARTING
         raise
     finally:
         heartbeat.cancel()
-        await asyncio.shield(_finish(run, state))
+        try:
+            await asyncio.shield(_finish(run, state))
+        finally:
+            if _runs.get(run.session_id) is run:
+                del _runs[run.session_id]
 
 
 @in_thread
@@ -399,6 +432,41 @@ async def _finish(run: VibecodeRun, state: str) -> None:
         run.outcome,
         run.iteration,
     )
+
+
+class NoRunToCancel(Exception):
+    """The session has no run going."""
+
+
+@in_thread
+def _request_cancel(session_id: uuid.UUID) -> bool:
+    """Flag the session's live run for its owner's heartbeat; False if none is going."""
+    return bool(
+        VibecodeSession.objects.filter(
+            id=session_id, run_state=VibecodeSession.RunState.RUNNING
+        ).update(run_cancel_requested=True)
+    )
+
+
+async def cancel_run(session_id: uuid.UUID) -> bool:
+    """Stop the session's run; True when it ended here, False when its owner was told.
+
+    A run of this process is cancelled at once (its model stream with it) and ends
+    with `run_finished` "cancelled" before this returns. A run owned by another
+    process is flagged in the database: its owner's heartbeat (every
+    RUN_HEARTBEAT_SECONDS) reads the flag and stops it the same way. Raises
+    NoRunToCancel when no run is going.
+    """
+    task = _active_runs.get(session_id)
+    run = _runs.get(session_id)
+    if task is None or run is None:
+        if not await _request_cancel(session_id):
+            raise NoRunToCancel("No run is going in this session.")
+        return False
+    run.stop_reason = CANCELLED
+    task.cancel()
+    await asyncio.wait({task}, timeout=CANCEL_WAIT_SECONDS)
+    return True
 
 
 def mark_interrupted_runs() -> int:

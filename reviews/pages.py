@@ -117,6 +117,7 @@ def project_page(request: HttpRequest, project_id: uuid.UUID) -> HttpResponse:
         "projectId": str(project.id),
         "sessionId": str(session.id),
         "running": session.run_state == "running",
+        "maxRounds": settings.VIBECODE_MAX_ROUNDS,
         "lastMessageId": str(history[-1].id) if history else None,
     }
     return render(

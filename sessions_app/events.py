@@ -45,6 +45,20 @@ class ConversationMessageEvent(TypedDict):
     created_at: str
 
 
+class MessageDeltaEvent(TypedDict):
+    """Live text of the response stored next as `conversation_message` `message_id`."""
+
+    type: Literal["message_delta"]
+    message_id: str
+    session_id: str
+    agent: str
+    iteration: int | None
+    kind: Literal["text", "reasoning", "patch"]
+    delta: str
+    # The model was asked again after a cut answer: drop the live text shown so far.
+    restart: NotRequired[bool]
+
+
 class TokenUsageEvent(TypedDict):
     type: Literal["token_usage"]
     session_id: str
@@ -56,7 +70,7 @@ class TokenUsageEvent(TypedDict):
 class RunFinishedEvent(TypedDict):
     type: Literal["run_finished"]
     session_id: str
-    outcome: Literal["diff", "text", "max_iterations", "error"]
+    outcome: Literal["diff", "text", "max_iterations", "error", "cancelled"]
     diff_id: NotRequired[str]
     error: NotRequired[str]
     final_feedback: NotRequired[str]
@@ -113,6 +127,7 @@ class HeartbeatEvent(TypedDict):
 
 Event = (
     ConversationMessageEvent
+    | MessageDeltaEvent
     | TokenUsageEvent
     | RunFinishedEvent
     | DiffCreatedEvent

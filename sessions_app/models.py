@@ -33,6 +33,9 @@ class VibecodeSession(models.Model):
     # how a restarted process, or any other, tells a dead run from a live one.
     run_owner = CleanCharField(max_length=200, blank=True, default="")
     run_heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # A person asked to stop the run while another process owned it: that owner's
+    # heartbeat reads this and stops its run (`agents_app.runs.cancel_run`).
+    run_cancel_requested = models.BooleanField(default=False)
     last_error = CleanTextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -10,5 +10,10 @@ urlpatterns = [
     ),
     path("sessions/<uuid:session_id>", views.SessionView.as_view(), name="session-detail"),
     path("sessions/<uuid:session_id>/messages", views.session_messages, name="session-messages"),
+    path(
+        "sessions/<uuid:session_id>/cancel",
+        views.cancel_session_run,
+        name="session-cancel",
+    ),
     path("messages/<uuid:message_id>/full", views.FullResponseView.as_view(), name="message-full"),
 ]

@@ -123,3 +123,20 @@ async def session_messages(request: HttpRequest, user: User, session_id: uuid.UU
     except runs.RunInProgress as exc:
         raise ApiError(409, run_in_progress(exc)) from None
     return JsonResponse({"status": "processing", "message_id": str(message.id)}, status=202)
+
+
+@async_api_view("POST")
+async def cancel_session_run(
+    request: HttpRequest, user: User, session_id: uuid.UUID
+) -> HttpResponse:
+    """POST: stop the session's run. 200 when it ended (its `run_finished` "cancelled"
+    sent), 202 when its server (another process) was asked to stop it."""
+    if not await services.owned_sessions(user).filter(id=session_id).aexists():
+        raise ApiError(404, "No such session.")
+    try:
+        ended = await runs.cancel_run(session_id)
+    except runs.NoRunToCancel as exc:
+        raise ApiError(409, str(exc)) from None
+    if ended:
+        return JsonResponse({"status": "cancelled"})
+    return JsonResponse({"status": "cancelling"}, status=202)

@@ -64,11 +64,12 @@
     const list = $("messages");
     const seen = new Set([...list.querySelectorAll("[data-id]")].map((li) => li.dataset.id));
     let lastId = config.lastMessageId;
+    // Live text of responses being written (`message_delta`), by message id.
+    const liveItems = new Map();
+    // As the server labels stored messages; the status line names the VibeCoder.
+    const AGENTS = { user: "User", vibecoder: "VibeCoder", evaluator: "Evaluator" };
 
-    function addMessage(m) {
-      if (seen.has(m.id)) return;
-      seen.add(m.id);
-      lastId = m.id;
+    function messageItem(m) {
       const li = document.createElement("li");
       li.className = `message ${m.agent}`;
       li.dataset.id = m.id;
@@ -76,14 +77,26 @@
       const meta = document.createElement("div");
       meta.className = "meta";
       const who = document.createElement("strong");
-      who.textContent = { user: "User", vibecoder: "VibeCoder", evaluator: "Evaluator" }[m.agent] || m.agent;
+      who.textContent = AGENTS[m.agent] || m.agent;
       meta.append(who);
-      if (m.iteration) meta.append(` · round ${m.iteration}`);
+      // Rounds count patches and their reviews: a text answer has none.
+      if (m.iteration && (m.patch_preview || m.agent === "evaluator" || m.kind === "patch")) {
+        meta.append(` · round ${m.iteration}`);
+      }
+      li.append(meta);
+      return li;
+    }
+
+    function addMessage(m) {
+      if (seen.has(m.id)) return;
+      seen.add(m.id);
+      lastId = m.id;
+      const li = messageItem(m);
       if (m.token_usage) {
         const badge = document.createElement("span");
         badge.className = "badge";
         badge.textContent = `${m.token_usage.total_tokens.toLocaleString("en-US")} tokens`;
-        meta.append(" ", badge);
+        li.firstChild.append(" ", badge);
         const total = $("token-total");
         total.dataset.total = Number(total.dataset.total) + m.token_usage.total_tokens;
         total.textContent = `${Number(total.dataset.total).toLocaleString("en-US")} tokens`;
@@ -91,7 +104,7 @@
       const content = document.createElement("pre");
       content.className = "content";
       content.textContent = m.content;
-      li.append(meta, content);
+      li.append(content);
       if (m.patch_preview) {
         const details = document.createElement("details");
         const summary = document.createElement("summary");
@@ -101,7 +114,89 @@
         details.append(summary, pre);
         li.append(details);
       }
-      list.append(li);
+      // The stored message replaces the live text written under the same id.
+      const live = liveItems.get(m.id);
+      liveItems.delete(m.id);
+      if (live) live.replaceWith(li); else list.append(li);
+    }
+
+    // --- Live text of the response being written ---
+
+    function liveItem(d) {
+      let li = liveItems.get(d.message_id);
+      if (!li) {
+        li = messageItem({ ...d, id: d.message_id });
+        li.classList.add("live");
+        li.setAttribute("aria-busy", "true");
+        liveItems.set(d.message_id, li);
+        list.append(li);
+      }
+      return li;
+    }
+
+    const roundOf = (n) => (config.maxRounds ? `, round ${n} of ${config.maxRounds}` : `, round ${n}`);
+
+    function addDelta(d) {
+      if (seen.has(d.message_id)) return;  // already stored and shown whole
+      const li = liveItem(d);
+      if (d.restart) li.querySelectorAll("pre").forEach((pre) => pre.remove());
+      const cls = d.kind === "reasoning" ? "content reasoning" : d.kind === "patch" ? "content patch" : "content";
+      let pre = li.lastElementChild;
+      if (!pre || pre.tagName !== "PRE" || pre.className !== cls) {
+        pre = document.createElement("pre");
+        pre.className = cls;
+        li.append(pre);
+      }
+      pre.textContent += d.delta;
+      const who = d.agent === "vibecoder" ? "VibeCoder" : AGENTS[d.agent] || d.agent;
+      // Rounds count patches: a text answer has none.
+      const round = d.iteration && (d.kind === "patch" || d.agent === "evaluator") ? roundOf(d.iteration) : "";
+      const doing = d.agent === "evaluator" ? "reviewing" : { text: "writing", reasoning: "thinking", patch: "writing a patch" }[d.kind];
+      setStatus(`${who} ${doing}${round}`);
+    }
+
+    // --- Run status, directly above the prompt ---
+    let runStartedAt = null;
+    let timer = null;
+
+    function tick() {
+      if (runStartedAt === null) return;
+      const seconds = Math.floor((Date.now() - runStartedAt) / 1000);
+      $("status-elapsed").textContent = `${seconds} s`;
+    }
+
+    function setStatus(text) {
+      $("status-text").textContent = text;
+    }
+
+    function setRunning(running, startedAt) {
+      $("working").hidden = !running;
+      $("send").disabled = running;
+      $("send").hidden = running;
+      $("stop").hidden = !running;
+      $("stop").disabled = false;
+      $("send-reason").hidden = !running;
+      if (running) {
+        $("send").setAttribute("aria-describedby", "send-reason");
+        if (runStartedAt === null) runStartedAt = startedAt || Date.now();
+        if (timer === null) timer = setInterval(tick, 1000);
+        tick();
+      } else {
+        $("send").removeAttribute("aria-describedby");
+        runStartedAt = null;
+        clearInterval(timer);
+        timer = null;
+        $("status-elapsed").textContent = "";
+        setStatus("Agents working");
+      }
+    }
+
+    function showOutcome(text, isError) {
+      const outcome = $("run-outcome");
+      outcome.hidden = !text;
+      outcome.textContent = text;
+      outcome.className = isError ? "error" : "muted";
+      outcome.setAttribute("role", isError ? "alert" : "status");
     }
 
     function showPending(diffId) {
@@ -115,21 +210,36 @@
       const after = lastId ? `?after=${lastId}` : "";
       (await api("GET", `${session}/messages${after}`)).forEach(addMessage);
       const state = await api("GET", session);
-      $("working").hidden = state.run_state !== "running";
+      const running = state.run_state === "running";
+      setRunning(running, running && state.run_started_at ? Date.parse(state.run_started_at) : null);
       const pending = await api("GET", `${session}/diffs/pending`);
       if (pending.length) showPending(pending[0].id);
     }
 
     connect((event) => {
       if (event.session_id && event.session_id !== config.sessionId) return;
-      if (event.type === "conversation_message") {
+      if (event.type === "message_delta") {
+        addDelta(event);
+      } else if (event.type === "conversation_message") {
         addMessage({ ...event, id: event.message_id });
-        $("working").hidden = false;
+        setRunning(true);
+        if (event.agent === "user") setStatus("VibeCoder thinking");
+        else if (event.agent === "vibecoder" && event.patch_preview) {
+          setStatus(`Evaluator reviewing${event.iteration ? roundOf(event.iteration) : ""}`);
+        } else if (event.agent === "evaluator" && event.content.startsWith("Rejected")) {
+          setStatus(`VibeCoder revising${roundOf((event.iteration || 1) + 1)}`);
+        }
       } else if (event.type === "run_finished") {
-        $("working").hidden = true;
-        const outcome = $("run-outcome");
-        outcome.hidden = !event.error;
-        outcome.textContent = event.final_feedback ? `${event.error}: ${event.final_feedback}` : event.error || "";
+        // Live text that never became a stored message (a stopped run) stays, marked.
+        for (const li of liveItems.values()) {
+          li.classList.add("stopped");
+          li.removeAttribute("aria-busy");
+        }
+        liveItems.clear();
+        setRunning(false);
+        if (event.outcome === "cancelled") showOutcome("Run stopped. What was written so far is kept.", false);
+        else if (event.error) showOutcome(event.final_feedback ? `${event.error}: ${event.final_feedback}` : event.error, true);
+        else showOutcome("", false);
       } else if (event.type === "diff_created") {
         showPending(event.diff_id);
       } else if (event.type === "code_changed") {
@@ -137,19 +247,47 @@
       }
     }, () => catchUp().catch(() => {}));
 
-    $("prompt-form").addEventListener("submit", async (event) => {
-      event.preventDefault();
+    async function send() {
       $("prompt-error").textContent = "";
       try {
         await api("POST", `/api/sessions/${config.sessionId}/messages`, { prompt: $("prompt").value });
         $("prompt").value = "";
-        $("working").hidden = false;
-        $("run-outcome").hidden = true;
+        setRunning(true);
+        showOutcome("", false);
         $("pending").hidden = true;
       } catch (error) {
         $("prompt-error").textContent = error.message;
       }
+    }
+
+    $("prompt-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      send();
     });
+    $("prompt").addEventListener("keydown", (event) => {
+      if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+        event.preventDefault();
+        if (!$("send").disabled && $("prompt").value.trim()) send();
+      }
+    });
+    $("stop").addEventListener("click", async () => {
+      $("stop").disabled = true;
+      setStatus("Stopping");
+      try {
+        await api("POST", `/api/sessions/${config.sessionId}/cancel`);
+      } catch (error) {
+        // 409: the run ended meanwhile (its run_finished is on the way or came).
+        catchUp().catch(() => {});
+        $("stop").disabled = false;
+        showOutcome(`Could not stop the run: ${error.message}`, true);
+      }
+    });
+    // Escape stops the run, after asking (a stray Escape must not end minutes of work).
+    document.addEventListener("keydown", (event) => {
+      if (event.key !== "Escape" || $("stop").hidden || $("stop").disabled) return;
+      if (window.confirm("Stop the agents' run? What they wrote so far is kept.")) $("stop").click();
+    });
+    setRunning(!$("working").hidden);
   }
 
   // The review page's own script (static/review.js) uses the same helpers.

@@ -56,6 +56,8 @@ class Step:
     cut_after: int | None = None
     # Errors only: the error's `code` (e.g. "context_length_exceeded").
     error_code: str = ""
+    # Streamed answers only: the pause before each event after the first (a slow model).
+    stream_delay_s: float = 0.0
 
 
 def text(content: str, **kw: Any) -> Step:
@@ -248,7 +250,11 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path.endswith("/responses"):
             response = _response(step, model)
             if body.get("stream"):
-                self._sse(_response_events(response), cut_after=step.cut_after)
+                self._sse(
+                    _response_events(response),
+                    cut_after=step.cut_after,
+                    delay_s=step.stream_delay_s,
+                )
             else:
                 self._json(200, response)
         elif self.path.endswith("/chat/completions"):
@@ -280,6 +286,7 @@ class _Handler(BaseHTTPRequestHandler):
         events: Iterator[dict[str, Any]],
         done_marker: bool = False,
         cut_after: int | None = None,
+        delay_s: float = 0.0,
     ) -> None:
         self.send_response(200)
         self.send_header("content-type", "text/event-stream")
@@ -299,7 +306,10 @@ class _Handler(BaseHTTPRequestHandler):
         if done_marker:
             pieces.append(b"data: [DONE]\n\n")
         if cut_after is None:
-            for data in pieces:
+            for index, data in enumerate(pieces):
+                if delay_s and index:
+                    self.wfile.flush()
+                    self.model_server._stopping.wait(delay_s)
                 self.wfile.write(data)
             self.wfile.flush()
             return

@@ -66,7 +66,10 @@ class Vibe:
     project: Project
     session_id: str
     socket: WebsocketCommunicator
+    # Events other than `message_delta` (live text, kept apart in `live`), in order.
     events: list[dict[str, Any]] = field(default_factory=list)
+    # Every event, `message_delta` included, in order.
+    stream: list[dict[str, Any]] = field(default_factory=list)
 
     async def send(self, prompt: str, session_id: str | None = None) -> Any:
         return await self.client.post(
@@ -82,7 +85,9 @@ class Vibe:
                 event = await self.socket.receive_json_from(timeout=wait)
                 if event["type"] == "heartbeat":
                     continue
-                self.events.append(event)
+                self.stream.append(event)
+                if event["type"] != "message_delta":
+                    self.events.append(event)
                 if event["type"] == event_type:
                     return event
 

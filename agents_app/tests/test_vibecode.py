@@ -119,6 +119,17 @@ async def test_two_rejections_then_approval(vibe: Vibe, model_server) -> None:
         if e["type"] == "conversation_message" and e["agent"] == "evaluator"
     ]
     assert evaluator_rounds == [1, 2, 3]
+    # A rejection reads as one, without the commit message of a patch not committed.
+    evaluator_texts = [
+        e["content"]
+        for e in vibe.events
+        if e["type"] == "conversation_message" and e["agent"] == "evaluator"
+    ]
+    assert evaluator_texts == [
+        "Rejected: Say 'refund requests' instead.",
+        "Rejected: Also keep the period.",
+        "Approved: Good now.\nCommit message: feat: refunds",
+    ]
     # Each rejection's reasoning reached the VibeCoder in its next request.
     assert "Say 'refund requests' instead." in model_server.requests[2].tool_outputs()[-1]
     assert "Also keep the period." in model_server.requests[4].tool_outputs()[-1]

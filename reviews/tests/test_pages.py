@@ -62,7 +62,7 @@ def test_project_page_shows_code_conversation_tokens_history(browser, user) -> N
     ConversationMessage.objects.create(session=session, role="user", agent="user", content="hi <b>")
     ConversationMessage.objects.create(
         session=session, role="assistant", agent="vibecoder", iteration=1, content="hello",
-        token_usage={"total_tokens": 42},
+        token_usage={"total_tokens": 42}, patch_preview="+print('hello')",
     )  # fmt: skip
 
     page = browser.get(f"/projects/{project.id}/").content.decode()

@@ -49,7 +49,9 @@ def test_a_commit_in_git_with_a_diff_trailer_marks_its_diff_committed(
 
 def test_a_commit_made_outside_the_app_moves_the_row_and_no_diff(project, session) -> None:
     diff = make_diff(project, session, "Other.", status="human_approved")
-    sha = git.commit_file(project.slug, project.main_file, CODE + "# by hand\n", "by hand", "A", "a@x")
+    sha = git.commit_file(
+        project.slug, project.main_file, CODE + "# by hand\n", "by hand", "A", "a@x"
+    )
 
     reconciled = reconcile(project.id)
 
