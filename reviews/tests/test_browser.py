@@ -7,7 +7,6 @@ reload, rejects the first diff with feedback, approves the second and commits it
 
 import json
 import os
-import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,12 +15,12 @@ import httpx
 import pytest
 
 from agents_app.patching import unified_diff
+from tests.browser import CHROMIUM, launch_chromium
 from tests.model_server import ModelServer, RecordedRequest, Step, custom_tool_call, text
 from tests.servers import AppServer, create_user_and_project
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "bench" / "screenshots"
 CODE = 'from agents import Agent\n\nbot = Agent(name="Bot", instructions="Help.")\n'
 ROUNDS = ["Help kindly.", "Help warmly."]
@@ -82,13 +81,7 @@ def test_chat_review_reject_approve_commit(served) -> None:
 
     server, _ = served
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run",
-                  "--disable-quic"],
-        )  # fmt: skip
+        browser = launch_chromium(playwright)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.set_default_timeout(20_000)
         # Chromium reports each Content-Security-Policy violation on the console.

@@ -7,7 +7,6 @@ its "+" mark, and follows a commit made elsewhere live.
 
 import json
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,11 +14,11 @@ import httpx
 import pytest
 
 from projects.sample_workflow import SAMPLE_CODE
+from tests.browser import CHROMIUM, launch_chromium
 from tests.servers import AppServer
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "bench" / "screenshots"
 PASSWORD = "demo-graph-pass-41"
 WITH_SEARCH = SAMPLE_CODE.replace(
@@ -70,13 +69,7 @@ def test_project_graph_node_conversation_and_review_graph_diff(seeded) -> None:
 
     server, made = seeded
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run",
-                  "--disable-quic"],
-        )  # fmt: skip
+        browser = launch_chromium(playwright)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.set_default_timeout(20_000)
         console: list[str] = []

@@ -17,7 +17,8 @@ import httpx
 import pytest
 
 from agents_app.patching import unified_diff
-from reviews.tests.test_browser import CHROMIUM, SCREENSHOTS
+from reviews.tests.test_browser import SCREENSHOTS
+from tests.browser import launch_chromium
 from tests.model_server import ModelServer, RecordedRequest, Step, custom_tool_call, text
 from tests.servers import AppServer, create_user_and_project
 
@@ -123,12 +124,7 @@ def served() -> Iterator[Served]:
             served.diff_id = pending[0]["id"] if pending else ""
             time.sleep(0.2)
         with sync_playwright() as playwright:
-            served.browser = playwright.chromium.launch(
-                executable_path=CHROMIUM,
-                headless=True,
-                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                      "--disable-component-update", "--disable-sync", "--no-first-run"],
-            )  # fmt: skip
+            served.browser = launch_chromium(playwright)
             yield served
             served.browser.close()
     finally:

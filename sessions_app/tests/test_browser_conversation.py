@@ -6,7 +6,6 @@ message; Stop ends a run within a second and the page says it stopped.
 
 import json
 import os
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,12 +14,12 @@ from typing import Any
 import pytest
 
 from agents_app.patching import unified_diff
+from tests.browser import CHROMIUM, launch_chromium
 from tests.model_server import ModelServer, RecordedRequest, Step, custom_tool_call, hang, text
 from tests.servers import AppServer, create_user_and_project
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "bench" / "screenshots"
 CODE = 'from agents import Agent\n\nbot = Agent(name="Bot", instructions="Help.")\n'
 ANSWER = " ".join(f"word{n}" for n in range(60))  # 16 characters per event: ~28 events
@@ -63,13 +62,7 @@ def test_live_text_then_stop(served: AppServer) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run",
-                  "--disable-quic"],
-        )  # fmt: skip
+        browser = launch_chromium(playwright)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.set_default_timeout(20_000)
         console: list[str] = []

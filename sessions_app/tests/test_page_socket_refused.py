@@ -1,6 +1,5 @@
 """The project page's script does not reconnect after a refusal (4429 here): it says why."""
 
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -8,11 +7,10 @@ from pathlib import Path
 import pytest
 from websockets.sync.client import connect
 
+from tests.browser import CHROMIUM, launch_chromium
 from tests.servers import AppServer, create_user_and_project
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
 @pytest.fixture
@@ -36,9 +34,7 @@ def test_a_refused_socket_shows_a_message_and_is_not_retried(served) -> None:
         connect(url, origin="http://localhost") as elsewhere,  # type: ignore[arg-type]
         sync_playwright() as playwright,
     ):
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"]
-        )
+        browser = launch_chromium(playwright)
         page = browser.new_page()
         page.set_default_timeout(20_000)
         page.goto(f"{server.url}/login/")
