@@ -33,7 +33,7 @@ def answers(request: RecordedRequest) -> Step:
         return hang()
     if "be kind" in request.input_text():
         new_code = CODE.replace("Help.", "Help kindly.")
-        patch = "Kinder\n" + unified_diff(CODE, new_code, "agents.py")
+        patch = "Kinder\n" + unified_diff(CODE, new_code, "workflow.py")
         return custom_tool_call("submit_patch", patch, stream_delay_s=0.1)
     return text(ANSWER, stream_delay_s=0.1)  # ~3 s to write
 
