@@ -91,7 +91,8 @@ async def handle_patch(context: RunContextWrapper[Any], patch: str, description:
     if not diff_text:
         return "The patch changes nothing. Submit a diff that makes the requested change."
     try:
-        validate_code(result.code, f"The patched {run.filename}")
+        # It parses the file again: off the loop, like the applier.
+        await asyncio.to_thread(validate_code, result.code, f"The patched {run.filename}")
     except InvalidCode as exc:
         logger.info("patched file refused session=%s: %s", run.session_id, exc)
         return (
