@@ -28,6 +28,23 @@ def media_root(tmp_path: Path, settings) -> Path:
     return root
 
 
+@pytest.fixture(params=["filesystem", "database"])
+def git_storage(request: pytest.FixtureRequest, settings) -> str:
+    """Each git and review test runs on both stores of GIT_STORAGE.
+
+    The database store needs the database: a test that asks for neither `db` nor
+    `transactional_db` gets `db`.
+    """
+    settings.GIT_STORAGE = request.param
+    if (
+        request.param == "database"
+        and not {"db", "transactional_db"} & set(request.fixturenames)
+        and request.node.get_closest_marker("django_db") is None
+    ):
+        request.getfixturevalue("db")
+    return str(request.param)
+
+
 @pytest.fixture(autouse=True)
 def _fresh_login_counts() -> None:
     """Failed-login counts (django-axes, in the cache) never leak from one test to the next.

@@ -1,7 +1,10 @@
 """Each project's own git repository, through pygit2.
 
-Repositories are bare (no work tree to drift from HEAD) and live at
-`MEDIA_ROOT/projects/<slug>`; the file names in them are plain top-level names. All
+Repositories are bare (no work tree to drift from HEAD); the file names in them are
+plain top-level names. `GIT_STORAGE` says where they live: `filesystem` at
+`MEDIA_ROOT/projects/<slug>`, or `database` (objects and refs in `GitObject`/`GitRef`
+rows, see `projects.git_storage`; a branch moves by compare-and-swap in the caller's
+transaction). Either way the same pygit2 code below reads and writes them. All
 functions are synchronous: async callers run them in a thread.
 
 A commit made for a diff carries the trailer `Vibegrapher-Diff: <diff id>`: git is the
@@ -13,6 +16,8 @@ import logging
 import os
 import re
 import shutil
+import subprocess
+import tempfile
 import threading
 import time
 import uuid
@@ -22,7 +27,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pygit2
+from django.conf import settings
+from django.db import DatabaseError, transaction
 
+from projects import git_storage
 from projects.storage import check_file_name, projects_root, repository_dir
 from vibegrapher.faults import crash_point
 
@@ -80,7 +88,16 @@ class CommitInfo:
     committed_at: datetime
 
 
+def _in_database() -> bool:
+    return bool(settings.GIT_STORAGE == "database")
+
+
 def _open(slug: str) -> pygit2.Repository:
+    if _in_database():
+        repository_dir(slug)  # the same check of the slug as on the filesystem
+        if not git_storage.repository_exists(slug):
+            raise GitError(f"No repository for project {slug!r}.")
+        return git_storage.open_repository(slug, BRANCH_REF)
     path = repository_dir(slug)
     if not path.is_dir():
         raise GitError(f"No repository for project {slug!r}.")
@@ -135,11 +152,31 @@ def stage_repository(
     return path, str(oid)
 
 
+def repository_exists(slug: str) -> bool:
+    """Whether anything holds the slug's repository (a project's, or one left by a crash)."""
+    if _in_database():
+        return git_storage.repository_exists(slug)
+    path = repository_dir(slug)
+    return path.exists() or path.is_symlink()
+
+
 def place_repository(staged: Path, slug: str) -> None:
     """Move a staged repository to the slug's path; RepositoryExists if anything is there.
 
     Never replaces or removes what is there: a losing request leaves the winner alone.
+    With the database store, the staged objects and branch are copied into the rows of
+    the slug, in the caller's transaction (the staged directory is then discarded).
     """
+    if _in_database():
+        repository_dir(slug)
+        if git_storage.repository_exists(slug):
+            raise RepositoryExists(f"A repository for {slug!r} already exists in the database.")
+        try:
+            with transaction.atomic():
+                git_storage.store_repository(slug, staged, BRANCH_REF, create=True)
+        except git_storage.RefMoved as exc:
+            raise RepositoryExists(f"The repository of {slug!r} was taken.") from exc
+        return
     target = repository_dir(slug)
     if target.exists() or target.is_symlink():
         raise RepositoryExists(f"Something already exists at the repository path of {slug!r}.")
@@ -155,6 +192,8 @@ def place_repository(staged: Path, slug: str) -> None:
 
 def unplace_repository(slug: str, staged: Path) -> None:
     """Undo `place_repository`: the row that claimed the slug was not saved."""
+    if _in_database():
+        return  # the rows were written in that row's transaction, rolled back with it
     os.rename(repository_dir(slug), staged)
 
 
@@ -242,7 +281,8 @@ def commit_file(
         tree.insert(filename, repo.create_blob(content.encode()), pygit2.enums.FileMode.BLOB)
         signature = _signature(author_name, author_email)
         crash_point("commit:before-ref-move")
-        _break_stale_ref_lock(slug)
+        if not _in_database():
+            _break_stale_ref_lock(slug)
         try:
             oid = repo.create_commit(
                 BRANCH_REF, signature, signature, message, tree.write(), [head.id]
@@ -301,11 +341,28 @@ def reset_branch(slug: str, sha: str, undoing: str) -> None:
     Undoes a commit whose database rows failed to save with an error (a crash instead
     is mended by reconciliation: the rows follow git).
     """
+    if _in_database():
+        _reset_stored_branch(slug, sha, undoing)
+        return
     with _locks[slug]:
         repo = _open(slug)
         ref = repo.references[BRANCH_REF]
         if str(ref.target) == undoing:
             ref.set_target(pygit2.Oid(hex=sha))
+
+
+def _reset_stored_branch(slug: str, sha: str, undoing: str) -> None:
+    connection = transaction.get_connection()
+    try:
+        with transaction.atomic():
+            git_storage.move_ref(slug, BRANCH_REF, undoing, sha)
+    except git_storage.RefMoved:
+        pass
+    except DatabaseError:
+        # The caller's transaction failed (that is why it undoes the commit): the ref
+        # moved inside it, and its rollback puts the ref back with everything else.
+        if not connection.in_atomic_block:
+            raise
 
 
 def history(slug: str, limit: int = 100) -> list[CommitInfo]:
@@ -328,6 +385,39 @@ def history(slug: str, limit: int = 100) -> list[CommitInfo]:
 
 
 def delete_repository(slug: str) -> None:
+    if _in_database():
+        repository_dir(slug)
+        with transaction.atomic():
+            git_storage.delete_repository(slug)
+        return
     path = repository_dir(slug)
     with _locks[slug]:
         shutil.rmtree(path, ignore_errors=True)
+
+
+GIT_BINARY = "/usr/bin/git"
+
+
+def export_bundle(slug: str, target: Path) -> None:
+    """Write the repository as a git bundle at `target` (`git clone target` gives it back).
+
+    The database store is first written out to a temporary bare repository; `git bundle`
+    then reads either store's copy the same way.
+    """
+    with tempfile.TemporaryDirectory(prefix="vibegrapher-export-") as scratch:
+        if _in_database():
+            _open(slug)  # GitError if there is no such repository
+            source = Path(scratch) / "repository.git"
+            git_storage.write_to_directory(slug, source, BRANCH_REF)
+        else:
+            source = repository_dir(slug)
+            _open(slug)
+        result = subprocess.run(
+            [GIT_BINARY, "-C", str(source), "bundle", "create", str(target), "HEAD", BRANCH_REF],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={"PATH": "/usr/bin:/bin", "GIT_CONFIG_NOSYSTEM": "1", "HOME": scratch},
+        )
+        if result.returncode != 0:
+            raise GitError(f"Cannot bundle the repository of {slug!r}: {result.stderr.strip()}")

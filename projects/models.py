@@ -58,3 +58,40 @@ class TestCase(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class GitObject(models.Model):
+    """One git object of a project's repository (GIT_STORAGE=database).
+
+    Keyed by the repository (the project's slug, as its directory is named on the
+    filesystem) and the object id; `data` is the object's content zlib-compressed, as
+    git stores a loose object. Objects never change: only refs move.
+    """
+
+    repository = models.CharField(max_length=120)
+    oid = models.CharField(max_length=40)
+    type = models.PositiveSmallIntegerField(help_text="libgit2's object type: 1 commit ... 4 tag")
+    data = models.BinaryField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["repository", "oid"], name="unique_git_object")
+        ]
+
+
+class GitRef(models.Model):
+    """A branch of a project's repository (GIT_STORAGE=database).
+
+    Moved only by compare-and-swap (`UPDATE ... WHERE target = <old>`) inside the
+    transaction that also changes the project's row, so the database decides whether
+    HEAD moved, and a commit's ref and rows are saved together or not at all.
+    """
+
+    repository = models.CharField(max_length=120)
+    name = models.CharField(max_length=255)
+    target = models.CharField(max_length=40)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["repository", "name"], name="unique_git_ref")
+        ]

@@ -60,7 +60,7 @@ def _free_slug(base: str) -> str:
     )
     for n in range(1, MAX_SLUG_ATTEMPTS + 1):
         slug = base if n == 1 else f"{base}-{n}"
-        if slug not in taken and not repository_dir(slug).exists():
+        if slug not in taken and not git.repository_exists(slug):
             return slug
     return f"{base}-{uuid.uuid4().hex[:8]}"
 

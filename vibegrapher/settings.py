@@ -306,6 +306,14 @@ OPENAI_TRACING: str = env.str("OPENAI_TRACING", default="auto")
 AGENT_MEMORY: str = env.str("AGENT_MEMORY", default="sqlite")
 if AGENT_MEMORY not in ("sqlite", "database"):
     raise ImproperlyConfigured(f"AGENT_MEMORY={AGENT_MEMORY!r} is unknown: use sqlite or database.")
+# Where the projects' git repositories live: "filesystem" (a bare repository per
+# project under MEDIA_ROOT/projects, one machine) or "database" (objects and refs in
+# DATABASE_URL, shared by every machine; README, "Scaling").
+GIT_STORAGE: str = env.str("GIT_STORAGE", default="filesystem")
+if GIT_STORAGE not in ("filesystem", "database"):
+    raise ImproperlyConfigured(
+        f"GIT_STORAGE={GIT_STORAGE!r} is unknown: use filesystem or database."
+    )
 VIBECODE_MAX_ROUNDS: int = env.int("VIBECODE_MAX_ROUNDS", default=3)
 VIBECODE_RUN_TIMEOUT_SECONDS: float = env.float("VIBECODE_RUN_TIMEOUT_SECONDS", default=600.0)
 VIBECODE_MODEL_RETRIES: int = env.int("VIBECODE_MODEL_RETRIES", default=3)

@@ -12,7 +12,7 @@ from projects.models import Project, TestCase
 from projects.sample_workflow import SAMPLE_CODE
 from projects.services import create_project
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("git_storage")]
 
 
 def seed() -> str:
@@ -63,7 +63,9 @@ def test_reset_db_needs_confirmation(user) -> None:
 # Outside a test transaction: PostgreSQL refuses to TRUNCATE tables with pending
 # deferred-constraint checks, as a real `reset_db` never has.
 @pytest.mark.django_db(transaction=True)
-def test_reset_db_wipes_data_and_media_then_seeds(user, media_root, monkeypatch) -> None:
+def test_reset_db_wipes_data_and_media_then_seeds(
+    user, media_root, monkeypatch, git_storage
+) -> None:
     monkeypatch.setenv("DEMO_PASSWORD", "chosen-password-9")
     create_project(user, "Gone Soon", "x = 1\n")
     (media_root / "stray.txt").write_text("x")
@@ -73,4 +75,10 @@ def test_reset_db_wipes_data_and_media_then_seeds(user, media_root, monkeypatch)
     assert list(Project.objects.values_list("name", flat=True)) == ["Agent Triage System"]
     assert not User.objects.filter(username="alice").exists()
     assert sorted(p.name for p in media_root.iterdir()) == ["projects"]
-    assert [p.name for p in (media_root / "projects").iterdir()] == ["agent-triage-system"]
+    repositories = [p.name for p in (media_root / "projects").iterdir()]
+    if git_storage == "filesystem":
+        assert repositories == ["agent-triage-system"]
+    else:
+        assert repositories == []
+        assert git.repository_exists("agent-triage-system")
+        assert not git.repository_exists("gone-soon")

@@ -1,26 +1,45 @@
-"""The git service: repositories under MEDIA_ROOT/projects, never anywhere else."""
+"""The git service: repositories under MEDIA_ROOT/projects or in the database, nowhere else.
+
+Every test runs on both stores of GIT_STORAGE (the `git_storage` fixture).
+"""
 
 import threading
+import zlib
 
 import pygit2
 import pytest
+from django.db import connection
 
 from projects import git
+from projects.models import GitObject, GitRef
 from projects.storage import UnsafePathError, conversations_db, repository_dir
+
+pytestmark = pytest.mark.usefixtures("git_storage")
 
 
 def make(slug: str = "demo", code: str = "print(1)\n") -> str:
     return git.create_repository(slug, "agents.py", code, "Initial agent code", "Ann", "ann@x")
 
 
-def test_create_then_read_head(media_root) -> None:
+def stored_repository(slug: str, git_storage: str, media_root) -> pygit2.Repository:
+    """The repository as stored, read without `projects.git`."""
+    if git_storage == "filesystem":
+        assert repository_dir(slug) == media_root / "projects" / slug
+        return pygit2.Repository(str(repository_dir(slug)))
+    assert not repository_dir(slug).exists()
+    repo = pygit2.init_repository(str(media_root.parent / "copy.git"), bare=True)
+    for row in GitObject.objects.filter(repository=slug):
+        repo.odb.write(row.type, zlib.decompress(bytes(row.data)))
+    return repo
+
+
+def test_create_then_read_head(media_root, git_storage) -> None:
     sha = make()
 
     head = git.read_head("demo", "agents.py")
 
     assert head == git.HeadState(code="print(1)\n", commit=sha, branch="main")
-    assert repository_dir("demo") == media_root / "projects" / "demo"
-    commit = pygit2.Repository(str(repository_dir("demo"))).get(sha)
+    commit = stored_repository("demo", git_storage, media_root).get(sha)
     assert isinstance(commit, pygit2.Commit)
     assert commit.message == "Initial agent code"
     assert (commit.author.name, commit.author.email) == ("Ann", "ann@x")
@@ -51,6 +70,7 @@ def test_commit_refuses_when_head_moved() -> None:
     assert len(git.history("demo")) == 2
 
 
+@pytest.mark.django_db(transaction=True)
 def test_concurrent_commits_on_one_base_give_one_commit() -> None:
     base = make()
     outcomes: list[str] = []
@@ -61,6 +81,8 @@ def test_concurrent_commits_on_one_base_give_one_commit() -> None:
             outcomes.append("ok")
         except git.HeadMovedError:
             outcomes.append("moved")
+        finally:
+            connection.close()
 
     threads = [threading.Thread(target=commit, args=(n,)) for n in range(8)]
     for thread in threads:
@@ -72,11 +94,13 @@ def test_concurrent_commits_on_one_base_give_one_commit() -> None:
     assert len(git.history("demo")) == 2
 
 
-def test_delete_removes_the_repository() -> None:
+def test_delete_removes_the_repository(git_storage) -> None:
     make()
     git.delete_repository("demo")
 
     assert not repository_dir("demo").exists()
+    if git_storage == "database":
+        assert not GitObject.objects.exists() and not GitRef.objects.exists()
     with pytest.raises(git.GitError):
         git.read_head("demo", "agents.py")
 

@@ -8,12 +8,12 @@ from django.db import DatabaseError, connection
 from django.db.models.signals import pre_save
 
 from projects import git
-from projects.models import Project
+from projects.models import GitRef, Project
 from projects.sample_workflow import STARTER_CODE
 from projects.services import commit_project_code, create_project
 from projects.storage import conversations_db, repository_dir
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("git_storage")]
 
 CODE = "from agents import Agent\n\nbot = Agent(name='Bot')\n"
 
@@ -148,10 +148,14 @@ def test_delete_removes_row_repository_and_memory(
     assert not conversations_db(project.slug).exists()
 
 
-def test_failed_repository_step_leaves_no_row(user, media_root) -> None:
-    # A file where the next free repository directory would go makes git fail.
-    (media_root / "projects").mkdir()
-    (media_root / "projects" / "blocked").write_text("not a repository")
+def test_failed_repository_step_leaves_no_row(user, media_root, git_storage) -> None:
+    # Something where the next free repository would go (a file on the filesystem, a
+    # branch left by a crash in the database) makes git fail.
+    if git_storage == "filesystem":
+        (media_root / "projects").mkdir()
+        (media_root / "projects" / "blocked").write_text("not a repository")
+    else:
+        GitRef.objects.create(repository="blocked", name=git.BRANCH_REF, target="0" * 40)
     project = create_project(user, "Blocked", CODE)
     assert project.slug == "blocked-2"
 

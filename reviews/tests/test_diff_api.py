@@ -19,7 +19,7 @@ from tests.model_server import text
 
 CODE = 'from agents import Agent\n\nbot = Agent(name="Bot", instructions="Help.")\n'
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("git_storage")]
 
 
 def make_diff(project: Project, session: VibecodeSession, new_text: str, **fields) -> Diff:

@@ -10,7 +10,7 @@ from reviews.tests.test_diff_api import CODE, make_diff
 from sessions_app.models import VibecodeSession
 from sessions_app.services import get_or_create_session
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("git_storage")]
 
 
 @pytest.fixture
