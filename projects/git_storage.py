@@ -279,7 +279,7 @@ def store_repository(repository: str, source: Path, branch_ref: str, create: boo
                 oid=str(oid),
                 type=int(object_type),
                 data=zlib.compress(data),
-            )  # fmt: skip
+            )
         )
         if len(batch) >= 500:
             written += len(GitObject.objects.bulk_create(batch, ignore_conflicts=True))

@@ -78,6 +78,9 @@ class GitObject(models.Model):
             models.UniqueConstraint(fields=["repository", "oid"], name="unique_git_object")
         ]
 
+    def __str__(self) -> str:
+        return f"{self.repository} {self.oid}"
+
 
 class GitRef(models.Model):
     """A branch of a project's repository (GIT_STORAGE=database).
@@ -95,3 +98,6 @@ class GitRef(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["repository", "name"], name="unique_git_ref")
         ]
+
+    def __str__(self) -> str:
+        return f"{self.repository} {self.name} -> {self.target}"
