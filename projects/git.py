@@ -421,3 +421,119 @@ def export_bundle(slug: str, target: Path) -> None:
         )
         if result.returncode != 0:
             raise GitError(f"Cannot bundle the repository of {slug!r}: {result.stderr.strip()}")
+
+
+@dataclass(frozen=True)
+class MovedRepository:
+    slug: str
+    objects_written: int
+    commits_verified: int
+    already_there: bool
+
+
+def move_repository(slug: str, to: str) -> MovedRepository:
+    """Copy the slug's repository from one store to the other, then verify the copy.
+
+    `to` is "database" or "filesystem". Idempotent: objects already in the target are
+    kept, and a target whose branch is already at the source's tip is only verified. A
+    target whose branch is elsewhere is refused (it was committed to after a move).
+    Verification walks every commit of the source's branch and checks the target has
+    the same commit with the same tree, every blob of which reads back to its id.
+    Call with the project's row locked, so no commit lands meanwhile.
+    """
+    repository_dir(slug)
+    disk_path = repository_dir(slug)
+    if to == "database":
+        source = _open_directory(disk_path, slug)
+        tip = str(_head_commit(source).id)
+        stored = git_storage.read_ref(slug, BRANCH_REF)
+        if stored is not None and stored != tip:
+            raise GitError(
+                f"{slug}: the database's branch is at {stored[:12]}, the directory's at "
+                f"{tip[:12]}; not overwriting it."
+            )
+        with transaction.atomic():
+            written = git_storage.store_repository(slug, disk_path, BRANCH_REF)
+        target = git_storage.open_repository(slug, BRANCH_REF)
+    elif to == "filesystem":
+        stored = git_storage.read_ref(slug, BRANCH_REF)
+        if stored is None:
+            raise GitError(f"{slug}: no repository in the database.")
+        source = git_storage.open_repository(slug, BRANCH_REF)
+        tip = stored
+        written = 0
+        if disk_path.exists():
+            on_disk = str(_head_commit(_open_directory(disk_path, slug)).id)
+            if on_disk != tip:
+                raise GitError(
+                    f"{slug}: the directory's branch is at {on_disk[:12]}, the database's "
+                    f"at {tip[:12]}; not overwriting it."
+                )
+        else:
+            root = projects_root()
+            root.mkdir(parents=True, exist_ok=True)
+            staged = root / f".staging-{uuid.uuid4().hex}"
+            try:
+                git_storage.write_to_directory(slug, staged, BRANCH_REF)
+                written = len(list(_open_directory(staged, slug).odb))
+                place_repository_directory(staged, slug)
+            finally:
+                shutil.rmtree(staged, ignore_errors=True)
+        target = _open_directory(disk_path, slug)
+    else:
+        raise ValueError(f"Unknown store {to!r}: database or filesystem.")
+    verified = _verify_copy(slug, source, target, tip)
+    return MovedRepository(slug, written, verified, already_there=stored == tip)
+
+
+def _open_directory(path: Path, slug: str) -> pygit2.Repository:
+    if not path.is_dir():
+        raise GitError(f"{slug}: no repository at {path}.")
+    try:
+        return pygit2.Repository(str(path))
+    except pygit2.GitError as exc:
+        raise GitError(f"{slug}: cannot open {path}: {exc}") from exc
+
+
+def place_repository_directory(staged: Path, slug: str) -> None:
+    """`place_repository` for the filesystem store, whatever GIT_STORAGE says."""
+    target = repository_dir(slug)
+    if target.exists() or target.is_symlink():
+        raise RepositoryExists(f"Something already exists at the repository path of {slug!r}.")
+    os.rename(staged, target)
+
+
+def _verify_copy(slug: str, source: pygit2.Repository, target: pygit2.Repository, tip: str) -> int:
+    """Every commit from `tip` in `source` is in `target` with the same, complete tree."""
+    if str(_head_commit(target).id) != tip:
+        raise GitError(f"{slug}: the copy's branch is not at {tip[:12]}.")
+    checked_trees: set[str] = set()
+    count = 0
+    for commit in source.walk(pygit2.Oid(hex=tip), pygit2.enums.SortMode.TOPOLOGICAL):
+        copy = target.get(commit.id)
+        if not isinstance(copy, pygit2.Commit) or copy.tree_id != commit.tree_id:
+            raise GitError(f"{slug}: commit {commit.id} differs in the copy.")
+        _verify_tree(slug, source, target, str(commit.tree_id), checked_trees)
+        count += 1
+    return count
+
+
+def _verify_tree(
+    slug: str, source: pygit2.Repository, target: pygit2.Repository, tree_id: str, seen: set[str]
+) -> None:
+    if tree_id in seen:
+        return
+    seen.add(tree_id)
+    tree = target.get(tree_id)
+    original = source.get(tree_id)
+    if not isinstance(tree, pygit2.Tree) or not isinstance(original, pygit2.Tree):
+        raise GitError(f"{slug}: tree {tree_id} is missing from the copy.")
+    entries = [(e.name, str(e.id), e.filemode) for e in tree]
+    if entries != [(e.name, str(e.id), e.filemode) for e in original]:
+        raise GitError(f"{slug}: tree {tree_id} differs in the copy.")
+    for name, oid, _ in entries:
+        found = target.get(oid)
+        if isinstance(found, pygit2.Tree):
+            _verify_tree(slug, source, target, oid, seen)
+        elif not isinstance(found, pygit2.Blob) or str(pygit2.hash(found.data)) != oid:
+            raise GitError(f"{slug}: {name} ({oid}) does not read back in the copy.")

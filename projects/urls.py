@@ -13,6 +13,11 @@ urlpatterns = [
         name="project-commits",
     ),
     path(
+        "projects/<uuid:project_id>/export",
+        views.ProjectExportView.as_view(),
+        name="project-export",
+    ),
+    path(
         "projects/<uuid:project_id>/nodes", views.ProjectNodesView.as_view(), name="project-nodes"
     ),
     path(

@@ -1,8 +1,11 @@
 """Projects API: thin views over `projects.services` and `projects.git`."""
 
+import tempfile
 import uuid
+from pathlib import Path
 
 from django.db import IntegrityError, transaction
+from django.http import HttpResponse
 from rest_framework import status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
@@ -62,6 +65,20 @@ class ProjectCommitsView(APIView):
         project = services.get_owned_project(api_user(request), project_id)
         commits = git.history(project.slug)
         return Response(CommitSerializer(commits, many=True).data)
+
+
+class ProjectExportView(APIView):
+    """The project's repository as a git bundle (`git clone project.bundle`)."""
+
+    def get(self, request: Request, project_id: uuid.UUID) -> HttpResponse:
+        project = services.get_owned_project(api_user(request), project_id)
+        with tempfile.TemporaryDirectory(prefix="vibegrapher-bundle-") as scratch:
+            bundle = Path(scratch) / f"{project.slug}.bundle"
+            git.export_bundle(project.slug, bundle)
+            content = bundle.read_bytes()
+        response = HttpResponse(content, content_type="application/x-git-bundle")
+        response["Content-Disposition"] = f'attachment; filename="{project.slug}.bundle"'
+        return response
 
 
 class ProjectNodesView(APIView):
