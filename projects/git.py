@@ -95,9 +95,10 @@ def _in_database() -> bool:
 def _open(slug: str) -> pygit2.Repository:
     if _in_database():
         repository_dir(slug)  # the same check of the slug as on the filesystem
-        if not git_storage.repository_exists(slug):
+        stored = git_storage.open_repository(slug, BRANCH_REF)
+        if stored is None:
             raise GitError(f"No repository for project {slug!r}.")
-        return git_storage.open_repository(slug, BRANCH_REF)
+        return stored
     path = repository_dir(slug)
     if not path.is_dir():
         raise GitError(f"No repository for project {slug!r}.")
@@ -454,12 +455,12 @@ def move_repository(slug: str, to: str) -> MovedRepository:
             )
         with transaction.atomic():
             written = git_storage.store_repository(slug, disk_path, BRANCH_REF)
-        target = git_storage.open_repository(slug, BRANCH_REF)
+        target = _stored(slug, use_cache=False)
     elif to == "filesystem":
         stored = git_storage.read_ref(slug, BRANCH_REF)
         if stored is None:
             raise GitError(f"{slug}: no repository in the database.")
-        source = git_storage.open_repository(slug, BRANCH_REF)
+        source = _stored(slug, use_cache=False)
         tip = stored
         written = 0
         if disk_path.exists():
@@ -484,6 +485,13 @@ def move_repository(slug: str, to: str) -> MovedRepository:
         raise ValueError(f"Unknown store {to!r}: database or filesystem.")
     verified = _verify_copy(slug, source, target, tip)
     return MovedRepository(slug, written, verified, already_there=stored == tip)
+
+
+def _stored(slug: str, use_cache: bool) -> pygit2.Repository:
+    stored = git_storage.open_repository(slug, BRANCH_REF, use_cache=use_cache)
+    if stored is None:
+        raise GitError(f"{slug}: no repository in the database.")
+    return stored
 
 
 def _open_directory(path: Path, slug: str) -> pygit2.Repository:

@@ -71,16 +71,34 @@ class _ObjectCache:
 _cache = _ObjectCache(max_bytes=32 * 1024 * 1024)
 
 
-class DatabaseObjects(pygit2.OdbBackend):
-    """libgit2's object database for one repository, on `GitObject` rows."""
+# Commits read at once when a walk first misses the cache: the newest stored ones,
+# which a history page reads.
+COMMITS_PREFETCHED = 1000
 
-    def __init__(self, repository: str) -> None:
+
+class DatabaseObjects(pygit2.OdbBackend):
+    """libgit2's object database for one repository, on `GitObject` rows.
+
+    One instance serves one `projects.git` call. Objects it writes are kept in
+    `pending` (served to its own reads) and inserted in one statement by `flush`,
+    which the ref backend calls before it moves a branch: the objects and the ref
+    move are in the same transaction. `absent` remembers the ids this instance found
+    missing, as libgit2 asks more than once before writing one.
+    """
+
+    def __init__(self, repository: str, use_cache: bool = True) -> None:
         super().__init__()
         self.repository = repository
+        self.use_cache = use_cache
+        self.pending: dict[str, tuple[int, bytes]] = {}
+        self.absent: set[str] = set()
+        self.prefetched = False
 
     def _load(self, oid: str) -> tuple[int, bytes]:
+        if oid in self.pending:
+            return self.pending[oid]
         key = (self.repository, oid)
-        found = _cache.get(key)
+        found = _cache.get(key) if self.use_cache else None
         if found is None:
             row = (
                 GitObject.objects.filter(repository=self.repository, oid=oid)
@@ -90,8 +108,50 @@ class DatabaseObjects(pygit2.OdbBackend):
             if row is None:
                 raise KeyError(oid)
             found = (row[0], zlib.decompress(bytes(row[1])))
-            _cache.put(key, found)
+            if self.use_cache:
+                _cache.put(key, found)
+                if found[0] == pygit2.enums.ObjectType.COMMIT and not self.prefetched:
+                    self._prefetch_commits()
         return found
+
+    def _prefetch_commits(self) -> None:
+        """The newest stored commits into the cache in one query: a walk reads them next."""
+        self.prefetched = True
+        rows = (
+            GitObject.objects.filter(
+                repository=self.repository, type=pygit2.enums.ObjectType.COMMIT
+            )
+            .order_by("-id")
+            .values_list("oid", "data")[:COMMITS_PREFETCHED]
+        )
+        for oid, data in rows:
+            _cache.put(
+                (self.repository, oid),
+                (pygit2.enums.ObjectType.COMMIT, zlib.decompress(bytes(data))),
+            )
+
+    def flush(self) -> None:
+        """Insert the objects written so far (ids already stored are left as they are)."""
+        if not self.pending:
+            return
+        GitObject.objects.bulk_create(
+            [
+                GitObject(
+                    repository=self.repository,
+                    oid=oid,
+                    type=int(object_type),
+                    data=zlib.compress(data),
+                )  # fmt: skip
+                for oid, (object_type, data) in self.pending.items()
+            ],
+            ignore_conflicts=True,
+        )
+        if self.use_cache:
+            # Safe even if the transaction then rolls back: an object's id is its content,
+            # and `exists` never answers from the cache.
+            for oid, found in self.pending.items():
+                _cache.put((self.repository, oid), found)
+        self.pending.clear()
 
     def _full_oid(self, prefix: str) -> str:
         matches = list(
@@ -116,23 +176,21 @@ class DatabaseObjects(pygit2.OdbBackend):
         return object_type, data, pygit2.Oid(hex=full)
 
     def exists_cb(self, oid: pygit2.Oid) -> bool:
-        return GitObject.objects.filter(repository=self.repository, oid=str(oid)).exists()
+        key = str(oid)
+        if key in self.pending:
+            return True
+        if key in self.absent:
+            return False
+        found = GitObject.objects.filter(repository=self.repository, oid=key).exists()
+        if not found:
+            self.absent.add(key)
+        return found
 
     def exists_prefix_cb(self, oid: pygit2.Oid) -> pygit2.Oid:
         return pygit2.Oid(hex=self._full_oid(str(oid).rstrip("0") or "0"))
 
     def write_cb(self, oid: pygit2.Oid, data: bytes, object_type: int) -> None:
-        GitObject.objects.bulk_create(
-            [
-                GitObject(
-                    repository=self.repository,
-                    oid=str(oid),
-                    type=int(object_type),
-                    data=zlib.compress(data),
-                )
-            ],
-            ignore_conflicts=True,
-        )
+        self.pending[str(oid)] = (int(object_type), bytes(data))
 
     def refresh_cb(self) -> None:
         pass
@@ -150,10 +208,16 @@ class DatabaseRefs(pygit2.RefdbBackend):
     committed what).
     """
 
-    def __init__(self, repository: str, branch_ref: str) -> None:
+    def __init__(
+        self, repository: str, branch_ref: str, objects: DatabaseObjects, branch: str | None
+    ) -> None:
         super().__init__()
         self.repository = repository
         self.branch_ref = branch_ref
+        self.objects = objects
+        # The branch as read when the repository was opened: one call of `projects.git`
+        # reads it once (a move is a compare-and-swap, so a stale value only fails it).
+        self.known = {branch_ref: branch}
         self._iterator: Iterator[pygit2.Reference] = iter([])
 
     def exists(self, ref: str) -> bool:
@@ -164,7 +228,7 @@ class DatabaseRefs(pygit2.RefdbBackend):
     def lookup(self, ref: str) -> pygit2.Reference | None:
         if ref == HEAD:
             return pygit2.Reference(HEAD, self.branch_ref)
-        target = read_ref(self.repository, ref)
+        target = self.known[ref] if ref in self.known else read_ref(self.repository, ref)
         return None if target is None else pygit2.Reference(ref, target, None)
 
     def write(
@@ -179,6 +243,8 @@ class DatabaseRefs(pygit2.RefdbBackend):
         if ref.name == HEAD:
             raise pygit2.GitError("HEAD always names the branch in the database store.")
         new = str(ref.target)
+        self.objects.flush()
+        self.known.pop(ref.name, None)
         if old is not None:
             move_ref(self.repository, ref.name, str(old), new)
         elif force:
@@ -242,14 +308,24 @@ def move_ref(repository: str, name: str, old: str, new: str) -> None:
         raise RefMoved(f"{name} is not at {old[:12]}.")
 
 
-def open_repository(repository: str, branch_ref: str) -> pygit2.Repository:
-    """The repository as libgit2 sees it, with the database as its only store."""
+def open_repository(
+    repository: str, branch_ref: str, use_cache: bool = True
+) -> pygit2.Repository | None:
+    """The repository as libgit2 sees it, with the database as its only store.
+
+    None when the repository has no branch (it does not exist). Without `use_cache`
+    every object is read from the database (to verify a copy).
+    """
+    branch = read_ref(repository, branch_ref)
+    if branch is None:
+        return None
+    objects = DatabaseObjects(repository, use_cache)
     odb = pygit2.Odb()
-    odb.add_backend(DatabaseObjects(repository), 1)
+    odb.add_backend(objects, 1)
     repo = pygit2.Repository()
     repo.set_odb(odb)
     refdb = pygit2.Refdb.new(repo)
-    refdb.set_backend(DatabaseRefs(repository, branch_ref))
+    refdb.set_backend(DatabaseRefs(repository, branch_ref, objects, branch))
     repo.set_refdb(refdb)
     return repo
 
