@@ -127,9 +127,11 @@ def run(args: argparse.Namespace) -> None:
         )
     for history in args.histories:
         fs, db = results[("filesystem", history)], results[("database", history)]
+        commit = db["commit_p50"] / fs["commit_p50"]
+        get, cold = db["get_p50"] / fs["get_p50"], db["get_cold"] / fs["get_cold"]
         print(
-            f"database/filesystem at {history} commits: commit x{db['commit_p50'] / fs['commit_p50']:.2f}, "
-            f"GET commits x{db['get_p50'] / fs['get_p50']:.2f} (cold x{db['get_cold'] / fs['get_cold']:.2f})"
+            f"database/filesystem at {history} commits: commit x{commit:.2f}, "
+            f"GET commits x{get:.2f} (cold x{cold:.2f})"
         )
 
 

@@ -141,7 +141,7 @@ class DatabaseObjects(pygit2.OdbBackend):
                     oid=oid,
                     type=int(object_type),
                     data=zlib.compress(data),
-                )  # fmt: skip
+                )
                 for oid, (object_type, data) in self.pending.items()
             ],
             ignore_conflicts=True,
