@@ -39,15 +39,27 @@ print(json.dumps({{"diff_id": str(diff.id), "new_code": new_code,
                    "base": project.current_commit}}))
 """
 
-# The steps of a commit and whether the branch has moved when the process dies there.
-# The step before the move comes last: its diff is retried on an unarmed server.
-CRASH_POINTS = [
-    ("commit:after-ref-move", True),
-    ("commit:after-project-row", True),
-    ("commit:after-diff-row", True),
-    ("commit:after-transaction", True),
-    ("commit:before-ref-move", False),
-]
+# The steps of a commit and whether the commit is made when the process dies there, per
+# GIT_STORAGE: on the filesystem the branch moves before the rows are saved (git is the
+# record, the rows follow it at start-up); in the database the branch moves in the rows'
+# transaction, so it is made only once that transaction ends. The step before the move
+# comes last: its diff is retried on an unarmed server.
+CRASH_POINTS = {
+    "filesystem": [
+        ("commit:after-ref-move", True),
+        ("commit:after-project-row", True),
+        ("commit:after-diff-row", True),
+        ("commit:after-transaction", True),
+        ("commit:before-ref-move", False),
+    ],
+    "database": [
+        ("commit:after-ref-move", False),
+        ("commit:after-project-row", False),
+        ("commit:after-diff-row", False),
+        ("commit:after-transaction", True),
+        ("commit:before-ref-move", False),
+    ],
+}
 
 
 @pytest.fixture
@@ -119,14 +131,16 @@ def _commit_and_die(project: Project, diff_id: str, *, may_answer: bool = False)
 
 
 @pytest.mark.timeout(400)
+@pytest.mark.parametrize("storage", ["filesystem", "database"])
 def test_a_sigkill_at_each_step_of_a_commit_leaves_git_and_rows_agreeing(
-    server: AppServer,
+    server: AppServer, storage: str
 ) -> None:
+    server.env["GIT_STORAGE"] = storage
     project = Project(server)
     killed: tuple[dict[str, str], bool] | None = None
     # Each restart after a kill is armed for the next step (fewer restarts); the
     # state the kill left is checked first.
-    for point, moved in [*CRASH_POINTS, ("", False)]:
+    for point, moved in [*CRASH_POINTS[storage], ("", False)]:
         if point:
             server.env["VIBEGRAPHER_FAULT_POINT"] = point
         else:
@@ -140,6 +154,8 @@ def test_a_sigkill_at_each_step_of_a_commit_leaves_git_and_rows_agreeing(
                 retried = project.commit(diff["diff_id"])
                 assert retried.status_code == 409, retried.text
                 assert "committed" in retried.json()["detail"]
+            elif point:
+                project.version -= 1  # left uncommitted: the next diff changes the same code
         if not point:
             break
         diff = project.approved_diff()
@@ -156,7 +172,8 @@ def test_a_sigkill_at_each_step_of_a_commit_leaves_git_and_rows_agreeing(
     assert done.status_code == 200, done.text
     project.assert_agrees(diff["diff_id"], committed=True, diff=diff)
     messages = [c["message"] for c in project.get(f"/api/projects/{project.id}/commits")]
-    assert messages == [f"feat: v{n}" for n in range(6, 0, -1)] + ["Initial agent code"]
+    committed = 6 if storage == "filesystem" else 3
+    assert messages == [f"feat: v{n}" for n in range(committed, 0, -1)] + ["Initial agent code"]
 
 
 class RefWatcher:
