@@ -70,6 +70,7 @@ def production(database: str, redis_url: str, tmp_path: Path) -> Iterator[AppSer
         MEDIA_ROOT=str(tmp_path / "data" / "media"),
         STATIC_ROOT=str(tmp_path / "static"),
         AGENT_MEMORY="database",
+        GIT_STORAGE="database",
         OPENAI_BASE_URL=model.base_url,
         OPENAI_API_KEY="production-test",
         LOG_LEVEL="INFO",
