@@ -225,7 +225,7 @@ class DatabaseRefs(pygit2.RefdbBackend):
             return True
         return GitRef.objects.filter(repository=self.repository, name=ref).exists()
 
-    def lookup(self, ref: str) -> pygit2.Reference | None:
+    def lookup(self, ref: str) -> pygit2.Reference | None:  # type: ignore[override]  # libgit2 takes None as "no such ref"
         if ref == HEAD:
             return pygit2.Reference(HEAD, self.branch_ref)
         target = self.known[ref] if ref in self.known else read_ref(self.repository, ref)
