@@ -7,6 +7,7 @@ from typing import Any
 
 from agents import RunContextWrapper, Runner
 from django.conf import settings
+from django.utils import timezone
 
 from agents_app import all_agents
 from agents_app.agent_cache import cached_agent, run_config
@@ -14,9 +15,16 @@ from agents_app.errors import describe_error, head
 from agents_app.memory import close_memory, evaluator_key, open_memory
 from agents_app.model_guard import ModelCalls, surrogate_position, tracked_model_calls
 from agents_app.patching import PatchResult, apply_patch, unified_diff
+from agents_app.quick_tests import (
+    LoopTests,
+    evaluator_section,
+    regression_feedback,
+    run_quick_tests,
+)
 from agents_app.recording import RecordingHooks
 from agents_app.run_state import VibecodeRun
 from projects.code import InvalidCode, validate_code
+from reviews.before_after import PairResult
 from reviews.models import Diff
 from sessions_app.models import ConversationMessage
 from vibegrapher.background import in_thread
@@ -102,9 +110,14 @@ async def handle_patch(context: RunContextWrapper[Any], patch: str, description:
     # What the applier assumed to place hunks goes back with the verdict, so the
     # VibeCoder can check it and correct the patch if the assumption was wrong.
     notes = applied_notes(result)
+    # The project's quick tests, base and patched: a regression goes straight back.
+    tests = await run_quick_tests(run, result.code)
+    if tests is not None and tests.regressions:
+        logger.info("patch regresses quick tests session=%s", run.session_id)
+        return regression_feedback(notes, tests)
     calls = ModelCalls()
     try:
-        verdict = await evaluate(run, context, description, diff_text, result.code, calls)
+        verdict = await evaluate(run, context, description, diff_text, result.code, calls, tests)
     except Exception as exc:
         # The Evaluator's failure ends the run; the VibeCoder cannot fix it.
         logger.warning("evaluator failed session=%s", run.session_id, exc_info=True)
@@ -115,7 +128,9 @@ async def handle_patch(context: RunContextWrapper[Any], patch: str, description:
         message = one_line(verdict.commit_message) or fallback_commit_message(
             description, run.person_text or run.prompt
         )
-        run.diff_id = await store_diff(run, diff_text, result.code, verdict, message)
+        run.diff_id = await store_diff(
+            run, diff_text, result.code, verdict, message, tests.results if tests else None
+        )
         run.finish("diff")
         return f"{notes}Approved by the Evaluator and stored for human review. Stop here."
     if run.iteration >= settings.VIBECODE_MAX_ROUNDS:
@@ -135,13 +150,16 @@ def one_line(message: str) -> str:
     return next((line.strip() for line in message.splitlines() if line.strip()), "")[:500]
 
 
-def evaluator_input(run: VibecodeRun, description: str, diff_text: str, new_code: str) -> str:
+def evaluator_input(
+    run: VibecodeRun, description: str, diff_text: str, new_code: str, tests: str = ""
+) -> str:
     return (
         f"Request:\n{run.prompt}\n\n"
         f"Round {run.iteration} of {settings.VIBECODE_MAX_ROUNDS}. "
         f"Patch description: {description or '(none)'}\n\n"
         f"Unified diff:\n{diff_text}\n"
         f"Resulting `{run.filename}`:\n{new_code}"
+        f"{tests}"
     )
 
 
@@ -152,12 +170,13 @@ async def evaluate(
     diff_text: str,
     new_code: str,
     calls: ModelCalls,
+    tests: LoopTests | None = None,
 ) -> all_agents.Evaluation:
     memory = await open_memory(run.slug, evaluator_key(run.memory_key))
     with tracked_model_calls(calls):
         stream = Runner.run_streamed(
             cached_agent(all_agents.build_evaluator),
-            evaluator_input(run, description, diff_text, new_code),
+            evaluator_input(run, description, diff_text, new_code, evaluator_section(tests)),
             context=run,
             session=memory,
             hooks=RecordingHooks(run.session_id, run.project_id, run.trace_id),
@@ -183,7 +202,12 @@ def store_diff(
     new_code: str,
     verdict: all_agents.Evaluation,
     commit_message: str,
+    test_results: list[PairResult] | None = None,
 ) -> uuid.UUID:
+    # The quick tests the loop ran on this very patch are its first test results.
+    tested: dict[str, Any] = (
+        {"test_results": test_results, "tests_run_at": timezone.now()} if test_results else {}
+    )
     diff = Diff.objects.create(
         session_id=run.session_id,
         project_id=run.project_id,
@@ -194,6 +218,7 @@ def store_diff(
         vibecoder_prompt=run.prompt,
         evaluator_reasoning=verdict.reasoning,
         commit_message=commit_message,
+        **tested,
     )
     ConversationMessage.objects.filter(id__in=run.round_message_ids).update(diff=diff)
     return diff.id

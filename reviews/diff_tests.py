@@ -1,9 +1,12 @@
-"""Run a project's test cases against a diff's patched file, one sandboxed process each.
+"""Run a project's test cases against a diff's base and patched file, one sandbox each.
 
-`start_test_run` claims the diff (one test run at a time), answers at once and leaves
-the run to a task. Each test is "queued" until one of the server's sandbox slots is
-free, then "running" (`test_status`); each finished test is emitted (`test_completed`)
-and stored on the diff (`test_results`), so a reload mid-run shows what has finished.
+Each test runs on the patched file and on the diff's base commit (that side read back
+when it ran before: `before_after`), and its result carries both and the `outcome`
+(`regressed`, `fixed`, ...). `start_test_run` claims the diff (one test run at a
+time), answers at once and leaves the run to a task. Each test is "queued" until one
+of the server's sandbox slots is free, then "running" (`test_status`); each finished
+test is emitted (`test_completed`) and stored on the diff (`test_results`), so a
+reload mid-run shows what has finished.
 A run whose server process died is finished at that host's next start-up
 (`recover_after_restart`), its unfinished tests stored as errors.
 """
@@ -15,21 +18,22 @@ import socket
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal
 
 from django.db.models import Q
 from django.utils import timezone
 
+from projects import git
 from projects.models import TestCase
-from reviews import sandbox
+from reviews import before_after, sandbox
+from reviews.before_after import PairResult as StoredResult
+from reviews.before_after import TestToRun as PlannedTest
 from reviews.models import Diff
 from sessions_app.events import emit
 from vibegrapher.background import BackgroundTasks, in_thread
 
 logger = logging.getLogger(__name__)
 
-# The test file's name beside the project's file in the sandbox's directory.
-TEST_FILE = "vibegrapher_test.py"
 # Beyond the tests' own time limits: start-up, writing files, storing results.
 CLAIM_SLACK = timedelta(seconds=60)
 # This server process, as recorded on the diffs whose tests it runs.
@@ -37,17 +41,6 @@ TEST_RUN_OWNER = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 DIED_OUTPUT = "The server stopped before this test finished: run the tests again."
 
 _running = BackgroundTasks("diff-tests")
-
-
-class StoredResult(TypedDict):
-    test_id: str
-    name: str
-    status: sandbox.Status
-    output: str
-    duration: float
-    isolation: str
-    # Which sandbox limit stopped it ("out of memory", "disk limit", ...), or "".
-    limit: str
 
 
 class TestsRunning(Exception):
@@ -61,19 +54,10 @@ class NoTests(Exception):
 
 
 @dataclass(frozen=True)
-class PlannedTest:
-    id: uuid.UUID
-    name: str
-    code: str
-    quick: bool
-
-
-@dataclass(frozen=True)
 class PlannedRun:
     diff_id: uuid.UUID
     project_id: uuid.UUID
-    main_file: str
-    patched_code: str
+    sides: before_after.Sides
     tests: list[PlannedTest]
 
 
@@ -84,8 +68,9 @@ def limits_for(test: PlannedTest) -> sandbox.SandboxLimits:
 def claim_expiry(tests: list[PlannedTest]) -> timedelta:
     """How long a claim can stand before it is taken for one left by a dead process
     on another host (this host's dead runs are finished at start-up)."""
-    seconds = sum(limits_for(test).wall_seconds for test in tests)
-    # Queued behind other runs for sandbox slots, a test can wait as long as it runs.
+    # Twice per test (base and patched side); queued behind other runs for sandbox
+    # slots, a test can wait as long as it runs.
+    seconds = 2 * sum(limits_for(test).wall_seconds for test in tests)
     return timedelta(seconds=2 * seconds) + CLAIM_SLACK
 
 
@@ -102,7 +87,19 @@ def _plan(diff_id: uuid.UUID, quick_only: bool) -> PlannedRun:
             f"The project has no {kind}: add one with POST "
             f"/api/projects/{diff.project_id}/tests, then run the tests again."
         )
-    return PlannedRun(diff.id, diff.project_id, diff.project.main_file, diff.patched_code, tests)
+    project = diff.project
+    try:
+        base_code: str | None = git.read_file_at(project.slug, project.main_file, diff.base_commit)
+    except git.GitError:
+        base_code = None  # the base commit is gone (an undone commit): no "before"
+    sides = before_after.Sides(
+        project_id=project.id,
+        main_file=project.main_file,
+        base_commit=diff.base_commit,
+        base_code=base_code,
+        patched_code=diff.patched_code,
+    )
+    return PlannedRun(diff.id, diff.project_id, sides, tests)
 
 
 @in_thread
@@ -160,33 +157,10 @@ async def _emit_status(
 
 
 async def _run_one(run: PlannedRun, test: PlannedTest) -> StoredResult:
-    files = {run.main_file: run.patched_code, TEST_FILE: test.code}
-
     async def running() -> None:
         await _emit_status(run, test, "running")
 
-    try:
-        outcome = await sandbox.run_test(files, TEST_FILE, limits_for(test), on_start=running)
-    except Exception as exc:  # the sandbox itself failed: the person must still hear
-        logger.exception("Test %r of diff %s could not run", test.name, run.diff_id)
-        return StoredResult(
-            test_id=str(test.id),
-            name=test.name,
-            status="error",
-            output=f"The test could not be run: {exc}",
-            duration=0.0,
-            isolation=sandbox.isolation_label(),
-            limit="",
-        )
-    return StoredResult(
-        test_id=str(test.id),
-        name=test.name,
-        status=outcome.status,
-        output=outcome.output,
-        duration=outcome.duration,
-        isolation=outcome.isolation,
-        limit=outcome.limit,
-    )
+    return await before_after.run_pair(run.sides, test, on_start=running)
 
 
 async def _run_all(run: PlannedRun) -> None:
@@ -208,6 +182,8 @@ async def _run_all(run: PlannedRun) -> None:
                     "output": result["output"],
                     "duration": result["duration"],
                     "limit": result["limit"],
+                    "outcome": result["outcome"],
+                    "base_status": result["base"]["status"] if "base" in result else None,
                 },
             )
     finally:
@@ -249,6 +225,7 @@ def _recover_after_restart() -> int:
                 duration=0.0,
                 isolation=sandbox.isolation_label(),
                 limit="",
+                outcome="error",
             )
             for planned in diff.tests_planned or []
             if planned["test_id"] not in done

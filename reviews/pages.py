@@ -209,6 +209,7 @@ def diff_page(request: HttpRequest, diff_id: uuid.UUID) -> HttpResponse:
             "tests": tests,
             "test_views": [(test, highlight.python_html(test.test_code)) for test in tests],
             "checks": checks.checks_summary([t.name for t in tests], diff.test_results or []),
+            "test_results": checks.lead_with_regressions(diff.test_results or []),
             "test_count": len(tests),
             "quick_test_count": quick_test_count,
             "config": config,

@@ -97,6 +97,9 @@ class CodeChangedEvent(TypedDict):
     commit_sha: str
 
 
+TestOutcome = Literal["unchanged-pass", "unchanged-fail", "fixed", "regressed", "error"]
+
+
 class TestCompletedEvent(TypedDict):
     type: Literal["test_completed"]
     diff_id: str
@@ -106,6 +109,9 @@ class TestCompletedEvent(TypedDict):
     duration: float
     # The sandbox limit that stopped the test ("out of memory", "disk limit", ...), or "".
     limit: NotRequired[str]
+    # What the diff did to the test, and its result on the base code (`before_after`).
+    outcome: NotRequired[TestOutcome]
+    base_status: NotRequired[str | None]
 
 
 class TestStatusEvent(TypedDict):
@@ -115,6 +121,22 @@ class TestStatusEvent(TypedDict):
     diff_id: str
     test_name: str
     status: Literal["queued", "running"]
+
+
+class QuickTestEvent(TypedDict):
+    """A quick test of a run's patch, before the Evaluator sees it: "queued", "running",
+    then its result with the `outcome`; `done` of `total` have finished."""
+
+    type: Literal["quick_test"]
+    session_id: str
+    iteration: int
+    test_name: str
+    status: Literal["queued", "running", "passed", "failed", "error", "timeout"]
+    done: int
+    total: int
+    outcome: NotRequired[TestOutcome]
+    base_status: NotRequired[str]
+    output: NotRequired[str]
 
 
 class HeartbeatEvent(TypedDict):
@@ -135,6 +157,7 @@ Event = (
     | CodeChangedEvent
     | TestCompletedEvent
     | TestStatusEvent
+    | QuickTestEvent
     | HeartbeatEvent
 )
 

@@ -19,7 +19,14 @@
     human_rejected: "Rejected in another window: a new round has started.",
     committed: "Committed in another window.",
   };
-  const ORDER = ["passed", "failed", "error", "timeout", "running", "queued"]; // as reviews/checks.py
+  // As reviews/checks.py: regressions lead.
+  const ORDER = ["regressed", "fixed", "passed", "failed", "error", "timeout", "running", "queued"];
+  // How a result counts (reviews/checks.py check_label): its before/after outcome, or its status.
+  function checkLabel(state, outcome) {
+    if (outcome === "regressed" || outcome === "fixed") return outcome;
+    if (outcome === "error" && (state === "passed" || state === "failed")) return "error";
+    return state;
+  }
   const seconds = (value) => `${Number(value).toFixed(2)} s`;
   const fail = (error) => { $("review-error").textContent = error.message; };
 
@@ -102,7 +109,8 @@
     // Only the project's current test cases count: not a result of a deleted one.
     return [...$("test-results").children]
       .filter((li) => config.testNames.includes(li.dataset.name))
-      .map((li) => li.dataset.status).filter(Boolean);
+      .filter((li) => li.dataset.status)
+      .map((li) => checkLabel(li.dataset.status, li.dataset.outcome));
   }
   function checksSummary() {
     const total = config.testCount;
@@ -119,15 +127,16 @@
     const summary = checksSummary();
     $("checks-summary").textContent = summary;
     const all = results();
-    const good = config.testCount > 0 && all.length === config.testCount && all.every((s) => s === "passed");
+    const fine = (s) => s === "passed" || s === "fixed";
+    const good = config.testCount > 0 && all.length === config.testCount && all.every(fine);
     $("checks").classList.toggle("checks-ok", good);
-    $("checks").classList.toggle("checks-bad", all.some((s) => s !== "passed" && s !== "queued" && s !== "running"));
+    $("checks").classList.toggle("checks-bad", all.some((s) => !fine(s) && s !== "queued" && s !== "running"));
     $("checks").classList.toggle("checks-pending", !good && config.testCount > 0);
   }
   function approvalWarning() {
     if (!config.testCount) return null;
     const all = results();
-    const failing = all.filter((s) => s !== "passed").length;
+    const failing = all.filter((s) => s !== "passed" && s !== "fixed").length;
     const notRun = config.testCount - all.length;
     if (!failing && !notRun) return null;
     return `${checksSummary()}. Approve anyway?`;
@@ -188,8 +197,9 @@
     $("run-quick-tests").disabled = closed || running || config.quickTestCount === 0;
   }
 
-  // One line per test: name, status badge, duration, and its output folded away.
-  function showTestResult(name, state, output, duration, limit) {
+  // One line per test: name, outcome and status badges, duration, the base run's
+  // status, and the outputs folded away. A regression moves to the top of the list.
+  function showTestResult(name, state, output, duration, limit, outcome, base) {
     let item = [...$("test-results").children].find((li) => li.dataset.name === name);
     if (!item) {
       item = document.createElement("li");
@@ -199,33 +209,57 @@
       $("test-results").append(item);
     }
     item.dataset.status = state;
+    item.dataset.outcome = outcome || "";
     item.replaceChildren();
     const title = document.createElement("strong");
     title.textContent = name;
+    item.append(title, " ");
+    if (outcome) {
+      const mark = document.createElement("span");
+      mark.className = `badge outcome outcome-${outcome}`;
+      mark.textContent = outcome;
+      item.append(mark, " ");
+    }
     const badge = document.createElement("span");
     badge.className = `badge status-${state}`;
     badge.textContent = limit ? `${state}: ${limit}` : state;
-    item.append(title, " ", badge);
+    item.append(badge);
     if (duration !== undefined && duration !== null) {
       const time = document.createElement("span");
       time.className = "muted";
       time.textContent = ` ${seconds(duration)}`;
       item.append(time);
     }
-    if (output) {
+    if (base) {
+      const before = document.createElement("span");
+      before.className = "muted before";
+      before.textContent = ` before: ${base.limit ? `${base.status}: ${base.limit}` : base.status}`;
+      item.append(before);
+    }
+    const folded = (label, text, className) => {
       const details = document.createElement("details");
+      if (className) details.className = className;
       const summary = document.createElement("summary");
-      summary.textContent = "output";
+      summary.textContent = label;
       const pre = document.createElement("pre");
-      pre.textContent = output;
+      pre.textContent = text;
       details.append(summary, pre);
       item.append(details);
-    }
+    };
+    if (output) folded("output", output);
+    if (base && base.output) folded(`output before (base ${(base.commit || "").slice(0, 8)})`, base.output, "base-output");
+    if (outcome === "regressed") leadWithRegressions();
     updateChecks();
+  }
+  function leadWithRegressions() {
+    const list = $("test-results");
+    const items = [...list.children];
+    const regressed = items.filter((li) => li.dataset.outcome === "regressed");
+    list.replaceChildren(...regressed, ...items.filter((li) => li.dataset.outcome !== "regressed"));
   }
   // Results rendered by the server carry their status in the badge.
   for (const li of $("test-results").children) {
-    const badge = li.querySelector(".badge");
+    const badge = li.querySelector(".badge[class*=status-]");
     li.dataset.status = [...badge.classList].find((c) => c.startsWith("status-")).slice(7);
   }
   updateChecks();
@@ -249,7 +283,8 @@
     applyDiff(diff);
     for (const result of diff.test_results || []) {
       pendingTests.delete(result.name);
-      showTestResult(result.name, result.status, result.output, result.duration, result.limit);
+      showTestResult(result.name, result.status, result.output, result.duration, result.limit,
+        result.outcome, result.base);
     }
     setTestsRunning(diff.tests_running);
   }
@@ -267,7 +302,9 @@
       if (pendingTests.has(event.test_name)) showTestResult(event.test_name, event.status);
     } else if (event.type === "test_completed") {
       pendingTests.delete(event.test_name);
-      showTestResult(event.test_name, event.status, event.output, event.duration, event.limit);
+      const base = event.base_status ? { status: event.base_status } : null;
+      showTestResult(event.test_name, event.status, event.output, event.duration, event.limit,
+        event.outcome, base);
       if (pendingTests.size === 0) setTestsRunning(false);
     }
   }, () => { catchUp().catch(() => {}); });

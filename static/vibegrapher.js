@@ -155,6 +155,16 @@
       setStatus(`${who} ${doing}${round}`);
     }
 
+    // The patch's quick tests, before the Evaluator: "Tests 2/5" names the one going.
+    function showQuickTest(t) {
+      setRunning(true);
+      const round = t.iteration ? roundOf(t.iteration) : "";
+      if (t.status === "queued") setStatus(`Tests 0/${t.total}${round}`);
+      else if (t.status === "running") setStatus(`Tests ${t.done + 1}/${t.total}${round}: ${t.test_name}`);
+      else if (t.outcome === "regressed") setStatus(`Tests ${t.done}/${t.total}${round}: ${t.test_name} regressed`);
+      else setStatus(`Tests ${t.done}/${t.total}${round}`);
+    }
+
     // --- Run status, directly above the prompt ---
     let runStartedAt = null;
     let timer = null;
@@ -240,6 +250,8 @@
         if (event.outcome === "cancelled") showOutcome("Run stopped. What was written so far is kept.", false);
         else if (event.error) showOutcome(event.final_feedback ? `${event.error}: ${event.final_feedback}` : event.error, true);
         else showOutcome("", false);
+      } else if (event.type === "quick_test") {
+        showQuickTest(event);
       } else if (event.type === "diff_created") {
         showPending(event.diff_id);
       } else if (event.type === "code_changed") {

@@ -317,6 +317,9 @@ if GIT_STORAGE not in ("filesystem", "database"):
 VIBECODE_MAX_ROUNDS: int = env.int("VIBECODE_MAX_ROUNDS", default=3)
 VIBECODE_RUN_TIMEOUT_SECONDS: float = env.float("VIBECODE_RUN_TIMEOUT_SECONDS", default=600.0)
 VIBECODE_MODEL_RETRIES: int = env.int("VIBECODE_MODEL_RETRIES", default=3)
+# Every patch that applies and parses runs the project's quick tests (base and patched)
+# before the Evaluator; a regression goes back to the VibeCoder (agents_app/quick_tests.py).
+VIBECODE_RUN_QUICK_TESTS: bool = env.bool("VIBECODE_RUN_QUICK_TESTS", default=True)
 # How often the live text of a model response is sent to browsers (`message_delta`).
 MESSAGE_DELTA_INTERVAL_SECONDS: float = env.float("MESSAGE_DELTA_INTERVAL_SECONDS", default=0.05)
 # A run belongs to the process whose heartbeat on the session row is fresh: it writes
