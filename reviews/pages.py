@@ -20,7 +20,7 @@ from projects.code import InvalidCode, validate_code
 from projects.graph import build_graph
 from projects.models import Project
 from projects.services import create_project, delete_project, get_owned_project
-from reviews import checks, diff_view, graph_pages, highlight, services
+from reviews import checks, diff_view, graph_pages, highlight, provenance, services
 from reviews.models import Diff, ReviewPreference
 from sessions_app import costs
 from sessions_app.models import ConversationMessage, VibecodeSession
@@ -230,6 +230,7 @@ def diff_page(request: HttpRequest, diff_id: uuid.UUID) -> HttpResponse:
     except git.GitError:
         blocks = None  # the base commit is gone: the stored diff text is all there is
     asked = requested_by(diff)
+    usage = costs.totals_of(provenance.diff_messages(diff))
     preference = ReviewPreference.objects.filter(user=user).first()
     layout = preference.diff_layout if preference else ReviewPreference.DiffLayout.UNIFIED
     committed = None
@@ -258,6 +259,10 @@ def diff_page(request: HttpRequest, diff_id: uuid.UUID) -> HttpResponse:
             "diff_html": highlight.diff_html(diff.diff_content),
             "graph": graph_pages.diff_graph(diff),
             "asked": asked,
+            # What the change took: the run's model calls and its refinements.
+            "usage": usage,
+            "models": provenance.models_trailer(usage),
+            "evaluator_verdict": provenance.evaluator_trailer(diff),
             "layout": layout,
             "closed": diff.status in (Diff.Status.COMMITTED, Diff.Status.HUMAN_REJECTED),
             "committed": committed,

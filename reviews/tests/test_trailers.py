@@ -7,6 +7,7 @@ from django.test import Client
 from projects import git, trailers
 from reviews import services
 from reviews.models import Diff
+from sessions_app.costs import cost_of_usage
 from sessions_app.models import ConversationMessage, VibecodeSession
 
 
@@ -61,6 +62,13 @@ def test_history_links_each_commit_to_its_review_and_conversation_turn(user) -> 
             session=session, project=project, base_commit=base.commit, diff_content="d",
             patched_code=patched, commit_message=words, status=Diff.Status.HUMAN_APPROVED,
         )  # fmt: skip
+        if session == shown:  # the Evaluator's approving answer, in round 2
+            usage = {"model": "gpt-5-mini", "prompt_tokens": 1000, "cached_tokens": 0,
+                     "completion_tokens": 100, "total_tokens": 1100}  # fmt: skip
+            ConversationMessage.objects.create(
+                session=session, role="assistant", agent="evaluator", iteration=2,
+                token_usage=usage, cost_usd=cost_of_usage(usage), trace_id="t1", diff=diff,
+            )  # fmt: skip
         services.commit(diff.id, user)
         return diff, asked
 
@@ -77,8 +85,14 @@ def test_history_links_each_commit_to_its_review_and_conversation_turn(user) -> 
     assert f'href="/diffs/{node_diff.id}/">review</a>' in page
     assert f'href="/projects/{project.id}/?focus=agent%3ABot#message-{node_ask.id}">request' in page
     # Each entry says how it was made, from its trailers.
+    assert (
+        "Evaluator approved in round 2 of 3 · gpt-5-mini (Evaluator) · 1,100 (cached 0) tokens"
+        " · $0.0005 · tests: none run"
+    ) in page
     assert "Evaluator approved (round not recorded) · none recorded · 0 (cached 0) tokens" in page
-    assert "tests: none run" in page
+    # The review page says what the change took.
+    review = client.get(f"/diffs/{global_diff.id}/").content.decode()
+    assert "Approved in round 2 of 3 · gpt-5-mini (Evaluator) · 1,100 tokens · $0.0005" in review
     node_page = client.get(f"/projects/{project.id}/?focus=agent:Bot").content.decode()
     assert f'id="message-{node_ask.id}"' in node_page
     assert f'href="#message-{node_ask.id}">request</a>' in node_page
