@@ -20,6 +20,7 @@ from agents_app.live import current_target
 from agents_app.model_guard import scrub, scrub_all
 from agents_app.model_request import model_request
 from agents_app.run_state import VibecodeRun
+from sessions_app.costs import cost_of_usage, dollars
 from sessions_app.events import TokenUsage, emit
 from sessions_app.models import ConversationMessage
 from vibegrapher.background import in_thread
@@ -195,6 +196,9 @@ class RecordingHooks(RunHooks[Any]):
         model = str(agent.model)
         readable = readable_response(label, response.output)
         usage = token_usage(response, model, label, iteration)
+        cost = cost_of_usage(usage)
+        # What browsers get carries the cost; the stored usage stays as the model sent it.
+        priced: TokenUsage = {**usage, "cost_usd": dollars(cost)}
         target = current_target()
         message_id = (target.end() if target is not None else None) or uuid.uuid4()
         created_at = timezone.now()
@@ -218,7 +222,7 @@ class RecordingHooks(RunHooks[Any]):
                 "content": readable.content,
                 "patch_preview": readable.patch_preview or None,
                 "iteration": iteration,
-                "token_usage": usage,
+                "token_usage": priced,
                 "created_at": created_at.isoformat(),
             },
         )
@@ -228,7 +232,7 @@ class RecordingHooks(RunHooks[Any]):
                 "type": "token_usage",
                 "session_id": str(self.session_id),
                 "message_id": str(message_id),
-                "usage": usage,
+                "usage": priced,
                 "timestamp": created_at.isoformat(),
             },
         )
@@ -243,6 +247,7 @@ class RecordingHooks(RunHooks[Any]):
             openai_response=full_response(response, model),
             openai_request=scrub_all(self.request),
             token_usage=usage,
+            cost_usd=cost,
             last_response_id=response.response_id or "",
             trace_id=self.trace_id,
             diff_id=self.diff_id,

@@ -30,7 +30,7 @@ import pygit2
 from django.conf import settings
 from django.db import DatabaseError, transaction
 
-from projects import git_storage
+from projects import git_storage, trailers
 from projects.storage import check_file_name, projects_root, repository_dir
 from vibegrapher.faults import crash_point
 
@@ -68,7 +68,14 @@ def with_diff_trailer(message: str, diff_id: uuid.UUID | str) -> str:
 
 
 def split_diff_trailer(message: str) -> tuple[str, uuid.UUID | None]:
-    """A commit message without its diff trailer, and the diff id it names (if any)."""
+    """A commit message without its trailers, and the diff id it names (if any)."""
+    body, pairs = trailers.split(message)
+    named = trailers.as_dict(pairs).get(DIFF_TRAILER)
+    if named is not None:
+        try:
+            return body, uuid.UUID(named)
+        except ValueError:
+            return body, None
     found = _TRAILER_LINE.search(message)
     if found is None:
         return message.strip(), None
@@ -86,6 +93,8 @@ class CommitInfo:
     author_name: str
     author_email: str
     committed_at: datetime
+    # The message's git trailers ("Key", "value"), in order (`projects.trailers`).
+    trailers: tuple[tuple[str, str], ...] = ()
 
 
 def _in_database() -> bool:
@@ -110,6 +119,11 @@ def _open(slug: str) -> pygit2.Repository:
 
 def _signature(name: str, email: str) -> pygit2.Signature:
     return pygit2.Signature(name or "Vibegrapher", email or "vibegrapher@localhost")
+
+
+def _committer() -> pygit2.Signature:
+    """The fixed committer of every commit; the person is the author."""
+    return _signature(settings.COMMITTER_NAME, settings.COMMITTER_EMAIL)
 
 
 def create_repository(
@@ -146,7 +160,7 @@ def stage_repository(
         tree = repo.TreeBuilder()
         tree.insert(filename, repo.create_blob(content.encode()), pygit2.enums.FileMode.BLOB)
         signature = _signature(author_name, author_email)
-        oid = repo.create_commit(BRANCH_REF, signature, signature, message, tree.write(), [])
+        oid = repo.create_commit(BRANCH_REF, signature, _committer(), message, tree.write(), [])
     except (pygit2.GitError, OSError) as exc:
         shutil.rmtree(path, ignore_errors=True)
         raise GitError(f"Cannot create a repository: {exc}") from exc
@@ -286,7 +300,7 @@ def commit_file(
             _break_stale_ref_lock(slug)
         try:
             oid = repo.create_commit(
-                BRANCH_REF, signature, signature, message, tree.write(), [head.id]
+                BRANCH_REF, signature, _committer(), message, tree.write(), [head.id]
             )
         except pygit2.GitError as exc:
             raise HeadMovedError(f"HEAD moved while committing: {exc}") from exc
@@ -373,13 +387,15 @@ def history(slug: str, limit: int = 100) -> list[CommitInfo]:
     for commit in repo.walk(_head_commit(repo).id, pygit2.enums.SortMode.TIME):
         if len(commits) >= limit:
             break
+        body, pairs = trailers.split(commit.message)
         commits.append(
             CommitInfo(
                 sha=str(commit.id),
-                message=split_diff_trailer(commit.message)[0],
+                message=body,
                 author_name=commit.author.name,
                 author_email=commit.author.email,
                 committed_at=datetime.fromtimestamp(commit.commit_time, tz=UTC),
+                trailers=tuple(pairs),
             )
         )
     return commits

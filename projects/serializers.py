@@ -1,9 +1,12 @@
+import uuid
 from typing import Any
 
 from rest_framework import serializers
 
+from projects import trailers
 from projects.code import InvalidCode
 from projects.code import validate_code as check_code
+from projects.git import DIFF_TRAILER, CommitInfo
 from projects.models import Project, TestCase
 from vibegrapher.fields import StrictCharField
 
@@ -57,6 +60,27 @@ class CommitSerializer(serializers.Serializer[Any]):
     author = serializers.CharField(source="author_name")
     author_email = serializers.CharField()
     time = serializers.DateTimeField(source="committed_at")
+    # The message's git trailers by key (a repeated key's values joined by newlines).
+    trailers = serializers.SerializerMethodField()
+    # From the Vibegrapher-Diff and Vibegrapher-Session trailers; null on other commits.
+    diff_id = serializers.SerializerMethodField()
+    session_id = serializers.SerializerMethodField()
+
+    def get_trailers(self, commit: CommitInfo) -> dict[str, str]:
+        return trailers.as_dict(commit.trailers)
+
+    def get_diff_id(self, commit: CommitInfo) -> str | None:
+        return _uuid_or_none(trailers.as_dict(commit.trailers).get(DIFF_TRAILER))
+
+    def get_session_id(self, commit: CommitInfo) -> str | None:
+        return _uuid_or_none(trailers.as_dict(commit.trailers).get(trailers.SESSION_TRAILER))
+
+
+def _uuid_or_none(value: str | None) -> str | None:
+    try:
+        return str(uuid.UUID(value)) if value else None
+    except ValueError:
+        return None
 
 
 class NodeSerializer(serializers.Serializer[Any]):

@@ -8,6 +8,7 @@ whenever a mismatch is seen), tracing each commit to its diff by its trailer.
 
 import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from django.dispatch import Signal
 from django.http import Http404
 from django.utils.text import slugify
 
-from projects import git
+from projects import git, trailers
 from projects.models import Project
 from projects.sample_workflow import STARTER_CODE
 from projects.storage import conversations_db, projects_root, repository_dir
@@ -159,6 +160,7 @@ def commit_project_code(
     author_email: str,
     expected_parent: str,
     diff_id: uuid.UUID | None = None,
+    extra_trailers: Sequence[tuple[str, str]] = (),
 ) -> Project:
     """Commit `new_code` on the project's branch if HEAD is still `expected_parent`.
 
@@ -167,10 +169,13 @@ def commit_project_code(
     commits on the same base give one commit and one HeadMovedError, and a reader
     that takes the lock (`reconcile`) never sees git ahead of a live commit. With
     `diff_id`, the commit carries the diff's trailer, so a crash after the branch
-    moved is mended by `reconcile`.
+    moved is mended by `reconcile`. `extra_trailers` follow the diff's (how the change
+    was made: `reviews.provenance`).
     """
     if diff_id is not None:
-        message = git.with_diff_trailer(message, diff_id)
+        message = trailers.with_trailers(
+            message, [(git.DIFF_TRAILER, str(diff_id)), *extra_trailers]
+        )
     with transaction.atomic():
         project = Project.objects.select_for_update().get(id=project_id)
         if project.current_commit != expected_parent:

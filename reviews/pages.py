@@ -1,22 +1,28 @@
 """The review UI: server-rendered pages; live updates come from the project WebSocket."""
 
+import contextlib
 import uuid
+from dataclasses import dataclass
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import pluralize
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from projects import git
+from projects import git, trailers
 from projects.code import InvalidCode, validate_code
 from projects.graph import build_graph
 from projects.models import Project
 from projects.services import create_project, delete_project, get_owned_project
-from reviews import checks, diff_view, graph_pages, highlight, services
+from reviews import checks, diff_view, graph_pages, highlight, provenance, services
 from reviews.models import Diff, ReviewPreference
+from sessions_app import costs
 from sessions_app.models import ConversationMessage, VibecodeSession
 from sessions_app.services import UnknownNode, get_or_create_session
 from vibegrapher.async_api import api_user
@@ -43,8 +49,12 @@ def project_list(request: HttpRequest) -> HttpResponse:
                 project = create_project(user, name, code or None)
                 _say_what_is_unresolved(request, project)
                 return redirect("project-page", project_id=project.id)
+    projects = list(user.projects.all())
+    usage = costs.totals_by_project([p.id for p in projects])
     return render(
-        request, "reviews/project_list.html", {"projects": user.projects.all(), "code": code}
+        request,
+        "reviews/project_list.html",
+        {"projects": [(p, usage.get(p.id)) for p in projects], "code": code},
     )
 
 
@@ -111,7 +121,8 @@ def project_page(request: HttpRequest, project_id: uuid.UUID) -> HttpResponse:
     if session is None:
         session, _ = get_or_create_session(project, "global")
     history = list(session.messages.all())
-    tokens = sum((m.token_usage or {}).get("total_tokens", 0) for m in history)
+    session_usage = costs.totals((m.token_usage, m.cost_usd, m.agent) for m in history)
+    runs = {r.request_message_id: r for r in costs.runs_of(history) if r.request_message_id}
     pending = session.diffs.filter(status__in=services.PENDING).first()
     config = {
         "projectId": str(project.id),
@@ -127,11 +138,15 @@ def project_page(request: HttpRequest, project_id: uuid.UUID) -> HttpResponse:
             "project": project,
             "session": session,
             "history": history,
-            "tokens": tokens,
+            "session_usage": session_usage,
+            "project_usage": costs.totals_of(
+                ConversationMessage.objects.filter(session__project=project)
+            ),
+            "runs": runs,
             "pending": pending,
             "code_html": graph_pages.code_html(project.current_code, graph.focused),
             "graph": graph,
-            "commits": history_entries(project, git.history(project.slug, limit=20)),
+            "commits": history_entries(project, git.history(project.slug, limit=20), session),
             "config": config,
         },
     )
@@ -146,20 +161,60 @@ def requested_by(diff: Diff) -> ConversationMessage | None:
     )
 
 
+@dataclass(frozen=True)
+class HistoryEntry:
+    """A commit on the project page, linked to its review and its conversation turn."""
+
+    commit: git.CommitInfo
+    diff: Diff | None
+    # The person's message that started the run which produced the diff.
+    asked: ConversationMessage | None
+    # Where that message is: an anchor on this page, or on the page of its session.
+    turn_url: str
+    # The commit's own account of itself (its trailers), for one line under it.
+    trailers: dict[str, str]
+
+
+def turn_url(diff: Diff, asked: ConversationMessage, shown: VibecodeSession | None) -> str:
+    if shown is not None and diff.session_id == shown.id:
+        return f"#message-{asked.id}"
+    page = reverse("project-page", args=[diff.project_id])
+    if diff.session.session_type == VibecodeSession.SessionType.NODE:
+        page += "?" + urlencode({"focus": f"agent:{diff.session.node_id}"})
+    return f"{page}#message-{asked.id}"
+
+
 def history_entries(
-    project: Project, commits: list[git.CommitInfo]
-) -> list[tuple[git.CommitInfo, Diff | None, ConversationMessage | None]]:
-    """Each commit with the reviewed diff it came from and the request behind that diff."""
-    diffs = {
-        d.committed_sha: d
-        for d in project.diffs.filter(committed_sha__in=[c.sha for c in commits]).select_related(
-            "session"
-        )
-    }
+    project: Project, commits: list[git.CommitInfo], shown: VibecodeSession | None = None
+) -> list[HistoryEntry]:
+    """Each commit with the reviewed diff it came from and the request behind that diff.
+
+    The diff is the one the commit's `Vibegrapher-Diff` trailer names (git is the
+    record), else the one that recorded the commit's sha.
+    """
+    named: dict[str, uuid.UUID] = {}
+    for commit in commits:
+        with contextlib.suppress(KeyError, ValueError):
+            named[commit.sha] = uuid.UUID(trailers.as_dict(commit.trailers)[git.DIFF_TRAILER])
+    found = project.diffs.filter(
+        Q(committed_sha__in=[c.sha for c in commits]) | Q(id__in=named.values())
+    ).select_related("session")
+    by_id = {d.id: d for d in found}
+    by_sha = {d.committed_sha: d for d in found if d.committed_sha}
     entries = []
     for commit in commits:
-        diff = diffs.get(commit.sha)
-        entries.append((commit, diff, requested_by(diff) if diff else None))
+        diff = by_id.get(named[commit.sha]) if commit.sha in named else None
+        diff = diff or by_sha.get(commit.sha)
+        asked = requested_by(diff) if diff else None
+        entries.append(
+            HistoryEntry(
+                commit=commit,
+                diff=diff,
+                asked=asked,
+                turn_url=turn_url(diff, asked, shown) if diff and asked else "",
+                trailers=trailers.as_dict(commit.trailers),
+            )
+        )
     return entries
 
 
@@ -175,6 +230,7 @@ def diff_page(request: HttpRequest, diff_id: uuid.UUID) -> HttpResponse:
     except git.GitError:
         blocks = None  # the base commit is gone: the stored diff text is all there is
     asked = requested_by(diff)
+    usage = costs.totals_of(provenance.diff_messages(diff))
     preference = ReviewPreference.objects.filter(user=user).first()
     layout = preference.diff_layout if preference else ReviewPreference.DiffLayout.UNIFIED
     committed = None
@@ -203,6 +259,10 @@ def diff_page(request: HttpRequest, diff_id: uuid.UUID) -> HttpResponse:
             "diff_html": highlight.diff_html(diff.diff_content),
             "graph": graph_pages.diff_graph(diff),
             "asked": asked,
+            # What the change took: the run's model calls and its refinements.
+            "usage": usage,
+            "models": provenance.models_trailer(usage),
+            "evaluator_verdict": provenance.evaluator_trailer(diff),
             "layout": layout,
             "closed": diff.status in (Diff.Status.COMMITTED, Diff.Status.HUMAN_REJECTED),
             "committed": committed,

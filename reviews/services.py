@@ -19,6 +19,7 @@ from projects import git
 from projects.code import InvalidCode, validate_code
 from projects.models import Project
 from projects.services import author_of, commit_project_code, reconcile
+from reviews import provenance
 from reviews.models import Diff
 from reviews.reconcile import emit_committed
 from sessions_app.events import emit, emit_sync
@@ -129,6 +130,7 @@ def commit(diff_id: uuid.UUID, user: User, message: str | None = None) -> Diff:
             project = commit_project_code(
                 diff.project_id, diff.patched_code, text, author_name, author_email,
                 expected_parent=diff.base_commit, diff_id=diff.id,
+                extra_trailers=provenance.commit_trailers(diff),
             )  # fmt: skip
         except git.HeadMovedError as exc:
             raise ReviewConflict(

@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
+from sessions_app.costs import format_usd
 from sessions_app.models import ConversationMessage, VibecodeSession
 
 M = TypeVar("M", bound=Model)
@@ -121,6 +122,7 @@ class ConversationMessageAdmin(ReadOnlyAdmin[ConversationMessage]):
         "agent",
         "iteration",
         "tokens",
+        "cost",
         "model_used",
         "project",
         "session_link",
@@ -141,6 +143,7 @@ class ConversationMessageAdmin(ReadOnlyAdmin[ConversationMessage]):
         "patch_text",
         "tool_inputs",
         "usage_readable",
+        "cost",
         "request_readable",
         "response_readable",
         "last_response_id",
@@ -157,6 +160,10 @@ class ConversationMessageAdmin(ReadOnlyAdmin[ConversationMessage]):
     def tokens(self, message: ConversationMessage) -> str:
         total = (message.token_usage or {}).get("total_tokens")
         return "-" if total is None else f"{total:,}"
+
+    @admin.display(description="cost")
+    def cost(self, message: ConversationMessage) -> str:
+        return "-" if message.cost_usd is None else format_usd(message.cost_usd)
 
     @admin.display(description="model")
     def model_used(self, message: ConversationMessage) -> str:

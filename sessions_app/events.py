@@ -30,6 +30,8 @@ class TokenUsage(TypedDict):
     iteration: int | None
     reasoning_tokens: NotRequired[int]
     cached_tokens: NotRequired[int]
+    # US dollars (`sessions_app.costs`); null when the model has no price.
+    cost_usd: NotRequired[float | None]
 
 
 class ConversationMessageEvent(TypedDict):

@@ -76,6 +76,8 @@ class ConversationMessage(models.Model):
     # What was sent for that response: instructions, input items, tools, settings.
     openai_request = CleanJSONField(null=True, blank=True)
     token_usage = CleanJSONField(null=True, blank=True)
+    # US dollars, priced when stored (`sessions_app.costs`); null for a model without a price.
+    cost_usd = models.DecimalField(max_digits=14, decimal_places=8, null=True, blank=True)
     last_response_id = CleanCharField(max_length=200, blank=True, default="")
     trace_id = CleanCharField(max_length=200, blank=True, default="")
     diff = models.ForeignKey(

@@ -46,6 +46,7 @@ class SessionCreateSerializer(serializers.Serializer[None]):
 
 class MessageSerializer(serializers.ModelSerializer[ConversationMessage]):
     session_id = serializers.UUIDField(read_only=True)
+    cost_usd = serializers.FloatField(read_only=True, allow_null=True)
     diff_id = serializers.UUIDField(read_only=True, allow_null=True)
 
     class Meta:
@@ -59,6 +60,7 @@ class MessageSerializer(serializers.ModelSerializer[ConversationMessage]):
             "content",
             "patch_preview",
             "token_usage",
+            "cost_usd",
             "last_response_id",
             "trace_id",
             "diff_id",

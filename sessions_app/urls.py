@@ -8,7 +8,13 @@ urlpatterns = [
         views.ProjectSessionsView.as_view(),
         name="project-sessions",
     ),
+    path(
+        "projects/<uuid:project_id>/usage", views.ProjectUsageView.as_view(), name="project-usage"
+    ),
     path("sessions/<uuid:session_id>", views.SessionView.as_view(), name="session-detail"),
+    path(
+        "sessions/<uuid:session_id>/usage", views.SessionUsageView.as_view(), name="session-usage"
+    ),
     path("sessions/<uuid:session_id>/messages", views.session_messages, name="session-messages"),
     path(
         "sessions/<uuid:session_id>/cancel",

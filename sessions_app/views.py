@@ -6,7 +6,7 @@ from asgiref.sync import async_to_sync, sync_to_async
 from django.contrib.auth.models import User
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from rest_framework import status
-from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.exceptions import APIException, NotFound, ValidationError
 from rest_framework.generics import RetrieveAPIView, RetrieveDestroyAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 from agents_app import runs
 from agents_app.errors import ModelNotConfigured
 from projects.services import get_owned_project
-from sessions_app import services
+from sessions_app import costs, services
 from sessions_app.models import ConversationMessage, VibecodeSession
 from sessions_app.serializers import (
     FullResponseSerializer,
@@ -74,6 +74,24 @@ class SessionView(RetrieveDestroyAPIView[VibecodeSession]):
             raise Conflict("A run is going in this session; wait for it to finish, then delete.")
         async_to_sync(runs.clear_session_memory)(instance)
         instance.delete()
+
+
+class SessionUsageView(APIView):
+    """GET: the session's tokens and cost, in all and per run."""
+
+    def get(self, request: Request, session_id: uuid.UUID) -> Response:
+        session = services.owned_sessions(api_user(request)).filter(id=session_id).first()
+        if session is None:
+            raise NotFound("No such session.")
+        return Response(costs.session_usage(session))
+
+
+class ProjectUsageView(APIView):
+    """GET: the project's tokens and cost, in all and per session."""
+
+    def get(self, request: Request, project_id: uuid.UUID) -> Response:
+        project = get_owned_project(api_user(request), project_id)
+        return Response(costs.project_usage(project.id))
 
 
 class FullResponseView(RetrieveAPIView[ConversationMessage]):

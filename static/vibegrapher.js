@@ -87,6 +87,26 @@
       return li;
     }
 
+    // The person's latest message: the run under way adds up beside it.
+    let lastRequestId = [...list.querySelectorAll(".message.user[data-id]")].map((li) => li.dataset.id).pop() || null;
+
+    // "13,627 tokens · $0.0123", as the server writes it (reviews/templatetags).
+    function usd(cost) {
+      return cost > 0 && cost < 0.0001 ? "<$0.0001" : `$${cost.toFixed(4)}`;
+    }
+    function usageText(tokens, cost, unpriced) {
+      const text = `${tokens.toLocaleString("en-US")} tokens`;
+      if (cost === null || cost === undefined || cost === "") return text;
+      return `${text} · ${usd(Number(cost))}${unpriced ? " + unpriced tokens" : ""}`;
+    }
+    function addUsage(badge, tokens, cost, prefix) {
+      badge.dataset.total = Number(badge.dataset.total) + tokens;
+      if (cost === null) badge.dataset.unpriced = Number(badge.dataset.unpriced || 0) + tokens;
+      else badge.dataset.cost = Number(badge.dataset.cost || 0) + cost;
+      badge.hidden = false;
+      badge.textContent = prefix + usageText(Number(badge.dataset.total), badge.dataset.cost, Number(badge.dataset.unpriced || 0));
+    }
+
     function addMessage(m) {
       if (seen.has(m.id)) return;
       seen.add(m.id);
@@ -95,11 +115,21 @@
       if (m.token_usage) {
         const badge = document.createElement("span");
         badge.className = "badge";
-        badge.textContent = `${m.token_usage.total_tokens.toLocaleString("en-US")} tokens`;
+        const cost = m.token_usage.cost_usd ?? m.cost_usd ?? null;
+        badge.textContent = usageText(m.token_usage.total_tokens, cost, 0);
         li.firstChild.append(" ", badge);
-        const total = $("token-total");
-        total.dataset.total = Number(total.dataset.total) + m.token_usage.total_tokens;
-        total.textContent = `${Number(total.dataset.total).toLocaleString("en-US")} tokens`;
+        addUsage($("token-total"), m.token_usage.total_tokens, cost, "");
+        const run = lastRequestId && document.getElementById(`run-${lastRequestId}`);
+        if (run) addUsage(run, m.token_usage.total_tokens, cost, "this run: ");
+      } else if (m.agent === "user") {
+        // The run this message starts: its tokens and cost add up beside it.
+        lastRequestId = m.id;
+        const run = document.createElement("span");
+        run.className = "badge run-usage";
+        run.id = `run-${m.id}`;
+        Object.assign(run.dataset, { total: "0", cost: "", unpriced: "0" });
+        run.hidden = true;
+        li.firstChild.append(" ", run);
       }
       const content = document.createElement("pre");
       content.className = "content";

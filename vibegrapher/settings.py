@@ -13,6 +13,8 @@ import environ
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
+from vibegrapher import model_prices
+
 # Lets `admin.ModelAdmin[Project]` and friends be subscripted at run time, as typed.
 django_stubs_ext.monkeypatch()
 
@@ -314,6 +316,17 @@ if GIT_STORAGE not in ("filesystem", "database"):
     raise ImproperlyConfigured(
         f"GIT_STORAGE={GIT_STORAGE!r} is unknown: use filesystem or database."
     )
+# What model calls cost, per model (see vibegrapher/model_prices.py for the defaults and
+# their sources); MODEL_PRICES, a JSON object, adds, replaces or removes models.
+try:
+    MODEL_PRICES: dict[str, model_prices.ModelPrice] = model_prices.load(
+        env.str("MODEL_PRICES", default="")
+    )
+except model_prices.PriceTableError as exc:
+    raise ImproperlyConfigured(str(exc)) from None
+# Commits made through the review: the person is the author, this is the committer.
+COMMITTER_NAME: str = env.str("COMMITTER_NAME", default="Vibegrapher")
+COMMITTER_EMAIL: str = env.str("COMMITTER_EMAIL", default="vibegrapher@localhost")
 VIBECODE_MAX_ROUNDS: int = env.int("VIBECODE_MAX_ROUNDS", default=3)
 VIBECODE_RUN_TIMEOUT_SECONDS: float = env.float("VIBECODE_RUN_TIMEOUT_SECONDS", default=600.0)
 VIBECODE_MODEL_RETRIES: int = env.int("VIBECODE_MODEL_RETRIES", default=3)

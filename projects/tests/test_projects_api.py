@@ -128,7 +128,10 @@ def test_commits_and_nodes(api, user) -> None:
     nodes = api.get(f"/api/projects/{project.id}/nodes").json()
 
     assert [c["message"] for c in commits] == ["feat: helper", "Initial agent code"]
-    assert set(commits[0]) == {"sha", "message", "author", "author_email", "time"}
+    assert set(commits[0]) == {
+        "sha", "message", "author", "author_email", "time", "trailers", "diff_id", "session_id"
+    }  # fmt: skip
+    assert (commits[0]["trailers"], commits[0]["diff_id"]) == ({}, None)
     assert [n["name"] for n in nodes] == ["Bot", "Helper"]
     assert nodes[0]["start_line"] == 3
 

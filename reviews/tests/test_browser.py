@@ -7,6 +7,7 @@ reload, rejects the first diff with feedback, approves the second and commits it
 
 import json
 import os
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -116,7 +117,11 @@ def test_chat_review_reject_approve_commit(served) -> None:
         expect(page.locator(".message.user")).to_contain_text("Make the bot friendlier")
         expect(page.locator(".message.vibecoder")).to_contain_text("Friendlier instructions")
         expect(page.locator(".message.evaluator")).to_contain_text("Approved")
-        expect(page.locator("#token-total")).to_contain_text("36 tokens")
+        # Tokens and cost add up live: the run's beside the request, the session's.
+        expect(page.locator("#token-total")).to_have_text("36 tokens · $0.0001")
+        expect(page.locator(".message.user .run-usage")).to_have_text(
+            "this run: 36 tokens · $0.0001"
+        )
         page.click("#pending-link")
 
         expect(page.locator("#diff")).to_contain_text("Help kindly.")
@@ -145,6 +150,12 @@ def test_chat_review_reject_approve_commit(served) -> None:
 
         expect(page.locator("#code")).to_contain_text("Help warmly.")
         expect(page.locator("#commits li").first).to_contain_text("feat: warmer bot")
+        # The commit's trailers, read back from git, and its links.
+        expect(page.locator("#commits li .trailers").first).to_contain_text(
+            "Evaluator approved in round 1 of 3 · gpt-5 (VibeCoder), gpt-5-mini (Evaluator)"
+        )
+        page.locator("#commits li").first.locator("text=request").click()
+        expect(page).to_have_url(re.compile(r"#message-"))
         browser.close()
     violations = [line for line in console if "Content Security Policy" in line]
     assert violations == [], violations

@@ -1,0 +1,107 @@
+"""How a reviewed change came about, written into its commit as git trailers.
+
+`git log` alone then tells, for every commit made through the review, which diff
+and session it came from, in which round the Evaluator approved it, which models
+wrote and reviewed it, what they used and cost, and how its tests ended:
+
+    Vibegrapher-Diff: 0c5e…
+    Vibegrapher-Session: 9a41…
+    Evaluator: approved in round 2 of 3
+    Models: gpt-5 (VibeCoder), gpt-5-mini (Evaluator)
+    Tokens: 12,345 (cached 4,096)
+    Cost: $0.0123
+    Tests: 5 passed, 0 regressed
+
+The tokens and cost are those of the run that produced the diff (every model call
+sharing its trace id) and of the commit-message refinements asked for it.
+"""
+
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Max, Q, QuerySet
+
+from projects.trailers import SESSION_TRAILER
+from reviews.models import Diff
+from sessions_app.costs import UsageTotals, format_usd, totals_of
+from sessions_app.models import ConversationMessage
+
+# As the pages name the agents.
+AGENT_NAMES = {"vibecoder": "VibeCoder", "evaluator": "Evaluator"}
+FINISHED = ("passed", "failed", "error", "timeout")
+
+
+def diff_messages(diff: Diff) -> QuerySet[ConversationMessage]:
+    """The model calls behind the diff: its run's, and its refinements'."""
+    linked = ConversationMessage.objects.filter(diff=diff)
+    traces = set(linked.exclude(iteration=None).values_list("trace_id", flat=True)) - {""}
+    return ConversationMessage.objects.filter(
+        Q(session_id=diff.session_id, trace_id__in=traces) | Q(diff=diff),
+        role=ConversationMessage.Role.ASSISTANT,
+    )
+
+
+def approving_round(diff: Diff) -> int | None:
+    """The round of the Evaluator's approval (its message is linked to the diff)."""
+    found: int | None = (
+        ConversationMessage.objects.filter(diff=diff, agent=ConversationMessage.Agent.EVALUATOR)
+        .exclude(iteration=None)
+        .aggregate(round=Max("iteration"))["round"]
+    )
+    return found
+
+
+def evaluator_trailer(diff: Diff) -> str:
+    found = approving_round(diff)
+    if found is None:
+        return "approved (round not recorded)"
+    return f"approved in round {found} of {settings.VIBECODE_MAX_ROUNDS}"
+
+
+def models_trailer(usage: UsageTotals) -> str:
+    named = [
+        f"{model} ({AGENT_NAMES.get(agent, agent)})"
+        for agent in ("vibecoder", "evaluator", *sorted(set(usage.models) - set(AGENT_NAMES)))
+        for model in usage.models.get(agent, [])
+    ]
+    return ", ".join(named) or "none recorded"
+
+
+def tokens_trailer(usage: UsageTotals) -> str:
+    return f"{usage.total_tokens:,} (cached {usage.cached_tokens:,})"
+
+
+def cost_trailer(usage: UsageTotals) -> str:
+    if usage.cost is None:
+        if usage.total_tokens:
+            return "unknown (no price for these models)"
+        return format_usd(Decimal(0))
+    if usage.unpriced_tokens:
+        return f"{format_usd(usage.cost)} + {usage.unpriced_tokens:,} tokens without a price"
+    return format_usd(usage.cost)
+
+
+def tests_trailer(results: list[dict[str, Any]] | None) -> str:
+    """ "5 passed, 0 regressed"; failures that are not regressions are named too."""
+    finished = [r for r in results or [] if isinstance(r, dict) and r.get("status") in FINISHED]
+    if not finished:
+        return "none run"
+    passed = sum(1 for r in finished if r.get("status") == "passed")
+    regressed = sum(1 for r in finished if r.get("outcome") == "regressed")
+    failed = len(finished) - passed - regressed
+    parts = [f"{passed} passed"] + ([f"{failed} failed"] if failed > 0 else [])
+    return ", ".join([*parts, f"{regressed} regressed"])
+
+
+def commit_trailers(diff: Diff) -> list[tuple[str, str]]:
+    """The trailers after `Vibegrapher-Diff` on the diff's commit."""
+    usage = totals_of(diff_messages(diff))
+    return [
+        (SESSION_TRAILER, str(diff.session_id)),
+        ("Evaluator", evaluator_trailer(diff)),
+        ("Models", models_trailer(usage)),
+        ("Tokens", tokens_trailer(usage)),
+        ("Cost", cost_trailer(usage)),
+        ("Tests", tests_trailer(diff.test_results)),
+    ]
