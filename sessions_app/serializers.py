@@ -1,11 +1,18 @@
+from typing import Any
+
 from django.conf import settings
 from rest_framework import serializers
 
+from sessions_app.events import TokenUsage
 from sessions_app.models import ConversationMessage, VibecodeSession
 from vibegrapher.fields import StrictCharField
+from vibegrapher.schema import typed_json
 
 
 class SessionSerializer(serializers.ModelSerializer[VibecodeSession]):
+    """The agents' memory key and file (`openai_session_key`, `conversations_db_path`)
+    are the server's business, shown in the admin only."""
+
     project_id = serializers.UUIDField(read_only=True)
 
     class Meta:
@@ -15,8 +22,6 @@ class SessionSerializer(serializers.ModelSerializer[VibecodeSession]):
             "project_id",
             "session_type",
             "node_id",
-            "openai_session_key",
-            "conversations_db_path",
             "run_state",
             "last_error",
             "run_started_at",
@@ -47,6 +52,7 @@ class SessionCreateSerializer(serializers.Serializer[None]):
 class MessageSerializer(serializers.ModelSerializer[ConversationMessage]):
     session_id = serializers.UUIDField(read_only=True)
     diff_id = serializers.UUIDField(read_only=True, allow_null=True)
+    token_usage = typed_json(TokenUsage | None)
 
     class Meta:
         model = ConversationMessage
@@ -59,7 +65,6 @@ class MessageSerializer(serializers.ModelSerializer[ConversationMessage]):
             "content",
             "patch_preview",
             "token_usage",
-            "last_response_id",
             "trace_id",
             "diff_id",
             "created_at",
@@ -68,6 +73,11 @@ class MessageSerializer(serializers.ModelSerializer[ConversationMessage]):
 
 
 class FullResponseSerializer(serializers.ModelSerializer[ConversationMessage]):
+    openai_response = typed_json(
+        dict[str, Any] | None, help_text="The model's response as stored, its JSON as sent."
+    )
+    token_usage = typed_json(TokenUsage | None)
+
     class Meta:
         model = ConversationMessage
         fields = ["id", "agent", "iteration", "openai_response", "token_usage", "trace_id"]
