@@ -1164,6 +1164,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description A session cookie without the CSRF header, or not allowed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     diffs_retrieve: {
@@ -1239,6 +1248,15 @@ export interface operations {
             };
             /** @description No credentials, or an invalid or expired token (`WWW-Authenticate: Token`). */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A session cookie without the CSRF header, or not allowed. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1397,6 +1415,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description A session cookie without the CSRF header, or not allowed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description No such object among yours (someone else's answers 404 too). */
             404: {
                 headers: {
@@ -1476,6 +1503,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description A session cookie without the CSRF header, or not allowed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description No such object among yours (someone else's answers 404 too). */
             404: {
                 headers: {
@@ -1539,6 +1575,15 @@ export interface operations {
             };
             /** @description No credentials, or an invalid or expired token (`WWW-Authenticate: Token`). */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A session cookie without the CSRF header, or not allowed. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1695,6 +1740,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description A session cookie without the CSRF header, or not allowed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description The request body is over its limit. */
             413: {
                 headers: {
@@ -1765,6 +1819,15 @@ export interface operations {
             };
             /** @description No credentials, or an invalid or expired token (`WWW-Authenticate: Token`). */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A session cookie without the CSRF header, or not allowed. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2092,6 +2155,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description A session cookie without the CSRF header, or not allowed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description No such object among yours (someone else's answers 404 too). */
             404: {
                 headers: {
@@ -2190,6 +2262,15 @@ export interface operations {
             };
             /** @description No credentials, or an invalid or expired token (`WWW-Authenticate: Token`). */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A session cookie without the CSRF header, or not allowed. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2336,6 +2417,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description A session cookie without the CSRF header, or not allowed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description No such object among yours (someone else's answers 404 too). */
             404: {
                 headers: {
@@ -2385,6 +2475,15 @@ export interface operations {
             };
             /** @description No credentials, or an invalid or expired token (`WWW-Authenticate: Token`). */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A session cookie without the CSRF header, or not allowed. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2614,6 +2713,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description A session cookie without the CSRF header, or not allowed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description No such object among yours (someone else's answers 404 too). */
             404: {
                 headers: {
@@ -2718,6 +2826,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description A session cookie without the CSRF header, or not allowed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description No such object among yours (someone else's answers 404 too). */
             404: {
                 headers: {
@@ -2763,6 +2880,15 @@ export interface operations {
             };
             /** @description No credentials, or an invalid or expired token (`WWW-Authenticate: Token`). */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A session cookie without the CSRF header, or not allowed. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -97,10 +97,30 @@ def postprocess(result: dict[str, Any], generator: Any, **kwargs: Any) -> dict[s
     schemas.update(ERROR_SCHEMAS)
     schemas.update(graph_components())
     schemas.update(API_TYPES.components)
+    _add_csrf_refusals(result)
     add_events(result)
     # Sorted, so that the committed document changes only where the API does.
     result["components"]["schemas"] = dict(sorted(schemas.items()))
     return result
+
+
+def _add_csrf_refusals(document: dict[str, Any]) -> None:
+    """A cookie-authenticated request that changes something needs its CSRF header:
+    every such operation may answer 403."""
+    for item in document.get("paths", {}).values():
+        for method, operation in item.items():
+            cookie = any("cookieAuth" in scheme for scheme in operation.get("security", []))
+            if method in ("post", "put", "patch", "delete") and cookie:
+                operation["responses"].setdefault(
+                    "403",
+                    {
+                        "description": _ERROR_TEXT[403],
+                        "content": {"application/json": {"schema": ERROR_REF}},
+                    },
+                )
+                operation["responses"] = dict(
+                    sorted(operation["responses"].items(), key=lambda item: item[0])
+                )
 
 
 class ApiAutoSchema(AutoSchema):

@@ -282,3 +282,16 @@ def test_no_answer_carries_a_server_internal(api, user: User, admin_client: Clie
     # The admin still shows them.
     in_admin = admin_client.get(f"/admin/projects/project/{project['id']}/change/")
     assert in_admin.status_code == 200 and "projects/inside" in in_admin.content.decode()
+
+
+@pytest.mark.django_db
+def test_a_cookie_request_without_its_csrf_header_is_a_documented_403(user: User) -> None:
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(user)
+
+    refused = browser.post("/api/projects", {"name": "X"}, content_type="application/json")
+    read = browser.get("/api/projects")
+
+    assert refused.status_code == 403 and "CSRF" in refused.json()["detail"]
+    validate_response("POST", "/api/projects", 403, refused.json())
+    validate_response("GET", "/api/projects", 200, read.json())
