@@ -9,8 +9,8 @@ import pytest
 from django.test import Client
 
 PREFLIGHT = {
-    "HTTP_ACCESS_CONTROL_REQUEST_METHOD": "POST",
-    "HTTP_ACCESS_CONTROL_REQUEST_HEADERS": "authorization, content-type",
+    "Access-Control-Request-Method": "POST",
+    "Access-Control-Request-Headers": "authorization, content-type",
 }
 
 
@@ -18,8 +18,12 @@ PREFLIGHT = {
 def test_an_allowed_dev_server_gets_its_preflight(client: Client, settings) -> None:
     settings.CORS_ALLOWED_ORIGINS = ["http://localhost:5173"]
 
-    allowed = client.options("/api/projects", HTTP_ORIGIN="http://localhost:5173", **PREFLIGHT)
-    refused = client.options("/api/projects", HTTP_ORIGIN="http://localhost:3000", **PREFLIGHT)
+    allowed = client.options(
+        "/api/projects", headers={"Origin": "http://localhost:5173", **PREFLIGHT}
+    )
+    refused = client.options(
+        "/api/projects", headers={"Origin": "http://localhost:3000", **PREFLIGHT}
+    )
 
     assert allowed["Access-Control-Allow-Origin"] == "http://localhost:5173"
     assert "authorization" in allowed["Access-Control-Allow-Headers"]
