@@ -7,10 +7,12 @@ session with CSRF), parsers, throttles, error shapes and schema generation, with
 hand-made async stack it replaced).
 """
 
+import contextlib
 from typing import Any
 
 from django.contrib.auth.models import User
 from django.http import HttpRequest
+from django.http.request import RawPostDataException
 from rest_framework import serializers
 from rest_framework.request import Request
 
@@ -26,7 +28,9 @@ def validated_body(request: Request, serializer_class: type[serializers.Serializ
     (a 413) even where the ASGI body limit does not stand in front of the app; DRF
     alone would stream any size into its parser.
     """
-    request._request.body  # noqa: B018 (read for its size check)
+    # A cookie request's CSRF check has DRF parse the body already (it reads POST).
+    with contextlib.suppress(RawPostDataException):
+        request._request.body  # noqa: B018 (read for its size check)
     body = serializer_class(data=request.data)
     body.is_valid(raise_exception=True)
     return body.validated_data

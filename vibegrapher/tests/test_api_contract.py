@@ -295,3 +295,28 @@ def test_a_cookie_request_without_its_csrf_header_is_a_documented_403(user: User
     assert refused.status_code == 403 and "CSRF" in refused.json()["detail"]
     validate_response("POST", "/api/projects", 403, refused.json())
     validate_response("GET", "/api/projects", 200, read.json())
+
+
+@pytest.mark.django_db
+def test_the_async_views_take_the_session_cookie_with_its_csrf_header(user: User) -> None:
+    from projects.services import create_project
+    from sessions_app.services import get_or_create_session
+
+    code = 'from agents import Agent\n\nbot = Agent(name="Bot", instructions="Hi.")\n'
+    session = get_or_create_session(create_project(user, "Paged", code), "global")[0]
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(user)
+    browser.get("/login/")  # sets the csrftoken cookie, as the pages do
+    url = f"/api/sessions/{session.id}/messages"
+
+    without = browser.post(url, {"prompt": "hi"}, content_type="application/json")
+    with_header = browser.post(
+        url,
+        {"prompt": "  "},
+        content_type="application/json",
+        headers={"X-CSRFToken": browser.cookies["csrftoken"].value},
+    )
+
+    assert without.status_code == 403 and "CSRF" in without.json()["detail"]
+    assert with_header.status_code == 400 and "prompt" in with_header.json()
+    validate_response("POST", url, 400, with_header.json())
