@@ -13,7 +13,7 @@ PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/test
 # (browser tests), redis-server (tests that kill a Redis of their own).
 APT_PACKAGES ?= bubblewrap libseccomp2 graphviz chromium redis-server
 
-.PHONY: run serve test check install system-deps migrate seed bench clean
+.PHONY: run serve test check schema install system-deps migrate seed bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -71,12 +71,36 @@ DEPLOY_ENV = DEBUG=false ALLOWED_HOSTS=vibegrapher.fly.dev \
 	CSRF_TRUSTED_ORIGINS=https://vibegrapher.fly.dev \
 	SECRET_KEY=$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(50))')
 
+# The OpenAPI document (docs/openapi.yaml) is generated from the code with the default
+# settings: no .env and none of this shell's variables, so every checkout writes the
+# same bytes. `make schema` rewrites it; `make check` fails when it is not current.
+SCHEMA_ENV = env -i PATH="$$PATH" HOME="$$HOME" DEBUG=true VIBEGRAPHER_IGNORE_DOTENV=1
+SCHEMA_CMD = $(SCHEMA_ENV) $(BIN)/python manage.py spectacular --validate --fail-on-warn
+
+# docs/api.d.ts: the same contract as TypeScript types (openapi-typescript, from npm),
+# rewritten too when Node's npx is here.
+OPENAPI_TYPESCRIPT = openapi-typescript@7.13.0
+
+schema: install
+	$(SCHEMA_CMD) --file docs/openapi.yaml
+	@echo "docs/openapi.yaml regenerated"
+	@if command -v npx >/dev/null; then \
+	  npx --yes $(OPENAPI_TYPESCRIPT) docs/openapi.yaml -o docs/api.d.ts --silent && \
+	  echo "docs/api.d.ts regenerated"; \
+	else echo "npx not found: docs/api.d.ts left as it was"; fi
+
 check: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	DEBUG=true $(BIN)/mypy .
 	$(BIN)/actionlint
 	$(DEPLOY_ENV) $(BIN)/python manage.py check --deploy --fail-level WARNING
+	@generated=$$(mktemp) && $(SCHEMA_CMD) --file $$generated && \
+	  if ! diff -u docs/openapi.yaml $$generated > $$generated.diff; then \
+	    head -40 $$generated.diff; rm -f $$generated $$generated.diff; \
+	    echo "docs/openapi.yaml is not what the code generates: run 'make schema' and commit it."; \
+	    exit 1; \
+	  fi; rm -f $$generated $$generated.diff; echo "docs/openapi.yaml is current"
 
 bench: install
 	@echo "Benchmarks: see bench/README or run a script in bench/ with $(BIN)/python"

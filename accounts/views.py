@@ -3,6 +3,7 @@
 from typing import Any
 
 from django.contrib.auth import authenticate
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
@@ -11,6 +12,7 @@ from rest_framework.views import APIView
 
 from accounts.models import ApiToken
 from accounts.tokens import create_token
+from vibegrapher.schema import errors
 
 
 class CredentialsSerializer(serializers.Serializer):
@@ -20,13 +22,34 @@ class CredentialsSerializer(serializers.Serializer):
 
 class AuthTokenView(APIView):
     def get_permissions(self) -> list[Any]:
-        return [AllowAny()] if self.request.method == "POST" else [IsAuthenticated()]
+        request = getattr(self, "request", None)
+        return (
+            [AllowAny()]
+            if request is not None and request.method == "POST"
+            else [IsAuthenticated()]
+        )
 
     def get_authenticators(self) -> list[Any]:
         # Logging in needs no credentials: a stale session cookie must not make DRF
         # demand a CSRF token from an API client that sends none.
-        return [] if self.request.method == "POST" else super().get_authenticators()
+        # (No request while the OpenAPI document is generated: all of them.)
+        request = getattr(self, "request", None)
+        return (
+            [] if request is not None and request.method == "POST" else super().get_authenticators()
+        )
 
+    @extend_schema(
+        summary="Log in: a new API token",
+        description="Send it as `Authorization: Token <token>`, or as `?token=` on the "
+        "WebSocket. Valid for API_TOKEN_DAYS (30) days. The 10th wrong password for a "
+        "username or a client address answers 429 with `Retry-After`.",
+        request=CredentialsSerializer,
+        responses={
+            200: inline_serializer("ApiToken", {"token": serializers.CharField()}),
+            **errors(400, 413, 429),
+        },
+        auth=[],
+    )
     def post(self, request: Request) -> Response:
         serializer = CredentialsSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -44,6 +67,10 @@ class AuthTokenView(APIView):
             )
         return Response({"token": create_token(user)})
 
+    @extend_schema(
+        summary="Revoke the token sent in the Authorization header",
+        responses={204: None, **errors(400, 401)},
+    )
     def delete(self, request: Request) -> Response:
         if not isinstance(request.auth, ApiToken):
             return Response(

@@ -380,11 +380,19 @@ def _reset_stored_branch(slug: str, sha: str, undoing: str) -> None:
             raise
 
 
-def history(slug: str, limit: int = 100) -> list[CommitInfo]:
-    """Commits on main, newest first."""
+class UnknownCommit(GitError):
+    """`history(after=…)` names no commit of the branch."""
+
+
+def history(slug: str, limit: int = 100, after: str | None = None) -> list[CommitInfo]:
+    """Commits on main, newest first; with `after` (a sha), those that follow it."""
     repo = _open(slug)
     commits: list[CommitInfo] = []
+    skipping = after is not None
     for commit in repo.walk(_head_commit(repo).id, pygit2.enums.SortMode.TIME):
+        if skipping:
+            skipping = str(commit.id) != after
+            continue
         if len(commits) >= limit:
             break
         body, pairs = trailers.split(commit.message)
@@ -398,6 +406,8 @@ def history(slug: str, limit: int = 100) -> list[CommitInfo]:
                 trailers=tuple(pairs),
             )
         )
+    if skipping:
+        raise UnknownCommit(f"{after!r} is not a commit of the project's history.")
     return commits
 
 

@@ -60,7 +60,8 @@ class GraphNode:
     output_type: str | None = None
     tool_type: str | None = None  # function, hosted, custom (FunctionTool)
     clone_of: str | None = None
-    full_instructions: str | None = field(default=None, repr=False)
+    # Not in the API (as_dict drops it): the schema skips fields marked api=False.
+    full_instructions: str | None = field(default=None, repr=False, metadata={"api": False})
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)

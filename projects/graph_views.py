@@ -3,6 +3,7 @@
 import uuid
 from types import SimpleNamespace
 
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.request import Request
@@ -11,7 +12,17 @@ from rest_framework.views import APIView
 
 from projects import graph_service, services
 from projects.graph import build_graph
+from projects.graph_schema import graph_answer
 from vibegrapher.async_api import api_user
+from vibegrapher.schema import authed_errors
+
+FORMAT = OpenApiParameter(
+    "format",
+    str,
+    enum=list(graph_service.FORMATS),
+    description="json (the default): the graph itself; mermaid: a Mermaid flowchart; "
+    "svg: the drawing (Graphviz).",
+)
 
 
 class FormatIsOurs(DefaultContentNegotiation):
@@ -33,6 +44,17 @@ def output_format(request: Request) -> str:
 class ProjectGraphView(APIView):
     content_negotiation_class = FormatIsOurs
 
+    @extend_schema(
+        summary="The workflow's graph, at HEAD or at a commit",
+        parameters=[
+            FORMAT,
+            OpenApiParameter("ref", str, description="A commit sha; HEAD when absent."),
+        ],
+        responses={
+            200: OpenApiResponse(graph_answer("ProjectGraph")),
+            **authed_errors(400),
+        },
+    )
     def get(self, request: Request, project_id: uuid.UUID) -> Response:
         project = services.get_owned_project(api_user(request), project_id)
         output = output_format(request)

@@ -12,6 +12,9 @@ from vibegrapher.fields import StrictCharField
 
 
 class ProjectSerializer(serializers.ModelSerializer[Project]):
+    """A project as the API shows it: where its repository lives on the server
+    (`repository_path`) is the server's business, shown in the admin only."""
+
     owner = serializers.CharField(source="owner.get_username", read_only=True)
 
     class Meta:
@@ -21,7 +24,6 @@ class ProjectSerializer(serializers.ModelSerializer[Project]):
             "name",
             "slug",
             "owner",
-            "repository_path",
             "main_file",
             "current_commit",
             "current_branch",

@@ -32,7 +32,7 @@ urlpatterns = [
     ),
     path(
         "projects/<uuid:project_id>/tests/quick",
-        views.ProjectTestCasesView.as_view(quick_only=True),
+        views.ProjectTestCasesView.as_view(quick_only=True, http_method_names=["get", "options"]),
         name="project-tests-quick",
     ),
     path("tests/<uuid:test_id>", views.TestCaseDetailView.as_view(), name="test-detail"),

@@ -6,6 +6,8 @@ from pathlib import Path
 
 from django.db import IntegrityError, transaction
 from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
@@ -14,6 +16,7 @@ from rest_framework.views import APIView
 
 from projects import git, services
 from projects.graph import build_graph
+from projects.graph_schema import GraphSerializer
 from projects.models import Project, TestCase
 from projects.nodes import find_agents
 from projects.serializers import (
@@ -25,14 +28,36 @@ from projects.serializers import (
     TestCaseSerializer,
     duplicate_test_name,
 )
-from vibegrapher.async_api import api_user
+from vibegrapher.async_api import ApiError, api_user
+from vibegrapher.pagination import keyset_page, page_body, paginated, sequence_page
+from vibegrapher.schema import PAGE_PARAMETERS, authed_errors, errors
+
+
+class CreatedProjectSerializer(ProjectDetailSerializer):
+    graph = GraphSerializer(read_only=True, help_text="The new workflow's graph.")
+
+    class Meta(ProjectDetailSerializer.Meta):
+        fields = [*ProjectDetailSerializer.Meta.fields, "graph"]
+        read_only_fields = fields
 
 
 class ProjectListView(APIView):
+    @extend_schema(
+        summary="Your projects, newest first",
+        parameters=PAGE_PARAMETERS,
+        responses={200: paginated(ProjectSerializer, "ProjectPage"), **errors(400, 401)},
+    )
     def get(self, request: Request) -> Response:
-        projects = api_user(request).projects.all()
-        return Response(ProjectSerializer(projects, many=True).data)
+        page, next_page = keyset_page(
+            request, api_user(request).projects.all(), direction="newest_first"
+        )
+        return Response(page_body(ProjectSerializer(page, many=True).data, next_page))
 
+    @extend_schema(
+        summary="Create a project (from the starter workflow, or from `code`)",
+        request=ProjectCreateSerializer,
+        responses={201: CreatedProjectSerializer, **errors(400, 401, 413)},
+    )
     def post(self, request: Request) -> Response:
         body = ProjectCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -50,10 +75,15 @@ class ProjectListView(APIView):
 
 
 class ProjectDetailView(APIView):
+    @extend_schema(responses={200: ProjectDetailSerializer, **authed_errors()})
     def get(self, request: Request, project_id: uuid.UUID) -> Response:
         project = services.get_owned_project(api_user(request), project_id)
         return Response(ProjectDetailSerializer(project).data)
 
+    @extend_schema(
+        summary="Delete a project, its repository and everything in it",
+        responses={204: None, **authed_errors()},
+    )
     def delete(self, request: Request, project_id: uuid.UUID) -> Response:
         project = services.get_owned_project(api_user(request), project_id)
         services.delete_project(project)
@@ -61,15 +91,35 @@ class ProjectDetailView(APIView):
 
 
 class ProjectCommitsView(APIView):
+    @extend_schema(
+        summary="The repository's history (main), newest first",
+        description="The page's `next` carries the sha of its last commit as `cursor`.",
+        parameters=PAGE_PARAMETERS,
+        responses={200: paginated(CommitSerializer, "CommitPage"), **authed_errors(400)},
+    )
     def get(self, request: Request, project_id: uuid.UUID) -> Response:
         project = services.get_owned_project(api_user(request), project_id)
-        commits = git.history(project.slug)
-        return Response(CommitSerializer(commits, many=True).data)
+
+        def read(after: str | None, count: int) -> list[git.CommitInfo]:
+            try:
+                return git.history(project.slug, limit=count, after=after)
+            except git.UnknownCommit as exc:
+                raise ApiError(400, {"cursor": [str(exc)]}) from None
+
+        page, next_page = sequence_page(request, read, key=lambda commit: commit.sha)
+        return Response(page_body(CommitSerializer(page, many=True).data, next_page))
 
 
 class ProjectExportView(APIView):
     """The project's repository as a git bundle (`git clone project.bundle`)."""
 
+    @extend_schema(
+        summary="The project's repository as a git bundle (`git clone project.bundle`)",
+        responses={
+            (200, "application/x-git-bundle"): OpenApiTypes.BINARY,
+            **authed_errors(),
+        },
+    )
     def get(self, request: Request, project_id: uuid.UUID) -> HttpResponse:
         project = services.get_owned_project(api_user(request), project_id)
         with tempfile.TemporaryDirectory(prefix="vibegrapher-bundle-") as scratch:
@@ -82,6 +132,10 @@ class ProjectExportView(APIView):
 
 
 class ProjectNodesView(APIView):
+    @extend_schema(
+        summary="The agents defined in the project's file (for node sessions)",
+        responses={200: NodeSerializer(many=True), **authed_errors(400)},
+    )
     def get(self, request: Request, project_id: uuid.UUID) -> Response:
         project = services.get_owned_project(api_user(request), project_id)
         try:
@@ -103,13 +157,24 @@ def _save_test_case(body: TestCaseSerializer, **extra: object) -> TestCase:
 class ProjectTestCasesView(APIView):
     quick_only = False
 
+    @extend_schema(
+        summary="The project's test cases, oldest first",
+        parameters=PAGE_PARAMETERS,
+        responses={200: paginated(TestCaseSerializer, "TestCasePage"), **authed_errors(400)},
+    )
     def get(self, request: Request, project_id: uuid.UUID) -> Response:
         project = services.get_owned_project(api_user(request), project_id)
-        tests = project.test_cases.order_by("created_at", "name")
+        tests = project.test_cases.all()
         if self.quick_only:
             tests = tests.filter(quick_test=True)
-        return Response(TestCaseSerializer(tests, many=True).data)
+        page, next_page = keyset_page(request, tests, direction="oldest_first")
+        return Response(page_body(TestCaseSerializer(page, many=True).data, next_page))
 
+    @extend_schema(
+        summary="Add a test case (names are unique per project)",
+        request=TestCaseSerializer,
+        responses={201: TestCaseSerializer, **authed_errors(400, 413)},
+    )
     def post(self, request: Request, project_id: uuid.UUID) -> Response:
         project = services.get_owned_project(api_user(request), project_id)
         body = TestCaseSerializer(data=request.data, context={"project": project})
@@ -129,10 +194,16 @@ def _owned_test_case(request: Request, test_id: uuid.UUID) -> TestCase:
 class TestCaseDetailView(APIView):
     __test__ = False
 
+    @extend_schema(responses={200: TestCaseSerializer, **authed_errors()})
     def get(self, request: Request, test_id: uuid.UUID) -> Response:
         test_case = _owned_test_case(request, test_id)
         return Response(TestCaseSerializer(test_case).data)
 
+    @extend_schema(
+        summary="Change a test case's name, code or quick flag",
+        request=TestCaseSerializer(partial=True),
+        responses={200: TestCaseSerializer, **authed_errors(400, 413)},
+    )
     def patch(self, request: Request, test_id: uuid.UUID) -> Response:
         test_case = _owned_test_case(request, test_id)
         project: Project = test_case.project
@@ -142,6 +213,7 @@ class TestCaseDetailView(APIView):
         body.is_valid(raise_exception=True)
         return Response(TestCaseSerializer(_save_test_case(body)).data)
 
+    @extend_schema(responses={204: None, **authed_errors()})
     def delete(self, request: Request, test_id: uuid.UUID) -> Response:
         _owned_test_case(request, test_id).delete()
         return Response(status=status.HTTP_204_NO_CONTENT)

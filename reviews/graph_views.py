@@ -2,16 +2,19 @@
 
 import uuid
 
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from projects import git, graph_service
-from projects.graph_views import FormatIsOurs, output_format
+from projects.graph_schema import graph_answer
+from projects.graph_views import FORMAT, FormatIsOurs, output_format
 from reviews import services
 from reviews.models import Diff
 from vibegrapher.async_api import api_user
+from vibegrapher.schema import authed_errors
 
 
 def diff_graph_of(diff: Diff) -> graph_service.DiffGraph:
@@ -23,6 +26,11 @@ def diff_graph_of(diff: Diff) -> graph_service.DiffGraph:
 class DiffGraphView(APIView):
     content_negotiation_class = FormatIsOurs
 
+    @extend_schema(
+        summary="The graph before and after the change, and the change",
+        parameters=[FORMAT],
+        responses={200: OpenApiResponse(graph_answer("DiffGraph")), **authed_errors(400)},
+    )
     def get(self, request: Request, diff_id: uuid.UUID) -> Response:
         diff = services.owned_diffs(api_user(request)).filter(id=diff_id).first()
         if diff is None:

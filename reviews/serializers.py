@@ -1,13 +1,18 @@
 from rest_framework import serializers
 
+from reviews.diff_tests import StoredResult
 from reviews.models import Diff
 from vibegrapher.fields import StrictCharField
+from vibegrapher.schema import typed_json
 
 
 class DiffSerializer(serializers.ModelSerializer[Diff]):
     project_id = serializers.UUIDField(read_only=True)
     session_id = serializers.UUIDField(read_only=True)
     tests_running = serializers.SerializerMethodField()
+    test_results = typed_json(
+        list[StoredResult] | None, help_text="One per test of the last run, as each finishes."
+    )
 
     class Meta:
         model = Diff

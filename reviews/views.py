@@ -1,13 +1,16 @@
-"""Diffs API. Reviewing (a rejection starts a run) and refining call models: async views."""
+"""Diffs API. Reviewing (a rejection starts a run) and refining call models: async
+views (adrf), so that a run's task lands on the server's event loop."""
 
 import uuid
 
+from adrf.views import APIView as AsyncAPIView
 from asgiref.sync import sync_to_async
 from django.contrib.auth.models import User
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from rest_framework import status
+from django.http import Http404
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers, status
 from rest_framework.exceptions import APIException
-from rest_framework.generics import ListAPIView, RetrieveAPIView
+from rest_framework.generics import RetrieveAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -26,7 +29,9 @@ from reviews.serializers import (
     TestRunSerializer,
 )
 from sessions_app.services import owned_sessions
-from vibegrapher.async_api import ApiError, api_user, async_api_view, parse_body
+from vibegrapher.async_api import ApiError, api_user, validated_body
+from vibegrapher.pagination import keyset_page, page_body, paginated
+from vibegrapher.schema import PAGE_PARAMETERS, authed_errors
 
 
 class Conflict(APIException):
@@ -34,28 +39,43 @@ class Conflict(APIException):
     default_code = "conflict"
 
 
-class ProjectDiffsView(ListAPIView[Diff]):
-    serializer_class = DiffSerializer
-    pagination_class = None
-
-    def get_queryset(self):  # type: ignore[no-untyped-def]
-        project = get_owned_project(api_user(self.request), self.kwargs["project_id"])
-        return Diff.objects.filter(project=project)
+DIFF_PAGE = paginated(DiffSerializer, "DiffPage")
 
 
-class SessionDiffsView(ListAPIView[Diff]):
-    serializer_class = DiffSerializer
-    pagination_class = None
+class ProjectDiffsView(APIView):
+    @extend_schema(
+        summary="The project's diffs, newest first",
+        parameters=PAGE_PARAMETERS,
+        responses={200: DIFF_PAGE, **authed_errors(400)},
+    )
+    def get(self, request: Request, project_id: uuid.UUID) -> Response:
+        project = get_owned_project(api_user(request), project_id)
+        page, next_page = keyset_page(
+            request, Diff.objects.filter(project=project), direction="newest_first"
+        )
+        return Response(page_body(DiffSerializer(page, many=True).data, next_page))
+
+
+class SessionDiffsView(APIView):
     pending_only = False
 
-    def get_queryset(self):  # type: ignore[no-untyped-def]
-        session = owned_sessions(api_user(self.request)).filter(id=self.kwargs["session_id"])
+    @extend_schema(
+        summary="The session's diffs (or only those awaiting a decision), newest first",
+        parameters=PAGE_PARAMETERS,
+        responses={200: DIFF_PAGE, **authed_errors(400)},
+    )
+    def get(self, request: Request, session_id: uuid.UUID) -> Response:
+        session = owned_sessions(api_user(request)).filter(id=session_id)
         if not session.exists():
             raise Http404("No such session.")
-        diffs = Diff.objects.filter(session_id=self.kwargs["session_id"])
-        return diffs.filter(status__in=services.PENDING) if self.pending_only else diffs
+        diffs = Diff.objects.filter(session_id=session_id)
+        if self.pending_only:
+            diffs = diffs.filter(status__in=services.PENDING)
+        page, next_page = keyset_page(request, diffs, direction="newest_first")
+        return Response(page_body(DiffSerializer(page, many=True).data, next_page))
 
 
+@extend_schema(responses={200: DiffSerializer, **authed_errors()})
 class DiffView(RetrieveAPIView[Diff]):
     serializer_class = DiffSerializer
     lookup_url_kwarg = "diff_id"
@@ -65,6 +85,20 @@ class DiffView(RetrieveAPIView[Diff]):
 
 
 class DiffPreviewView(APIView):
+    @extend_schema(
+        summary="The file before and after the diff, and the diff",
+        responses={
+            200: inline_serializer(
+                "DiffPreview",
+                {
+                    "original": serializers.CharField(),
+                    "patched": serializers.CharField(),
+                    "diff": serializers.CharField(),
+                },
+            ),
+            **authed_errors(),
+        },
+    )
     def get(self, request: Request, diff_id: uuid.UUID) -> Response:
         diff = services.owned_diffs(api_user(request)).filter(id=diff_id).first()
         if diff is None:
@@ -76,6 +110,11 @@ class DiffPreviewView(APIView):
 
 
 class DiffCommitView(APIView):
+    @extend_schema(
+        summary="Commit an approved diff into the project's repository",
+        request=CommitSerializer,
+        responses={200: DiffSerializer, **authed_errors(400, 409)},
+    )
     def post(self, request: Request, diff_id: uuid.UUID) -> Response:
         user = api_user(request)
         if not services.owned_diffs(user).filter(id=diff_id).exists():
@@ -96,62 +135,112 @@ async def _owned_diff(user: User, diff_id: uuid.UUID) -> Diff:
     return diff
 
 
-@async_api_view("POST")
-async def review_diff(request: HttpRequest, user: User, diff_id: uuid.UUID) -> HttpResponse:
-    """`{approved: true}` -> human_approved; `{approved: false, feedback}` -> a new round."""
-    diff = await _owned_diff(user, diff_id)
-    body = parse_body(request, ReviewSerializer)
-    try:
-        if body["approved"]:
-            diff = await sync_to_async(services.approve)(diff)
-            return JsonResponse(await sync_to_async(lambda: DiffSerializer(diff).data)())
-        message = await services.reject(diff, body["feedback"].strip())
-    except services.ReviewConflict as exc:
-        raise ApiError(409, str(exc)) from None
-    except runs.RunInProgress as exc:
-        raise ApiError(409, str(exc)) from None
-    except (ModelNotConfigured, runs.RunNotStarted) as exc:
-        raise ApiError(503, str(exc)) from None
-    diff = await services.owned_diffs(user).aget(id=diff_id)
-    data = await sync_to_async(lambda: DiffSerializer(diff).data)()
-    return JsonResponse({**data, "message_id": str(message.id)})
-
-
-@async_api_view("POST")
-async def refine_message(request: HttpRequest, user: User, diff_id: uuid.UUID) -> HttpResponse:
-    """The Evaluator suggests a commit message; the diff keeps its own until commit."""
-    diff = await _owned_diff(user, diff_id)
-    hint = parse_body(request, RefineSerializer)["hint"]
-    if diff.status == Diff.Status.COMMITTED:
-        raise ApiError(409, "The diff is committed; its message can no longer change.")
-    try:
-        message = await refine_commit_message(diff, hint.strip())
-    except ModelNotConfigured as exc:
-        raise ApiError(503, str(exc)) from None
-    except Exception as exc:
-        raise ApiError(502, describe_error(exc, agent="Evaluator")) from None
-    return JsonResponse({"commit_message": message})
-
-
-@async_api_view("POST")
-async def run_diff_tests(request: HttpRequest, user: User, diff_id: uuid.UUID) -> HttpResponse:
-    """Start the project's tests (`{quick_only}`) on the patched file; 202 at once."""
-    diff = await _owned_diff(user, diff_id)
-    quick_only = parse_body(request, TestRunSerializer)["quick_only"]
-    try:
-        run = await diff_tests.start_test_run(diff, quick_only=quick_only)
-    except sandbox.SandboxUnavailable as exc:
-        raise ApiError(503, f"Tests cannot run on this server: {exc}") from None
-    except (diff_tests.NoTests, diff_tests.TestsRunning) as exc:
-        raise ApiError(409, str(exc)) from None
-    return JsonResponse(
-        {
-            "diff_id": str(run.diff_id),
-            "quick_only": quick_only,
-            "tests": [
-                {"id": str(test.id), "name": test.name, "quick_test": test.quick}
-                for test in run.tests
-            ],
-        },
-        status=202,
+class ReviewedDiffSerializer(DiffSerializer):
+    message_id = serializers.UUIDField(
+        required=False,
+        help_text="After a rejection: the stored feedback message that starts the new round.",
     )
+
+    class Meta(DiffSerializer.Meta):
+        fields = [*DiffSerializer.Meta.fields, "message_id"]
+        read_only_fields = fields
+
+
+class ReviewView(AsyncAPIView):
+    @extend_schema(
+        summary="Approve a diff, or reject it with feedback (a new round starts)",
+        description="`{approved: true}` makes it `human_approved`; `{approved: false, "
+        "feedback}` sends the feedback to the VibeCoder (a run: its events arrive on the "
+        "WebSocket) and answers with the diff and the feedback's `message_id`.",
+        request=ReviewSerializer,
+        responses={200: ReviewedDiffSerializer, **authed_errors(400, 409, 503)},
+    )
+    async def post(self, request: Request, diff_id: uuid.UUID) -> Response:
+        user = api_user(request)
+        diff = await _owned_diff(user, diff_id)
+        body = validated_body(request, ReviewSerializer)
+        try:
+            if body["approved"]:
+                diff = await sync_to_async(services.approve)(diff)
+                return Response(await sync_to_async(lambda: DiffSerializer(diff).data)())
+            message = await services.reject(diff, body["feedback"].strip())
+        except services.ReviewConflict as exc:
+            raise ApiError(409, str(exc)) from None
+        except runs.RunInProgress as exc:
+            raise ApiError(409, str(exc)) from None
+        except (ModelNotConfigured, runs.RunNotStarted) as exc:
+            raise ApiError(503, str(exc)) from None
+        diff = await services.owned_diffs(user).aget(id=diff_id)
+        data = await sync_to_async(lambda: DiffSerializer(diff).data)()
+        return Response({**data, "message_id": str(message.id)})
+
+
+class RefineMessageView(AsyncAPIView):
+    @extend_schema(
+        summary="Ask the Evaluator for a commit message; the diff keeps its own until commit",
+        request=RefineSerializer,
+        responses={
+            200: inline_serializer("RefinedMessage", {"commit_message": serializers.CharField()}),
+            **authed_errors(400, 409, 502, 503),
+        },
+    )
+    async def post(self, request: Request, diff_id: uuid.UUID) -> Response:
+        diff = await _owned_diff(api_user(request), diff_id)
+        hint = validated_body(request, RefineSerializer)["hint"]
+        if diff.status == Diff.Status.COMMITTED:
+            raise ApiError(409, "The diff is committed; its message can no longer change.")
+        try:
+            message = await refine_commit_message(diff, hint.strip())
+        except ModelNotConfigured as exc:
+            raise ApiError(503, str(exc)) from None
+        except Exception as exc:
+            raise ApiError(502, describe_error(exc, agent="Evaluator")) from None
+        return Response({"commit_message": message})
+
+
+class DiffTestsView(AsyncAPIView):
+    @extend_schema(
+        summary="Run the project's tests on the patched file (202 at once)",
+        description="Each test's `test_status` and `test_completed` arrive on the "
+        "WebSocket; the results are kept on the diff (`test_results`).",
+        request=TestRunSerializer,
+        responses={
+            202: inline_serializer(
+                "TestRunStarted",
+                {
+                    "diff_id": serializers.UUIDField(),
+                    "quick_only": serializers.BooleanField(),
+                    "tests": inline_serializer(
+                        "TestRunItem",
+                        {
+                            "id": serializers.UUIDField(),
+                            "name": serializers.CharField(),
+                            "quick_test": serializers.BooleanField(),
+                        },
+                        many=True,
+                    ),
+                },
+            ),
+            **authed_errors(400, 409, 503),
+        },
+    )
+    async def post(self, request: Request, diff_id: uuid.UUID) -> Response:
+        diff = await _owned_diff(api_user(request), diff_id)
+        quick_only = validated_body(request, TestRunSerializer)["quick_only"]
+        try:
+            run = await diff_tests.start_test_run(diff, quick_only=quick_only)
+        except sandbox.SandboxUnavailable as exc:
+            raise ApiError(503, f"Tests cannot run on this server: {exc}") from None
+        except (diff_tests.NoTests, diff_tests.TestsRunning) as exc:
+            raise ApiError(409, str(exc)) from None
+        return Response(
+            {
+                "diff_id": str(run.diff_id),
+                "quick_only": quick_only,
+                "tests": [
+                    {"id": str(test.id), "name": test.name, "quick_test": test.quick}
+                    for test in run.tests
+                ],
+            },
+            status=202,
+        )

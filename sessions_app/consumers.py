@@ -7,7 +7,6 @@ import logging
 import time
 import uuid
 from typing import Any
-from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -20,6 +19,7 @@ from accounts.tokens import afind_token
 from projects.models import Project
 from sessions_app import presence
 from sessions_app.events import HeartbeatEvent, project_group
+from sessions_app.origin import query_token
 
 logger = logging.getLogger(__name__)
 
@@ -94,9 +94,11 @@ class ProjectConsumer(AsyncWebsocketConsumer):
         return None
 
     async def _user(self) -> User | None:
-        query = parse_qs(self.scope.get("query_string", b"").decode())
-        if query.get("token"):
-            token = await afind_token(query["token"][0])
+        # The same test as the Origin check's (sessions_app/origin.py): a token
+        # connection is never authenticated by the cookie.
+        key = query_token(self.scope)
+        if key is not None:
+            token = await afind_token(key)
             return token.user if token else None
         user = self.scope.get("user")
         return user if isinstance(user, User) and user.is_active else None

@@ -1,11 +1,18 @@
+from typing import Any
+
 from django.conf import settings
 from rest_framework import serializers
 
+from sessions_app.events import TokenUsage
 from sessions_app.models import ConversationMessage, VibecodeSession
 from vibegrapher.fields import StrictCharField
+from vibegrapher.schema import typed_json
 
 
 class SessionSerializer(serializers.ModelSerializer[VibecodeSession]):
+    """The agents' memory key and file (`openai_session_key`, `conversations_db_path`)
+    are the server's business, shown in the admin only."""
+
     project_id = serializers.UUIDField(read_only=True)
 
     class Meta:
@@ -15,8 +22,6 @@ class SessionSerializer(serializers.ModelSerializer[VibecodeSession]):
             "project_id",
             "session_type",
             "node_id",
-            "openai_session_key",
-            "conversations_db_path",
             "run_state",
             "last_error",
             "run_started_at",
@@ -48,6 +53,7 @@ class MessageSerializer(serializers.ModelSerializer[ConversationMessage]):
     session_id = serializers.UUIDField(read_only=True)
     cost_usd = serializers.FloatField(read_only=True, allow_null=True)
     diff_id = serializers.UUIDField(read_only=True, allow_null=True)
+    token_usage = typed_json(TokenUsage | None)
 
     class Meta:
         model = ConversationMessage
@@ -61,7 +67,6 @@ class MessageSerializer(serializers.ModelSerializer[ConversationMessage]):
             "patch_preview",
             "token_usage",
             "cost_usd",
-            "last_response_id",
             "trace_id",
             "diff_id",
             "created_at",
@@ -70,6 +75,11 @@ class MessageSerializer(serializers.ModelSerializer[ConversationMessage]):
 
 
 class FullResponseSerializer(serializers.ModelSerializer[ConversationMessage]):
+    openai_response = typed_json(
+        dict[str, Any] | None, help_text="The model's response as stored, its JSON as sent."
+    )
+    token_usage = typed_json(TokenUsage | None)
+
     class Meta:
         model = ConversationMessage
         fields = ["id", "agent", "iteration", "openai_response", "token_usage", "trace_id"]

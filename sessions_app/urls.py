@@ -15,10 +15,14 @@ urlpatterns = [
     path(
         "sessions/<uuid:session_id>/usage", views.SessionUsageView.as_view(), name="session-usage"
     ),
-    path("sessions/<uuid:session_id>/messages", views.session_messages, name="session-messages"),
+    path(
+        "sessions/<uuid:session_id>/messages",
+        views.SessionMessagesView.as_view(),
+        name="session-messages",
+    ),
     path(
         "sessions/<uuid:session_id>/cancel",
-        views.cancel_session_run,
+        views.CancelRunView.as_view(),
         name="session-cancel",
     ),
     path("messages/<uuid:message_id>/full", views.FullResponseView.as_view(), name="message-full"),

@@ -1,11 +1,18 @@
-"""Sessions and messages API. Sending a message is async: the run's task needs the loop."""
+"""Sessions and messages API. Sending a message is async (adrf): the run's task needs the loop."""
 
 import uuid
 
+from adrf.views import APIView as AsyncAPIView
 from asgiref.sync import async_to_sync, sync_to_async
-from django.contrib.auth.models import User
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from rest_framework import status
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
+from rest_framework import serializers, status
 from rest_framework.exceptions import APIException, NotFound, ValidationError
 from rest_framework.generics import RetrieveAPIView, RetrieveDestroyAPIView
 from rest_framework.request import Request
@@ -24,7 +31,9 @@ from sessions_app.serializers import (
     SessionCreateSerializer,
     SessionSerializer,
 )
-from vibegrapher.async_api import ApiError, api_user, async_api_view, parse_body
+from vibegrapher.async_api import ApiError, api_user, validated_body
+from vibegrapher.pagination import keyset_page, page_body, paginated
+from vibegrapher.schema import PAGE_PARAMETERS, authed_errors
 
 
 class Conflict(APIException):
@@ -35,12 +44,23 @@ class Conflict(APIException):
 class ProjectSessionsView(APIView):
     """GET: the project's sessions. POST: create (201) or return (200) one."""
 
+    @extend_schema(
+        summary="The project's sessions, oldest first",
+        parameters=PAGE_PARAMETERS,
+        responses={200: paginated(SessionSerializer, "SessionPage"), **authed_errors(400)},
+    )
     def get(self, request: Request, project_id: uuid.UUID) -> Response:
         project = get_owned_project(api_user(request), project_id)
         runs.mark_interrupted_runs()
         sessions = VibecodeSession.objects.filter(project=project)
-        return Response(SessionSerializer(sessions, many=True).data)
+        page, next_page = keyset_page(request, sessions, direction="oldest_first")
+        return Response(page_body(SessionSerializer(page, many=True).data, next_page))
 
+    @extend_schema(
+        summary="Create a session (201), or return the existing one of that kind (200)",
+        request=SessionCreateSerializer,
+        responses={201: SessionSerializer, 200: SessionSerializer, **authed_errors(400)},
+    )
     def post(self, request: Request, project_id: uuid.UUID) -> Response:
         project = get_owned_project(api_user(request), project_id)
         body = SessionCreateSerializer(data=request.data)
@@ -57,6 +77,13 @@ class ProjectSessionsView(APIView):
         )
 
 
+@extend_schema_view(
+    get=extend_schema(responses={200: SessionSerializer, **authed_errors()}),
+    delete=extend_schema(
+        summary="Delete a session with its messages and the agents' memory of it",
+        responses={204: None, **authed_errors(409)},
+    ),
+)
 class SessionView(RetrieveDestroyAPIView[VibecodeSession]):
     """GET a session; DELETE it with its messages and the agents' memory of it."""
 
@@ -79,6 +106,10 @@ class SessionView(RetrieveDestroyAPIView[VibecodeSession]):
 class SessionUsageView(APIView):
     """GET: the session's tokens and cost, in all and per run."""
 
+    @extend_schema(
+        summary="The session's tokens and cost, in all and per run",
+        responses={200: OpenApiTypes.OBJECT, **authed_errors()},
+    )
     def get(self, request: Request, session_id: uuid.UUID) -> Response:
         session = services.owned_sessions(api_user(request)).filter(id=session_id).first()
         if session is None:
@@ -89,11 +120,19 @@ class SessionUsageView(APIView):
 class ProjectUsageView(APIView):
     """GET: the project's tokens and cost, in all and per session."""
 
+    @extend_schema(
+        summary="The project's tokens and cost, in all and per session",
+        responses={200: OpenApiTypes.OBJECT, **authed_errors()},
+    )
     def get(self, request: Request, project_id: uuid.UUID) -> Response:
         project = get_owned_project(api_user(request), project_id)
         return Response(costs.project_usage(project.id))
 
 
+@extend_schema(
+    summary="A message's whole stored model response (audit)",
+    responses={200: FullResponseSerializer, **authed_errors()},
+)
 class FullResponseView(RetrieveAPIView[ConversationMessage]):
     serializer_class = FullResponseSerializer
     lookup_url_kwarg = "message_id"
@@ -102,19 +141,23 @@ class FullResponseView(RetrieveAPIView[ConversationMessage]):
         return services.owned_messages(api_user(self.request))
 
 
-def _messages_page(session: VibecodeSession, after: str | None) -> list[dict]:
-    messages = session.messages.all()
-    if after:
+def _messages_page(request: Request, session: VibecodeSession) -> dict:
+    """Oldest first; `?after=<message id>` starts after that message (a reconnecting
+    client's catch-up), `?cursor=` (from `next`) after the previous page."""
+    after = request.query_params.get("after")
+    anchor = None
+    if after and not request.query_params.get("cursor"):
         try:
-            anchor = session.messages.get(id=uuid.UUID(after))
+            message = session.messages.get(id=uuid.UUID(after))
         except (ValueError, ConversationMessage.DoesNotExist):
             raise ApiError(
                 400, {"after": [f"{after!r} is not the id of a message in this session."]}
             ) from None
-        messages = messages.filter(created_at__gt=anchor.created_at) | messages.filter(
-            created_at=anchor.created_at, id__gt=anchor.id
-        )
-    return list(MessageSerializer(messages.order_by("created_at", "id"), many=True).data)
+        anchor = (message.created_at, message.id)
+    page, next_page = keyset_page(
+        request, session.messages.all(), direction="oldest_first", anchor=anchor
+    )
+    return page_body(MessageSerializer(page, many=True).data, next_page)
 
 
 def run_in_progress(exc: runs.RunInProgress) -> dict[str, str | None]:
@@ -123,38 +166,97 @@ def run_in_progress(exc: runs.RunInProgress) -> dict[str, str | None]:
     return {"detail": str(exc), "run_dead_at": dead_at}
 
 
-@async_api_view("GET", "POST")
-async def session_messages(request: HttpRequest, user: User, session_id: uuid.UUID) -> HttpResponse:
-    """GET the history, oldest first (`?after=<id>`); POST `{prompt}` to start a run (202)."""
+async def _owned_session(request: Request, session_id: uuid.UUID) -> VibecodeSession:
     try:
-        session = await services.owned_sessions(user).aget(id=session_id)
+        return await services.owned_sessions(api_user(request)).aget(id=session_id)
     except VibecodeSession.DoesNotExist:
         raise ApiError(404, "No such session.") from None
-    if request.method == "GET":
-        page = await sync_to_async(_messages_page)(session, request.GET.get("after"))
-        return JsonResponse(page, safe=False)
-    prompt = parse_body(request, PromptSerializer)["prompt"]
-    try:
-        message = await runs.start_run(session, prompt)
-    except (ModelNotConfigured, runs.RunNotStarted) as exc:
-        raise ApiError(503, str(exc)) from None
-    except runs.RunInProgress as exc:
-        raise ApiError(409, run_in_progress(exc)) from None
-    return JsonResponse({"status": "processing", "message_id": str(message.id)}, status=202)
 
 
-@async_api_view("POST")
-async def cancel_session_run(
-    request: HttpRequest, user: User, session_id: uuid.UUID
-) -> HttpResponse:
-    """POST: stop the session's run. 200 when it ended (its `run_finished` "cancelled"
-    sent), 202 when its server (another process) was asked to stop it."""
-    if not await services.owned_sessions(user).filter(id=session_id).aexists():
-        raise ApiError(404, "No such session.")
-    try:
-        ended = await runs.cancel_run(session_id)
-    except runs.NoRunToCancel as exc:
-        raise ApiError(409, str(exc)) from None
-    if ended:
-        return JsonResponse({"status": "cancelled"})
-    return JsonResponse({"status": "cancelling"}, status=202)
+RUN_CONFLICT = inline_serializer(
+    "RunInProgress",
+    {
+        "detail": serializers.CharField(),
+        "run_dead_at": serializers.DateTimeField(
+            allow_null=True,
+            help_text="From then on the run counts as dead (should its server have "
+            "stopped) and a new message is accepted.",
+        ),
+    },
+)
+
+
+class SessionMessagesView(AsyncAPIView):
+    @extend_schema(
+        summary="The session's messages, oldest first",
+        parameters=[
+            *PAGE_PARAMETERS,
+            OpenApiParameter(
+                "after",
+                uuid.UUID,
+                description="Only the messages after this one (a client catching up "
+                "after a reconnect). Ignored when `cursor` is given.",
+            ),
+        ],
+        responses={200: paginated(MessageSerializer, "MessagePage"), **authed_errors(400)},
+    )
+    async def get(self, request: Request, session_id: uuid.UUID) -> Response:
+        session = await _owned_session(request, session_id)
+        return Response(await sync_to_async(_messages_page)(request, session))
+
+    @extend_schema(
+        summary="Send a prompt: starts a run (202); its events arrive on the WebSocket",
+        request=PromptSerializer,
+        responses={
+            202: inline_serializer(
+                "RunStarted",
+                {
+                    "status": serializers.ChoiceField(choices=["processing"]),
+                    "message_id": serializers.UUIDField(
+                        help_text="The stored user message; the run's messages follow it."
+                    ),
+                },
+            ),
+            409: OpenApiResponse(RUN_CONFLICT, description="A run is going in this session."),
+            **authed_errors(400, 413, 503),
+        },
+    )
+    async def post(self, request: Request, session_id: uuid.UUID) -> Response:
+        session = await _owned_session(request, session_id)
+        prompt = validated_body(request, PromptSerializer)["prompt"]
+        try:
+            message = await runs.start_run(session, prompt)
+        except (ModelNotConfigured, runs.RunNotStarted) as exc:
+            raise ApiError(503, str(exc)) from None
+        except runs.RunInProgress as exc:
+            raise ApiError(409, run_in_progress(exc)) from None
+        return Response({"status": "processing", "message_id": str(message.id)}, status=202)
+
+
+class CancelRunView(AsyncAPIView):
+    @extend_schema(
+        summary="Stop the session's run",
+        description="200 when the run ended here (its `run_finished` says `cancelled`); "
+        "202 when it runs in another server process, which stops it within "
+        "RUN_HEARTBEAT_SECONDS; 409 when no run is going.",
+        request=None,
+        responses={
+            200: inline_serializer(
+                "RunCancelled", {"status": serializers.ChoiceField(choices=["cancelled"])}
+            ),
+            202: inline_serializer(
+                "RunCancelling", {"status": serializers.ChoiceField(choices=["cancelling"])}
+            ),
+            **authed_errors(409),
+        },
+    )
+    async def post(self, request: Request, session_id: uuid.UUID) -> Response:
+        if not await services.owned_sessions(api_user(request)).filter(id=session_id).aexists():
+            raise ApiError(404, "No such session.")
+        try:
+            ended = await runs.cancel_run(session_id)
+        except runs.NoRunToCancel as exc:
+            raise ApiError(409, str(exc)) from None
+        if ended:
+            return Response({"status": "cancelled"})
+        return Response({"status": "cancelling"}, status=202)

@@ -247,13 +247,18 @@
     // On every (re)connect: what happened while the socket was closed.
     async function catchUp() {
       const session = `/api/sessions/${config.sessionId}`;
-      const after = lastId ? `?after=${lastId}` : "";
-      (await api("GET", `${session}/messages${after}`)).forEach(addMessage);
+      // The history comes in pages: follow `next` until the last one.
+      let page = `${session}/messages${lastId ? `?after=${lastId}` : ""}`;
+      while (page) {
+        const { results, next } = await api("GET", page);
+        results.forEach(addMessage);
+        page = next;
+      }
       const state = await api("GET", session);
       const running = state.run_state === "running";
       setRunning(running, running && state.run_started_at ? Date.parse(state.run_started_at) : null);
       const pending = await api("GET", `${session}/diffs/pending`);
-      if (pending.length) showPending(pending[0].id);
+      if (pending.results.length) showPending(pending.results[0].id);
     }
 
     connect((event) => {

@@ -14,6 +14,7 @@ from django.db import close_old_connections
 from django.test import AsyncClient
 
 from accounts.tokens import create_token
+from tests.contract import validate_frame
 from tests.model_server import ModelServer
 
 
@@ -148,7 +149,11 @@ class ProjectSocket(WebsocketCommunicator):
         return await BaseApplicationCommunicator.send_input(self, message)
 
     async def receive_output(self, timeout: float = 1) -> Any:  # noqa: ASYNC109 (channels' API)
-        return await BaseApplicationCommunicator.receive_output(self, timeout)
+        message = await BaseApplicationCommunicator.receive_output(self, timeout)
+        # Every event a test sees is checked against its published schema
+        # (sessions_app/event_schema.py): an event and its documentation never drift.
+        validate_frame(message)
+        return message
 
 
 async def open_project_socket(project_id: object, token: str) -> WebsocketCommunicator:

@@ -18,7 +18,26 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 
+class ApiError(Exception):
+    """An error answered as JSON with a status: `detail` is the body when it is a dict,
+    else `{"detail": detail}`. Unlike DRF's APIException, the body is sent as given
+    (a None stays null)."""
+
+    def __init__(self, status: int, detail: Any) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+    def body(self) -> dict[str, Any]:
+        return self.detail if isinstance(self.detail, dict) else {"detail": self.detail}
+
+    def response(self) -> JsonResponse:
+        return JsonResponse(self.body(), status=self.status)
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, ApiError):
+        return Response(exc.body(), status=exc.status)
     if isinstance(exc, RequestDataTooBig):
         return Response({"detail": f"The request body is too large: {exc}"}, status=413)
     if isinstance(exc, SuspiciousOperation):

@@ -19,12 +19,12 @@ django_asgi_app = PooledThreadASGIHandler()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.db import connections  # noqa: E402
 
 from agents_app.runs import mark_interrupted_runs  # noqa: E402
 from projects.services import reconcile_all  # noqa: E402
 from reviews.diff_tests import recover_after_restart  # noqa: E402
+from sessions_app.origin import CookieOriginValidator  # noqa: E402
 from sessions_app.routing import websocket_urlpatterns  # noqa: E402
 from vibegrapher import shutdown  # noqa: E402
 from vibegrapher.body_limit import BodySizeLimit  # noqa: E402
@@ -60,9 +60,8 @@ application = ProtocolTypeRouter(
     {
         # Bodies over their URL's limit are refused before Django buffers them.
         "http": BodySizeLimit(django_asgi_app),
-        "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
-        ),
+        # The Origin is checked for cookie connections; `?token=` ones need none.
+        "websocket": CookieOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )
 

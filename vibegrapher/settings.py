@@ -5,6 +5,7 @@ layer and `./media`. Production sets `DATABASE_URL`, `REDIS_URL`, `SECRET_KEY`,
 `ALLOWED_HOSTS` and turns `DEBUG` off; nothing else changes.
 """
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,9 @@ django_stubs_ext.monkeypatch()
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+# `make schema` generates the API document from the code alone: no .env.
+if not os.environ.get("VIBEGRAPHER_IGNORE_DOTENV"):
+    environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEBUG: bool = env.bool("DEBUG", default=False)
 
@@ -34,10 +37,13 @@ ALLOWED_HOSTS: list[str] = env.list(
     "ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"]
 )
 CSRF_TRUSTED_ORIGINS: list[str] = env.list("CSRF_TRUSTED_ORIGINS", default=[])
-CORS_ALLOWED_ORIGINS: list[str] = [
-    origin for origin in env.list("CORS_ORIGINS", default=[]) if origin != "*"
-]
-CORS_ALLOW_ALL_ORIGINS: bool = "*" in env.list("CORS_ORIGINS", default=[])
+# Origins of single-page apps served elsewhere (a dev server: http://localhost:5173)
+# that may call the API from the browser. `CORS_ORIGINS` is the older name of it.
+_cors_origins: list[str] = env.list(
+    "CORS_ALLOWED_ORIGINS", default=env.list("CORS_ORIGINS", default=[])
+)
+CORS_ALLOWED_ORIGINS: list[str] = [origin for origin in _cors_origins if origin != "*"]
+CORS_ALLOW_ALL_ORIGINS: bool = "*" in _cors_origins
 
 INSTALLED_APPS = [
     # daphne first, so `runserver` serves ASGI (HTTP and WebSocket).
@@ -52,6 +58,9 @@ INSTALLED_APPS = [
     "corsheaders",
     "csp",
     "rest_framework",
+    "drf_spectacular",
+    # Swagger UI's files, served from this site (the CSP allows no CDN).
+    "drf_spectacular_sidecar",
     "axes",
     "accounts",
     "projects",
@@ -63,6 +72,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Outside CorsMiddleware: names the setting when a preflight is refused.
+    "vibegrapher.cors_hint.CorsRefusalHint",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -249,6 +260,39 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["vibegrapher.json_body.DepthLimitedJSONParser"],
     "EXCEPTION_HANDLER": "vibegrapher.api_errors.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "DEFAULT_SCHEMA_CLASS": "vibegrapher.schema.ApiAutoSchema",
+}
+
+# Lists answer pages of this many items (`?limit=` up to the maximum), vibegrapher/pagination.py.
+API_PAGE_SIZE: int = env.int("API_PAGE_SIZE", default=50)
+API_MAX_PAGE_SIZE: int = env.int("API_MAX_PAGE_SIZE", default=200)
+
+# The OpenAPI document (/api/schema/, committed as docs/openapi.yaml: `make schema`).
+SPECTACULAR_SETTINGS: dict[str, Any] = {
+    "TITLE": "Vibegrapher API",
+    "DESCRIPTION": "Change an OpenAI Agents SDK workflow by talking to it. Guide: "
+    "docs/api.md in the repository. The WebSocket's events are the `*Event` schemas "
+    "(`WebSocketEvent`), its close codes `WebSocketCloseCode` and `x-websocket`.",
+    "VERSION": "1.0.0",
+    "OAS_VERSION": "3.1.0",
+    "SCHEMA_PATH_PREFIX": "/api",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "DiffStatusEnum": "reviews.models.Diff.Status",
+        "RunStartedStatusEnum": ["processing"],
+        "RunCancelledStatusEnum": ["cancelled"],
+        "RunCancellingStatusEnum": ["cancelling"],
+    },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "vibegrapher.schema.postprocess",
+    ],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"persistAuthorization": True},
 }
 
 # --- Files ----------------------------------------------------------------------

@@ -1,6 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView
 
+from vibegrapher.api_docs import ApiDocsView
 from vibegrapher.api_errors import not_found
 from vibegrapher.health import health
 
@@ -14,6 +16,9 @@ urlpatterns = [
     path("api/", include("projects.urls")),
     path("api/", include("sessions_app.urls")),
     path("api/", include("reviews.urls")),
+    # The OpenAPI document (YAML; `?format=json` for JSON) and its docs page.
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", ApiDocsView.as_view(url_name="api-schema"), name="api-docs"),
     # Anything else under /api/ (unknown path, trailing slash, non-UUID id): JSON 404.
     re_path(r"^api(?:/(?P<path>.*))?$", not_found, name="api-not-found"),
     path("", include("reviews.page_urls")),

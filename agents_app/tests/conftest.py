@@ -100,7 +100,7 @@ class Vibe:
     async def messages(self, session_id: str | None = None) -> list[dict[str, Any]]:
         response = await self.client.get(f"/api/sessions/{session_id or self.session_id}/messages")
         assert response.status_code == 200
-        return response.json()
+        return list(response.json()["results"])
 
     def types(self) -> list[str]:
         return [e["type"] for e in self.events]

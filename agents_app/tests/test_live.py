@@ -4,7 +4,6 @@ import os
 
 import pytest
 from asgiref.sync import sync_to_async
-from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
 
 from accounts.tokens import create_token
@@ -12,7 +11,7 @@ from agents_app.tests.conftest import WORKFLOW, Vibe
 from projects.services import create_project
 from reviews.models import Diff
 from sessions_app.models import ConversationMessage
-from tests.fixtures import TokenClient
+from tests.fixtures import ProjectSocket, TokenClient
 from vibegrapher.asgi import application
 
 pytestmark = [
@@ -34,7 +33,7 @@ async def live_vibe(transactional_db, user: User, settings):
     session = await client.post(
         f"/api/projects/{project.id}/sessions", {}, content_type="application/json"
     )
-    socket = WebsocketCommunicator(
+    socket = ProjectSocket(
         application,
         f"/ws/projects/{project.id}/?token={token}",
         headers=[(b"origin", b"http://localhost")],

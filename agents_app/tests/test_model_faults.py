@@ -71,7 +71,7 @@ async def test_two_patches_in_one_response_get_one_review_and_one_diff(
     created = [e for e in vibe.events if e["type"] == "diff_created"]
     assert [e["diff_id"] for e in created] == [finished["diff_id"]]
     response = await vibe.client.get(f"/api/sessions/{vibe.session_id}/diffs")
-    assert [d["id"] for d in response.json()] == [finished["diff_id"]]
+    assert [d["id"] for d in response.json()["results"]] == [finished["diff_id"]]
     diff = await Diff.objects.aget()
     assert diff.patched_code == RENAMED
     assert diff.commit_message == "feat: refunds"

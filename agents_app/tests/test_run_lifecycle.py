@@ -135,7 +135,7 @@ class Api:
         pytest.fail(f"the run of session {session_id} did not end within {timeout} s")
 
     def messages(self, session_id: str) -> list[dict[str, Any]]:
-        return list(self.http.get(f"/api/sessions/{session_id}/messages").json())
+        return list(self.http.get(f"/api/sessions/{session_id}/messages").json()["results"])
 
 
 def wait_for_requests(model: ModelServer, count: int, timeout: float = 20) -> None:
@@ -171,7 +171,7 @@ def test_two_processes_on_one_database_each_keep_their_run(
     b.start()
     one_on_b, two_on_b = Api(b, one["token"]), Api(b, two["token"])
     assert one_on_b.state(first)["run_state"] == "running"
-    listed = one_on_b.http.get(f"/api/projects/{one['project_id']}/sessions").json()
+    listed = one_on_b.http.get(f"/api/projects/{one['project_id']}/sessions").json()["results"]
     assert listed[0]["run_state"] == "running"
     # A second message in the same session, on the other process: 409, saying until when.
     refused = one_on_b.send(first, "And more")
@@ -335,7 +335,7 @@ def test_redis_cut_or_killed_mid_run_loses_only_events(
     assert [m["agent"] for m in api.messages(session)][:3] == ["user", "vibecoder", "evaluator"]
     health = api.http.get("/health")
     assert health.status_code == 503 and health.json()["channel_layer"] == "unreachable"
-    diff = api.http.get(f"/api/sessions/{session}/diffs").json()[0]
+    diff = api.http.get(f"/api/sessions/{session}/diffs").json()["results"][0]
     assert diff["status"] == "evaluator_approved"
 
     # Review and commit emit too: they answer, and the rows and git agree.

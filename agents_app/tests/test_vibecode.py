@@ -259,7 +259,8 @@ async def test_node_and_global_sessions_have_separate_memory(
     )
     assert response.status_code == 201, response.content
     node = response.json()
-    assert node["openai_session_key"] == f"project_{vibe.project.slug}_node_Billing"
+    stored = await VibecodeSession.objects.aget(id=node["id"])
+    assert stored.openai_session_key == f"project_{vibe.project.slug}_node_Billing"
     model_server.script(text("global answer"), text("node answer"))
 
     await vibe.run("global secret walrus")

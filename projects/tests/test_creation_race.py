@@ -58,11 +58,11 @@ def test_parallel_same_named_creations_all_succeed_with_their_own_repository(
     with httpx.Client(base_url=server.url, headers=auth, timeout=30) as http:
         for project in created:
             # Each repository is where its row says, with the row's first commit.
-            repo = pygit2.Repository(str(media / project["repository_path"]))
+            repo = pygit2.Repository(str(media / "projects" / project["slug"]))
             assert str(repo.head.target) == project["current_commit"]
             commits = http.get(f"/api/projects/{project['id']}/commits")
             assert commits.status_code == 200, commits.text
-            assert [c["sha"] for c in commits.json()] == [project["current_commit"]]
+            assert [c["sha"] for c in commits.json()["results"]] == [project["current_commit"]]
             detail = http.get(f"/api/projects/{project['id']}").json()
             assert detail["slug"] == project["slug"]
     # Nothing left behind: no staging directory, no repository without a row.

@@ -28,11 +28,11 @@ def test_create_list_update_delete(api, project) -> None:
     assert quick.status_code == 201, quick.content
     assert full.status_code == 201 and full.json()["quick_test"] is False
     assert quick.json()["project_id"] == str(project.id)
-    listed = api.get(f"/api/projects/{project.id}/tests").json()
+    listed = api.get(f"/api/projects/{project.id}/tests").json()["results"]
     assert [t["name"] for t in listed] == ["Structure", "Offline run"]
-    assert [t["name"] for t in api.get(f"/api/projects/{project.id}/tests/quick").json()] == [
-        "Structure"
-    ]
+    assert [
+        t["name"] for t in api.get(f"/api/projects/{project.id}/tests/quick").json()["results"]
+    ] == ["Structure"]
 
     test_id = full.json()["id"]
     updated = api.patch(f"/api/tests/{test_id}", {"quick_test": True, "name": "Run"}, format="json")

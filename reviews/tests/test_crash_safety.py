@@ -103,7 +103,7 @@ class Project:
     def assert_agrees(self, diff_id: str, committed: bool, diff: dict[str, str]) -> None:
         """Row, diff and git's HEAD tell one story."""
         project = self.get(f"/api/projects/{self.id}")
-        head = self.get(f"/api/projects/{self.id}/commits")[0]
+        head = self.get(f"/api/projects/{self.id}/commits")["results"][0]
         stored = self.get(f"/api/diffs/{diff_id}")
         assert project["current_commit"] == head["sha"]
         if committed:
@@ -171,7 +171,8 @@ def test_a_sigkill_at_each_step_of_a_commit_leaves_git_and_rows_agreeing(
     done = project.commit(diff["diff_id"])
     assert done.status_code == 200, done.text
     project.assert_agrees(diff["diff_id"], committed=True, diff=diff)
-    messages = [c["message"] for c in project.get(f"/api/projects/{project.id}/commits")]
+    commits = project.get(f"/api/projects/{project.id}/commits")["results"]
+    messages = [c["message"] for c in commits]
     committed = 6 if storage == "filesystem" else 3
     assert messages == [f"feat: v{n}" for n in range(committed, 0, -1)] + ["Initial agent code"]
 

@@ -55,9 +55,9 @@ def diff(project, session) -> Diff:
 def test_lists_and_preview(api, other_api, project, session, diff) -> None:
     committed = make_diff(project, session, "Old.", status="committed")
 
-    by_project = api.get(f"/api/projects/{project.id}/diffs").json()
-    by_session = api.get(f"/api/sessions/{session.id}/diffs").json()
-    pending = api.get(f"/api/sessions/{session.id}/diffs/pending").json()
+    by_project = api.get(f"/api/projects/{project.id}/diffs").json()["results"]
+    by_session = api.get(f"/api/sessions/{session.id}/diffs").json()["results"]
+    pending = api.get(f"/api/sessions/{session.id}/diffs/pending").json()["results"]
     one = api.get(f"/api/diffs/{diff.id}").json()
     preview = api.get(f"/api/diffs/{diff.id}/preview").json()
 

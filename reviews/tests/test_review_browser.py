@@ -120,7 +120,7 @@ def served() -> Iterator[Served]:
         deadline = time.monotonic() + 30
         while not served.diff_id:
             assert time.monotonic() < deadline, "no diff"
-            pending = served.api("GET", f"/sessions/{session_id}/diffs/pending").json()
+            pending = served.api("GET", f"/sessions/{session_id}/diffs/pending").json()["results"]
             served.diff_id = pending[0]["id"] if pending else ""
             time.sleep(0.2)
         with sync_playwright() as playwright:
@@ -240,7 +240,7 @@ def test_test_cases_are_added_edited_run_and_deleted_on_the_page(served: Served)
     page.locator(".test-case[data-name='Defines bot'] .tc-delete").click()
     page.click("#test-cases > summary")
     expect(page.locator("#test-case-list .test-case")).to_have_count(2)
-    names = served.api("GET", f"/projects/{served.project_id}/tests").json()
+    names = served.api("GET", f"/projects/{served.project_id}/tests").json()["results"]
     assert sorted(t["name"] for t in names) == ["Greets", "Imports"]
     # The deleted test's result no longer counts among the checks.
     expect(page.locator("#checks-summary")).to_have_text("2 tests: 2 not run")

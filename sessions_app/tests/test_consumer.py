@@ -14,6 +14,7 @@ from accounts.tokens import create_token
 from projects.models import Project
 from sessions_app import presence
 from sessions_app.events import DiffStatusEvent, emit, emit_sync
+from tests.fixtures import ProjectSocket
 from vibegrapher.asgi import application
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -46,7 +47,7 @@ async def world(transactional_db):
 
 def socket(project_id, token: str | None = None, headers=None) -> WebsocketCommunicator:
     query = f"?token={token}" if token else ""
-    return WebsocketCommunicator(
+    return ProjectSocket(
         application, f"/ws/projects/{project_id}/{query}", headers=headers or [ORIGIN]
     )
 
@@ -106,12 +107,40 @@ async def test_refusals_say_why(world) -> None:
     assert await close_code(socket(unknown, world["token"])) == 4404
 
 
-async def test_foreign_origin_is_refused(world) -> None:
-    communicator = socket(
-        world["mine"].id, world["token"], headers=[(b"origin", b"https://evil.example")]
-    )
-    connected, _ = await communicator.connect()
-    assert not connected
+async def test_a_token_socket_needs_no_origin(world) -> None:
+    # Python's websockets, CLI and mobile clients send no Origin; a foreign page cannot
+    # know the token, so the Origin protects nothing here.
+    for headers in ([], [(b"origin", b"https://elsewhere.example")]):
+        communicator = ProjectSocket(
+            application, f"/ws/projects/{world['mine'].id}/?token={world['token']}", headers
+        )
+        connected, _ = await communicator.connect()
+        assert connected
+        await emit(world["mine"].id, event(7))
+        assert await communicator.receive_json_from() == event(7)
+        await communicator.disconnect()
+
+
+def session_cookie(user: User) -> tuple[bytes, bytes]:
+    client = Client()
+    client.force_login(user)
+    return (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())
+
+
+async def test_a_cookie_socket_from_a_foreign_origin_is_refused(world) -> None:
+    cookie = await sync_to_async(session_cookie)(world["alice"])
+    path = f"/ws/projects/{world['mine'].id}/"
+
+    foreign = ProjectSocket(application, path, [cookie, (b"origin", b"https://evil.example")])
+    without_origin = ProjectSocket(application, path, [cookie])
+    own_site = ProjectSocket(application, path, [cookie, ORIGIN])
+
+    assert (await foreign.connect())[0] is False
+    assert (await without_origin.connect())[0] is False
+    assert (await own_site.connect())[0] is True
+    await emit(world["mine"].id, event(8))
+    assert await own_site.receive_json_from() == event(8)
+    await own_site.disconnect()
 
 
 async def test_emit_sync_from_another_thread(world) -> None:

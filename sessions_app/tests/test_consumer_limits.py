@@ -15,6 +15,7 @@ from websockets.typing import Origin
 
 from accounts.tokens import create_token
 from projects.models import Project
+from tests.fixtures import ProjectSocket
 from tests.servers import AppServer, create_user_and_project
 from vibegrapher.asgi import application
 
@@ -41,7 +42,7 @@ async def world(transactional_db):
 
 
 async def opened(project_id, token: str) -> WebsocketCommunicator:
-    communicator = WebsocketCommunicator(
+    communicator = ProjectSocket(
         application, f"/ws/projects/{project_id}/?token={token}", headers=[ORIGIN]
     )
     connected, _ = await communicator.connect()

@@ -37,8 +37,10 @@ def test_global_session_is_created_once(api, project: Project) -> None:
     assert first.status_code == 201
     assert again.status_code == 200
     assert first.json()["id"] == again.json()["id"]
-    assert first.json()["openai_session_key"] == "project_sessions-project"
-    assert first.json()["conversations_db_path"] == "projects/sessions-project_conversations.db"
+    stored = VibecodeSession.objects.get(id=first.json()["id"])
+    assert stored.openai_session_key == "project_sessions-project"
+    assert stored.conversations_db_path == "projects/sessions-project_conversations.db"
+    assert "openai_session_key" not in first.json()  # the server's business (admin only)
     assert first.json()["run_state"] == "idle"
 
 
@@ -50,7 +52,8 @@ def test_node_session_must_name_an_agent_in_the_code(api, project: Project) -> N
     bad_type = create_session(api, project, session_type="team")
 
     assert created.status_code == 201
-    assert created.json()["openai_session_key"] == "project_sessions-project_node_Helper"
+    node = VibecodeSession.objects.get(id=created.json()["id"])
+    assert node.openai_session_key == "project_sessions-project_node_Helper"
     assert unknown.status_code == 400
     assert "Ghost" in unknown.json()["node_id"][0] and "Boss" in unknown.json()["node_id"][0]
     assert missing.status_code == 400 and "node_id" in missing.json()
@@ -65,7 +68,7 @@ def test_sessions_are_listed_and_read_by_their_owner_only(
     session_id = create_session(api, project).json()["id"]
 
     listed = api.get(f"/api/projects/{project.id}/sessions")
-    assert [s["id"] for s in listed.json()] == [session_id]
+    assert [s["id"] for s in listed.json()["results"]] == [session_id]
     assert api.get(f"/api/sessions/{session_id}").json()["project_id"] == str(project.id)
     assert other_api.get(f"/api/sessions/{session_id}").status_code == 404
     assert other_api.get(f"/api/projects/{project.id}/sessions").status_code == 404
@@ -104,9 +107,9 @@ def test_history_after_a_message(api, project: Project) -> None:
     )
     url = f"/api/sessions/{session.id}/messages"
 
-    everything = api.get(url).json()
-    after_first = api.get(url, {"after": str(first.id)}).json()
-    after_last = api.get(url, {"after": str(third.id)}).json()
+    everything = api.get(url).json()["results"]
+    after_first = api.get(url, {"after": str(first.id)}).json()["results"]
+    after_last = api.get(url, {"after": str(third.id)}).json()["results"]
     unknown = api.get(url, {"after": str(uuid.uuid4())})
 
     assert [m["content"] for m in everything] == ["one", "two", "three"]

@@ -16,14 +16,12 @@ import httpx
 import pytest
 from django.contrib.auth.models import User
 from django.core.exceptions import DisallowedHost, RequestDataTooBig, SuspiciousOperation
-from django.http import Http404, HttpRequest, HttpResponse
 from django.test import RequestFactory
 
 from projects.services import create_project
 from sessions_app.services import get_or_create_session
 from tests.servers import AppServer
 from vibegrapher import api_errors
-from vibegrapher.async_api import async_api_view
 from vibegrapher.body_limit import BodySizeLimit, body_limit
 
 CODE = 'from agents import Agent\n\nbot = Agent(name="Bot", instructions="Help.")\n'
@@ -137,20 +135,13 @@ def test_missing_objects_are_json_404s(api) -> None:
     assert response.status_code == 404 and "detail" in response.json()
 
 
-async def test_async_views_answer_django_exceptions_as_drf_does(rf: RequestFactory) -> None:
-    @async_api_view("GET")
-    async def missing(request: HttpRequest, user: User) -> HttpResponse:
-        raise Http404("No such thing.")
+@pytest.mark.django_db
+def test_async_views_answer_errors_as_drf_does(api) -> None:
+    missing = api.post(f"/api/diffs/{uuid.uuid4()}/review", {"approved": True}, format="json")
+    bad = api.post(f"/api/diffs/{uuid.uuid4()}/test", {"quick_only": []}, format="json")
 
-    async def session_user() -> User:
-        return User(username="ada")
-
-    request = rf.get("/api/thing")
-    request.auser = session_user
-    response = await missing(request)
-
-    assert response.status_code == 404
-    assert json.loads(response.content) == {"detail": "No such thing."}
+    assert missing.status_code == 404 and missing.json() == {"detail": "No such diff."}
+    assert bad.status_code in (400, 404) and bad.headers["Content-Type"] == "application/json"
 
 
 def test_server_errors_under_api_are_json(rf: RequestFactory) -> None:

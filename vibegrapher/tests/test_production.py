@@ -130,7 +130,9 @@ def test_main_flow_under_production_settings(production: AppServer) -> None:
         assert committed.status_code == 200, committed.text
 
         project = http.get(f"/api/projects/{made['project_id']}", headers=auth).json()
-        commits = http.get(f"/api/projects/{made['project_id']}/commits", headers=auth).json()
+        commits = http.get(f"/api/projects/{made['project_id']}/commits", headers=auth).json()[
+            "results"
+        ]
         assert project["current_code"] == NEW_CODE
         assert project["current_commit"] == committed.json()["committed_sha"]
         assert [c["message"] for c in commits] == ["feat: kinder bot", "Initial agent code"]

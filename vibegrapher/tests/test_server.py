@@ -25,12 +25,12 @@ def test_seeded_server_serves_the_api_over_http() -> None:
             ).json()["token"]
             auth = {"Authorization": f"Token {token}"}
 
-            listed = http.get("/api/projects", headers=auth).json()
+            listed = http.get("/api/projects", headers=auth).json()["results"]
             assert [p["name"] for p in listed] == ["Agent Triage System"]
             created = http.post("/api/projects", json={"name": "Black Box"}, headers=auth)
             assert created.status_code == 201
             commits = http.get(f"/api/projects/{created.json()['id']}/commits", headers=auth)
-            assert [c["message"] for c in commits.json()] == ["Initial agent code"]
+            assert [c["message"] for c in commits.json()["results"]] == ["Initial agent code"]
             assert http.get("/media/projects/black-box/HEAD").status_code == 404
 
 

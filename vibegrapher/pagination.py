@@ -1,0 +1,137 @@
+"""Cursor pagination of the API's lists: `{"results": [...], "next": <url> | null}`.
+
+A page holds `?limit=` items (default `API_PAGE_SIZE`, at most `API_MAX_PAGE_SIZE`).
+`next` is the URL of the following page, null on the last one. Its `cursor` is opaque
+to clients: for rows it encodes the (created_at, id) of the page's last row, so rows
+created or deleted between two requests never make a page skip or repeat a row that
+was there all along; for commits it is the sha of the page's last commit.
+"""
+
+import base64
+import binascii
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from typing import Any, Literal, TypeVar
+
+from django.conf import settings
+from django.db import models
+from django.http import HttpRequest, QueryDict
+from rest_framework import serializers
+
+from vibegrapher.api_errors import ApiError
+
+ModelT = TypeVar("ModelT", bound=models.Model)
+ItemT = TypeVar("ItemT")
+
+
+def page_limit(request: HttpRequest) -> int:
+    """`?limit=`, or the default page size; 400 naming the parameter when it is not 1..max."""
+    raw = request.GET.get("limit")
+    maximum = int(settings.API_MAX_PAGE_SIZE)
+    if raw is None or raw == "":
+        return int(settings.API_PAGE_SIZE)
+    try:
+        limit = int(raw)
+    except ValueError:
+        limit = 0
+    if not 1 <= limit <= maximum:
+        raise ApiError(400, {"limit": [f"limit must be a whole number from 1 to {maximum}."]})
+    return limit
+
+
+def next_url(request: HttpRequest, cursor: str | None) -> str | None:
+    """This request's URL with `cursor` replaced (and `after` dropped), or None."""
+    if cursor is None:
+        return None
+    query: QueryDict = request.GET.copy()
+    query.pop("after", None)
+    query["cursor"] = cursor
+    return request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
+
+
+def encode_row_cursor(created_at: datetime, row_id: uuid.UUID) -> str:
+    raw = f"{created_at.isoformat()}|{row_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_row_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        created_at, row_id = raw.split("|")
+        return datetime.fromisoformat(created_at), uuid.UUID(row_id)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise ApiError(
+            400, {"cursor": ["Not a cursor of this list: use the `next` URL as given."]}
+        ) from None
+
+
+def keyset_page(
+    request: HttpRequest,
+    rows: "models.QuerySet[ModelT]",
+    *,
+    direction: Literal["newest_first", "oldest_first"],
+    anchor: tuple[datetime, uuid.UUID] | None = None,
+) -> tuple[list[ModelT], str | None]:
+    """One page of `rows` ordered by (created_at, id), and the next page's URL.
+
+    The position comes from `?cursor=`, else from `anchor` (e.g. `?after=<id>`).
+    """
+    limit = page_limit(request)
+    cursor = request.GET.get("cursor")
+    position = decode_row_cursor(cursor) if cursor else anchor
+    if direction == "newest_first":
+        rows = rows.order_by("-created_at", "-id")
+        if position is not None:
+            created_at, row_id = position
+            rows = rows.filter(created_at__lt=created_at) | rows.filter(
+                created_at=created_at, id__lt=row_id
+            )
+    else:
+        rows = rows.order_by("created_at", "id")
+        if position is not None:
+            created_at, row_id = position
+            rows = rows.filter(created_at__gt=created_at) | rows.filter(
+                created_at=created_at, id__gt=row_id
+            )
+    page = list(rows[: limit + 1])
+    if len(page) <= limit:
+        return page, None
+    page = page[:limit]
+    last: Any = page[-1]
+    return page, next_url(request, encode_row_cursor(last.created_at, last.id))
+
+
+def sequence_page(
+    request: HttpRequest,
+    read: Callable[[str | None, int], Sequence[ItemT]],
+    key: Callable[[ItemT], str],
+) -> tuple[list[ItemT], str | None]:
+    """A page from a source read as `read(after_key, count)` (git history by sha)."""
+    limit = page_limit(request)
+    items = list(read(request.GET.get("cursor") or None, limit + 1))
+    if len(items) <= limit:
+        return items, None
+    items = items[:limit]
+    return items, next_url(request, key(items[-1]))
+
+
+def page_body(results: Iterable[Any], next_page: str | None) -> dict[str, Any]:
+    return {"results": list(results), "next": next_page}
+
+
+def paginated(item: serializers.Serializer | type[serializers.Serializer], name: str) -> Any:
+    """The schema of a page of `item`, for `extend_schema(responses=...)`."""
+    from drf_spectacular.utils import inline_serializer
+
+    return inline_serializer(
+        name=name,
+        fields={
+            "results": item if isinstance(item, serializers.Serializer) else item(many=True),
+            "next": serializers.URLField(
+                allow_null=True,
+                help_text="The next page's URL (the same query, a new `cursor`); null on "
+                "the last page.",
+            ),
+        },
+    )
