@@ -76,7 +76,7 @@ async def test_a_reviewed_commit_carries_its_trailers_in_git_and_the_commits_api
 
     assert committed.status_code == 200, committed.content
     sha = committed.json()["committed_sha"]
-    commits = (await vibe.client.get(f"/api/projects/{vibe.project.id}/commits")).json()
+    commits = (await vibe.client.get(f"/api/projects/{vibe.project.id}/commits")).json()["results"]
     assert commits[0]["sha"] == sha
     assert commits[0]["message"] == "feat: refunds"
     assert commits[0]["author"] == "alice"

@@ -176,13 +176,13 @@ def test_two_machines_share_every_project_through_the_database(
     assert on_b.until_done(session)["run_state"] == "idle"
 
     # Reviewed on A, committed on B, in the history on A.
-    diff = on_a.ok("GET", f"/api/sessions/{session}/diffs")[0]
+    diff = on_a.ok("GET", f"/api/sessions/{session}/diffs")["results"][0]
     assert diff["status"] == "evaluator_approved"
     original = on_a.ok("GET", f"/api/diffs/{diff['id']}")
     assert original["status"] == "evaluator_approved"
     on_a.ok("POST", f"/api/diffs/{diff['id']}/review", json={"approved": True})
     committed = on_b.ok("POST", f"/api/diffs/{diff['id']}/commit", json={})
-    commits = on_a.ok("GET", f"/api/projects/{project_id}/commits")
+    commits = on_a.ok("GET", f"/api/projects/{project_id}/commits")["results"]
     assert [c["message"] for c in commits] == ["feat: kinder bot", "Initial agent code"]
     assert commits[0]["sha"] == committed["committed_sha"]
     assert on_a.ok("GET", f"/api/projects/{project_id}")["current_code"] == NEW_CODE
@@ -208,7 +208,7 @@ def test_two_machines_share_every_project_through_the_database(
     assert codes == [200, 409], [answer.text for answer in answers.values()]
     winner = next(d for d, answer in answers.items() if answer.status_code == 200)
     for client in (on_a, on_b):
-        commits = client.ok("GET", f"/api/projects/{project_id}/commits")
+        commits = client.ok("GET", f"/api/projects/{project_id}/commits")["results"]
         assert len(commits) == 3
         assert commits[0]["sha"] == answers[winner].json()["committed_sha"]
         assert (
@@ -237,7 +237,7 @@ def test_two_machines_share_every_project_through_the_database(
     assert on_a.ok("GET", f"/api/sessions/{session}")["run_state"] == "interrupted"
     on_a.ok("POST", f"/api/sessions/{session}/messages", json={"prompt": "Hello?"})
     assert on_a.until_done(session)["run_state"] == "idle"
-    messages = on_a.ok("GET", f"/api/sessions/{session}/messages")
+    messages = on_a.ok("GET", f"/api/sessions/{session}/messages")["results"]
     assert messages[-1]["content"] == "Here again."
     # The project's history, read on A, is whole.
-    assert len(on_a.ok("GET", f"/api/projects/{project_id}/commits")) == 3
+    assert len(on_a.ok("GET", f"/api/projects/{project_id}/commits")["results"]) == 3

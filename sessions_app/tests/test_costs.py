@@ -151,7 +151,7 @@ def test_usage_per_run_session_and_project(api, other_api, user) -> None:
         ("global", 1.5),
         ("node", 1.0),
     ]
-    messages = api.get(f"/api/sessions/{session.id}/messages").json()
+    messages = api.get(f"/api/sessions/{session.id}/messages").json()["results"]
     assert [m["cost_usd"] for m in messages] == [None, 1.25, 0.25, None, None]
     assert other_api.get(f"/api/sessions/{session.id}/usage").status_code == 404
     assert other_api.get(f"/api/projects/{project.id}/usage").status_code == 404

@@ -227,6 +227,11 @@ async def test_the_worked_example_answers_as_documented(
     older = await call("GET", commits["next"].split("testserver", 1)[1])
     assert older["results"][0]["message"] == "Initial agent code" and older["next"] is None
     await call("GET", f"/api/projects/{pid}/commits?limit=0", expect=400)
+    usage = await call("GET", f"/api/sessions/{sid}/usage")
+    assert usage["total_tokens"] > 0
+    assert (await call("GET", f"/api/projects/{pid}/usage"))["total_tokens"] == usage[
+        "total_tokens"
+    ]
     await socket.disconnect()
 
     await call("DELETE", f"/api/sessions/{sid}", expect=204)
@@ -234,8 +239,9 @@ async def test_the_worked_example_answers_as_documented(
     await call("DELETE", "/api/auth/token", expect=204)
     await call("GET", "/api/projects", expect=401)
 
-    # Every operation of the document was tried (the sandboxed test run apart: its
-    # answers are checked in reviews/tests/test_diff_tests.py's flow).
+    # Every operation of the document was tried, apart from the sandboxed test run (its
+    # answers are checked in reviews/tests/test_diff_tests.py's flow) and the export,
+    # which answers a git bundle, not JSON (projects/tests/test_git_storage.py).
     tried = {(m.lower(), _template(path)) for m, path, _ in call.seen | anonymous.seen}
     documented = {
         (method, path)
@@ -243,7 +249,10 @@ async def test_the_worked_example_answers_as_documented(
         for method in item
         if method in ("get", "post", "patch", "put", "delete")
     }
-    assert documented - tried == {("post", "/api/diffs/{diff_id}/test")}
+    assert documented - tried == {
+        ("post", "/api/diffs/{diff_id}/test"),
+        ("get", "/api/projects/{project_id}/export"),
+    }
     assert set(seen_types) >= {"conversation_message", "token_usage", "diff_created"}
 
 
