@@ -47,6 +47,7 @@ class SessionCreateSerializer(serializers.Serializer[None]):
 class MessageSerializer(serializers.ModelSerializer[ConversationMessage]):
     session_id = serializers.UUIDField(read_only=True)
     diff_id = serializers.UUIDField(read_only=True, allow_null=True)
+    reasoning_summary = serializers.CharField(read_only=True)
 
     class Meta:
         model = ConversationMessage
@@ -62,6 +63,9 @@ class MessageSerializer(serializers.ModelSerializer[ConversationMessage]):
             "last_response_id",
             "trace_id",
             "diff_id",
+            "action",
+            "run_outcome",
+            "reasoning_summary",
             "created_at",
         ]
         read_only_fields = fields
