@@ -20,5 +20,6 @@ urlpatterns = [
     path("diffs/<uuid:diff_id>/commit", views.DiffCommitView.as_view(), name="diff-commit"),
     path("diffs/<uuid:diff_id>/refine-message", views.refine_message, name="diff-refine"),
     path("diffs/<uuid:diff_id>/test", views.run_diff_tests, name="diff-test"),
+    path("projects/<uuid:project_id>/tests/run", views.run_head_tests, name="project-tests-run"),
     path("diffs/<uuid:diff_id>/graph", graph_views.DiffGraphView.as_view(), name="diff-graph"),
 ]

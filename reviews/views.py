@@ -1,6 +1,7 @@
 """Diffs API. Reviewing (a rejection starts a run) and refining call models: async views."""
 
 import uuid
+from dataclasses import asdict
 
 from asgiref.sync import sync_to_async
 from django.contrib.auth.models import User
@@ -15,12 +16,14 @@ from rest_framework.views import APIView
 from agents_app import runs
 from agents_app.commit_messages import refine_commit_message
 from agents_app.errors import ModelNotConfigured, describe_error
+from projects.models import Project
 from projects.services import get_owned_project
-from reviews import diff_tests, sandbox, services
+from reviews import diff_tests, head_tests, sandbox, services
 from reviews.models import Diff
 from reviews.serializers import (
     CommitSerializer,
     DiffSerializer,
+    HeadTestRunSerializer,
     RefineSerializer,
     ReviewSerializer,
     TestRunSerializer,
@@ -119,7 +122,7 @@ async def review_diff(request: HttpRequest, user: User, diff_id: uuid.UUID) -> H
 
 @async_api_view("POST")
 async def refine_message(request: HttpRequest, user: User, diff_id: uuid.UUID) -> HttpResponse:
-    """The Evaluator suggests a commit message; the diff keeps its own until commit."""
+    """The commit message refiner suggests a message; the diff keeps its own until commit."""
     diff = await _owned_diff(user, diff_id)
     hint = parse_body(request, RefineSerializer)["hint"]
     if diff.status == Diff.Status.COMMITTED:
@@ -129,7 +132,7 @@ async def refine_message(request: HttpRequest, user: User, diff_id: uuid.UUID) -
     except ModelNotConfigured as exc:
         raise ApiError(503, str(exc)) from None
     except Exception as exc:
-        raise ApiError(502, describe_error(exc, agent="Evaluator")) from None
+        raise ApiError(502, describe_error(exc, agent="Commit message refiner")) from None
     return JsonResponse({"commit_message": message})
 
 
@@ -155,3 +158,22 @@ async def run_diff_tests(request: HttpRequest, user: User, diff_id: uuid.UUID) -
         },
         status=202,
     )
+
+
+@async_api_view("POST")
+async def run_head_tests(request: HttpRequest, user: User, project_id: uuid.UUID) -> HttpResponse:
+    """Run the project's tests (`{quick_only, test_id}`) on its current code; answers
+    with the results once they finished (nothing is stored)."""
+    project = await Project.objects.filter(id=project_id, owner=user).afirst()
+    if project is None:
+        raise ApiError(404, "No such project.")
+    body = parse_body(request, HeadTestRunSerializer)
+    try:
+        run = await head_tests.run_against_head(
+            project, quick_only=body["quick_only"], test_id=body.get("test_id")
+        )
+    except sandbox.SandboxUnavailable as exc:
+        raise ApiError(503, f"Tests cannot run on this server: {exc}") from None
+    except head_tests.NoTestsToRun as exc:
+        raise ApiError(409 if body.get("test_id") is None else 404, str(exc)) from None
+    return JsonResponse({"commit": run.commit, "results": [asdict(r) for r in run.results]})
