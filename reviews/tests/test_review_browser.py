@@ -239,7 +239,8 @@ def test_test_cases_are_added_edited_run_and_deleted_on_the_page(served: Served)
     coloured = {text for text, colour in colours if colour != plain}
     assert {"assert", "'bot'", "'workflow.py'"} <= coloured, colours
     page.check("#tc-quick")
-    page.click("#tc-save")
+    with page.expect_navigation():  # the page reloads with the new list
+        page.click("#tc-save")
     page.click("#test-cases > summary")
     item = page.locator(".test-case[data-name='Has a bot']")
     expect(item).to_contain_text("quick")
@@ -251,7 +252,8 @@ def test_test_cases_are_added_edited_run_and_deleted_on_the_page(served: Served)
         "assert 'bot' in open('workflow.py').read()"
     )
     page.fill("#tc-name", "Defines bot")
-    page.click("#tc-save")
+    with page.expect_navigation():
+        page.click("#tc-save")
     page.click("#test-cases > summary")
     expect(page.locator(".test-case[data-name='Defines bot']")).to_be_visible()
 
