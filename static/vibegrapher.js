@@ -298,8 +298,8 @@
         addDelta(event);
       } else if (event.type === "conversation_message") {
         addMessage({ ...event, id: event.message_id });
-        // A person's action (approve, commit) is not a run.
-        if (event.role === "event") return;
+        // A person's action (approve, commit) and a commit message refinement are not runs.
+        if (event.role === "event" || event.agent === "refiner") return;
         if (event.agent === "user") setRunOutcome(lastRun(), "running");
         setRunning(true);
         if (event.agent === "user") setStatus("VibeCoder thinking");
