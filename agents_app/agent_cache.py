@@ -60,6 +60,8 @@ def _settings_key() -> tuple[Any, ...]:
         settings.SMALL_MODEL,
         settings.OPENAI_API,
         settings.VIBECODE_MODEL_RETRIES,
+        settings.REASONING_SUMMARY,
+        settings.REASONING_EFFORT,
     )
 
 

@@ -7,6 +7,7 @@ The agents are plain configuration; what a run does with a submitted patch lives
 import dataclasses
 import functools
 import inspect
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -23,14 +24,18 @@ from agents import (
     function_tool,
     retry_policies,
 )
+from agents.models import gpt_5_reasoning_settings_required
 from agents.tool_context import ToolContext
 from django.conf import settings
+from openai.types.shared import Reasoning
 from pydantic import BaseModel, Field
 
 from agents_app.model_guard import note_retry
 
 VIBECODER_NAME = "VibeCoder"
 EVALUATOR_NAME = "Evaluator"
+# The Evaluator's model asked, on a person's request, for a better commit message.
+REFINER_NAME = "Commit message refiner"
 SUBMIT_PATCH = "submit_patch"
 
 # Status codes worth another attempt: rate limits and the server's own failures.
@@ -81,14 +86,44 @@ RETRY_POLICY = counted(
 )
 
 
-def model_settings() -> ModelSettings:
+# OpenAI's reasoning models besides gpt-5* (which the SDK recognises itself).
+O_SERIES = re.compile(r"^o\d")
+
+
+def is_reasoning_model(model: str) -> bool:
+    """Whether `model` reasons (and accepts `reasoning` settings): gpt-5* but its chat
+    aliases, and the o-series. Other models (gpt-4o, gpt-4.1, local servers' models)
+    refuse the parameter, so they are never sent it."""
+    name = model.rsplit("/", 1)[-1].lower()
+    return gpt_5_reasoning_settings_required(name) or bool(O_SERIES.match(name))
+
+
+def reasoning(model: str) -> Reasoning | None:
+    """The reasoning settings for `model`: a summary to stream, and the effort if set.
+
+    Only on the Responses API: Chat Completions has no reasoning summaries (the SDK
+    would send the effort alone), so there the model keeps its own defaults.
+    """
+    if not uses_responses_api() or not is_reasoning_model(model):
+        return None
+    wanted: dict[str, Any] = {}
+    if settings.REASONING_SUMMARY:
+        wanted["summary"] = settings.REASONING_SUMMARY
+    if settings.REASONING_EFFORT:
+        wanted["effort"] = settings.REASONING_EFFORT
+    return Reasoning(**wanted) if wanted else None
+
+
+def model_settings(model: str) -> ModelSettings:
     """Retries are the SDK's (the openai client's own are turned off in `agent_cache`).
 
     gpt-5 models reject temperature/top_p other than 1, so neither is set. Streamed
-    Chat Completions report usage only when asked to.
+    Chat Completions report usage only when asked to. Reasoning models are asked for
+    a summary of their reasoning, which the page shows as it is written.
     """
     return ModelSettings(
         include_usage=True,
+        reasoning=reasoning(model),
         retry=ModelRetrySettings(
             max_retries=settings.VIBECODE_MODEL_RETRIES,
             backoff={"initial_delay": 0.5, "max_delay": 8.0, "multiplier": 2.0, "jitter": True},
@@ -204,7 +239,9 @@ def build_vibecoder(handle_patch: PatchHandler) -> Agent[Any]:
         instructions=VIBECODER_INSTRUCTIONS,
         model=thinking_model(),
         # One patch per answer: the run reviews one patch per round (`patch_step`).
-        model_settings=dataclasses.replace(model_settings(), parallel_tool_calls=False),
+        model_settings=dataclasses.replace(
+            model_settings(thinking_model()), parallel_tool_calls=False
+        ),
         tools=[submit_patch_tool(handle_patch)],
     )
 
@@ -214,16 +251,16 @@ def build_evaluator() -> Agent[Any]:
         name=EVALUATOR_NAME,
         instructions=EVALUATOR_INSTRUCTIONS,
         model=small_model(),
-        model_settings=model_settings(),
+        model_settings=model_settings(small_model()),
         output_type=Evaluation,
     )
 
 
 def build_message_refiner() -> Agent[Any]:
     return Agent(
-        name=EVALUATOR_NAME,
+        name=REFINER_NAME,
         instructions=REFINE_INSTRUCTIONS,
         model=small_model(),
-        model_settings=model_settings(),
+        model_settings=model_settings(small_model()),
         output_type=Evaluation,
     )

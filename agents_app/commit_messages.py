@@ -31,9 +31,9 @@ async def refine_commit_message(diff: Diff, hint: str = "") -> str:
             )
         except Exception as exc:
             # Worded here, where the number of retries is known.
-            raise DescribedModelError(describe_error(exc, "Evaluator", calls)) from exc
+            raise DescribedModelError(describe_error(exc, all_agents.REFINER_NAME, calls)) from exc
     verdict = result.final_output
     if not isinstance(verdict, all_agents.Evaluation) or not verdict.commit_message.strip():
-        raise ValueError("the Evaluator did not propose a commit message")
+        raise ValueError("the commit message refiner did not propose a commit message")
     # A suggestion only: the person chooses to use it; the diff keeps its message.
     return verdict.commit_message.strip().splitlines()[0][:500]

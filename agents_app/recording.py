@@ -21,8 +21,8 @@ from agents_app.model_guard import scrub, scrub_all
 from agents_app.model_request import model_request
 from agents_app.run_state import VibecodeRun
 from sessions_app.costs import cost_of_usage, dollars
-from sessions_app.events import TokenUsage, emit
-from sessions_app.models import ConversationMessage
+from sessions_app.events import ConversationMessageEvent, TokenUsage, emit
+from sessions_app.models import ConversationMessage, reasoning_summary
 from vibegrapher.background import in_thread
 
 logger = logging.getLogger(__name__)
@@ -77,6 +77,10 @@ def readable_response(agent_label: str, output: list[Any]) -> ReadableResponse:
             else:
                 # A rejected patch is not committed: its commit message would mislead.
                 content = f"Rejected: {verdict.reasoning}"
+    elif agent_label == "refiner":
+        with contextlib.suppress(ValueError):
+            verdict = all_agents.Evaluation.model_validate_json(content)
+            content = f"Suggested commit message: {verdict.commit_message}"
     # A function call's JSON arguments may escape a lone surrogate, which no database,
     # channel layer or log can encode: the model is told about it by `submit_patch`.
     return ReadableResponse(content=scrub(content), patch_preview=scrub(patch[:PREVIEW_CHARS]))
@@ -136,8 +140,11 @@ def first_patch_call_id(output: list[Any]) -> str:
     return ""
 
 
+_LABELS = {all_agents.EVALUATOR_NAME: "evaluator", all_agents.REFINER_NAME: "refiner"}
+
+
 def _agent_label(agent: Agent[Any]) -> str:
-    return "evaluator" if agent.name == all_agents.EVALUATOR_NAME else "vibecoder"
+    return _LABELS.get(agent.name, "vibecoder")
 
 
 class RecordingHooks(RunHooks[Any]):
@@ -211,21 +218,24 @@ class RecordingHooks(RunHooks[Any]):
             usage["completion_tokens"],
             usage["total_tokens"],
         )
-        await emit(
-            self.project_id,
-            {
-                "type": "conversation_message",
-                "message_id": str(message_id),
-                "session_id": str(self.session_id),
-                "role": "assistant",
-                "agent": label,
-                "content": readable.content,
-                "patch_preview": readable.patch_preview or None,
-                "iteration": iteration,
-                "token_usage": priced,
-                "created_at": created_at.isoformat(),
-            },
-        )
+        stored_response = full_response(response, model)
+        message_event: ConversationMessageEvent = {
+            "type": "conversation_message",
+            "message_id": str(message_id),
+            "session_id": str(self.session_id),
+            "role": "assistant",
+            "agent": label,
+            "content": readable.content,
+            "patch_preview": readable.patch_preview or None,
+            "iteration": iteration,
+            "token_usage": priced,
+            "created_at": created_at.isoformat(),
+        }
+        if summary := reasoning_summary(stored_response["output"]):
+            message_event["reasoning_summary"] = summary
+        if self.diff_id is not None:
+            message_event["diff_id"] = str(self.diff_id)
+        await emit(self.project_id, message_event)
         await emit(
             self.project_id,
             {
@@ -244,7 +254,7 @@ class RecordingHooks(RunHooks[Any]):
             iteration=iteration,
             content=readable.content,
             patch_preview=readable.patch_preview,
-            openai_response=full_response(response, model),
+            openai_response=stored_response,
             openai_request=scrub_all(self.request),
             token_usage=usage,
             cost_usd=cost,

@@ -25,6 +25,8 @@ class VibecodeRun:
     node_id: str = ""
     # What the person wrote (the prompt itself, or their feedback on a rejected diff).
     person_text: str = ""
+    # That message's id: the run's outcome is stored on it (`sessions_app.story`).
+    person_message_id: uuid.UUID | None = None
     trace_id: str = field(default_factory=gen_trace_id)
     iteration: int = 1
     outcome: Outcome | None = None

@@ -41,6 +41,7 @@ from agents_app.run_state import VibecodeRun
 from projects.models import Project
 from projects.services import reconcile
 from reviews.models import Diff
+from sessions_app import story
 from sessions_app.events import emit, emit_sync
 from sessions_app.models import ConversationMessage, VibecodeSession
 from vibegrapher.background import BackgroundTasks, in_thread
@@ -245,6 +246,7 @@ async def start_run(
         message = await _store_user_message(session.id, display_text or prompt)
         run = await _load_run(session.id, prompt)
         run.person_text = display_text or prompt
+        run.person_message_id = message.id
         await emit(
             session.project_id,
             {
@@ -396,8 +398,12 @@ async def _finish(run: VibecodeRun, state: str) -> None:
         # The session belongs to another run now: its events and state are not ours.
         logger.info("vibecode run stopped session=%s: %s", run.session_id, TAKEN_OVER)
         return
+    interrupted = state == VibecodeSession.RunState.INTERRUPTED
     try:
         await _release(run.session_id, state, run.error)
+        await in_thread(story.store_run_outcome)(
+            run.person_message_id, story.run_outcome(run.outcome, interrupted)
+        )
     except DatabaseError:
         # The heartbeat stops with the run: the claim goes stale and is taken over.
         logger.exception("could not store the end of the run of session=%s", run.session_id)
@@ -410,6 +416,8 @@ async def _finish(run: VibecodeRun, state: str) -> None:
         event["diff_id"] = str(run.diff_id)
     if run.error:
         event["error"] = run.error
+    if interrupted:
+        event["interrupted"] = True
     if run.outcome == "max_iterations":
         event["final_feedback"] = run.final_feedback
         event["error"] = "Max iterations reached"
@@ -495,6 +503,7 @@ def mark_interrupted_runs() -> int:
             updated_at=now,
         ):
             marked += 1
+            story.mark_last_run_interrupted(session_id)
             emit_sync(
                 project_id,
                 {
@@ -502,6 +511,7 @@ def mark_interrupted_runs() -> int:
                     "session_id": str(session_id),
                     "outcome": "error",
                     "error": OWNER_SILENT,
+                    "interrupted": True,
                 },
             )
     return marked

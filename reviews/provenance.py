@@ -28,7 +28,11 @@ from sessions_app.costs import UsageTotals, format_usd, totals_of
 from sessions_app.models import ConversationMessage
 
 # As the pages name the agents.
-AGENT_NAMES = {"vibecoder": "VibeCoder", "evaluator": "Evaluator"}
+AGENT_NAMES = {
+    "vibecoder": "VibeCoder",
+    "evaluator": "Evaluator",
+    "refiner": "Commit message refiner",
+}
 FINISHED = ("passed", "failed", "error", "timeout")
 
 

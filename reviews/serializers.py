@@ -65,3 +65,9 @@ class TestRunSerializer(serializers.Serializer[None]):
     __test__ = False
 
     quick_only = serializers.BooleanField(required=False, default=False)
+
+
+class HeadTestRunSerializer(serializers.Serializer[None]):
+    quick_only = serializers.BooleanField(required=False, default=False)
+    # One test case only (the page's per-test "Run"); all of them when omitted.
+    test_id = serializers.UUIDField(required=False)

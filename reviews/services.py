@@ -22,6 +22,7 @@ from projects.services import author_of, commit_project_code, reconcile
 from reviews import provenance
 from reviews.models import Diff
 from reviews.reconcile import emit_committed
+from sessions_app import story
 from sessions_app.events import emit, emit_sync
 from sessions_app.models import ConversationMessage
 from vibegrapher.faults import crash_point
@@ -67,6 +68,7 @@ def approve(diff: Diff) -> Diff:
         raise _conflict(diff.id, "approved")
     emit_sync(diff.project_id, {"type": "diff_status", "diff_id": str(diff.id),
                                 "status": Diff.Status.HUMAN_APPROVED})  # fmt: skip
+    story.record_action(diff.project_id, diff.session_id, diff.id, "approved", diff.commit_message)
     return Diff.objects.select_related("project", "session").get(id=diff.id)
 
 
@@ -82,11 +84,16 @@ async def reject(diff: Diff, feedback: str) -> ConversationMessage:
     )
     if not moved:
         raise await sync_to_async(_conflict)(diff.id, "rejected")
+    # Stored before the run's first message (the feedback), emitted once the run started.
+    rejected = await sync_to_async(story.store_action)(
+        diff.session_id, diff.id, "rejected", diff.commit_message
+    )
     try:
         message = await runs.start_run(
             diff.session, runs.rejection_prompt(diff, feedback), display_text=feedback
         )
     except BaseException:
+        await sync_to_async(rejected.delete)()
         await sync_to_async(_move)(
             diff.id,
             (Diff.Status.HUMAN_REJECTED,),
@@ -96,6 +103,7 @@ async def reject(diff: Diff, feedback: str) -> ConversationMessage:
         raise
     await emit(diff.project_id, {"type": "diff_status", "diff_id": str(diff.id),
                                  "status": Diff.Status.HUMAN_REJECTED})  # fmt: skip
+    await emit(diff.project_id, story.message_event(rejected, diff.project_id))
     return message
 
 
@@ -152,6 +160,11 @@ def commit(diff_id: uuid.UUID, user: User, message: str | None = None) -> Diff:
 
 def _after_commit(diff: Diff, new_code: str) -> None:
     crash_point("commit:after-transaction")
+    # Before `code_changed`, on which open project pages reload: they show it stored.
+    story.record_action(
+        diff.project_id, diff.session_id, diff.id, "committed", diff.commit_message,
+        diff.committed_sha,
+    )  # fmt: skip
     emit_committed(diff.project_id, new_code, diff.committed_sha, [diff.id])
     # The Evaluator starts the next change fresh; the VibeCoder keeps its history.
     async_to_sync(runs.clear_evaluator_memory)(diff.session)

@@ -2,6 +2,7 @@
 views (adrf), so that a run's task lands on the server's event loop."""
 
 import uuid
+from dataclasses import asdict
 
 from adrf.views import APIView as AsyncAPIView
 from asgiref.sync import sync_to_async
@@ -18,12 +19,14 @@ from rest_framework.views import APIView
 from agents_app import runs
 from agents_app.commit_messages import refine_commit_message
 from agents_app.errors import ModelNotConfigured, describe_error
+from projects.models import Project
 from projects.services import get_owned_project
-from reviews import diff_tests, sandbox, services
+from reviews import diff_tests, head_tests, sandbox, services
 from reviews.models import Diff
 from reviews.serializers import (
     CommitSerializer,
     DiffSerializer,
+    HeadTestRunSerializer,
     RefineSerializer,
     ReviewSerializer,
     TestRunSerializer,
@@ -177,7 +180,7 @@ class ReviewView(AsyncAPIView):
 
 class RefineMessageView(AsyncAPIView):
     @extend_schema(
-        summary="Ask the Evaluator for a commit message; the diff keeps its own until commit",
+        summary="Ask the commit message refiner for a message; the diff keeps its own until commit",
         request=RefineSerializer,
         responses={
             200: inline_serializer("RefinedMessage", {"commit_message": serializers.CharField()}),
@@ -194,7 +197,7 @@ class RefineMessageView(AsyncAPIView):
         except ModelNotConfigured as exc:
             raise ApiError(503, str(exc)) from None
         except Exception as exc:
-            raise ApiError(502, describe_error(exc, agent="Evaluator")) from None
+            raise ApiError(502, describe_error(exc, agent="Commit message refiner")) from None
         return Response({"commit_message": message})
 
 
@@ -244,3 +247,37 @@ class DiffTestsView(AsyncAPIView):
             },
             status=202,
         )
+
+
+class HeadTestsView(AsyncAPIView):
+    @extend_schema(
+        summary="Run the project's tests on its current code (HEAD); answers with the results",
+        description="Nothing is stored: the answer carries the commit the tests ran on and "
+        "each test's result. `test_id` runs one test; `quick_only` only the quick ones.",
+        request=HeadTestRunSerializer,
+        responses={
+            200: inline_serializer(
+                "HeadTestRun",
+                {
+                    "commit": serializers.CharField(),
+                    "results": serializers.ListField(child=serializers.DictField()),
+                },
+            ),
+            **authed_errors(400, 404, 409, 503),
+        },
+    )
+    async def post(self, request: Request, project_id: uuid.UUID) -> Response:
+        user = api_user(request)
+        project = await Project.objects.filter(id=project_id, owner=user).afirst()
+        if project is None:
+            raise ApiError(404, "No such project.")
+        body = validated_body(request, HeadTestRunSerializer)
+        try:
+            run = await head_tests.run_against_head(
+                project, quick_only=body["quick_only"], test_id=body.get("test_id")
+            )
+        except sandbox.SandboxUnavailable as exc:
+            raise ApiError(503, f"Tests cannot run on this server: {exc}") from None
+        except head_tests.NoTestsToRun as exc:
+            raise ApiError(409 if body.get("test_id") is None else 404, str(exc)) from None
+        return Response({"commit": run.commit, "results": [asdict(r) for r in run.results]})

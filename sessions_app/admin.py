@@ -138,6 +138,8 @@ class ConversationMessageAdmin(ReadOnlyAdmin[ConversationMessage]):
         "diff_link",
         "role",
         "agent",
+        "action",
+        "run_outcome",
         "iteration",
         "content_text",
         "patch_text",

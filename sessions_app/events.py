@@ -45,6 +45,12 @@ class ConversationMessageEvent(TypedDict):
     iteration: int | None
     token_usage: TokenUsage | None
     created_at: str
+    # Role `event` only: the person's action ("approved", "rejected", "committed").
+    action: NotRequired[str]
+    # The diff the message is about (an action, a commit message refinement).
+    diff_id: NotRequired[str]
+    # The model's reasoning summary, when it gave one (reasoning models, Responses API).
+    reasoning_summary: NotRequired[str]
 
 
 class MessageDeltaEvent(TypedDict):
@@ -76,6 +82,8 @@ class RunFinishedEvent(TypedDict):
     diff_id: NotRequired[str]
     error: NotRequired[str]
     final_feedback: NotRequired[str]
+    # The run was cut by a server restart or a dead server (outcome "error").
+    interrupted: NotRequired[bool]
 
 
 class DiffCreatedEvent(TypedDict):

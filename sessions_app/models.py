@@ -58,12 +58,32 @@ class ConversationMessage(models.Model):
     class Role(models.TextChoices):
         USER = "user"
         ASSISTANT = "assistant"
+        # Something the person did outside the chat (approved, rejected, committed a
+        # diff): part of the conversation's story, never sent to a model.
+        EVENT = "event"
 
     class Agent(models.TextChoices):
         USER = "user"
         VIBECODER = "vibecoder", "VibeCoder"
         EVALUATOR = "evaluator"
         SYSTEM = "system"
+        # The Evaluator's model asked for a better commit message on one diff.
+        REFINER = "refiner", "Commit message refiner"
+
+    class Action(models.TextChoices):
+        APPROVED = "approved"
+        REJECTED = "rejected"
+        COMMITTED = "committed"
+
+    class RunOutcome(models.TextChoices):
+        """How the run a person's message started ended (stored on that message)."""
+
+        DIFF = "diff", "diff ready for review"
+        TEXT = "text", "answered"
+        MAX_ITERATIONS = "max_iterations", "no approved patch within the rounds"
+        CANCELLED = "cancelled", "stopped"
+        FAILED = "failed"
+        INTERRUPTED = "interrupted", "interrupted (server restart)"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     session = models.ForeignKey(VibecodeSession, on_delete=models.CASCADE, related_name="messages")
@@ -83,6 +103,12 @@ class ConversationMessage(models.Model):
     diff = models.ForeignKey(
         "reviews.Diff", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
     )
+    # Role EVENT only: which of the person's actions this records.
+    action = models.CharField(max_length=10, choices=Action.choices, blank=True, default="")
+    # Role USER only: how the run this message started ended ("" while it runs).
+    run_outcome = models.CharField(
+        max_length=15, choices=RunOutcome.choices, blank=True, default=""
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
@@ -90,3 +116,22 @@ class ConversationMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.agent} #{self.iteration or 0}: {self.content[:40]}"
+
+    @property
+    def reasoning_summary(self) -> str:
+        """The model's reasoning summary, from the stored response ("" if none)."""
+        return reasoning_summary((self.openai_response or {}).get("output"))
+
+
+def reasoning_summary(output: object) -> str:
+    """The summary texts of a response's reasoning items (dumped to JSON), joined."""
+    if not isinstance(output, list):
+        return ""
+    texts = [
+        part.get("text", "")
+        for item in output
+        if isinstance(item, dict) and item.get("type") == "reasoning"
+        for part in item.get("summary") or []
+        if isinstance(part, dict)
+    ]
+    return "\n\n".join(t for t in texts if t)

@@ -54,6 +54,7 @@ class MessageSerializer(serializers.ModelSerializer[ConversationMessage]):
     cost_usd = serializers.FloatField(read_only=True, allow_null=True)
     diff_id = serializers.UUIDField(read_only=True, allow_null=True)
     token_usage = typed_json(TokenUsage | None)
+    reasoning_summary = serializers.CharField(read_only=True)
 
     class Meta:
         model = ConversationMessage
@@ -69,6 +70,9 @@ class MessageSerializer(serializers.ModelSerializer[ConversationMessage]):
             "cost_usd",
             "trace_id",
             "diff_id",
+            "action",
+            "run_outcome",
+            "reasoning_summary",
             "created_at",
         ]
         read_only_fields = fields

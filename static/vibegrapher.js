@@ -67,22 +67,56 @@
     // Live text of responses being written (`message_delta`), by message id.
     const liveItems = new Map();
     // As the server labels stored messages; the status line names the VibeCoder.
-    const AGENTS = { user: "User", vibecoder: "VibeCoder", evaluator: "Evaluator" };
+    const AGENTS = { user: "User", vibecoder: "VibeCoder", evaluator: "Evaluator", refiner: "Commit message refiner" };
+    // How a run ended (`run_outcome` of the message that started it).
+    const OUTCOMES = {
+      diff: "diff ready for review", text: "answered", max_iterations: "no approved patch within the rounds",
+      cancelled: "stopped", failed: "failed", interrupted: "interrupted (server restart)", running: "running",
+    };
+
+    function setRunOutcome(li, outcome) {
+      const label = li && li.querySelector(".run-outcome-label");
+      if (!label) return;
+      label.textContent = OUTCOMES[outcome] || "";
+      label.className = `run-outcome-label outcome-${outcome || "none"}`;
+    }
+
+    const lastRun = () => [...list.querySelectorAll(":scope > .message.user:not(.event)")].pop();
+
+    function diffLink(diffId, text) {
+      const a = document.createElement("a");
+      a.href = `/diffs/${diffId}/`;
+      a.textContent = text;
+      return a;
+    }
 
     function messageItem(m) {
       const li = document.createElement("li");
-      li.className = `message ${m.agent}`;
+      const isEvent = m.role === "event";
+      li.className = `message ${m.agent}${isEvent ? " event" : ""}`;
       li.dataset.id = m.id;
       li.id = `message-${m.id}`;
+      if (m.created_at) li.dataset.created = m.created_at;
+      if (m.role === "user") {
+        // Each person's message starts a run: its separator says how the run ended.
+        const head = document.createElement("div");
+        head.className = "run-head";
+        const label = document.createElement("span");
+        label.className = "run-outcome-label";
+        head.append("Run · ", label);
+        li.append(head);
+        setRunOutcome(li, m.run_outcome);
+      }
       const meta = document.createElement("div");
       meta.className = "meta";
       const who = document.createElement("strong");
-      who.textContent = AGENTS[m.agent] || m.agent;
+      who.textContent = isEvent ? "You" : AGENTS[m.agent] || m.agent;
       meta.append(who);
       // Rounds count patches and their reviews: a text answer has none.
       if (m.iteration && (m.patch_preview || m.agent === "evaluator" || m.kind === "patch")) {
         meta.append(` · round ${m.iteration}`);
       }
+      if (m.agent === "refiner" && m.diff_id) meta.append(" · ", diffLink(m.diff_id, "its diff"));
       li.append(meta);
       return li;
     }
@@ -107,6 +141,30 @@
       badge.textContent = prefix + usageText(Number(badge.dataset.total), badge.dataset.cost, Number(badge.dataset.unpriced || 0));
     }
 
+    // Messages stay in the order they were stored, whatever order their events came in
+    // (a rejection is stored before the run it starts, and announced after).
+    function insertInOrder(li) {
+      const at = Date.parse(li.dataset.created || "");
+      if (!Number.isNaN(at)) {
+        const later = [...list.children].find((other) => Date.parse(other.dataset.created || "") > at);
+        if (later) return later.before(li);
+      }
+      list.append(li);
+    }
+
+    function reasoningBox(text, open) {
+      const details = document.createElement("details");
+      details.className = "reasoning";
+      details.open = open;
+      const summary = document.createElement("summary");
+      summary.textContent = "Reasoning";
+      const pre = document.createElement("pre");
+      pre.className = "content reasoning";
+      pre.textContent = text;
+      details.append(summary, pre);
+      return details;
+    }
+
     function addMessage(m) {
       if (seen.has(m.id)) return;
       seen.add(m.id);
@@ -117,11 +175,11 @@
         badge.className = "badge";
         const cost = m.token_usage.cost_usd ?? m.cost_usd ?? null;
         badge.textContent = usageText(m.token_usage.total_tokens, cost, 0);
-        li.firstChild.append(" ", badge);
+        li.querySelector(".meta").append(" ", badge);
         addUsage($("token-total"), m.token_usage.total_tokens, cost, "");
         const run = lastRequestId && document.getElementById(`run-${lastRequestId}`);
         if (run) addUsage(run, m.token_usage.total_tokens, cost, "this run: ");
-      } else if (m.agent === "user") {
+      } else if (m.agent === "user" && m.role !== "event") {
         // The run this message starts: its tokens and cost add up beside it.
         lastRequestId = m.id;
         const run = document.createElement("span");
@@ -129,12 +187,18 @@
         run.id = `run-${m.id}`;
         Object.assign(run.dataset, { total: "0", cost: "", unpriced: "0" });
         run.hidden = true;
-        li.firstChild.append(" ", run);
+        li.querySelector(".meta").append(" ", run);
       }
+      if (m.reasoning_summary) li.append(reasoningBox(m.reasoning_summary, false));
       const content = document.createElement("pre");
       content.className = "content";
       content.textContent = m.content;
       li.append(content);
+      if (m.role === "event" && m.diff_id) {
+        const link = diffLink(m.diff_id, "Open the review");
+        link.className = "event-link";
+        li.append(link);
+      }
       if (m.patch_preview) {
         const details = document.createElement("details");
         const summary = document.createElement("summary");
@@ -147,7 +211,7 @@
       // The stored message replaces the live text written under the same id.
       const live = liveItems.get(m.id);
       liveItems.delete(m.id);
-      if (live) live.replaceWith(li); else list.append(li);
+      if (live) live.replaceWith(li); else insertInOrder(li);
     }
 
     // --- Live text of the response being written ---
@@ -169,15 +233,25 @@
     function addDelta(d) {
       if (seen.has(d.message_id)) return;  // already stored and shown whole
       const li = liveItem(d);
-      if (d.restart) li.querySelectorAll("pre").forEach((pre) => pre.remove());
-      const cls = d.kind === "reasoning" ? "content reasoning" : d.kind === "patch" ? "content patch" : "content";
-      let pre = li.lastElementChild;
-      if (!pre || pre.tagName !== "PRE" || pre.className !== cls) {
-        pre = document.createElement("pre");
-        pre.className = cls;
-        li.append(pre);
+      if (d.restart) li.querySelectorAll("pre, details").forEach((el) => el.remove());
+      if (d.kind === "reasoning") {
+        // Muted and collapsible, open while it is written.
+        let box = li.lastElementChild;
+        if (!box || !box.matches("details.reasoning")) {
+          box = reasoningBox("", true);
+          li.append(box);
+        }
+        box.querySelector("pre").textContent += d.delta;
+      } else {
+        const cls = d.kind === "patch" ? "content patch" : "content";
+        let pre = li.lastElementChild;
+        if (!pre || pre.tagName !== "PRE" || pre.className !== cls) {
+          pre = document.createElement("pre");
+          pre.className = cls;
+          li.append(pre);
+        }
+        pre.textContent += d.delta;
       }
-      pre.textContent += d.delta;
       const who = d.agent === "vibecoder" ? "VibeCoder" : AGENTS[d.agent] || d.agent;
       // Rounds count patches: a text answer has none.
       const round = d.iteration && (d.kind === "patch" || d.agent === "evaluator") ? roundOf(d.iteration) : "";
@@ -257,6 +331,8 @@
       const state = await api("GET", session);
       const running = state.run_state === "running";
       setRunning(running, running && state.run_started_at ? Date.parse(state.run_started_at) : null);
+      const run = lastRun();
+      if (running && run && !run.querySelector(".run-outcome-label").textContent) setRunOutcome(run, "running");
       const pending = await api("GET", `${session}/diffs/pending`);
       if (pending.results.length) showPending(pending.results[0].id);
     }
@@ -267,6 +343,9 @@
         addDelta(event);
       } else if (event.type === "conversation_message") {
         addMessage({ ...event, id: event.message_id });
+        // A person's action (approve, commit) and a commit message refinement are not runs.
+        if (event.role === "event" || event.agent === "refiner") return;
+        if (event.agent === "user") setRunOutcome(lastRun(), "running");
         setRunning(true);
         if (event.agent === "user") setStatus("VibeCoder thinking");
         else if (event.agent === "vibecoder" && event.patch_preview) {
@@ -281,6 +360,7 @@
           li.removeAttribute("aria-busy");
         }
         liveItems.clear();
+        setRunOutcome(lastRun(), event.interrupted ? "interrupted" : event.outcome === "error" ? "failed" : event.outcome);
         setRunning(false);
         if (event.outcome === "cancelled") showOutcome("Run stopped. What was written so far is kept.", false);
         else if (event.error) showOutcome(event.final_feedback ? `${event.error}: ${event.final_feedback}` : event.error, true);

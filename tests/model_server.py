@@ -58,6 +58,8 @@ class Step:
     error_code: str = ""
     # Streamed answers only: the pause before each event after the first (a slow model).
     stream_delay_s: float = 0.0
+    # Responses API only: a reasoning summary, output (and streamed) before the answer.
+    reasoning: str = ""
 
 
 def text(content: str, **kw: Any) -> Step:
@@ -357,6 +359,13 @@ def _output_item(step: Step) -> dict[str, Any]:
     }
 
 
+def _reasoning_items(step: Step) -> list[dict[str, Any]]:
+    if not step.reasoning:
+        return []
+    summary = [{"type": "summary_text", "text": step.reasoning}]
+    return [{"type": "reasoning", "id": _id("rs"), "summary": summary}]
+
+
 def _response(step: Step, model: str) -> dict[str, Any]:
     usage = step.usage
     return {
@@ -365,7 +374,7 @@ def _response(step: Step, model: str) -> dict[str, Any]:
         "created_at": int(time.time()),
         "model": model,
         "status": "completed",
-        "output": [_output_item(part) for part in (step, *step.more)],
+        "output": _reasoning_items(step) + [_output_item(part) for part in (step, *step.more)],
         "parallel_tool_calls": True,
         "tool_choice": "auto",
         "tools": [],
@@ -397,7 +406,23 @@ def _item_events(
     item: dict[str, Any], index: int, sequence: Iterator[int]
 ) -> Iterator[dict[str, Any]]:
     common = {"output_index": index, "item_id": item["id"]}
-    if item["type"] == "message":
+    if item["type"] == "reasoning":
+        started: dict[str, Any] = {**item, "summary": []}
+        yield {"type": "response.output_item.added", "sequence_number": next(sequence),
+               "output_index": index, "item": started}  # fmt: skip
+        full = item["summary"][0]["text"]
+        yield {"type": "response.reasoning_summary_part.added", "sequence_number": next(sequence),
+               "summary_index": 0, "part": {"type": "summary_text", "text": ""},
+               **common}  # fmt: skip
+        for delta in _chunks(full):
+            yield {"type": "response.reasoning_summary_text.delta",
+                   "sequence_number": next(sequence), "summary_index": 0, "delta": delta,
+                   **common}  # fmt: skip
+        yield {"type": "response.reasoning_summary_text.done", "sequence_number": next(sequence),
+               "summary_index": 0, "text": full, **common}  # fmt: skip
+        yield {"type": "response.reasoning_summary_part.done", "sequence_number": next(sequence),
+               "summary_index": 0, "part": item["summary"][0], **common}  # fmt: skip
+    elif item["type"] == "message":
         empty = {**item, "status": "in_progress", "content": []}
         yield {"type": "response.output_item.added", "sequence_number": next(sequence),
                "output_index": index, "item": empty}  # fmt: skip

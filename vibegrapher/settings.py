@@ -344,6 +344,11 @@ OPENAI_BASE_URL: str = env.str("OPENAI_BASE_URL", default="")
 OPENAI_API: str = env.str("OPENAI_API", default="responses")
 THINKING_MODEL: str = env.str("THINKING_MODEL", default="gpt-5")
 SMALL_MODEL: str = env.str("SMALL_MODEL", default="gpt-5-mini")
+# Reasoning models (gpt-5*, o-series) on the Responses API are asked for a summary of
+# their reasoning ("auto", "concise", "detailed"; "" asks for none), streamed to the page.
+REASONING_SUMMARY: str = env.str("REASONING_SUMMARY", default="auto")
+# "" keeps the model's own default effort; else "minimal", "low", "medium" or "high".
+REASONING_EFFORT: str = env.str("REASONING_EFFORT", default="")
 # Traces go to OpenAI's own host: on by default only with a real key and no local server.
 OPENAI_TRACING: str = env.str("OPENAI_TRACING", default="auto")
 # Where the agents' conversation memory lives: "sqlite" (a file per project beside

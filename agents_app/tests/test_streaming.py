@@ -85,3 +85,54 @@ async def test_a_cut_answer_asked_again_restarts_the_live_text(
     # The cut attempt's deltas were shown, then dropped; the retry's add up.
     assert len(restarts) == 1
     assert "".join(d["delta"] for d in live[restarts[0] :]) == ANSWER
+
+
+SUMMARY = (
+    "**Reading the workflow**\n\nThe person asks what the workflow does: Triage hands "
+    "off to Support and Billing, so I describe those three agents."
+)
+
+
+async def test_a_reasoning_summary_streams_as_reasoning_and_stays_with_the_message(
+    vibe: Vibe, model_server: ModelServer
+) -> None:
+    model_server.script(text(ANSWER, reasoning=SUMMARY, stream_delay_s=0.01))
+    finished = await vibe.run("What does this workflow do?")
+
+    assert finished["outcome"] == "text", finished
+    # Asked for: gpt-5 is a reasoning model, on the Responses API.
+    assert model_server.requests[0].body["reasoning"] == {"summary": "auto"}
+    stored = (await vibe.messages())[-1]
+    reasoning = [d for d in deltas(vibe) if d["kind"] == "reasoning"]
+    answer = [d for d in deltas(vibe) if d["kind"] == "text"]
+    assert "".join(d["delta"] for d in reasoning) == SUMMARY
+    assert "".join(d["delta"] for d in answer) == ANSWER == stored["content"]
+    # The summary is written before the answer, and kept: in the live event that
+    # replaces the text, and in the stored message a reload reads.
+    assert vibe.stream.index(reasoning[-1]) < vibe.stream.index(answer[0])
+    final = next(e for e in vibe.events if e.get("message_id") == stored["id"])
+    assert final["reasoning_summary"] == stored["reasoning_summary"] == SUMMARY
+
+
+async def test_models_that_do_not_reason_are_not_sent_reasoning_settings(
+    vibe: Vibe, model_server: ModelServer, settings: Any
+) -> None:
+    settings.THINKING_MODEL = "gpt-4.1"
+    model_server.script(text(ANSWER))
+    assert (await vibe.run("What does this workflow do?"))["outcome"] == "text"
+    assert "reasoning" not in model_server.requests[0].body
+
+    settings.REASONING_EFFORT = "low"
+    settings.THINKING_MODEL = "o4-mini"
+    model_server.script(text(ANSWER))
+    assert (await vibe.run("And now?"))["outcome"] == "text"
+    assert model_server.requests[1].body["reasoning"] == {"summary": "auto", "effort": "low"}
+
+
+async def test_chat_completions_get_no_reasoning_summary_request(
+    vibe: Vibe, chat_model_server: ModelServer
+) -> None:
+    chat_model_server.script(text(ANSWER))
+    assert (await vibe.run("What does this workflow do?"))["outcome"] == "text"
+    body = chat_model_server.requests[0].body
+    assert "reasoning" not in body and "reasoning_effort" not in body

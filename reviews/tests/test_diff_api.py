@@ -251,4 +251,8 @@ async def test_refine_message(model_server, async_api, diff) -> None:
     assert (await Diff.objects.aget(id=diff.id)).commit_message == diff.commit_message
     refine_call = await ConversationMessage.objects.aget(session_id=diff.session_id)
     assert refine_call.diff_id == diff.id
+    # Not an Evaluator's review: its own label, and what it suggested.
+    assert refine_call.agent == "refiner"
+    assert refine_call.get_agent_display() == "Commit message refiner"
+    assert refine_call.content == "Suggested commit message: feat: warmer"
     assert "mention warmth" in model_server.requests[0].input_text()

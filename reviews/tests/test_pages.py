@@ -75,6 +75,46 @@ def test_project_page_shows_code_conversation_tokens_history(browser, user) -> N
     assert '"sessionId"' in page
 
 
+def test_project_page_tells_the_story_refinements_and_reasoning(browser, user) -> None:
+    project = create_project(user, "Story", CODE)
+    session = get_or_create_session(project, "global")[0]
+    diff = Diff.objects.create(
+        session=session, project=project, base_commit=project.current_commit,
+        diff_content="", patched_code=CODE, commit_message="feat: kind",
+    )  # fmt: skip
+    ConversationMessage.objects.create(
+        session=session, role="user", agent="user", content="be kind", run_outcome="diff"
+    )
+    ConversationMessage.objects.create(
+        session=session, role="assistant", agent="vibecoder", content="The bot helps.",
+        openai_response={"output": [
+            {"type": "reasoning", "summary": [{"type": "summary_text", "text": "Thinking <b>"}]},
+        ]},
+    )  # fmt: skip
+    ConversationMessage.objects.create(
+        session=session, role="assistant", agent="refiner", diff=diff,
+        content="Suggested commit message: feat: kinder",
+    )  # fmt: skip
+    ConversationMessage.objects.create(
+        session=session, role="event", agent="user", action="approved", diff=diff,
+        content="Approved the diff “feat: kind”.",
+    )  # fmt: skip
+    ConversationMessage.objects.create(
+        session=session, role="user", agent="user", content="wait", run_outcome="cancelled"
+    )
+
+    page = browser.get(f"/projects/{project.id}/").content.decode()
+
+    assert page.count('class="run-head"') == 2  # one per run, none for the action
+    assert ">diff ready for review</span>" in page and ">stopped</span>" in page
+    assert '<details class="reasoning"><summary>Reasoning</summary>' in page
+    assert "Thinking &lt;b&gt;" in page
+    assert "<strong>Commit message refiner</strong>" in page
+    assert f'· <a href="/diffs/{diff.id}/">its diff</a>' in page
+    assert 'class="message user event"' in page and "<strong>You</strong>" in page
+    assert f'<a class="event-link" href="/diffs/{diff.id}/">Open the review</a>' in page
+
+
 def test_review_page_and_other_users(browser, other_user, user) -> None:
     project = create_project(user, "Reviewed", CODE)
     session = get_or_create_session(project, "global")[0]

@@ -203,6 +203,15 @@ def test_refine_never_overwrites_what_the_person_typed(served: Served) -> None:
     page.context.close()
 
 
+def type_code(page: Any, code: str) -> None:
+    """Replace what the test-code editor (CodeMirror) holds, as a person would."""
+    editor = page.locator("#tc-code-editor .cm-content")
+    editor.click()
+    page.keyboard.press("Control+a")
+    page.keyboard.press("Delete")
+    editor.fill(code)
+
+
 def test_test_cases_are_added_edited_run_and_deleted_on_the_page(served: Served) -> None:
     from playwright.sync_api import expect
 
@@ -210,17 +219,28 @@ def test_test_cases_are_added_edited_run_and_deleted_on_the_page(served: Served)
     page.goto(f"{served.server.url}/diffs/{served.diff_id}/")
     page.click("#test-cases > summary")
     page.fill("#tc-name", "Imports")
-    page.fill("#tc-code", "print(1)\n")
+    # The code field is an editor that highlights Python as it is typed.
+    expect(page.locator("#tc-code")).to_be_hidden()
+    type_code(page, "print(1)\n")
     page.click("#tc-save")
     # The API's answer is shown beside the field it is about.
     expect(page.locator(".field-error[data-field=name]")).to_contain_text("Imports")
     page.fill("#tc-name", "Has a bot")
-    page.fill("#tc-code", "import ast\n(")
+    type_code(page, "import ast\n(")
     page.click("#tc-save")
     expect(page.locator(".field-error[data-field=test_code]")).not_to_be_empty()
-    page.fill("#tc-code", "assert 'bot' in open('workflow.py').read()\n")
+    type_code(page, "assert 'bot' in open('workflow.py').read()\n")
+    colours = page.locator("#tc-code-editor .cm-line span").evaluate_all(
+        "spans => spans.map(span => [span.textContent, getComputedStyle(span).color])"
+    )
+    plain = page.locator("#tc-code-editor .cm-line").first.evaluate(
+        "line => getComputedStyle(line).color"
+    )
+    coloured = {text for text, colour in colours if colour != plain}
+    assert {"assert", "'bot'", "'workflow.py'"} <= coloured, colours
     page.check("#tc-quick")
-    page.click("#tc-save")
+    with page.expect_navigation():  # the page reloads with the new list
+        page.click("#tc-save")
     page.click("#test-cases > summary")
     item = page.locator(".test-case[data-name='Has a bot']")
     expect(item).to_contain_text("quick")
@@ -228,13 +248,24 @@ def test_test_cases_are_added_edited_run_and_deleted_on_the_page(served: Served)
 
     item.locator(".tc-edit").click()
     expect(page.locator("#tc-name")).to_have_value("Has a bot")
+    expect(page.locator("#tc-code-editor .cm-content")).to_have_text(
+        "assert 'bot' in open('workflow.py').read()"
+    )
     page.fill("#tc-name", "Defines bot")
-    page.click("#tc-save")
+    with page.expect_navigation():
+        page.click("#tc-save")
     page.click("#test-cases > summary")
     expect(page.locator(".test-case[data-name='Defines bot']")).to_be_visible()
 
     page.click("#run-quick-tests")
     expect(page.locator("#test-results li[data-name='Defines bot'] .badge")).to_have_text("passed")
+    # The test case on its own, against the committed code (not the diff).
+    defines = page.locator(".test-case[data-name='Defines bot']")
+    defines.locator(".tc-run").click()
+    expect(defines.locator(".tc-head-result .badge")).to_have_text("passed on current code")
+    page.click("#tc-run-head")
+    expect(page.locator("#tc-head-state")).to_contain_text("of 3 passed")
+    expect(page.locator(".tc-head-result .badge")).to_have_count(3)
 
     page.once("dialog", lambda dialog: dialog.accept())
     page.locator(".test-case[data-name='Defines bot'] .tc-delete").click()

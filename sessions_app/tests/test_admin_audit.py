@@ -103,3 +103,21 @@ def test_records_are_read_only_and_scoped_to_their_owner(settings, user, other_u
     assert client.post(diff_url, {"status": "committed"}).status_code == 403
     diff.refresh_from_db()
     assert diff.status == "evaluator_approved"
+
+
+def test_a_refinement_is_labelled_as_such_and_linked_to_its_diff(user) -> None:
+    message = stored_message(user)
+    diff = Diff.objects.create(
+        session=message.session, project=message.session.project,
+        base_commit=message.session.project.current_commit, diff_content="", patched_code="",
+    )  # fmt: skip
+    ConversationMessage.objects.filter(id=message.id).update(agent="refiner", diff=diff)
+    user.is_staff = user.is_superuser = True
+    user.save()
+    client = Client()
+    client.force_login(user)
+
+    listing = client.get("/admin/sessions_app/conversationmessage/").content.decode()
+
+    assert '<td class="field-agent">Commit message refiner</td>' in listing
+    assert f"/admin/reviews/diff/{diff.id}/change/" in listing

@@ -89,7 +89,9 @@ def test_live_text_then_stop(served: AppServer) -> None:
         expect(page.locator("#status-text")).to_have_text("VibeCoder writing")
         expect(page.locator("#working")).to_be_in_viewport()
         # The stored message replaces the live text, under the same id.
-        expect(page.locator(".message.vibecoder:not(.live) .content")).to_have_text(ANSWER)
+        expect(page.locator(".message.vibecoder:not(.live) .content")).to_have_text(
+            ANSWER, timeout=30_000
+        )
         expect(page.locator(".message.vibecoder")).to_have_count(1)
         expect(page.locator("#send")).to_be_visible()
         expect(page.locator("#stop")).to_be_hidden()

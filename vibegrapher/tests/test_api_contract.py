@@ -239,8 +239,8 @@ async def test_the_worked_example_answers_as_documented(
     await call("DELETE", "/api/auth/token", expect=204)
     await call("GET", "/api/projects", expect=401)
 
-    # Every operation of the document was tried, apart from the sandboxed test run (its
-    # answers are checked in reviews/tests/test_diff_tests.py's flow) and the export,
+    # Every operation of the document was tried, apart from the sandboxed test runs (their
+    # answers are checked in reviews/tests/test_diff_tests.py and test_head_tests.py) and the export,
     # which answers a git bundle, not JSON (projects/tests/test_git_storage.py).
     tried = {(m.lower(), _template(path)) for m, path, _ in call.seen | anonymous.seen}
     documented = {
@@ -251,6 +251,7 @@ async def test_the_worked_example_answers_as_documented(
     }
     assert documented - tried == {
         ("post", "/api/diffs/{diff_id}/test"),
+        ("post", "/api/projects/{project_id}/tests/run"),
         ("get", "/api/projects/{project_id}/export"),
     }
     assert set(seen_types) >= {"conversation_message", "token_usage", "diff_created"}
