@@ -3,7 +3,9 @@
 Serves the app the way production does (DEBUG off, SQLite unless `--database-url`),
 with one process and with `--processes N` (`python -m vibegrapher.serve`, Redis layer),
 and drives it with a small keep-alive HTTP/1.1 client (one asyncio connection per
-concurrent client, in its own process). Prints req/s, p50 and p99 per case.
+concurrent client, in its own process). Prints req/s, p50 and p99 per case, and the
+server's CPU time per request (all its processes, from /proc): on a machine that other
+work keeps busy, req/s follows the load, the CPU per request much less.
 
 `--root DIR` serves another checkout of the app (e.g. `git archive main | tar -x -C
 /tmp/before`), so that before/after can be run in alternation with `--rounds`; a
@@ -82,6 +84,21 @@ class Served:
             time.sleep(0.2)
         raise RuntimeError("server did not start")
 
+    def cpu_seconds(self) -> float:
+        """CPU time of the server's processes so far (user + system, every thread)."""
+        ticks = 0
+        pending = [self.process.pid]
+        while pending:
+            pid = pending.pop()
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+            except OSError:
+                continue  # gone meanwhile
+            ticks += int(fields[11]) + int(fields[12])
+            pending += [int(child) for child in children]
+        return ticks / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         self.process.send_signal(signal.SIGTERM)
         try:
@@ -132,21 +149,28 @@ def _load(port: int, path: str, token: str, concurrency: int, requests: int, out
     out.send(asyncio.run(run()))
 
 
-def load(port: int, path: str, token: str, concurrency: int, requests: int) -> dict[str, float]:
+def load(
+    server: Served, path: str, token: str, concurrency: int, requests: int
+) -> dict[str, float]:
     context = multiprocessing.get_context("spawn")
     receive, send = context.Pipe(duplex=False)
-    process = context.Process(target=_load, args=(port, path, token, concurrency, requests, send))
+    process = context.Process(
+        target=_load, args=(server.port, path, token, concurrency, requests, send)
+    )
+    cpu_before = server.cpu_seconds()
     process.start()
     while not receive.poll(1):
         if not process.is_alive():
             raise RuntimeError("the load generator died")
     wall, latencies = receive.recv()
+    cpu = server.cpu_seconds() - cpu_before
     process.join()
     latencies.sort()
     return {
         "rps": len(latencies) / wall,
         "p50": statistics.median(latencies) * 1e3,
         "p99": latencies[int(len(latencies) * 0.99) - 1] * 1e3,
+        "cpu": cpu / len(latencies) * 1e3,
     }
 
 
@@ -209,10 +233,10 @@ def main() -> None:
                             "detail": f"/api/projects/{made['ids'][7]}",
                         }
                         for name, path in paths.items():
-                            load(server.port, path, made["token"], 10, 200)  # warm-up
+                            load(server, path, made["token"], 10, 200)  # warm-up
                             for concurrency in args.concurrency:
                                 figures = load(
-                                    server.port, path, made["token"], concurrency, args.requests
+                                    server, path, made["token"], concurrency, args.requests
                                 )
                                 key = (str(root), processes, name, concurrency)
                                 print(key, figures, file=sys.stderr, flush=True)
@@ -222,12 +246,14 @@ def main() -> None:
     print(f"{args.requests} requests per case; median of {args.rounds} round(s); load: "
           f"{os.getloadavg()[0]:.2f} (1 min)")  # fmt: skip
     print(f"{'checkout':<28} {'procs':>5} {'endpoint':<8} {'c':>3} {'req/s':>7} "
-          f"{'p50 ms':>7} {'p99 ms':>7}")  # fmt: skip
+          f"{'p50 ms':>7} {'p99 ms':>7} {'CPU ms/req':>10}")  # fmt: skip
     for (root, processes, name, concurrency), runs in results.items():
-        median = {k: statistics.median(run[k] for run in runs) for k in ("rps", "p50", "p99")}
+        median = {
+            k: statistics.median(run[k] for run in runs) for k in ("rps", "p50", "p99", "cpu")
+        }
         print(
             f"{root[-28:]:<28} {processes:>5} {name:<8} {concurrency:>3} {median['rps']:>7.0f} "
-            f"{median['p50']:>7.1f} {median['p99']:>7.1f}"
+            f"{median['p50']:>7.1f} {median['p99']:>7.1f} {median['cpu']:>10.1f}"
         )
 
 

@@ -40,9 +40,12 @@ head_advanced = Signal()
 def get_owned_project(user: User, project_id: uuid.UUID | str) -> Project:
     """The user's project, or 404 (another user's project is no different from none)."""
     try:
-        return Project.objects.get(id=project_id, owner=user)
+        project = Project.objects.get(id=project_id, owner=user)
     except (Project.DoesNotExist, ValueError, TypeError):
         raise Http404("No such project.") from None
+    # The owner is `user`: no second query when the API shows it.
+    project.owner = user
+    return project
 
 
 def author_of(user: User) -> tuple[str, str]:

@@ -12,18 +12,30 @@ duration (the same guarantee), but executors come from a free list and go back t
 when the request ends, so threads (and, with `CONN_MAX_AGE`, their database
 connections) live on. At most `REQUEST_THREADS_IDLE` idle executors are kept; beyond
 that an executor closes its database connections and stops.
+
+At most `REQUEST_THREADS_RUNNING` requests to sync views run at once; the others
+wait on the event loop for a turn (`async def` views, which mostly wait on the loop,
+take none). Python threads share one interpreter lock, so
+twenty requests running at once finish no sooner than two at a time: they only switch
+more, and contend for the locks they share (asgiref's `Local`, behind Django's
+current time zone and translation, took more than half of the request threads' time
+at 20 concurrent list requests). A few running at once still overlap one request's
+database wait with another's work.
 """
 
+import asyncio
 import threading
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from asgiref.sync import ThreadSensitiveContext, sync_to_async
+from asgiref.sync import ThreadSensitiveContext, iscoroutinefunction, sync_to_async
 from django.conf import settings
 from django.core.handlers.asgi import ASGIHandler
 from django.db import connections
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
+from django.urls import Resolver404, resolve
 
 
 class ExecutorPool:
@@ -60,6 +72,13 @@ class ExecutorPool:
         return len(self._idle)
 
 
+def _is_async_view(path: str) -> bool:
+    try:
+        return iscoroutinefunction(resolve(path).func)
+    except Resolver404:
+        return False
+
+
 class PooledThreadASGIHandler(ASGIHandler):
     """Each request: one hop to its thread, the whole middleware chain and view there.
 
@@ -75,12 +94,29 @@ class PooledThreadASGIHandler(ASGIHandler):
     def __init__(self) -> None:
         super().__init__()
         self.executors = ExecutorPool(max_idle=settings.REQUEST_THREADS_IDLE)
+        # One semaphore per event loop (tests run several loops in one process).
+        self._turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def _turn(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        turn = self._turns.get(loop)
+        if turn is None:
+            turn = self._turns[loop] = asyncio.Semaphore(settings.REQUEST_THREADS_RUNNING)
+        return turn
 
     def load_middleware(self, is_async: bool = False) -> None:
         super().load_middleware(is_async=False)
 
     async def get_response_async(self, request: HttpRequest) -> HttpResponseBase:
-        return await sync_to_async(self.get_response, thread_sensitive=True)(request)
+        get_response = sync_to_async(self.get_response, thread_sensitive=True)
+        if _is_async_view(request.path_info):
+            # Mostly waits on the loop (`/health` up to its Redis timeout): no turn.
+            return await get_response(request)
+        # The turn covers the sync part only, not the sending of the response.
+        async with self._turn():
+            return await get_response(request)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":

@@ -132,6 +132,9 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0 if DEBU
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # Idle request threads kept per server process (each may hold a database connection).
 REQUEST_THREADS_IDLE: int = env.int("REQUEST_THREADS_IDLE", default=16)
+# Requests whose sync part (middleware, DRF view, ORM) runs at once per process; the
+# rest wait their turn on the event loop (vibegrapher/request_threads.py).
+REQUEST_THREADS_RUNNING: int = env.int("REQUEST_THREADS_RUNNING", default=2)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Channels -------------------------------------------------------------------
