@@ -101,7 +101,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Ask the Evaluator for a commit message; the diff keeps its own until commit */
+        /** Ask the commit message refiner for a message; the diff keeps its own until commit */
         post: operations["diffs_refine_message_create"];
         delete?: never;
         options?: never;
@@ -351,6 +351,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/projects/{project_id}/tests/run": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Run the project's tests on its current code (HEAD); answers with the results
+         * @description Nothing is stored: the answer carries the commit the tests ran on and each test's result. `test_id` runs one test; `quick_only` only the quick ones.
+         */
+        post: operations["projects_tests_run_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/projects/{project_id}/usage": {
         parameters: {
             query?: never;
@@ -506,13 +526,21 @@ export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
         /**
+         * @description * `approved` - Approved
+         *     * `rejected` - Rejected
+         *     * `committed` - Committed
+         * @enum {string}
+         */
+        ActionEnum: "approved" | "rejected" | "committed";
+        /**
          * @description * `user` - User
          *     * `vibecoder` - VibeCoder
          *     * `evaluator` - Evaluator
          *     * `system` - System
+         *     * `refiner` - Commit message refiner
          * @enum {string}
          */
-        AgentEnum: "user" | "vibecoder" | "evaluator" | "system";
+        AgentEnum: "user" | "vibecoder" | "evaluator" | "system" | "refiner";
         ApiToken: {
             token: string;
         };
@@ -575,6 +603,9 @@ export interface components {
             iteration: number | null;
             token_usage: components["schemas"]["TokenUsage"] | null;
             created_at: string;
+            action?: string;
+            diff_id?: string;
+            reasoning_summary?: string;
         };
         /**
          * @description A project as the API shows it: where its repository lives on the server
@@ -741,6 +772,18 @@ export interface components {
             /** @description Why it was not drawn, or empty. */
             error: string;
         };
+        HeadTestRun: {
+            commit: string;
+            results: {
+                [key: string]: unknown;
+            }[];
+        };
+        HeadTestRunRequest: {
+            /** @default false */
+            quick_only: boolean;
+            /** Format: uuid */
+            test_id?: string;
+        };
         HeartbeatEvent: {
             /**
              * @description discriminator enum property added by openapi-typescript
@@ -769,6 +812,9 @@ export interface components {
             readonly trace_id: string;
             /** Format: uuid */
             readonly diff_id: string | null;
+            readonly action: components["schemas"]["ActionEnum"];
+            readonly run_outcome: components["schemas"]["RunOutcomeEnum"];
+            readonly reasoning_summary: string;
             /** Format: date-time */
             readonly created_at: string;
         };
@@ -960,9 +1006,10 @@ export interface components {
         /**
          * @description * `user` - User
          *     * `assistant` - Assistant
+         *     * `event` - Event
          * @enum {string}
          */
-        RoleEnum: "user" | "assistant";
+        RoleEnum: "user" | "assistant" | "event";
         RunCancelled: {
             status: components["schemas"]["RunCancelledStatusEnum"];
         };
@@ -991,6 +1038,7 @@ export interface components {
             diff_id?: string;
             error?: string;
             final_feedback?: string;
+            interrupted?: boolean;
         };
         RunInProgress: {
             detail: string;
@@ -1000,6 +1048,16 @@ export interface components {
              */
             run_dead_at: string | null;
         };
+        /**
+         * @description * `diff` - diff ready for review
+         *     * `text` - answered
+         *     * `max_iterations` - no approved patch within the rounds
+         *     * `cancelled` - stopped
+         *     * `failed` - Failed
+         *     * `interrupted` - interrupted (server restart)
+         * @enum {string}
+         */
+        RunOutcomeEnum: "diff" | "text" | "max_iterations" | "cancelled" | "failed" | "interrupted";
         RunStarted: {
             status: components["schemas"]["RunStartedStatusEnum"];
             /**
@@ -2485,6 +2543,85 @@ export interface operations {
             };
             /** @description No such object among yours (someone else's answers 404 too). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    projects_tests_run_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["HeadTestRunRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HeadTestRun"];
+                };
+            };
+            /** @description Bad input: `detail`, or the fields named with their problems. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] | components["schemas"]["FieldErrors"];
+                };
+            };
+            /** @description No credentials, or an invalid or expired token (`WWW-Authenticate: Token`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A session cookie without the CSRF header, or not allowed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object among yours (someone else's answers 404 too). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The object's state does not allow it now (`detail` says why). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The server cannot do it now: no model configured, no sandbox, shutting down. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
