@@ -554,6 +554,8 @@ export interface components {
             cached: boolean;
             commit: string;
         };
+        /** @enum {unknown} */
+        BlankEnum: "";
         CodeChangedEvent: {
             /**
              * @description discriminator enum property added by openapi-typescript
@@ -812,8 +814,8 @@ export interface components {
             readonly trace_id: string;
             /** Format: uuid */
             readonly diff_id: string | null;
-            readonly action: components["schemas"]["ActionEnum"];
-            readonly run_outcome: components["schemas"]["RunOutcomeEnum"];
+            readonly action: components["schemas"]["ActionEnum"] | components["schemas"]["BlankEnum"];
+            readonly run_outcome: components["schemas"]["RunOutcomeEnum"] | components["schemas"]["BlankEnum"];
             readonly reasoning_summary: string;
             /** Format: date-time */
             readonly created_at: string;

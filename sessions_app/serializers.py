@@ -55,6 +55,14 @@ class MessageSerializer(serializers.ModelSerializer[ConversationMessage]):
     diff_id = serializers.UUIDField(read_only=True, allow_null=True)
     token_usage = typed_json(TokenUsage | None)
     reasoning_summary = serializers.CharField(read_only=True)
+    # Blank on most messages: `action` only on role `event`, `run_outcome` only on the
+    # person's message that started a run (once it ended).
+    action = serializers.ChoiceField(
+        choices=ConversationMessage.Action.choices, allow_blank=True, read_only=True
+    )
+    run_outcome = serializers.ChoiceField(
+        choices=ConversationMessage.RunOutcome.choices, allow_blank=True, read_only=True
+    )
 
     class Meta:
         model = ConversationMessage
