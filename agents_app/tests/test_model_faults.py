@@ -236,7 +236,10 @@ async def test_a_400_after_a_retried_500_says_both(vibe: Vibe, model_server) -> 
     ("failures", "expected"),
     [
         ([error(400, "Unknown model 'gpt-9-mini'.")], "sent once and not retried"),
-        ([error(503, "overloaded")] * 3, "answered 503 to the Commit message refiner after 2 retries"),
+        (
+            [error(503, "overloaded")] * 3,
+            "answered 503 to the Commit message refiner after 2 retries",
+        ),
     ],
     ids=["400", "503"],
 )
