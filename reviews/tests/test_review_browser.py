@@ -258,7 +258,9 @@ def test_test_cases_are_added_edited_run_and_deleted_on_the_page(served: Served)
     expect(page.locator(".test-case[data-name='Defines bot']")).to_be_visible()
 
     page.click("#run-quick-tests")
-    expect(page.locator("#test-results li[data-name='Defines bot'] .badge")).to_have_text("passed")
+    # Its status ("passed"; beside it the before/after outcome badge).
+    result = page.locator("#test-results li[data-name='Defines bot']")
+    expect(result.locator(".badge[class*='status-']")).to_have_text("passed")
     # The test case on its own, against the committed code (not the diff).
     defines = page.locator(".test-case[data-name='Defines bot']")
     defines.locator(".tc-run").click()
