@@ -1,6 +1,9 @@
 import uuid
+from collections.abc import Iterable
+from datetime import datetime, tzinfo
 from typing import Any
 
+from django.utils import timezone
 from rest_framework import serializers
 
 from projects import trailers
@@ -39,6 +42,39 @@ class ProjectDetailSerializer(ProjectSerializer):
     class Meta(ProjectSerializer.Meta):
         fields = [*ProjectSerializer.Meta.fields, "current_code"]
         read_only_fields = fields
+
+
+# The columns of a project as the API shows it, read with `.values()` (the owner apart).
+PROJECT_COLUMNS = [field for field in ProjectSerializer.Meta.fields if field != "owner"]
+PROJECT_DETAIL_COLUMNS = [*PROJECT_COLUMNS, "current_code"]
+
+
+def represent_projects(rows: Iterable[dict[str, Any]], owner: str) -> list[dict[str, Any]]:
+    """What `ProjectSerializer(many=True).data` (or the detail serializer's, when the rows
+    hold `current_code`) gives for these `.values(*PROJECT_COLUMNS)` rows of `owner`'s.
+
+    The project list and a project are read on every page load and by every client's
+    polling. DRF builds the serializer's fields per request, then converts each value of
+    each row through them (about 1 ms for 50 projects); this is a tenth of that. The two
+    are compared field by field in projects/tests/test_representation.py.
+    """
+    zone = timezone.get_current_timezone()  # once: every lookup takes asgiref's lock
+    return [
+        {
+            **row,
+            "id": str(row["id"]),
+            "owner": owner,
+            "created_at": _api_datetime(row["created_at"], zone),
+            "updated_at": _api_datetime(row["updated_at"], zone),
+        }
+        for row in rows
+    ]
+
+
+def _api_datetime(value: datetime, zone: tzinfo) -> str:
+    """DRF's DateTimeField output (ISO 8601 in the current time zone, UTC as `Z`)."""
+    text = value.astimezone(zone).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 def validate_code(code: str) -> str:

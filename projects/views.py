@@ -20,6 +20,8 @@ from projects.graph_schema import GraphSerializer
 from projects.models import Project, TestCase
 from projects.nodes import find_agents
 from projects.serializers import (
+    PROJECT_COLUMNS,
+    PROJECT_DETAIL_COLUMNS,
     CommitSerializer,
     NodeSerializer,
     ProjectCreateSerializer,
@@ -27,6 +29,7 @@ from projects.serializers import (
     ProjectSerializer,
     TestCaseSerializer,
     duplicate_test_name,
+    represent_projects,
 )
 from vibegrapher.async_api import ApiError, api_user
 from vibegrapher.pagination import keyset_page, page_body, paginated, sequence_page
@@ -48,10 +51,10 @@ class ProjectListView(APIView):
         responses={200: paginated(ProjectSerializer, "ProjectPage"), **errors(400, 401)},
     )
     def get(self, request: Request) -> Response:
-        page, next_page = keyset_page(
-            request, api_user(request).projects.all(), direction="newest_first"
-        )
-        return Response(page_body(ProjectSerializer(page, many=True).data, next_page))
+        user = api_user(request)
+        rows = user.projects.values(*PROJECT_COLUMNS)
+        page, next_page = keyset_page(request, rows, direction="newest_first")
+        return Response(page_body(represent_projects(page, user.get_username()), next_page))
 
     @extend_schema(
         summary="Create a project (from the starter workflow, or from `code`)",
@@ -77,8 +80,9 @@ class ProjectListView(APIView):
 class ProjectDetailView(APIView):
     @extend_schema(responses={200: ProjectDetailSerializer, **authed_errors()})
     def get(self, request: Request, project_id: uuid.UUID) -> Response:
-        project = services.get_owned_project(api_user(request), project_id)
-        return Response(ProjectDetailSerializer(project).data)
+        user = api_user(request)
+        row = services.owned_project_values(user, project_id, PROJECT_DETAIL_COLUMNS)
+        return Response(represent_projects([row], user.get_username())[0])
 
     @extend_schema(
         summary="Delete a project, its repository and everything in it",

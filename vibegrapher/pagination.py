@@ -21,7 +21,7 @@ from rest_framework import serializers
 
 from vibegrapher.api_errors import ApiError
 
-ModelT = TypeVar("ModelT", bound=models.Model)
+RowT = TypeVar("RowT")  # a model instance, or a `.values()` dict
 ItemT = TypeVar("ItemT")
 
 
@@ -68,12 +68,14 @@ def decode_row_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
 
 def keyset_page(
     request: HttpRequest,
-    rows: "models.QuerySet[ModelT]",
+    rows: "models.QuerySet[Any, RowT]",
     *,
     direction: Literal["newest_first", "oldest_first"],
     anchor: tuple[datetime, uuid.UUID] | None = None,
-) -> tuple[list[ModelT], str | None]:
+) -> tuple[list[RowT], str | None]:
     """One page of `rows` ordered by (created_at, id), and the next page's URL.
+
+    `rows` may be model instances or `.values()` dicts holding `created_at` and `id`.
 
     The position comes from `?cursor=`, else from `anchor` (e.g. `?after=<id>`).
     """
@@ -99,6 +101,8 @@ def keyset_page(
         return page, None
     page = page[:limit]
     last: Any = page[-1]
+    if isinstance(last, dict):  # rows read with `.values()`
+        return page, next_url(request, encode_row_cursor(last["created_at"], last["id"]))
     return page, next_url(request, encode_row_cursor(last.created_at, last.id))
 
 
