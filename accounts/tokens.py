@@ -5,13 +5,15 @@ unlike a password it cannot be guessed from a dictionary, and one hash per reque
 costs nothing. Only the hash is kept, so the database never holds a working token.
 """
 
+import functools
 import hashlib
 import secrets
 from datetime import timedelta
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db.models import QuerySet
+from django.db import connection
 from django.utils import timezone
 
 from accounts.models import ApiToken
@@ -36,19 +38,38 @@ def create_token(user: User) -> str:
     return key
 
 
-def _live(key: str) -> QuerySet[ApiToken]:
-    """The unexpired token with this key whose user is active (zero or one row)."""
-    return ApiToken.objects.select_related("user").filter(
-        key_hash=_hash(key), expires_at__gt=timezone.now(), user__is_active=True
+@functools.cache
+def _live_sql() -> str:
+    """The query behind `find_token`, written once: the user of an unexpired token
+    with this key, if active, and the token's id."""
+    quote = connection.ops.quote_name
+    users, tokens = quote(User._meta.db_table), quote(ApiToken._meta.db_table)
+    return (
+        f"SELECT {users}.*, {tokens}.{quote('id')} AS token_id FROM {users} "
+        f"INNER JOIN {tokens} ON {tokens}.{quote('user_id')} = {users}.{quote('id')} "
+        f"WHERE {tokens}.{quote('key_hash')} = %s AND {tokens}.{quote('expires_at')} > %s "
+        f"AND {users}.{quote('is_active')}"
     )
 
 
 def find_token(key: str) -> ApiToken | None:
-    return _live(key).first()
+    """The unexpired token with this key whose user is active, with its user; or None.
+
+    Every API request asks this. The ORM's query took ~0.45 ms, mostly building and
+    compiling the same SQL each time; this raw query (Django still converts the user's
+    columns) takes a fifth of that. The token comes back with only `id` and `user`
+    loaded: its other fields load on first use.
+    """
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    for user in User.objects.raw(_live_sql(), [_hash(key), now]):
+        token = ApiToken.from_db(connection.alias, ["id", "user_id"], [user.token_id, user.pk])
+        token.user = user
+        return token
+    return None
 
 
 async def afind_token(key: str) -> ApiToken | None:
-    return await _live(key).afirst()
+    return await sync_to_async(find_token)(key)
 
 
 def user_for_token(key: str) -> User | None:
