@@ -62,7 +62,8 @@ def find_token(key: str) -> ApiToken | None:
     """
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     for user in User.objects.raw(_live_sql(), [_hash(key), now]):
-        token = ApiToken.from_db(connection.alias, ["id", "user_id"], [user.token_id, user.pk])
+        token_id = getattr(user, "token_id")  # the query's extra column  # noqa: B009
+        token = ApiToken.from_db(connection.alias, ["id", "user_id"], [token_id, user.pk])
         token.user = user
         return token
     return None
