@@ -7,7 +7,7 @@ Read from the SDK's public hook arguments and the agent: the SDK is not patched.
 
 from typing import Any
 
-from agents import Agent
+from agents import Agent, AgentOutputSchemaBase
 
 
 def _dump(item: Any) -> Any:
@@ -40,5 +40,11 @@ def model_request(
         "input": items,
         "tools": [_tool(tool) for tool in agent.tools],
         "model_settings": {k: v for k, v in settings.items() if v is not None},
-        "output_type": agent.output_type.__name__ if isinstance(agent.output_type, type) else None,
+        "output_type": _output_type_name(agent.output_type),
     }
+
+
+def _output_type_name(output_type: Any) -> str | None:
+    if isinstance(output_type, AgentOutputSchemaBase):
+        return output_type.name()
+    return output_type.__name__ if isinstance(output_type, type) else None
