@@ -4,7 +4,7 @@ import asyncio
 import logging
 
 from asgiref.sync import sync_to_async
-from channels.layers import get_channel_layer
+from channels.layers import BaseChannelLayer, get_channel_layer
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 
@@ -31,15 +31,34 @@ async def _channel_layer_ok() -> bool:
     layer = get_channel_layer()
     if layer is None:
         return False
+    channel = None
     try:
-        channel = await layer.new_channel()
         async with asyncio.timeout(CHANNEL_LAYER_TIMEOUT_SECONDS):
+            channel = await layer.new_channel()
             await layer.send(channel, {"type": "health.ping"})
             await layer.receive(channel)
         return True
     except Exception:
         logger.exception("health: channel layer unreachable")
         return False
+    finally:
+        if channel is not None:
+            await _forget(layer, channel)
+
+
+async def _forget(layer: BaseChannelLayer, channel: str) -> None:
+    """Let the layer drop the probe's channel, as it does a closed socket's.
+
+    Channels has no call to delete a channel: layers clean up when a receive on it is
+    cancelled, which is how a consumer's end reaches them. The pub/sub layer otherwise
+    keeps the channel subscribed in Redis, one more per probe, for the process's life.
+    """
+    receiving = asyncio.ensure_future(layer.receive(channel))
+    await asyncio.sleep(0)  # let the receive begin waiting
+    receiving.cancel()
+    await asyncio.wait([receiving])
+    if not receiving.cancelled():
+        receiving.exception()  # retrieved: a failure here says nothing of health
 
 
 async def health(request: HttpRequest) -> JsonResponse:

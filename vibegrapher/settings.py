@@ -163,14 +163,13 @@ if REDIS_URL:
             },
         }
     }
-    # "pubsub": one Redis PUBLISH per event and one delivery per server process, which
-    # fans it out to its own sockets (README, "Benchmarks": p99 at 200 clients). Events
-    # are not queued in Redis: a socket that is not connected misses them and re-reads
-    # history through the API, as after any reconnect. "lists": a Redis queue per
-    # socket (capacity and expiry above), one Redis round trip per socket and event.
-    # lists is the default: /health's probe channel is never deleted, which pub/sub
-    # keeps subscribed for the process's lifetime (one per probe).
-    REDIS_CHANNEL_LAYER: str = env.str("REDIS_CHANNEL_LAYER", default="lists")
+    # "pubsub" (the default): one Redis PUBLISH per event and one delivery per server
+    # process, which fans it out to its own sockets (README, "Benchmarks": p99 at 200
+    # clients). Events are not queued in Redis: a socket that is not connected misses
+    # them and re-reads history through the API, as after any reconnect. "lists": a
+    # Redis queue per socket (capacity and expiry above), one Redis round trip per
+    # socket and event.
+    REDIS_CHANNEL_LAYER: str = env.str("REDIS_CHANNEL_LAYER", default="pubsub")
     if REDIS_CHANNEL_LAYER == "pubsub":
         CHANNEL_LAYERS["default"] = {
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",

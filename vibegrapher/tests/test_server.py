@@ -1,6 +1,9 @@
 """Black box: the real server (daphne) on a free port, driven over HTTP."""
 
+import uuid
+
 import httpx
+import redis
 
 from tests.servers import AppServer
 
@@ -42,3 +45,21 @@ def test_health_reports_an_unreachable_database() -> None:
     assert response.status_code == 503
     assert response.json()["database"] == "unreachable"
     assert response.json()["channel_layer"] == "ok"
+
+
+def test_health_leaves_no_channel_subscribed_on_redis_pubsub(redis_url: str) -> None:
+    """Each probe makes a channel; the pub/sub layer would keep every one subscribed."""
+    prefix = f"health-{uuid.uuid4().hex[:8]}-"
+    with AppServer(REDIS_URL=redis_url, REDIS_KEY_PREFIX=prefix) as server:
+        server.manage("migrate", "--no-input", "-v0")
+        server.start()
+        with httpx.Client(base_url=server.url, timeout=10) as http:
+            answers = [http.get("/health").json()["channel_layer"] for _ in range(5)]
+        client = redis.Redis.from_url(redis_url)
+        try:
+            subscribed = client.pubsub_channels(f"{prefix}*")
+        finally:
+            client.close()
+
+    assert answers == ["ok"] * 5
+    assert subscribed == []
