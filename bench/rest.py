@@ -35,6 +35,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.cpu import tree_cpu_seconds  # noqa: E402
 from bench.redis_scratch import ScratchRedis  # noqa: E402
 
 SETUP = """
@@ -86,18 +87,7 @@ class Served:
 
     def cpu_seconds(self) -> float:
         """CPU time of the server's processes so far (user + system, every thread)."""
-        ticks = 0
-        pending = [self.process.pid]
-        while pending:
-            pid = pending.pop()
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-                children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-            except OSError:
-                continue  # gone meanwhile
-            ticks += int(fields[11]) + int(fields[12])
-            pending += [int(child) for child in children]
-        return ticks / os.sysconf("SC_CLK_TCK")
+        return tree_cpu_seconds(self.process.pid)
 
     def stop(self) -> None:
         self.process.send_signal(signal.SIGTERM)

@@ -42,6 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from agents_app.patching import unified_diff  # noqa: E402
+from bench.cpu import tree_cpu_seconds  # noqa: E402
 from bench.redis_scratch import ScratchRedis  # noqa: E402
 from tests.model_server import (  # noqa: E402
     ModelServer,
@@ -54,7 +55,7 @@ from tests.servers import AppServer  # noqa: E402
 
 CODE = 'from agents import Agent\n\nhelper = Agent(name="Helper", instructions="Help.")\n'
 NEW_CODE = CODE.replace('"Help."', '"Help kindly."')
-PATCH = "Be kind\n" + unified_diff(CODE, NEW_CODE, "agents.py")
+PATCH = "Be kind\n" + unified_diff(CODE, NEW_CODE, "workflow.py")
 VERDICT = json.dumps({"approved": True, "reasoning": "Fine.", "commit_message": "feat: kinder"})
 
 
@@ -136,7 +137,10 @@ async def measure(args: argparse.Namespace) -> None:
         token, ids = made["token"], [tuple(pair) for pair in made["ids"]]
         server.start()
         await one_run(server.port, token, *ids[0])  # warm-up: imports, first connections
+        assert server.process is not None
+        server_cpu = tree_cpu_seconds(server.process.pid)
         overheads = [await one_run(server.port, token, *pair) for pair in ids[1 : args.runs]]
+        cpu_per_run = (tree_cpu_seconds(server.process.pid) - server_cpu) / len(overheads)
 
         delay.value = args.delay
         single = await one_run(server.port, token, *ids[0])
@@ -163,6 +167,7 @@ async def measure(args: argparse.Namespace) -> None:
             f"{median * 1e3:.1f} ms",
         ),
         (f"  p90 over {len(overheads)} runs", f"{p90 * 1e3:.1f} ms"),
+        ("  server CPU per run (all its processes)", f"{cpu_per_run * 1e3:.1f} ms"),
         (f"one run, {args.delay:g} s per model call", f"{single:.2f} s"),
     ]
     for n, wall in walls.items():
