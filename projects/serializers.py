@@ -47,6 +47,8 @@ class ProjectDetailSerializer(ProjectSerializer):
 # The columns of a project as the API shows it, read with `.values()` (the owner apart).
 PROJECT_COLUMNS = [field for field in ProjectSerializer.Meta.fields if field != "owner"]
 PROJECT_DETAIL_COLUMNS = [*PROJECT_COLUMNS, "current_code"]
+PROJECT_KEYS = ProjectSerializer.Meta.fields
+PROJECT_DETAIL_KEYS = ProjectDetailSerializer.Meta.fields
 
 
 def represent_projects(rows: Iterable[dict[str, Any]], owner: str) -> list[dict[str, Any]]:
@@ -59,16 +61,18 @@ def represent_projects(rows: Iterable[dict[str, Any]], owner: str) -> list[dict[
     are compared field by field in projects/tests/test_representation.py.
     """
     zone = timezone.get_current_timezone()  # once: every lookup takes asgiref's lock
-    return [
-        {
+    shown: list[dict[str, Any]] = []
+    for row in rows:
+        keys = PROJECT_DETAIL_KEYS if "current_code" in row else PROJECT_KEYS
+        values = {
             **row,
             "id": str(row["id"]),
             "owner": owner,
             "created_at": _api_datetime(row["created_at"], zone),
             "updated_at": _api_datetime(row["updated_at"], zone),
         }
-        for row in rows
-    ]
+        shown.append({key: values[key] for key in keys})  # the serializer's order
+    return shown
 
 
 def _api_datetime(value: datetime, zone: tzinfo) -> str:

@@ -34,12 +34,16 @@ def test_the_list_is_what_the_serializer_gives(api, user, projects) -> None:
     assert body["results"][-1]["created_at"] == "2026-01-02T03:04:05Z"
     assert body["results"][-1]["updated_at"] == "2026-01-02T03:04:05.000600Z"
     assert {row["owner"] for row in body["results"]} == {user.username}
+    assert [list(row) for row in body["results"]] == [
+        list(row) for row in ProjectSerializer(ordered, many=True).data
+    ]  # the same keys in the same order
 
 
 def test_a_project_is_what_the_detail_serializer_gives(api, projects) -> None:
     for project in projects:
         body = api.get(f"/api/projects/{project.id}").json()
         assert body == ProjectDetailSerializer(project).data
+        assert list(body) == list(ProjectDetailSerializer(project).data)
 
 
 def test_dates_follow_the_active_time_zone_as_drf_does(api, projects) -> None:
