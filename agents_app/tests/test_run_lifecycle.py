@@ -330,6 +330,11 @@ def test_redis_cut_or_killed_mid_run_loses_only_events(
     assert sent.status_code == 202, sent.text
     assert time.monotonic() - asked < 3
     assert api.until_done(other_node)["run_state"] == "idle"
+    # /health says so within its probe's time, not after Redis' socket timeout.
+    asked = time.monotonic()
+    health = api.http.get("/health", timeout=30)
+    assert health.status_code == 503 and health.json()["channel_layer"] == "unreachable"
+    assert time.monotonic() - asked < 6
 
     own_redis.kill()
     assert [m["agent"] for m in api.messages(session)][:3] == ["user", "vibecoder", "evaluator"]
