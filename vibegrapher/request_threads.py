@@ -7,23 +7,28 @@ relying on thread-locals sees one thread. asgiref makes that thread by creating 
 2-core development machine thread creation alone was about half of the event loop's
 time per `GET /api/projects`, and a new thread also means a new database connection.
 
-Here each request still gets a single-thread executor to itself for its whole
-duration (the same guarantee), but executors come from a free list and go back to it
-when the request ends, so threads (and, with `CONN_MAX_AGE`, their database
+Here each request still gets a single-thread executor to itself while it runs (the
+same guarantee), but executors come from a free list and go back to it when the
+request's sync work ends, so threads (and, with `CONN_MAX_AGE`, their database
 connections) live on. At most `REQUEST_THREADS_IDLE` idle executors are kept; beyond
 that an executor closes its database connections and stops.
 
 At most `REQUEST_THREADS_RUNNING` requests to sync views run at once; the others
-wait on the event loop for a turn (`async def` views, which mostly wait on the loop,
-take none). Python threads share one interpreter lock, so
+wait on the event loop for a turn, holding no thread (`async def` views, which mostly
+wait on the loop, take none). Python threads share one interpreter lock, so
 twenty requests running at once finish no sooner than two at a time: they only switch
 more, and contend for the locks they share (asgiref's `Local`, behind Django's
 current time zone and translation, took more than half of the request threads' time
 at 20 concurrent list requests). A few running at once still overlap one request's
 database wait with another's work.
+
+A request crosses to its thread once: `request_started`, the middleware chain and
+view, and `request_finished` go together, where Django's handler makes a hand-off
+for each (each one a wait for the loop's next turn under load).
 """
 
 import asyncio
+import contextlib
 import functools
 import threading
 import weakref
@@ -32,11 +37,12 @@ from typing import Any
 
 from asgiref.sync import ThreadSensitiveContext, iscoroutinefunction, sync_to_async
 from django.conf import settings
-from django.core.handlers.asgi import ASGIHandler
+from django.core import signals
+from django.core.exceptions import RequestAborted
+from django.core.handlers.asgi import ASGIHandler, ASGIRequest, get_script_prefix
 from django.db import connections
-from django.http import HttpRequest
 from django.http.response import HttpResponseBase
-from django.urls import Resolver404, resolve
+from django.urls import Resolver404, resolve, set_script_prefix
 
 
 class ExecutorPool:
@@ -124,28 +130,78 @@ class PooledThreadASGIHandler(ASGIHandler):
     def load_middleware(self, is_async: bool = False) -> None:
         super().load_middleware(is_async=False)
 
-    async def get_response_async(self, request: HttpRequest) -> HttpResponseBase:
-        get_response = sync_to_async(self.get_response, thread_sensitive=True)
-        if _is_async_view(request.path_info):
-            # Mostly waits on the loop (`/health` up to its Redis timeout): no turn.
-            return await get_response(request)
-        # The turn covers the sync part only, not the sending of the response.
-        async with self._turn():
-            return await get_response(request)
+    def _respond(self, request: ASGIRequest) -> HttpResponseBase:
+        """On the request's thread: the request starts, is answered and, unless the
+        answer streams, finishes (`request_finished`: its body is in memory already)."""
+        signals.request_started.send(sender=self.__class__, scope=request.scope)
+        response = self.get_response(request)
+        response._handler_class = self.__class__  # type: ignore[attr-defined]
+        if not response.streaming:
+            response.close()
+        return response
 
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            raise ValueError(f"Django can only handle ASGI/HTTP connections, not {scope['type']}.")
+    async def handle(self, scope: Any, receive: Any, send: Any) -> None:
+        """Django's `ASGIHandler.handle`, with the request's sync work in one hand-off.
+
+        Django hands `request_started`, the response and `response.close()` to the
+        request's thread one by one; here they go together (`_respond`), and a request
+        holds a thread only while it runs, not while it waits for a turn. As in
+        Django, a client that disconnects cancels the request's task.
+        """
+        try:
+            body_file = await self.read_body(receive)
+        except RequestAborted:
+            return
+        try:
+            set_script_prefix(get_script_prefix(scope))
+            request, error_response = self.create_request(scope, body_file)
+            if request is None:  # undecodable or too big: answered before any view
+                assert error_response is not None
+                await self.send_response(error_response, send)
+                return
+            disconnect = asyncio.create_task(self.listen_for_disconnect(receive))
+            answer = asyncio.create_task(self._answer(request, send))
+            await asyncio.wait([disconnect, answer], return_when=asyncio.FIRST_COMPLETED)
+            for task in (disconnect, answer):
+                if not task.done():
+                    task.cancel()
+                with contextlib.suppress(RequestAborted, asyncio.CancelledError):
+                    await task  # cancelled, or the client went away
+        finally:
+            body_file.close()
+
+    async def _answer(self, request: ASGIRequest, send: Any) -> None:
+        # An `async def` view (`/health` waits up to its Redis timeout) mostly waits on
+        # the loop: it takes no turn. A sync view's turn covers its sync work only.
+        turn = None if _is_async_view(request.path_info) else self._turn()
+        if turn is not None:
+            await turn.acquire()
         executor = self.executors.take()
         try:
             # asgiref refuses thread-sensitive calls from tasks that outlive a context
             # with its own executor: background work starts in a fresh context
             # (vibegrapher/background.py), so nothing of a request outlives it.
             async with ThreadSensitiveContext(executor=executor):
-                await self.handle(scope, receive, send)
+                try:
+                    response = await sync_to_async(self._respond, thread_sensitive=True)(request)
+                finally:
+                    if turn is not None:
+                        turn.release()
+                if response.streaming:  # a file: read on the request's thread as it goes
+                    try:
+                        await self.send_response(response, send)
+                    finally:
+                        await sync_to_async(response.close, thread_sensitive=True)()
         except BaseException:
             # Cancelled or failed: the request's sync work may still be running on the
             # thread. Never lend it to another request; let it finish and stop.
             self.executors.retire(executor)
             raise
         self.executors.give_back(executor)
+        if not response.streaming:
+            await self.send_response(response, send)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            raise ValueError(f"Django can only handle ASGI/HTTP connections, not {scope['type']}.")
+        await self.handle(scope, receive, send)

@@ -2,14 +2,24 @@
 
 import asyncio
 import threading
+from collections.abc import Iterator
 from typing import Any
 
+import pytest
 from asgiref.testing import ApplicationCommunicator
+from django.core import signals
+from django.http import HttpRequest, StreamingHttpResponse
+from django.urls import path
 
 from vibegrapher.request_threads import PooledThreadASGIHandler
 
 
 async def _get(handler: PooledThreadASGIHandler, path: str) -> int:
+    start, _ = await _get_with_body(handler, path)
+    return start
+
+
+async def _get_with_body(handler: PooledThreadASGIHandler, path: str) -> tuple[int, bytes]:
     scope = {
         "type": "http",
         "asgi": {"version": "3.0"},
@@ -27,9 +37,14 @@ async def _get(handler: PooledThreadASGIHandler, path: str) -> int:
     communicator = ApplicationCommunicator(handler, scope)
     await communicator.send_input({"type": "http.request", "body": b""})
     start = await communicator.receive_output(10)
-    await communicator.receive_output(10)  # the body
+    body = b""
+    while True:
+        message = await communicator.receive_output(10)
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            break
     await communicator.wait(10)
-    return int(start["status"])
+    return int(start["status"]), body
 
 
 async def test_sequential_requests_reuse_one_thread() -> None:
@@ -74,3 +89,67 @@ async def test_sync_views_wait_for_a_turn_and_async_views_do_not(settings: Any) 
     finally:
         turn.release()
     assert await waiting == 404
+
+
+async def test_requests_waiting_for_a_turn_hold_no_thread(settings: Any) -> None:
+    # Twelve at once, one turn: one thread serves them all, none is started per request.
+    settings.REQUEST_THREADS_RUNNING = 1
+    handler = PooledThreadASGIHandler()
+    statuses = await asyncio.gather(*(_get(handler, "/no-such-page") for _ in range(12)))
+    assert statuses == [404] * 12
+    assert handler.executors.idle() == 1
+
+
+async def test_a_request_starts_and_finishes_once_on_its_own_thread() -> None:
+    # Django's connection clean-up (request_started/finished) must run on the thread
+    # that used the connections, once per request.
+    seen: list[tuple[str, int]] = []
+
+    def started(**kwargs: Any) -> None:
+        seen.append(("started", threading.get_ident()))
+
+    def finished(**kwargs: Any) -> None:
+        seen.append(("finished", threading.get_ident()))
+
+    signals.request_started.connect(started)
+    signals.request_finished.connect(finished)
+    try:
+        assert await _get(PooledThreadASGIHandler(), "/no-such-page") == 404
+    finally:
+        signals.request_started.disconnect(started)
+        signals.request_finished.disconnect(finished)
+    assert [name for name, _ in seen] == ["started", "finished"]
+    assert seen[0][1] == seen[1][1] != threading.get_ident()
+
+
+def _streamed(request: HttpRequest) -> StreamingHttpResponse:
+    def parts() -> Iterator[bytes]:
+        STREAMED.append(threading.get_ident())
+        yield b"first "
+        yield b"second"
+
+    return StreamingHttpResponse(parts())
+
+
+STREAMED: list[int] = []
+urlpatterns = [path("streamed", _streamed)]
+
+
+@pytest.mark.filterwarnings("ignore:StreamingHttpResponse must consume synchronous iterators")
+async def test_a_streamed_answer_is_read_on_its_thread_sent_whole_and_closed(
+    settings: Any,
+) -> None:
+    # Static files stream (WhiteNoise): read on the request's thread as they are sent.
+    settings.ROOT_URLCONF = __name__
+    finished: list[int] = []
+
+    def on_finished(**kwargs: Any) -> None:
+        finished.append(threading.get_ident())
+
+    signals.request_finished.connect(on_finished)
+    try:
+        status, body = await _get_with_body(PooledThreadASGIHandler(), "/streamed")
+    finally:
+        signals.request_finished.disconnect(on_finished)
+    assert (status, body) == (200, b"first second")
+    assert finished == STREAMED != [threading.get_ident()]
