@@ -11,10 +11,8 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from django.contrib.auth.models import User
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.dispatch import Signal
 from django.http import Http404
@@ -48,19 +46,6 @@ def get_owned_project(user: User, project_id: uuid.UUID | str) -> Project:
     # The owner is `user`: no second query when the API shows it.
     project.owner = user
     return project
-
-
-def owned_project_values(
-    user: User, project_id: uuid.UUID | str, columns: list[str]
-) -> dict[str, Any]:
-    """`columns` of the user's project as `.values()` gives them, or 404 (as above)."""
-    try:
-        row = Project.objects.filter(id=project_id, owner=user).values(*columns).first()
-    except (ValueError, TypeError, ValidationError):
-        row = None
-    if row is None:
-        raise Http404("No such project.")
-    return row
 
 
 def author_of(user: User) -> tuple[str, str]:

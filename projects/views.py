@@ -5,7 +5,7 @@ import uuid
 from pathlib import Path
 
 from django.db import IntegrityError, transaction
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
@@ -14,14 +14,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from projects import git, services
+from projects import git, reads, services
 from projects.graph import build_graph
 from projects.graph_schema import GraphSerializer
 from projects.models import Project, TestCase
 from projects.nodes import find_agents
 from projects.serializers import (
-    PROJECT_COLUMNS,
-    PROJECT_DETAIL_COLUMNS,
     CommitSerializer,
     NodeSerializer,
     ProjectCreateSerializer,
@@ -32,7 +30,14 @@ from projects.serializers import (
     represent_projects,
 )
 from vibegrapher.async_api import ApiError, api_user
-from vibegrapher.pagination import keyset_page, page_body, paginated, sequence_page
+from vibegrapher.pagination import (
+    keyset_page,
+    page_body,
+    paginated,
+    row_page,
+    row_position,
+    sequence_page,
+)
 from vibegrapher.schema import PAGE_PARAMETERS, authed_errors, errors
 
 
@@ -52,8 +57,9 @@ class ProjectListView(APIView):
     )
     def get(self, request: Request) -> Response:
         user = api_user(request)
-        rows = user.projects.values(*PROJECT_COLUMNS)
-        page, next_page = keyset_page(request, rows, direction="newest_first")
+        limit, after = row_position(request)
+        rows = reads.project_page(user.pk, limit + 1, after)
+        page, next_page = row_page(request, rows, limit)
         return Response(page_body(represent_projects(page, user.get_username()), next_page))
 
     @extend_schema(
@@ -81,7 +87,9 @@ class ProjectDetailView(APIView):
     @extend_schema(responses={200: ProjectDetailSerializer, **authed_errors()})
     def get(self, request: Request, project_id: uuid.UUID) -> Response:
         user = api_user(request)
-        row = services.owned_project_values(user, project_id, PROJECT_DETAIL_COLUMNS)
+        row = reads.owned_project(user.pk, project_id)
+        if row is None:
+            raise Http404("No such project.")
         return Response(represent_projects([row], user.get_username())[0])
 
     @extend_schema(

@@ -66,6 +66,26 @@ def decode_row_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         ) from None
 
 
+def row_position(
+    request: HttpRequest, anchor: tuple[datetime, uuid.UUID] | None = None
+) -> tuple[int, tuple[datetime, uuid.UUID] | None]:
+    """The page size, and the (created_at, id) to start after: `?cursor=`, else `anchor`."""
+    limit = page_limit(request)
+    cursor = request.GET.get("cursor")
+    return limit, decode_row_cursor(cursor) if cursor else anchor
+
+
+def row_page(request: HttpRequest, rows: list[RowT], limit: int) -> tuple[list[RowT], str | None]:
+    """The page from `rows` (up to `limit + 1` read), and the next page's URL or None."""
+    if len(rows) <= limit:
+        return rows, None
+    page = rows[:limit]
+    last: Any = page[-1]
+    if isinstance(last, dict):  # rows read with `.values()`
+        return page, next_url(request, encode_row_cursor(last["created_at"], last["id"]))
+    return page, next_url(request, encode_row_cursor(last.created_at, last.id))
+
+
 def keyset_page(
     request: HttpRequest,
     rows: "models.QuerySet[Any, RowT]",
@@ -79,9 +99,7 @@ def keyset_page(
 
     The position comes from `?cursor=`, else from `anchor` (e.g. `?after=<id>`).
     """
-    limit = page_limit(request)
-    cursor = request.GET.get("cursor")
-    position = decode_row_cursor(cursor) if cursor else anchor
+    limit, position = row_position(request, anchor)
     if direction == "newest_first":
         rows = rows.order_by("-created_at", "-id")
         if position is not None:
@@ -96,14 +114,7 @@ def keyset_page(
             rows = rows.filter(created_at__gt=created_at) | rows.filter(
                 created_at=created_at, id__gt=row_id
             )
-    page = list(rows[: limit + 1])
-    if len(page) <= limit:
-        return page, None
-    page = page[:limit]
-    last: Any = page[-1]
-    if isinstance(last, dict):  # rows read with `.values()`
-        return page, next_url(request, encode_row_cursor(last["created_at"], last["id"]))
-    return page, next_url(request, encode_row_cursor(last.created_at, last.id))
+    return row_page(request, list(rows[: limit + 1]), limit)
 
 
 def sequence_page(

@@ -1,5 +1,6 @@
-"""The project list and a project, built from `.values()` rows, say exactly what the
-DRF serializers (which document them in the OpenAPI schema) would say."""
+"""The project list and a project, read with prepared SQL (`projects.reads`), say
+exactly what the ORM and the DRF serializers (which document them in the OpenAPI
+schema) would say."""
 
 import uuid
 from datetime import UTC, datetime
@@ -7,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from django.utils import timezone
 
+from projects import reads
 from projects.models import Project
 from projects.serializers import ProjectDetailSerializer, ProjectSerializer
 from projects.services import create_project
@@ -60,6 +62,32 @@ def test_the_list_pages_by_its_last_row(api, projects) -> None:
     assert rest["next"] is None
     ids = [row["id"] for row in first["results"] + rest["results"]]
     assert sorted(ids) == sorted(str(project.id) for project in projects)
+
+
+def test_pages_follow_the_orms_order_through_equal_creation_times(api, user, media_root) -> None:
+    made = [create_project(user, f"Tied {n}", None) for n in range(5)]
+    tied = datetime(2026, 3, 4, 5, 6, 7, 89, tzinfo=UTC)
+    Project.objects.filter(id__in=[p.id for p in made[1:4]]).update(created_at=tied)
+    create_project(user.__class__.objects.create_user("someone-else"), "Not mine", None)
+
+    seen, url = [], "/api/projects?limit=2"
+    while url:
+        body = api.get(url).json()
+        seen += [row["id"] for row in body["results"]]
+        url = body["next"]
+
+    expected = Project.objects.filter(owner=user).order_by("-created_at", "-id")
+    assert seen == [str(project.id) for project in expected]
+
+
+def test_rows_are_what_the_orm_reads(user, projects) -> None:
+    orm = Project.objects.filter(owner=user).order_by("-created_at", "-id")
+    assert reads.project_page(user.pk, 10) == list(orm.values(*reads.COLUMNS))
+    first = orm[0]
+    after = reads.project_page(user.pk, 10, (first.created_at, first.id))
+    assert after == list(orm.values(*reads.COLUMNS)[1:])
+    assert reads.owned_project(user.pk, first.id) == orm.values(*reads.DETAIL_COLUMNS)[0]
+    assert reads.owned_project(user.pk + 1, first.id) is None
 
 
 def test_another_users_project_or_none_is_a_404(other_api, projects) -> None:
