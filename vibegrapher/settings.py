@@ -133,8 +133,13 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # Idle request threads kept per server process (each may hold a database connection).
 REQUEST_THREADS_IDLE: int = env.int("REQUEST_THREADS_IDLE", default=16)
 # Requests whose sync part (middleware, DRF view, ORM) runs at once per process; the
-# rest wait their turn on the event loop (vibegrapher/request_threads.py).
-REQUEST_THREADS_RUNNING: int = env.int("REQUEST_THREADS_RUNNING", default=2)
+# rest wait their turn on the event loop (vibegrapher/request_threads.py). SQLite
+# answers inside the process, so a second request at once only contends for the
+# interpreter; a second one overlaps a networked database's round trips (bench/rest.py).
+REQUEST_THREADS_RUNNING: int = env.int(
+    "REQUEST_THREADS_RUNNING",
+    default=1 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" else 2,
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Channels -------------------------------------------------------------------
