@@ -2,7 +2,7 @@
 
 Starts the local model server (tests/model_server.py) in its own process, as a real
 model lives elsewhere, and a real daphne server with a temporary database and media
-directory, then:
+directory, configured as production runs it (DEBUG off), then:
 
 1. zero model delay: the median time from `POST /messages` to `run_finished` on the
    WebSocket for a run whose patch the Evaluator approves at once (two model calls):
@@ -127,6 +127,10 @@ async def measure(args: argparse.Namespace) -> None:
         OPENAI_BASE_URL=base_url.get(timeout=30),
         OPENAI_API_KEY="bench",
         WS_MAX_SOCKETS_PER_USER="1000",  # one user watches every concurrent run
+        # As production runs: DEBUG off (no query log, database connections kept).
+        DEBUG="false",
+        SECRET_KEY="bench-only-" + "x" * 40,
+        SECURE_SSL_REDIRECT="false",
         **env,
     )
     server.processes = args.processes
