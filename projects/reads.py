@@ -17,20 +17,11 @@ from typing import Any
 from django.db import connection, models
 
 from projects.models import Project
+from projects.serializers import ProjectDetailSerializer, ProjectSerializer
 
-# The columns of a project as the API shows it (the owner apart), in the serializer's
-# order (projects.serializers.ProjectSerializer).
-COLUMNS = (
-    "id",
-    "name",
-    "slug",
-    "main_file",
-    "current_commit",
-    "current_branch",
-    "created_at",
-    "updated_at",
-)
-DETAIL_COLUMNS = (*COLUMNS, "current_code")
+# The columns of a project as the API shows it (the owner apart), in its order.
+COLUMNS = tuple(field for field in ProjectSerializer.Meta.fields if field != "owner")
+DETAIL_COLUMNS = tuple(field for field in ProjectDetailSerializer.Meta.fields if field != "owner")
 
 
 @functools.cache
