@@ -3,10 +3,14 @@
     python -m vibegrapher.serve --processes N [-b HOST] [-p PORT] [daphne options…] APP
 
 One process (the default, `WEB_PROCESSES`) is exactly `daphne …`. With more, this
-parent binds the socket once and starts N daphne children that all accept on it (the
-kernel hands each connection to one of them), so HTTP, WebSockets and runs use every
-core. Every child must see the same events and counters: more than one process
-needs `REDIS_URL` (the channel layer and the cache) and refuses to start without it.
+parent binds one listening socket per child, all on the same port with SO_REUSEPORT,
+and starts N daphne children, each accepting on its own socket: the kernel spreads
+new connections evenly over them, so HTTP, WebSockets and runs use every core. (On
+one shared socket, whichever child woke first took a whole burst of connections:
+twisted accepts up to a hundred at a time, and 50 runs started together landed 9 in
+10 on one process.) Every child must see the same events and counters: more than one
+process needs `REDIS_URL` (the channel layer and the cache) and refuses to start
+without it.
 
 The parent forwards SIGTERM/SIGINT to the children and waits for them. If a child
 dies, the parent stops the others and exits with its status, so the platform
@@ -22,6 +26,7 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from types import FrameType
 
 # The first descriptor systemd's protocol passes: children find the socket here.
@@ -36,6 +41,21 @@ def _child(argv: list[str]) -> None:
     from daphne.cli import CommandLineInterface
 
     CommandLineInterface().run(["-e", "systemd:domain=INET:index=0", *argv])
+
+
+def _listeners(host: str, port: int, count: int) -> list[socket.socket]:
+    """`count` listening sockets on one port (port 0: the first one's free port)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listeners: list[socket.socket] = []
+    for _ in range(count):
+        listener = socket.socket(family, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        listener.bind((host, listeners[0].getsockname()[1] if listeners else port))
+        listener.listen(1024)
+        listener.setblocking(False)
+        listeners.append(listener)
+    return listeners
 
 
 def main() -> None:
@@ -59,16 +79,14 @@ def main() -> None:
         parser.error(
             "more than one process needs REDIS_URL: events and counters must reach every process"
         )
-    family = socket.AF_INET6 if ":" in args.bind else socket.AF_INET
-    listener = socket.socket(family, socket.SOCK_STREAM)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind((args.bind.strip("[]"), args.port))
-    listener.listen(1024)
-    listener.setblocking(False)
+    listeners = _listeners(args.bind.strip("[]"), args.port, args.processes)
 
-    def place_socket() -> None:  # in each child, before exec
-        os.dup2(listener.fileno(), LISTEN_FD)
-        os.set_inheritable(LISTEN_FD, True)
+    def placing(listener: socket.socket) -> Callable[[], None]:
+        def place_socket() -> None:  # in the child, before exec
+            os.dup2(listener.fileno(), LISTEN_FD)
+            os.set_inheritable(LISTEN_FD, True)
+
+        return place_socket
 
     # close_fds=False: fd 3 is placed after subprocess picks the descriptors to keep;
     # Python's own descriptors are not inheritable, so nothing else leaks.
@@ -76,15 +94,16 @@ def main() -> None:
         subprocess.Popen(
             [sys.executable, "-m", "vibegrapher.serve", "--child", *daphne_args],
             close_fds=False,
-            preexec_fn=place_socket,
+            preexec_fn=placing(listener),
             # Signals reach the children once, from this parent: a terminal's Ctrl-C
             # sent to the whole group as well would be daphne's "second signal, stop
             # at once" and cut the runs' graceful end (vibegrapher/shutdown.py).
             start_new_session=True,
         )
-        for _ in range(args.processes)
+        for listener in listeners
     ]
-    listener.close()
+    for listener in listeners:
+        listener.close()
     stopping = False
 
     def stop(signum: int, _frame: FrameType | None = None) -> None:

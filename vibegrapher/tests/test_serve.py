@@ -2,6 +2,7 @@
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -49,19 +50,46 @@ def two_processes(redis_url: str) -> Iterator[AppServer]:
     server.stop()
 
 
+def _established(pid: int, port: int) -> int:
+    """How many established TCP connections on local `port` process `pid` holds."""
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except FileNotFoundError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[len("socket:[") : -1])
+    count = 0
+    with open("/proc/net/tcp") as table:
+        for row in table.readlines()[1:]:
+            fields = row.split()
+            local_port = int(fields[1].rsplit(":", 1)[1], 16)
+            if local_port == port and fields[3] == "01" and fields[9] in inodes:
+                count += 1
+    return count
+
+
 def test_two_processes_share_the_port_and_stop_together(two_processes: AppServer) -> None:
     server = two_processes
     assert server.process is not None
     children = _children(server.process.pid)
     assert len(children) == 2
-    # Both children accept: stop one's accepting by pausing it; the other still answers.
-    os.kill(children[0], signal.SIGSTOP)
+    # A burst of connections is spread over both children: one process does not take
+    # it all while the other idles (as on one shared socket, where the first child to
+    # wake accepted everything waiting).
+    burst = [socket.create_connection(("127.0.0.1", server.port), timeout=10) for _ in range(16)]
     try:
-        for _ in range(5):
-            with httpx.Client(timeout=10) as fresh:  # a new connection each time
-                assert fresh.get(f"{server.url}/health").status_code == 200
+        for connection in burst:
+            connection.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        for connection in burst:
+            assert connection.recv(64).startswith(b"HTTP/1.1 200")
+        held = [_established(child, server.port) for child in children]
+        assert sum(held) == 16
+        assert all(held), held
     finally:
-        os.kill(children[0], signal.SIGCONT)
+        for connection in burst:
+            connection.close()
     server.process.send_signal(signal.SIGTERM)
     assert server.process.wait(timeout=30) == 0
     assert _wait(lambda: not any(_alive(pid) for pid in children))
