@@ -1,4 +1,4 @@
-"""Serve the app with N daphne processes sharing one listening socket.
+"""Serve the app with N daphne processes on one port.
 
     python -m vibegrapher.serve --processes N [-b HOST] [-p PORT] [daphne options…] APP
 
@@ -8,7 +8,8 @@ and starts N daphne children, each accepting on its own socket: the kernel sprea
 new connections evenly over them, so HTTP, WebSockets and runs use every core. (On
 one shared socket, whichever child woke first took a whole burst of connections:
 twisted accepts up to a hundred at a time, and 50 runs started together landed 9 in
-10 on one process.) Every child must see the same events and counters: more than one
+10 on one process.) The spread is by address, not by load: a child whose loop stalls
+keeps its share of new connections. Every child must see the same events and counters: more than one
 process needs `REDIS_URL` (the channel layer and the cache) and refuses to start
 without it.
 
