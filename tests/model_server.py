@@ -293,13 +293,14 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("content-type", "text/event-stream")
         self.send_header("cache-control", "no-cache")
-        self.send_header("connection", "close")
+        # Chunked, as the real API streams: the connection stays open for the client's
+        # next request, and dropping it before the last chunk is a cut the client
+        # notices (an unframed body would just end).
+        self.send_header("transfer-encoding", "chunked")
         if cut_after is not None:
-            # Chunked, so that dropping the connection before the last chunk is a cut
-            # the client notices (an unframed body would just end).
-            self.send_header("transfer-encoding", "chunked")
+            self.send_header("connection", "close")
+            self.close_connection = True
         self.end_headers()
-        self.close_connection = True
         pieces = []
         for event in events:
             kind = event.get("type")
@@ -307,22 +308,15 @@ class _Handler(BaseHTTPRequestHandler):
             pieces.append(f"{prefix}data: {json.dumps(event)}\n\n".encode())
         if done_marker:
             pieces.append(b"data: [DONE]\n\n")
-        if cut_after is None:
-            for index, data in enumerate(pieces):
-                if delay_s and index:
-                    self.wfile.flush()
-                    self.model_server._stopping.wait(delay_s)
-                self.wfile.write(data)
-            self.wfile.flush()
-            return
-        for data in pieces[:cut_after]:
+        for index, data in enumerate(pieces[:cut_after]):
+            if delay_s and index:
+                self.model_server._stopping.wait(delay_s)
             self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
-        self.wfile.flush()
-        if cut_after < len(pieces):
+        if cut_after is not None and cut_after < len(pieces):
             self.connection.shutdown(socket.SHUT_RDWR)
         else:
             self.wfile.write(b"0\r\n\r\n")
-            self.wfile.flush()
+        self.wfile.flush()
 
 
 def _error_body(message: str, kind: str) -> dict[str, Any]:
