@@ -123,8 +123,11 @@ async def timed_run(
 async def one_run(
     client: httpx.AsyncClient, port: int, token: str, project_id: str, session_id: str
 ) -> float:
-    async with await watch(port, token, project_id) as ws:
+    ws = await watch(port, token, project_id)
+    try:
         return await timed_run(client, port, ws, session_id)
+    finally:
+        await ws.close()
 
 
 async def concurrent_runs(

@@ -8,7 +8,6 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 
-import httpx
 import pytest
 
 from tests.servers import ROOT, AppServer
