@@ -176,7 +176,12 @@ class PooledThreadASGIHandler(ASGIHandler):
         turn = None if _is_async_view(request.path_info) else self._turn()
         if turn is not None:
             await turn.acquire()
-        executor = self.executors.take()
+        try:
+            executor = self.executors.take()
+        except BaseException:
+            if turn is not None:
+                turn.release()
+            raise
         try:
             # asgiref refuses thread-sensitive calls from tasks that outlive a context
             # with its own executor: background work starts in a fresh context
