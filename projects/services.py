@@ -37,12 +37,16 @@ MAX_SLUG_ATTEMPTS = 50
 head_advanced = Signal()
 
 
+# Another user's project is no different from none: both get this 404.
+NO_SUCH_PROJECT = "No such project."
+
+
 def get_owned_project(user: User, project_id: uuid.UUID | str) -> Project:
     """The user's project, or 404 (another user's project is no different from none)."""
     try:
         project = Project.objects.get(id=project_id, owner=user)
     except (Project.DoesNotExist, ValueError, TypeError):
-        raise Http404("No such project.") from None
+        raise Http404(NO_SUCH_PROJECT) from None
     # The owner is `user`: no second query when the API shows it.
     project.owner = user
     return project

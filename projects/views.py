@@ -89,7 +89,7 @@ class ProjectDetailView(APIView):
         user = api_user(request)
         row = reads.owned_project(user.pk, project_id)
         if row is None:
-            raise Http404("No such project.")
+            raise Http404(services.NO_SUCH_PROJECT)
         return Response(represent_projects([row], user.get_username())[0])
 
     @extend_schema(

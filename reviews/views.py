@@ -20,7 +20,7 @@ from agents_app import runs
 from agents_app.commit_messages import refine_commit_message
 from agents_app.errors import ModelNotConfigured, describe_error
 from projects.models import Project
-from projects.services import get_owned_project
+from projects.services import NO_SUCH_PROJECT, get_owned_project
 from reviews import diff_tests, head_tests, sandbox, services
 from reviews.models import Diff
 from reviews.serializers import (
@@ -270,7 +270,7 @@ class HeadTestsView(AsyncAPIView):
         user = api_user(request)
         project = await Project.objects.filter(id=project_id, owner=user).afirst()
         if project is None:
-            raise ApiError(404, "No such project.")
+            raise ApiError(404, NO_SUCH_PROJECT)
         body = validated_body(request, HeadTestRunSerializer)
         try:
             run = await head_tests.run_against_head(
