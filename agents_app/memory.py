@@ -92,11 +92,11 @@ class _OpenSQLiteSessions:
     thread then opens its own connection on first use. Doing that for every run cost
     more worker-thread time than the rest of a run's backend work, so sessions stay
     open (their connections with them) and runs borrow them. A session in use is never
-    closed; beyond `LIMIT` open sessions, the least recently used idle ones are closed,
-    off the event loop. Deleting a project closes its sessions.
+    closed; beyond AGENT_MEMORY_OPEN_SESSIONS open sessions, the least recently used
+    idle ones are closed, off the event loop: each holds up to two file descriptors per
+    worker thread, and a process must not run out of them. Deleting a project closes
+    its sessions.
     """
-
-    LIMIT = 256
 
     def __init__(self) -> None:
         self._sessions: OrderedDict[tuple[str, str], SQLiteSession] = OrderedDict()
@@ -121,7 +121,7 @@ class _OpenSQLiteSessions:
             self._users[id(kept)] = self._users.get(id(kept), 0) + 1
             evicted = [] if kept is session else [session]
             for cache_key, idle in list(self._sessions.items()):
-                if len(self._sessions) <= self.LIMIT:
+                if len(self._sessions) <= settings.AGENT_MEMORY_OPEN_SESSIONS:
                     break
                 if not self._users.get(id(idle)):
                     del self._sessions[cache_key]

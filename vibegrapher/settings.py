@@ -364,6 +364,9 @@ OPENAI_TRACING: str = env.str("OPENAI_TRACING", default="auto")
 AGENT_MEMORY: str = env.str("AGENT_MEMORY", default="sqlite")
 if AGENT_MEMORY not in ("sqlite", "database"):
     raise ImproperlyConfigured(f"AGENT_MEMORY={AGENT_MEMORY!r} is unknown: use sqlite or database.")
+# SQLite memories kept open between runs, per process. Each holds a connection (two
+# file descriptors) in every worker thread that used it, up to ~12 descriptors.
+AGENT_MEMORY_OPEN_SESSIONS: int = env.int("AGENT_MEMORY_OPEN_SESSIONS", default=64)
 # Where the projects' git repositories live: "filesystem" (a bare repository per
 # project under MEDIA_ROOT/projects, one machine) or "database" (objects and refs in
 # DATABASE_URL, shared by every machine; README, "Scaling").
