@@ -23,6 +23,7 @@ children adopt the socket through twisted's `systemd:` endpoint (LISTEN_FDS).
 
 import argparse
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -32,6 +33,8 @@ from types import FrameType
 
 # The first descriptor systemd's protocol passes: children find the socket here.
 LISTEN_FD = 3
+# The soft limit of open files raised to (or to the hard limit, if lower).
+OPEN_FILES = 65536
 
 
 def _child(argv: list[str]) -> None:
@@ -59,6 +62,16 @@ def _listeners(host: str, port: int, count: int) -> list[socket.socket]:
     return listeners
 
 
+def _raise_open_files_limit() -> None:
+    """Let the server (and its children, which inherit it) use the hard limit of open
+    files: every WebSocket, repository and kept SQLite memory holds descriptors, and
+    containers often start with a soft limit of 1,024."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = OPEN_FILES if hard == resource.RLIM_INFINITY else min(hard, OPEN_FILES)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--processes", type=int, default=int(os.environ.get("WEB_PROCESSES", "1")))
@@ -71,6 +84,7 @@ def main() -> None:
         return
     if args.processes < 1:
         parser.error("--processes must be at least 1")
+    _raise_open_files_limit()
     if args.processes == 1:
         os.execv(
             sys.executable,

@@ -1,12 +1,14 @@
 """`python -m vibegrapher.serve`: N real daphne processes on one port, real signals."""
 
 import os
+import resource
 import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -36,6 +38,36 @@ def test_more_than_one_process_needs_redis() -> None:
     )  # fmt: skip
     assert done.returncode == 2
     assert "needs REDIS_URL" in done.stderr
+
+
+def _soft_open_files_limit(pid: int) -> int:
+    with open(f"/proc/{pid}/limits") as limits:
+        for line in limits:
+            if line.startswith("Max open files"):
+                return int(line.split()[3])
+    raise AssertionError("no open files limit")
+
+
+def test_the_server_raises_its_soft_limit_of_open_files() -> None:
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 65536 if hard == resource.RLIM_INFINITY else min(hard, 65536)
+    if wanted <= 1024:
+        pytest.skip("the hard limit leaves nothing to raise")
+    scratch = AppServer()  # its temporary database and media directory
+    server = subprocess.Popen(
+        [sys.executable, "-m", "vibegrapher.serve", "-p", str(scratch.port), scratch.app],
+        cwd=ROOT, env=scratch.env,
+        # As a container often starts it: 1,024 open files.
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (1024, hard)),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        # One process: `vibegrapher.serve` becomes daphne, with the limit raised.
+        assert _wait(lambda: b"daphne" in Path(f"/proc/{server.pid}/cmdline").read_bytes())
+        assert _soft_open_files_limit(server.pid) == wanted
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 @pytest.fixture
