@@ -1,9 +1,10 @@
 """Pytest fixtures shared across apps: the local model server (see tests/model_server.py)."""
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 import redis
@@ -44,6 +45,34 @@ def chat_model_server(settings) -> Iterator[ModelServer]:
 
 
 REDIS_TEST_URL = os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/7")
+# The machine's PostgreSQL, where tests with server processes make databases of their own.
+PG_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
+
+
+def missing_service(message: str) -> NoReturn:
+    """Skip the test for a service this machine lacks; under CI, fail it."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(message + " (CI=true: a missing service is a failure)")
+    pytest.skip(message)
+
+
+@contextlib.contextmanager
+def scratch_postgres(prefix: str) -> Iterator[str]:
+    """The URL of a new PostgreSQL database named `prefix_…`, dropped afterwards
+    (with any connection a killed server process left open)."""
+    import psycopg
+
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        missing_service(f"PostgreSQL at {PG_ADMIN_URL} is unreachable: {exc}")
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield f"postgres://postgres@127.0.0.1:5432/{name}"
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture
@@ -58,10 +87,7 @@ def redis_url() -> Iterator[str]:
         client.ping()
         size = client.dbsize()
     except redis.RedisError as exc:
-        message = f"Redis at {REDIS_TEST_URL} is unreachable: {exc}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message + " (CI=true: a missing service is a failure)")
-        pytest.skip(message)
+        missing_service(f"Redis at {REDIS_TEST_URL} is unreachable: {exc}")
     if size:
         client.close()
         pytest.fail(

@@ -8,7 +8,6 @@ through the environment (RUN_HEARTBEAT_SECONDS, RUN_STALE_AFTER_SECONDS).
 
 import asyncio
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -21,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
 import redis
 from django.utils import timezone
@@ -32,10 +30,10 @@ from agents_app import runs
 from agents_app.patching import unified_diff
 from agents_app.tests.conftest import Vibe, verdict
 from sessions_app.models import VibecodeSession
+from tests.fixtures import missing_service, scratch_postgres
 from tests.model_server import ModelServer, RecordedRequest, Step, custom_tool_call, hang, text
 from tests.servers import AppServer, create_user_and_project, free_port
 
-PG_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 HEARTBEAT = 0.3
 STALE_AFTER = 3.0
 FAST_LIVENESS = {
@@ -46,29 +44,14 @@ CODE = 'from agents import Agent\n\nbot = Agent(name="Bot", instructions="Help."
 NEW_CODE = CODE.replace("Help.", "Help kindly.")
 
 
-def _missing(message: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(message + " (CI=true: a missing service is a failure)")
-    pytest.skip(message)
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """One database for every server process of a test: a SQLite file or a new PG database."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path}/shared.sqlite3"
         return
-    name = f"vibegrapher_runs_{uuid.uuid4().hex[:12]}"
-    try:
-        admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        _missing(f"PostgreSQL at {PG_ADMIN_URL} is unreachable: {exc}")
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            yield f"postgres://postgres@127.0.0.1:5432/{name}"
-        finally:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_postgres("vibegrapher_runs") as url:
+        yield url
 
 
 @pytest.fixture
@@ -280,7 +263,7 @@ class OwnRedis:
 @pytest.fixture
 def own_redis(tmp_path: Path) -> Iterator[OwnRedis]:
     if shutil.which("redis-server") is None:
-        _missing("redis-server is not installed (`make test` installs it)")
+        missing_service("redis-server is not installed (`make test` installs it)")
     server = OwnRedis(tmp_path)
     yield server
     server.kill()

@@ -9,25 +9,23 @@ a run whose process is killed is taken over from the other after the stale heart
 import json
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
 from websockets.sync.client import connect
 from websockets.typing import Origin
 
 from agents_app.patching import unified_diff
 from agents_app.tests.conftest import verdict
+from tests.fixtures import scratch_postgres
 from tests.model_server import ModelServer, RecordedRequest, Step, custom_tool_call, hang, text
 from tests.servers import AppServer, create_user_and_project
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
-PG_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 STALE_AFTER = 4.0
 CODE = 'from agents import Agent\n\nbot = Agent(name="Bot", instructions="Help.")\n'
 NEW_CODE = CODE.replace("Help.", "Help kindly.")
@@ -54,17 +52,8 @@ print(json.dumps(made))
 @pytest.fixture
 def shared_database() -> Iterator[str]:
     """A new PostgreSQL database for both processes, dropped afterwards."""
-    name = f"vg_any_machine_{uuid.uuid4().hex[:12]}"
-    try:
-        admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL at {PG_ADMIN_URL} is unreachable: {exc}")
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            yield f"postgres://postgres@127.0.0.1:5432/{name}"
-        finally:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_postgres("vg_any_machine") as url:
+        yield url
 
 
 @pytest.fixture

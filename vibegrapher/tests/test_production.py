@@ -7,9 +7,7 @@ Skipped outside CI when PostgreSQL or Redis is missing; under CI=true that fails
 """
 
 import json
-import os
 import secrets
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,10 +19,10 @@ from websockets.sync.client import connect
 from websockets.typing import Origin
 
 from agents_app.patching import unified_diff
+from tests.fixtures import scratch_postgres
 from tests.model_server import ModelServer, custom_tool_call, text
 from tests.servers import AppServer, create_user_and_project
 
-PG_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 CODE = 'from agents import Agent\n\nbot = Agent(name="Bot", instructions="Help.")\n'
 NEW_CODE = CODE.replace("Help.", "Help kindly.")
 # What Fly's proxy adds in front of every request it forwards over plain HTTP.
@@ -33,20 +31,8 @@ PROXY = {"X-Forwarded-Proto": "https"}
 
 @pytest.fixture
 def database() -> Iterator[str]:
-    name = f"vibegrapher_prod_{uuid.uuid4().hex[:12]}"
-    try:
-        admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        message = f"PostgreSQL at {PG_ADMIN_URL} is unreachable: {exc}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message + " (CI=true: a missing service is a failure)")
-        pytest.skip(message)
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            yield f"postgres://postgres@127.0.0.1:5432/{name}"
-        finally:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_postgres("vibegrapher_prod") as url:
+        yield url
 
 
 @pytest.fixture
