@@ -7,11 +7,14 @@ parent binds one listening socket per child, all on the same port with SO_REUSEP
 and starts N daphne children, each accepting on its own socket: the kernel spreads
 new connections evenly over them, so HTTP, WebSockets and runs use every core. (On
 one shared socket, whichever child woke first took a whole burst of connections:
-twisted accepts up to a hundred at a time, and 50 runs started together landed 9 in
-10 on one process.) The spread is by address, not by load: a child whose loop stalls
-keeps its share of new connections. Every child must see the same events and counters: more than one
-process needs `REDIS_URL` (the channel layer and the cache) and refuses to start
-without it.
+twisted accepts up to a hundred at a time, and of 50 runs started together one
+process did nine tenths of the work.) The spread is by address, not by load: a child
+whose loop stalls keeps its share of new connections. Every child must see the same
+events and counters: more than one process needs `REDIS_URL` (the channel layer and
+the cache) and refuses to start without it.
+
+The soft limit of open files is raised first (children inherit it): containers often
+start with 1,024, and sockets, repositories and kept SQLite memories all hold some.
 
 The parent forwards SIGTERM/SIGINT to the children and waits for them. If a child
 dies, the parent stops the others and exits with its status, so the platform
