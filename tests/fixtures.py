@@ -46,7 +46,7 @@ def chat_model_server(settings) -> Iterator[ModelServer]:
 
 REDIS_TEST_URL = os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/7")
 # The machine's PostgreSQL, where tests with server processes make databases of their own.
-PG_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
+PG_SERVER = "postgres@127.0.0.1:5432"
 
 
 def missing_service(message: str) -> NoReturn:
@@ -57,20 +57,20 @@ def missing_service(message: str) -> NoReturn:
 
 
 @contextlib.contextmanager
-def scratch_postgres(prefix: str) -> Iterator[str]:
-    """The URL of a new PostgreSQL database named `prefix_…`, dropped afterwards
-    (with any connection a killed server process left open)."""
+def scratch_postgres(prefix: str, server: str = PG_SERVER) -> Iterator[str]:
+    """The URL of a new database named `prefix_…` on `server` (`user[:password]@host:port`),
+    dropped afterwards with any connection a killed server process left open."""
     import psycopg
 
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     try:
-        admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3)
+        admin = psycopg.connect(f"postgres://{server}/postgres", autocommit=True, connect_timeout=3)
     except psycopg.OperationalError as exc:
-        missing_service(f"PostgreSQL at {PG_ADMIN_URL} is unreachable: {exc}")
+        missing_service(f"PostgreSQL at {server.rpartition('@')[2]} is unreachable: {exc}")
     with admin:
         admin.execute(f'CREATE DATABASE "{name}"')
         try:
-            yield f"postgres://postgres@127.0.0.1:5432/{name}"
+            yield f"postgres://{server}/{name}"
         finally:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
@@ -117,18 +117,10 @@ def server_database(settings, tmp_path) -> Iterator[str]:
     if db["ENGINE"] != "django.db.backends.postgresql":
         yield f"sqlite:///{tmp_path / 'server.sqlite3'}"
         return
-    import psycopg
-
-    name = f"vg_server_{uuid.uuid4().hex[:12]}"
     auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
     where = f"{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
-    admin = psycopg.connect(f"postgres://{auth}@{where}/postgres", autocommit=True)
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            yield f"postgres://{auth}@{where}/{name}"
-        finally:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_postgres("vg_server", f"{auth}@{where}") as url:
+        yield url
 
 
 class TokenClient(AsyncClient):
