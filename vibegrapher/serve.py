@@ -25,18 +25,18 @@ children adopt the socket through twisted's `systemd:` endpoint (LISTEN_FDS).
 """
 
 import argparse
+import functools
 import os
 import resource
 import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Callable
 from types import FrameType
 
 # The first descriptor systemd's protocol passes: children find the socket here.
 LISTEN_FD = 3
-# The soft limit of open files raised to (or to the hard limit, if lower).
+# The soft limit of open files the server raises itself to (see the module's docstring).
 OPEN_FILES = 65536
 
 
@@ -65,10 +65,14 @@ def _listeners(host: str, port: int, count: int) -> list[socket.socket]:
     return listeners
 
 
+def _place_socket(fd: int) -> None:
+    """In a child, before exec: its listening socket where the systemd protocol puts it."""
+    os.dup2(fd, LISTEN_FD)
+    os.set_inheritable(LISTEN_FD, True)
+
+
 def _raise_open_files_limit() -> None:
-    """Let the server (and its children, which inherit it) use the hard limit of open
-    files: every WebSocket, repository and kept SQLite memory holds descriptors, and
-    containers often start with a soft limit of 1,024."""
+    """Raise the soft limit of open files to OPEN_FILES (or the hard limit, if lower)."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     wanted = OPEN_FILES if hard == resource.RLIM_INFINITY else min(hard, OPEN_FILES)
     if soft != resource.RLIM_INFINITY and soft < wanted:
@@ -98,21 +102,13 @@ def main() -> None:
             "more than one process needs REDIS_URL: events and counters must reach every process"
         )
     listeners = _listeners(args.bind.strip("[]"), args.port, args.processes)
-
-    def placing(listener: socket.socket) -> Callable[[], None]:
-        def place_socket() -> None:  # in the child, before exec
-            os.dup2(listener.fileno(), LISTEN_FD)
-            os.set_inheritable(LISTEN_FD, True)
-
-        return place_socket
-
     # close_fds=False: fd 3 is placed after subprocess picks the descriptors to keep;
     # Python's own descriptors are not inheritable, so nothing else leaks.
     children = [
         subprocess.Popen(
             [sys.executable, "-m", "vibegrapher.serve", "--child", *daphne_args],
             close_fds=False,
-            preexec_fn=placing(listener),
+            preexec_fn=functools.partial(_place_socket, listener.fileno()),
             # Signals reach the children once, from this parent: a terminal's Ctrl-C
             # sent to the whole group as well would be daphne's "second signal, stop
             # at once" and cut the runs' graceful end (vibegrapher/shutdown.py).
