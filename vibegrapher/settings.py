@@ -190,14 +190,23 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
-# Shared counters (open WebSocket connections per project) must be visible to every
-# server process: Redis when there is one, process memory otherwise.
+# The cache holds the failed-login counts, which every server process must see: Redis
+# when there is one, process memory otherwise. While Redis is unreachable the cache
+# answers from process memory and says so in the log (vibegrapher/cache.py), so logins
+# go on working. A Redis that stops answering costs a cache call at most
+# REDIS_CACHE_TIMEOUT_SECONDS; it is then asked again every 5 s.
+REDIS_CACHE_TIMEOUT_SECONDS: float = env.float("REDIS_CACHE_TIMEOUT_SECONDS", default=1.0)
 if REDIS_URL:
     CACHES: dict[str, dict[str, Any]] = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "vibegrapher.cache.FallbackRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": REDIS_KEY_PREFIX,
+            "OPTIONS": {
+                "socket_connect_timeout": REDIS_CACHE_TIMEOUT_SECONDS,
+                "socket_timeout": REDIS_CACHE_TIMEOUT_SECONDS,
+                "retry_seconds": 5.0,
+            },
         }
     }
 else:
@@ -226,27 +235,36 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
 ]
 # Password guessing (accounts/throttling.py): the LOGIN_FAILURE_LIMIT-th wrong password
-# for a username, or from an IP, locks that username / IP out of every login path for
-# LOGIN_LOCKOUT_SECONDS (429 with Retry-After); each attempt while locked restarts it.
+# for one username from one client address locks that pair out of every login path for
+# LOGIN_LOCKOUT_SECONDS (429 with Retry-After); the owner logs in from anywhere else.
+# LOGIN_ADDRESS_FAILURE_LIMIT failures from one address, whatever the usernames, lock
+# that address out. A username is never locked on its own. Each failure, locked or
+# not, restarts the cool-off of its counts.
 LOGIN_FAILURE_LIMIT: int = env.int("LOGIN_FAILURE_LIMIT", default=10)
+LOGIN_ADDRESS_FAILURE_LIMIT: int = env.int("LOGIN_ADDRESS_FAILURE_LIMIT", default=50)
 LOGIN_LOCKOUT_SECONDS: int = env.int("LOGIN_LOCKOUT_SECONDS", default=900)
 # Behind a proxy every request comes from the proxy: name the header that carries the
 # client's address (on Fly.io `Fly-Client-IP`). Never set it without such a proxy: a
 # client could then choose its own address.
 CLIENT_IP_HEADER: str = env.str("CLIENT_IP_HEADER", default="")
-AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"  # Django's cache: Redis when set
+# Counts in Django's cache: Redis when set (process memory while it is unreachable).
+AXES_HANDLER = "accounts.throttling.LoginFailureHandler"
 # axes warns that a local-memory cache is per process; without REDIS_URL there is one
 # server process (README, "Scaling"), so the counts are complete.
 SILENCED_SYSTEM_CHECKS: list[str] = [] if REDIS_URL else ["axes.W001"]
-# Read through functions, so the two settings above can change at run time (tests).
+# Read through functions, so the settings above can change at run time (tests).
 AXES_FAILURE_LIMIT = "accounts.throttling.failure_limit"
 AXES_COOLOFF_TIME = "accounts.throttling.cool_off"
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each on its own
+# Counted per (username, address) and per address; the handler gives each its limit.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
+# A guesser who goes on while locked out stays locked out, and Retry-After is the
+# whole cool-off (no remaining time to compute). It reaches only its own pair/address.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = True
 AXES_LOCKOUT_CALLABLE = "accounts.throttling.lockout_response"
 AXES_CLIENT_IP_CALLABLE = "accounts.throttling.client_ip"
 # A success does not wipe the counts: otherwise one's own account would reset the
-# per-IP count between guesses at others'. Counts expire LOGIN_LOCKOUT_SECONDS after
-# the last failure.
+# per-address count between guesses at others'. Counts expire LOGIN_LOCKOUT_SECONDS
+# after the last failure.
 AXES_RESET_ON_SUCCESS = False
 AXES_VERBOSE = False
 # API tokens (accounts/tokens.py) expire this many days after they were issued.

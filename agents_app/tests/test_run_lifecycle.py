@@ -8,9 +8,7 @@ through the environment (RUN_HEARTBEAT_SECONDS, RUN_STALE_AFTER_SECONDS).
 
 import asyncio
 import json
-import shutil
 import signal
-import subprocess
 import threading
 import time
 import uuid
@@ -21,7 +19,6 @@ from typing import Any
 
 import httpx
 import pytest
-import redis
 from django.utils import timezone
 from websockets.sync.client import connect
 from websockets.typing import Origin
@@ -30,9 +27,9 @@ from agents_app import runs
 from agents_app.patching import unified_diff
 from agents_app.tests.conftest import Vibe, verdict
 from sessions_app.models import VibecodeSession
-from tests.fixtures import missing_service, scratch_postgres
+from tests.fixtures import OwnRedis, scratch_postgres
 from tests.model_server import ModelServer, RecordedRequest, Step, custom_tool_call, hang, text
-from tests.servers import AppServer, create_user_and_project, free_port
+from tests.servers import AppServer, create_user_and_project
 
 HEARTBEAT = 0.3
 STALE_AFTER = 3.0
@@ -223,50 +220,6 @@ def test_a_killed_process_run_is_taken_over_after_the_stale_time(
     assert on_b.send(session, "Anyone there?").status_code == 202
     assert on_b.until_done(session)["run_state"] == "idle"
     assert on_b.messages(session)[-1]["content"] == "Here again."
-
-
-class OwnRedis:
-    """A redis-server of this test's own, on a free port, that it may kill."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(workdir)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        client = redis.Redis.from_url(self.url)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline:
-                    self.kill()
-                    raise
-                time.sleep(0.05)
-        client.close()
-
-    def freeze(self) -> None:
-        """A cut without a refusal: connections open, nothing ever answers."""
-        self.process.send_signal(signal.SIGSTOP)
-
-    def kill(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
-
-
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[OwnRedis]:
-    if shutil.which("redis-server") is None:
-        missing_service("redis-server is not installed (`make test` installs it)")
-    server = OwnRedis(tmp_path)
-    yield server
-    server.kill()
 
 
 def approving_model(request: RecordedRequest) -> Step:
