@@ -42,7 +42,9 @@ class AuthTokenView(APIView):
         summary="Log in: a new API token",
         description="Send it as `Authorization: Token <token>`, or as `?token=` on the "
         "WebSocket. Valid for API_TOKEN_DAYS (30) days. The 10th wrong password for a "
-        "username or a client address answers 429 with `Retry-After`.",
+        "username from one client address (LOGIN_FAILURE_LIMIT), or the 50th from one "
+        "address for any usernames (LOGIN_ADDRESS_FAILURE_LIMIT), answers 429 with "
+        "`Retry-After`; the username stays open from other addresses.",
         request=CredentialsSerializer,
         responses={
             200: inline_serializer("ApiToken", {"token": serializers.CharField()}),

@@ -24,6 +24,8 @@ from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django.core.cache.backends.locmem import LocMemCache
 from django.core.cache.backends.redis import RedisCache
 
+from vibegrapher.debug_filter import URL_PASSWORD
+
 logger = logging.getLogger(__name__)
 
 # What an unreachable, stopped or frozen Redis raises (BusyLoadingError, a Redis still
@@ -103,11 +105,13 @@ class FallbackRedisCache(RedisCache):
         options = dict(params.get("OPTIONS", {}))
         self.retry_seconds = float(options.pop("retry_seconds", 5.0))
         super().__init__(server, {**params, "OPTIONS": options})
-        self.location = server if isinstance(server, str) else ",".join(server)
-        self._outage = _outage_of(self.location)
+        location = server if isinstance(server, str) else ",".join(server)
+        self._outage = _outage_of(location)
+        # As the log names it: without the password a REDIS_URL may hold.
+        self.location = URL_PASSWORD.sub(r"\g<head>********\g<at>", location)
         # LocMemCache instances with one name share their data across the process.
         self._memory = LocMemCache(
-            f"redis-fallback:{self.location}",
+            f"redis-fallback:{location}",
             {
                 "TIMEOUT": params.get("TIMEOUT", 300),
                 "KEY_PREFIX": params.get("KEY_PREFIX", ""),

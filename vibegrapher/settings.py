@@ -247,11 +247,10 @@ LOGIN_LOCKOUT_SECONDS: int = env.int("LOGIN_LOCKOUT_SECONDS", default=900)
 # client's address (on Fly.io `Fly-Client-IP`). Never set it without such a proxy: a
 # client could then choose its own address.
 CLIENT_IP_HEADER: str = env.str("CLIENT_IP_HEADER", default="")
-# Counts in Django's cache: Redis when set (process memory while it is unreachable).
+# Counts in Django's cache: Redis when set (process memory while it is unreachable);
+# without REDIS_URL, process memory, which is complete: there is one server process
+# then (README, "Scaling").
 AXES_HANDLER = "accounts.throttling.LoginFailureHandler"
-# axes warns that a local-memory cache is per process; without REDIS_URL there is one
-# server process (README, "Scaling"), so the counts are complete.
-SILENCED_SYSTEM_CHECKS: list[str] = [] if REDIS_URL else ["axes.W001"]
 # Read through functions, so the settings above can change at run time (tests).
 AXES_FAILURE_LIMIT = "accounts.throttling.failure_limit"
 AXES_COOLOFF_TIME = "accounts.throttling.cool_off"

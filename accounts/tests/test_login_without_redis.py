@@ -77,7 +77,8 @@ def login_failure_keys(client: redis.Redis) -> int:
 
 
 def test_logins_work_while_redis_refuses_connections(settings, caplog) -> None:
-    use_redis(settings, f"redis://127.0.0.1:{free_port()}/0")  # nothing listens there
+    # Nothing listens there.
+    use_redis(settings, f"redis://:redis-secret@127.0.0.1:{free_port()}/0")
 
     assert api_login(*ALICE, "10.0.0.1") == 200
     assert page_login(*ALICE, "10.0.0.1") == 302
@@ -86,6 +87,7 @@ def test_logins_work_while_redis_refuses_connections(settings, caplog) -> None:
 
     assert log_lines(caplog, UNREACHABLE) == 1  # once for the outage, not per request
     assert "failed-login counts are per process" in caplog.text
+    assert "redis-secret" not in caplog.text
 
 
 def test_wrong_passwords_are_still_counted_while_redis_is_down(settings) -> None:
