@@ -4,9 +4,6 @@ scratch PostgreSQL databases and Redis servers of a test's own."""
 import contextlib
 import os
 import shutil
-import signal
-import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +20,7 @@ from django.test import AsyncClient
 from accounts.tokens import create_token
 from tests.contract import validate_frame
 from tests.model_server import ModelServer
-from tests.servers import free_port
+from tests.servers import OwnRedis
 
 
 def _serve(settings, api: str) -> Iterator[ModelServer]:
@@ -110,49 +107,6 @@ def redis_url() -> Iterator[str]:
             client.flushdb()
         finally:
             client.close()
-
-
-class OwnRedis:
-    """A redis-server of this test's own, on a free port, that it may kill or freeze."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.workdir = workdir
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.start()
-
-    def start(self) -> None:
-        """Start it (again, after `kill`: on the same port, empty)."""
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.workdir)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        client = redis.Redis.from_url(self.url)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline:
-                    self.kill()
-                    raise
-                time.sleep(0.05)
-        client.close()
-
-    def freeze(self) -> None:
-        """A cut without a refusal: connections open, nothing ever answers."""
-        self.process.send_signal(signal.SIGSTOP)
-
-    def thaw(self) -> None:
-        self.process.send_signal(signal.SIGCONT)
-
-    def kill(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""Real server processes for black-box tests and benchmarks: daphne on a free port.
+"""Real server processes for black-box tests and benchmarks: daphne on a free port, and
+a redis-server of one's own.
 
 Each `AppServer` gets its own temporary database and media directory unless given
 shared ones, runs `manage.py` commands in subprocesses, and stops its process.
@@ -6,6 +7,7 @@ shared ones, runs `manage.py` commands in subprocesses, and stops its process.
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -15,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import redis
 
 ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT_SECONDS = 30.0
@@ -24,6 +27,49 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+class OwnRedis:
+    """A redis-server of this test's own, on a free port, that it may kill or freeze."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.start()
+
+    def start(self) -> None:
+        """Start it (again, after `kill`: on the same port, empty)."""
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.workdir)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        client = redis.Redis.from_url(self.url)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    self.kill()
+                    raise
+                time.sleep(0.05)
+        client.close()
+
+    def freeze(self) -> None:
+        """A cut without a refusal: connections open, nothing ever answers."""
+        self.process.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        self.process.send_signal(signal.SIGCONT)
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
 
 
 class AppServer:

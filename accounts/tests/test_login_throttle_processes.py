@@ -8,8 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.fixtures import OwnRedis
-from tests.servers import AppServer, create_user_and_project
+from tests.servers import AppServer, OwnRedis, create_user_and_project
 
 pytestmark = pytest.mark.redis
 
