@@ -75,7 +75,7 @@ def main() -> None:
                 redis_server.kill()
                 logins(server, args.logins, "Redis killed")
                 log = server.log.read_text()
-                print(f"log lines 'is unreachable': {log.count('is unreachable')}")
+                print(f"log lines 'is unavailable': {log.count('is unavailable')}")
         finally:
             redis_server.kill()
 

@@ -1,12 +1,12 @@
-"""Django's Redis cache, answering from this process's memory while Redis is unreachable.
+"""Django's Redis cache, answering from this process's memory while Redis is unavailable.
 
 The cache holds the failed-login counts (django-axes, accounts/throttling.py). With the
 plain Redis cache an unreachable Redis raised from every login, and every login
 answered 500. This backend sends each operation to Redis; when Redis refuses, times
-out or drops the connection it logs one warning for the outage, answers from a
-local-memory cache instead, and asks Redis again at most every `retry_seconds` (one
-request asks, the others meanwhile stay in memory). When Redis answers again it logs
-that too and is used from then on.
+out, drops the connection or refuses writes (full, read-only) it logs one warning for
+the outage, answers from a local-memory cache instead, and asks Redis again at most
+every `retry_seconds` (one request asks, the others meanwhile stay in memory). When
+Redis answers again it logs that too and is used from then on.
 
 What the memory holds during an outage is this process's alone and is not copied to
 Redis afterwards: counts are then per server process, and start again from what Redis
@@ -29,8 +29,14 @@ from vibegrapher.debug_filter import URL_PASSWORD
 logger = logging.getLogger(__name__)
 
 # What an unreachable, stopped or frozen Redis raises (BusyLoadingError, a Redis still
-# loading its data after a restart, is a ConnectionError too).
-REDIS_UNAVAILABLE = (redis.ConnectionError, redis.TimeoutError)
+# loading its data after a restart, is a ConnectionError too), and a full one (maxmemory
+# with noeviction) or a replica that a failover left read-only, which refuse writes.
+REDIS_UNAVAILABLE = (
+    redis.ConnectionError,
+    redis.TimeoutError,
+    redis.exceptions.OutOfMemoryError,
+    redis.exceptions.ReadOnlyError,
+)
 
 Result = TypeVar("Result")
 
@@ -63,10 +69,11 @@ class _Outage:
             self.next_try = now + retry_seconds
         if first:
             logger.warning(
-                "cache: Redis at %s is unreachable (%s): using this process's memory "
-                "instead (failed-login counts are per process until it is back); "
+                "cache: Redis at %s is unavailable (%s: %s): using this process's "
+                "memory instead (failed-login counts are per process until it is back); "
                 "trying Redis again every %s s",
                 location,
+                type(error).__name__,
                 error,
                 retry_seconds,
             )

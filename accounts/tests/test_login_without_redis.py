@@ -18,7 +18,7 @@ from vibegrapher import cache as fallback_cache
 pytestmark = pytest.mark.django_db
 
 ALICE = ("alice", "alice-password-123")
-UNREACHABLE = "is unreachable"
+UNAVAILABLE = "is unavailable"
 BACK = "answers again"
 
 
@@ -84,7 +84,7 @@ def test_logins_work_while_redis_refuses_connections(settings, caplog) -> None:
     assert api_login("alice", "guess", "10.0.0.1") == 400
     assert page_login("alice", "guess", "10.0.0.1") == 200  # the form again, with its error
 
-    assert log_lines(caplog, UNREACHABLE) == 1  # once for the outage, not per request
+    assert log_lines(caplog, UNAVAILABLE) == 1  # once for the outage, not per request
     assert "failed-login counts are per process" in caplog.text
     assert "redis-secret" not in caplog.text
 
@@ -112,7 +112,7 @@ def test_redis_killed_then_back(settings, caplog, own_redis: OwnRedis) -> None:
     assert page_login(*ALICE, "10.0.0.2") == 302
     # Counted from here on in memory: Redis's count (1) is out of reach.
     assert [api_login("alice", "guess", "10.0.0.1") for _ in range(3)] == [400, 400, 429]
-    assert log_lines(caplog, UNREACHABLE) == 1
+    assert log_lines(caplog, UNAVAILABLE) == 1
 
     own_redis.start()  # the same address, empty
     time.sleep(0.3)  # past retry_seconds: the next request asks Redis again
@@ -134,5 +134,25 @@ def test_a_frozen_redis_does_not_hold_logins(settings, caplog, own_redis: OwnRed
     assert api_login(*ALICE, "10.0.0.1") == 200
     assert page_login(*ALICE, "10.0.0.1") == 302
     assert api_login("alice", "guess", "10.0.0.1") == 400
-    assert log_lines(caplog, UNREACHABLE) == 1
-    assert "Timeout" in caplog.text
+    assert log_lines(caplog, UNAVAILABLE) == 1
+    assert "TimeoutError" in caplog.text
+
+
+@pytest.mark.redis
+def test_a_full_redis_does_not_stop_logins(settings, caplog, own_redis: OwnRedis) -> None:
+    use_redis(settings, own_redis.url, retry=0.2)
+    client = redis.Redis.from_url(own_redis.url)
+    client.config_set("maxmemory-policy", "noeviction")
+    client.config_set("maxmemory", "1")  # less than it uses already: every write fails
+
+    assert api_login("alice", "guess", "10.0.0.1") == 400
+    assert api_login(*ALICE, "10.0.0.1") == 200
+    assert log_lines(caplog, UNAVAILABLE) == 1
+    assert "OutOfMemoryError" in caplog.text
+
+    client.config_set("maxmemory", "0")
+    time.sleep(0.3)
+    assert api_login("alice", "guess", "10.0.0.1") == 400
+    assert log_lines(caplog, BACK) == 1
+    assert login_failure_keys(client) == 2
+    client.close()
