@@ -10,7 +10,8 @@ Redis answers again it logs that too and is used from then on.
 
 What the memory holds during an outage is this process's alone and is not copied to
 Redis afterwards: counts are then per server process, and start again from what Redis
-held once it is back.
+held once it is back. In memory, `incr` of a missing key starts it at `delta` instead
+of raising: the key may have been in Redis a moment before.
 """
 
 import logging
