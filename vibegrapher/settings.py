@@ -230,7 +230,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 AUTHENTICATION_BACKENDS = [
-    # First: refuses a locked-out username or IP before any password is hashed.
+    # First: refuses a locked-out (username, address) or address before any hashing.
     "accounts.backends.LoginLockoutBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
