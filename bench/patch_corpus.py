@@ -139,7 +139,7 @@ def table(
 
 
 def main() -> None:
-    cases = sorted(p for p in CORPUS.iterdir() if p.is_dir())
+    cases = sorted(p for p in CORPUS.iterdir() if (p / "original.py").exists())
     v4a = [case for case in cases if is_v4a(case)]
     unified = [case for case in cases if not is_v4a(case)]
     appliers = (("vibegrapher", ours), ("git apply", git_apply), ("GNU patch", gnu_patch))

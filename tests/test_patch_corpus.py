@@ -13,7 +13,7 @@ import pytest
 from agents_app.patching import apply_patch
 
 CORPUS = Path(__file__).parent / "patch_corpus"
-CASES = sorted(p for p in CORPUS.iterdir() if p.is_dir())
+CASES = sorted(p for p in CORPUS.iterdir() if (p / "original.py").exists())
 
 
 def read(path: Path) -> str:
