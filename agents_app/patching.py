@@ -49,7 +49,8 @@ new file as `git diff` writes it (`unified_diff`).
 """
 
 import ast
-import itertools
+import dataclasses
+import math
 import posixpath
 import re
 from collections.abc import Callable
@@ -66,8 +67,21 @@ from agents.apply_diff import (
 )
 from pygit2.enums import DiffOption
 
+from agents_app.patch_text import (
+    INVISIBLE,
+    file_indent_char,
+    indent_of,
+    is_placeholder,
+    json_patch,
+    lost_body,
+    reindent,
+    space_unit,
+)
+
 HUNK_NUMBERS = re.compile(r"^@@+ ?-(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? ?@@")
 FENCE = re.compile(r"^(```|~~~)")  # at column 0: a diff line never starts so
+# A wrapper tag alone on its line (`<patch>`, `</diff>`, `<diff file="agents.py">`).
+TAG_LINE = re.compile(r"^</?[A-Za-z][\w:-]*(\s+[\w:-]+=\"[^\"]*\")*\s*>\s*$")
 HEADER_LINES = ("index ", "new file mode", "deleted file mode", "similarity", "rename ")
 QUOTE_LINES = 20
 LOST_SPACE = ("", "")  # an empty line in a hunk, until we know whether it is context
@@ -109,6 +123,8 @@ class Hunk:
     kind: str = "Hunk"  # "Chunk" for a V4A chunk, in messages
     anchors: list[str] = field(default_factory=list)  # V4A `@@ <line>` anchors, outermost first
     at_end: bool = False  # V4A `*** End of File`: the chunk's lines end the file
+    heading: str = ""  # the text after a unified hunk's `@@ ... @@` (the enclosing def)
+    unmarked: list[str] = field(default_factory=list)  # context lines without their space
 
     @property
     def old(self) -> list[str]:
@@ -148,10 +164,31 @@ def apply_patch(original: str, patch: str, filename: str) -> PatchResult:
     """The new file, or a refusal naming the problem (hunk, lines, parser message)."""
     notes: list[str] = []
     try:
-        text = extract_patch(valid_text(patch, notes))
+        patch = _unwrap_json(patch, notes)
+        texts = extract_patches(valid_text(patch, notes))
+        results = [_apply_one(original, text, filename) for text in texts]
+    except PatchError as exc:
+        return PatchResult.refused(str(exc))
+    if len(results) > 1:
+        return _one_of_two(results, notes)
+    result = results[0]
+    if not result.ok:
+        return result
+    return PatchResult(
+        ok=True, code=result.code, error=None, method=result.method, notes=notes + result.notes
+    )
+
+
+def _apply_one(original: str, text: str, filename: str) -> PatchResult:
+    """One patch (V4A or unified) applied and parsed; a refusal is returned, not raised."""
+    try:
         if text.startswith(("*** Begin Patch", "*** Update File:")):
-            code, _, assumed = _apply_v4a(original, text, filename)
-            method = "v4a"
+            unified = _unified_in_envelope(text, filename)
+            if unified is None:
+                code, _, assumed = _apply_v4a(original, text, filename)
+                method = "v4a"
+            else:
+                code, method, assumed = _apply_unified(original, unified, filename)
         else:
             code, method, assumed = _apply_unified(original, text, filename)
     except PatchError as exc:
@@ -159,7 +196,55 @@ def apply_patch(original: str, patch: str, filename: str) -> PatchResult:
     syntax_error = parse_error(code, filename)
     if syntax_error:
         return PatchResult.refused(syntax_error)
-    return PatchResult(ok=True, code=code, error=None, method=method, notes=notes + assumed)
+    return PatchResult(ok=True, code=code, error=None, method=method, notes=assumed)
+
+
+def _one_of_two(results: list[PatchResult], notes: list[str]) -> PatchResult:
+    """A message with a V4A patch and a unified diff: applied only when both agree.
+
+    A model that offers the change twice ("or, as a unified diff: ...") may have
+    written two different changes; applying one silently would pick for it.
+    """
+    first, second = results
+    if first.ok and second.ok and first.code == second.code:
+        return PatchResult(
+            ok=True,
+            code=first.code,
+            error=None,
+            method=first.method,
+            notes=[
+                *notes,
+                *first.notes,
+                "The message held the change twice (a V4A patch and a unified diff); "
+                "both give the same file.",
+            ],
+        )
+    if first.ok and second.ok:
+        why = "they give different files"
+    else:
+        failed = [
+            f"the {name} is refused: {result.error}"
+            for name, result in zip(("V4A patch", "unified diff"), results, strict=True)
+            if not result.ok
+        ]
+        why = "; ".join(failed)
+    return PatchResult.refused(
+        "The message holds two patches, a V4A patch (`*** Begin Patch`) and a unified "
+        f"diff (`--- a/`, `+++ b/`, `@@`), and {why}. Nothing was applied. Send one "
+        "patch only, in one format."
+    )
+
+
+def _unwrap_json(patch: str, notes: list[str]) -> str:
+    """The patch inside a JSON string (`{"patch": "--- a/...\\n..."}`), else `patch`."""
+    try:
+        inner = json_patch(patch)
+    except ValueError as exc:
+        raise PatchError(f"The message holds {exc} as JSON strings; send one patch only.") from None
+    if inner is None:
+        return patch
+    notes.append('The patch came as a JSON string; its escapes (\\n, \\", \\u...) were decoded.')
+    return inner
 
 
 def valid_text(patch: str, notes: list[str]) -> str:
@@ -194,7 +279,7 @@ def valid_text(patch: str, notes: list[str]) -> str:
 def parse_error(code: str, filename: str) -> str | None:
     """The parser's message, line number and line when `code` is not valid Python."""
     try:
-        ast.parse(code, filename=filename)
+        ast.parse(code.removeprefix("\ufeff"), filename=filename)  # a BOM is allowed
     except SyntaxError as exc:
         lines = code.splitlines()
         lineno = exc.lineno or 0
@@ -212,20 +297,31 @@ def parse_error(code: str, filename: str) -> str | None:
 # --- Finding the diff among prose ---------------------------------------------------
 
 
-def extract_patch(patch: str) -> str:
+def extract_patches(patch: str) -> list[str]:
     """The diff itself: newlines normalised, fences and the prose before it removed.
 
     Prose after or between hunks is left for the parser, which can tell it from hunk
-    lines that lost their leading space.
+    lines that lost their leading space. A message with a V4A patch and a unified
+    diff besides it gives both (in that order): `apply_patch` applies them only when
+    they agree.
     """
-    lines = patch.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    lines = patch.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    lines = [line for line in lines if not TAG_LINE.match(line)]
     if any(line.strip() == "*** Begin Patch" for line in lines):
         start = next(i for i, line in enumerate(lines) if line.strip() == "*** Begin Patch")
         end = next(
             (i for i, line in enumerate(lines) if i > start and line.strip() == "*** End Patch"),
             len(lines) - 1,
         )
-        return "\n".join(lines[start : end + 1]) + "\n"
+        v4a = "\n".join(lines[start : end + 1]) + "\n"
+        rest = lines[:start] + lines[end + 1 :]
+        if _has_unified_diff(rest):
+            return [v4a, _unified_text(rest)]
+        return [v4a]
+    return [_unified_text(lines)]
+
+
+def _unified_text(lines: list[str]) -> str:
     lines = _fenced_diff(lines) or lines
     first = next((i for i, line in enumerate(lines) if _starts_diff(line)), None)
     if first is None:
@@ -233,6 +329,36 @@ def extract_patch(patch: str) -> str:
             "No diff found: send a unified diff (`--- a/FILE`, `+++ b/FILE`, `@@ ... @@` hunks)."
         )
     return "\n".join(lines[first:]).rstrip("\n") + "\n"
+
+
+def _has_unified_diff(lines: list[str]) -> bool:
+    """A hunk header with numbers, or a `---` line followed by `+++`."""
+    return any(
+        HUNK_NUMBERS.match(line)
+        or (line.startswith("--- ") and i + 1 < len(lines) and lines[i + 1].startswith("+++ "))
+        for i, line in enumerate(lines)
+    )
+
+
+def _unified_in_envelope(text: str, filename: str) -> str | None:
+    """A unified diff a model wrapped in `*** Begin Patch` / `*** End Patch`, or None.
+
+    Its `*** Update File:` line must name the file; the envelope lines are dropped
+    and the rest is read as a unified diff (numbered `@@ -a,b +c,d @@` headers, or
+    `---`/`+++` file lines), which a V4A reader would take for anchors.
+    """
+    lines = text.rstrip("\n").split("\n")
+    if not _has_unified_diff(lines) and not any(line.startswith("diff --git ") for line in lines):
+        return None
+    kept = []
+    for line in lines:
+        if line.startswith("*** Update File:"):
+            _check_path(line.partition(":")[2].strip(), filename)
+        elif line.startswith("*** ") and "File:" in line:
+            raise PatchError(f"The patch creates, deletes or moves a file; only edit {filename}.")
+        elif line.strip() not in ("*** Begin Patch", "*** End Patch", "*** End of File"):
+            kept.append(line)
+    return "\n".join(kept).rstrip("\n") + "\n"
 
 
 def _starts_diff(line: str) -> bool:
@@ -321,6 +447,11 @@ def parse_unified(text: str, filename: str) -> list[Hunk]:
                 current = Hunk(len(hunks) + 1, None)
                 hunks.append(current)
             current.lines.append((line[0], line[1:]))
+        elif line.strip() and current is not None and _changes_follow(lines, i):
+            # Removed or added lines follow before the next header: this is a context
+            # line that lost its leading space. Placing checks it against the file.
+            current.lines.append((" ", line))
+            current.unmarked.append(line)
         elif line.strip():
             i = _skip_prose(lines, i, current)
             current = None
@@ -364,12 +495,20 @@ def check_every_hunk_changes(hunks: list[Hunk], what: str) -> None:
 
 
 def _hunk_from_header(line: str, number: int) -> Hunk:
-    """A hunk from `@@ -a,b +c,d @@`; a bare or malformed header gives no numbers."""
+    """A hunk from `@@ -a,b +c,d @@ heading`; a bare or malformed header gives no numbers.
+
+    The heading is the text after the header (`git diff` writes the enclosing def,
+    class or top-level line there); a bare `@@ def name` is read as a heading, too.
+    """
     match = HUNK_NUMBERS.match(line)
     if not match:
-        return Hunk(number, None)
+        bare = re.match(r"^@@+(?:\s*@@+)?(.*)$", line)
+        heading = bare.group(1).strip() if bare else ""
+        return Hunk(number, None, heading="" if "@@" in heading else heading)
     old_count, new_count = (1 if n is None else int(n) for n in match.group(2, 4))
-    return Hunk(number, int(match.group(1)), (old_count, int(match.group(3)), new_count))
+    heading = line[match.end() :].lstrip("@").strip()
+    header = (old_count, int(match.group(3)), new_count)
+    return Hunk(number, int(match.group(1)), header, heading=heading)
 
 
 def trusted_headers(hunks: list[Hunk]) -> set[int]:
@@ -416,6 +555,12 @@ def _is_file_header(line: str, following: str, current: Hunk | None) -> bool:
     return current is None or names_a_file or pair
 
 
+def _changes_follow(lines: list[str], i: int) -> bool:
+    """Whether a removed or added line follows line `i` before the next header."""
+    end = next((j for j in range(i + 1, len(lines)) if _starts_section(lines, j)), len(lines))
+    return any(lines[j][:1] in ("-", "+") for j in range(i + 1, end))
+
+
 def _skip_prose(lines: list[str], i: int, current: Hunk | None) -> int:
     """The index of the next header after the prose at `i`, or the end.
 
@@ -438,7 +583,8 @@ def _skip_prose(lines: list[str], i: int, current: Hunk | None) -> int:
 
 
 def _collapse(line: str) -> str:
-    return " ".join(line.split())
+    """The line with whitespace runs made one space and invisible characters dropped."""
+    return " ".join(line.translate(INVISIBLE).split())
 
 
 def _quote(lines: list[str]) -> str:
@@ -488,6 +634,8 @@ def place(lines: list[str], hunk: Hunk, total: int, filename: str, trusted: bool
                 for start in range(len(lines) - len(wanted) + 1)
                 if file_lines[start : start + len(wanted)] == wanted and start in allowed
             ]
+            if len(found) > 1 and hunk.heading:
+                found = _under_heading(lines, hunk, found, header, label, filename)
             if header in found and (len(found) == 1 or trusted):
                 return Placement(hunk, header, "exact" if method == "relocated" else method)
             if len(found) == 1:
@@ -506,12 +654,109 @@ def place(lines: list[str], hunk: Hunk, total: int, filename: str, trusted: bool
             f"With lines of the file assumed left out of the {hunk.kind.lower()}, it would "
             f"fit {len(dropped)} places (lines {where}), so it cannot be placed.\n"
         )
+    _refuse_if_already_applied(lines, hunk, label, filename)
     raise PatchError(
         f"{label} does not match {filename}: these context and removed lines are not in "
         f"it{_where_looked(hunk)}:\n"
-        f"{_quote(old)}\n{_nearest(lines, old, filename)}{also}"
+        f"{_quote(old)}\n{_nearest(lines, old, filename)}{also}{_hints(lines, hunk)}"
         "Copy context and removed lines exactly from the file as shown."
     )
+
+
+def _hints(lines: list[str], hunk: Hunk) -> str:
+    """Why a hunk that matches nowhere may not: a placeholder, lines without a marker."""
+    in_file = {_collapse(line) for line in lines}
+    hints = ""
+    placeholders = [x for x in hunk.old if is_placeholder(x) and _collapse(x) not in in_file]
+    if placeholders:
+        hints += (
+            f"The line\n    |{placeholders[0]}\nreads as a placeholder for code left out; a "
+            "diff cannot leave code out: copy the lines it stands for.\n"
+        )
+    unmarked = [x for x in hunk.unmarked if _collapse(x) not in in_file]
+    if unmarked:
+        hints += (
+            f"The line\n    |{unmarked[0]}\nhas no leading ' ', '-' or '+', so it was read "
+            "as a context line, and it is not a line of the file. Put no text inside a hunk.\n"
+        )
+    return hints
+
+
+def _refuse_if_already_applied(lines: list[str], hunk: Hunk, label: str, filename: str) -> None:
+    """Refuse a hunk whose old lines are missing because its new lines are there.
+
+    A model that sends a patch again after it was applied gets told so, rather
+    than that its context does not match.
+    """
+    new = [_collapse(x) for x in hunk.new]
+    if not new or not any(new):
+        return
+    file_lines = [_collapse(x) for x in lines]
+    at = [s for s in range(len(lines) - len(new) + 1) if file_lines[s : s + len(new)] == new]
+    if at:
+        raise PatchError(
+            f"{label}'s change is already in the file: its new lines are at line "
+            f"{at[0] + 1} of {filename}, and the lines it removes or replaces are not "
+            "there. The patch (or this part of it) seems to have been applied already. "
+            "Nothing was applied; check the current file and send only what is still missing."
+        )
+
+
+def _under_heading(
+    lines: list[str], hunk: Hunk, found: list[int], header: int | None, label: str, filename: str
+) -> list[int]:
+    """The places among `found` inside the def, class or block the hunk's heading names.
+
+    A heading that is no line of the file says nothing (models invent them). When
+    the header's own line number is one of the places but not under the heading,
+    the two disagree and the hunk is refused.
+    """
+    wanted = _collapse(hunk.heading)
+    if not any(_collapse(line).startswith(wanted) for line in lines):
+        return found
+    under = [start for start in found if _is_under(lines, start, wanted)]
+    where = ", ".join(str(start + 1) for start in found[:10])
+    if header in found and header not in under:
+        raise PatchError(
+            f"{label} fits {len(found)} places in {filename} (lines {where}). Its @@ header's "
+            f"line number points at line {header + 1}, but its heading `{hunk.heading}` names "
+            "another place: the two disagree, so where it goes is unknown. Nothing was "
+            "applied. Correct the line number or the heading, or add context lines that "
+            "occur once."
+        )
+    if not under:
+        raise PatchError(
+            f"{label} fits {len(found)} places in {filename} (lines {where}), and none of them "
+            f"is inside `{hunk.heading}` as its heading says. Nothing was applied. Correct the "
+            "heading, or add context lines that occur once."
+        )
+    return under
+
+
+def _is_under(lines: list[str], start: int, wanted: str) -> bool:
+    """Whether a line that starts with `wanted` encloses (or is) the line at `start`.
+
+    Enclosing lines are those less indented than everything from them to the hunk;
+    the last top-level line before the hunk counts too (what `git diff` writes).
+    """
+    if _collapse(lines[start]).startswith(wanted):
+        return True
+    first = next((line for line in lines[start:] if line.strip()), "")
+    depth = len(first) - len(first.lstrip())
+    top_level_seen = False
+    for i in range(start - 1, -1, -1):
+        line = lines[i]
+        if not line.strip():
+            continue
+        indent = len(line) - len(line.lstrip())
+        if indent < depth or (not top_level_seen and re.match(r"[A-Za-z_$]", line)):
+            if _collapse(line).startswith(wanted):
+                return True
+            depth = min(depth, indent)
+            top_level_seen |= indent == 0
+            if top_level_seen and depth == 0:
+                return False
+    return False
 
 
 def _where_looked(hunk: Hunk) -> str:
@@ -735,39 +980,37 @@ def _apply_hunks(
 ) -> tuple[str, str, list[str]]:
     """The new file, the weakest placement method used, and what was assumed."""
     newline = "\r\n" if "\r\n" in original else "\n"
-    source = original.replace("\r\n", "\n")
+    bom = "\ufeff" if original.startswith("\ufeff") else ""  # kept, even if line 1 changes
+    source = original.removeprefix(bom).replace("\r\n", "\n")
     ends_with_newline = source.endswith("\n") or source == ""
     lines = source.split("\n")
     if ends_with_newline:
         lines.pop()
     hunks = parse()
+    for hunk in hunks:
+        _refuse_placeholders(hunk, len(hunks), filename)
     trusted = trusted_headers(hunks)
     placements: list[Placement] = []
+    notes: list[str] = []
     for hunk in hunks:
         placed = place(lines, hunk, len(hunks), filename, hunk.number in trusted)
-        if not any(p.start == placed.start and p.hunk.same_change(hunk) for p in placements):
+        placed = _reindented(placed, lines, len(hunks), filename, notes)
+        _refuse_if_repeated(placed, lines, len(hunks), filename)
+        if not any(p.start == placed.start and p.hunk.same_change(placed.hunk) for p in placements):
             placements.append(placed)  # the same hunk twice is applied once
+            notes.extend(_dropped_notes(placed, lines, len(hunks), filename))
+            notes.extend(_unmarked_notes(placed.hunk, len(hunks)))
     placements.sort(key=lambda p: (p.start, p.length))
-    for before, after in itertools.pairwise(placements):
-        if before.start + before.length > after.start:
-            first, second = sorted((before, after), key=lambda p: p.hunk.number)
-            kind = f"{first.hunk.kind}s"
-            raise PatchError(
-                f"{kind} {first.hunk.number} and {second.hunk.number} overlap in {filename} "
-                f"(lines {_span(first)} and {_span(second)}): merge them into one "
-                f"{first.hunk.kind.lower()}."
-            )
+    placements = _merge_overlaps(placements, lines, filename, notes)
     result: list[str] = []
-    notes: list[str] = []
     cursor = 0
     final_newline = ends_with_newline
     for placement in placements:
         hunk = placement.hunk
         result.extend(lines[cursor : placement.start])
         result.extend(render(placement, lines))
-        notes.extend(_dropped_notes(placement, lines, len(hunks), filename))
         cursor = placement.start + placement.length
-        if cursor == len(lines) and not v4a and hunk.lines[-1][0] != " ":
+        if cursor == len(lines) and not v4a and hunk.lines and hunk.lines[-1][0] != " ":
             # The hunk changes the file's last line, so it decides the final newline:
             # one, unless its new side says "\ No newline at end of file" (a model
             # often forgets the marker). A hunk that only has the last line as context
@@ -776,7 +1019,189 @@ def _apply_hunks(
     result.extend(lines[cursor:])
     method = max((p.method for p in placements), key=METHOD_RANK.__getitem__)
     code = "\n".join(result) + ("\n" if final_newline and result else "")
-    return code.replace("\n", newline), method, notes
+    return bom + code.replace("\n", newline), method, notes
+
+
+def _refuse_placeholders(hunk: Hunk, total: int, filename: str) -> None:
+    """Refuse a hunk that adds a placeholder for code it left out.
+
+    `# ... existing code ...` or `...  # body unchanged` among added lines means the
+    model abbreviated: applied literally, the comment is written and the lines it
+    stands for (removed, or never written) are lost. A placeholder the hunk also
+    removes is being kept, not invented.
+    """
+    removed = {text.strip() for kind, text in hunk.lines if kind == "-"}
+    added = [text for kind, text in hunk.lines if kind == "+" and text.strip() not in removed]
+    line = next((text for text in added if is_placeholder(text)), None) or lost_body(hunk.lines)
+    if line is None:
+        return
+    raise PatchError(
+        f"{hunk.kind} {hunk.number} of {total} adds a line that reads as a placeholder for "
+        f"code left out:\n    |{line}\nA patch is applied literally: the placeholder would be "
+        f"written into {filename} and the code it stands for would be lost. Nothing was "
+        "applied. Write the code out in full: keep unchanged lines as context lines "
+        "(' '), and mark only the lines you change with '-' and '+'."
+    )
+
+
+def _reindented(
+    placement: Placement, lines: list[str], total: int, filename: str, notes: list[str]
+) -> Placement:
+    """The placement with its added lines indented as the file is (tabs or spaces).
+
+    A model copying a tab-indented file often writes spaces (and the reverse); the
+    whitespace-tolerant placement finds the place, but added lines kept verbatim
+    would mix tabs and spaces. The step is read from the hunk's own context lines
+    against the file's (else four spaces a tab, or the file's space step a tab).
+    """
+    file_char = file_indent_char(lines)
+    hunk = placement.hunk
+    if file_char is None:
+        return placement
+    patch_char = "\t" if file_char == " " else " "
+    if not any(patch_char in indent_of(text) for kind, text in hunk.lines if kind == "+"):
+        return placement
+    ratio = (1, 4) if file_char == "\t" else (space_unit(lines), 1)
+    at = placement.start
+    for j, theirs in enumerate(hunk.old):
+        at += placement.dropped.get(j, 0)
+        mine, ours = indent_of(theirs), indent_of(lines[at])
+        at += 1
+        if mine and ours and set(mine) == {patch_char} and set(ours) == {file_char}:
+            step = math.gcd(len(ours), len(mine))
+            ratio = (len(ours) // step, len(mine) // step)
+            break
+    converted: list[tuple[str, str]] = []
+    for kind, text in hunk.lines:
+        new = reindent(text, file_char, patch_char, ratio) if kind == "+" else text
+        if new is None:
+            raise PatchError(
+                f"{hunk.kind} {hunk.number} of {total} adds a line whose indentation does not "
+                f"fit {filename}, which indents with {'tabs' if file_char == chr(9) else 'spaces'}:"
+                f"\n    |{text}\nNothing was applied. Indent added lines as the file does."
+            )
+        converted.append((kind, new))
+    if converted == hunk.lines:
+        return placement
+    what = "tabs" if file_char == "\t" else "spaces"
+    notes.append(
+        f"{hunk.kind} {hunk.number} of {total} indented its added lines with "
+        f"{'spaces' if file_char == chr(9) else 'tabs'}; {filename} indents with {what}, so "
+        f"they were re-indented with {what}."
+    )
+    return dataclasses.replace(placement, hunk=dataclasses.replace(hunk, lines=converted))
+
+
+def _refuse_if_repeated(placement: Placement, lines: list[str], total: int, filename: str) -> None:
+    """Refuse a hunk whose added lines are already right where they would go.
+
+    A patch sent again after it was applied still fits when it only adds lines at
+    its edge (an append at the end of the file, an import at the start): its
+    context is still there, and a second copy would go in next to the first.
+    """
+    hunk = placement.hunk
+    kinds = [kind for kind, _ in hunk.lines]
+    first_old = next((i for i, kind in enumerate(kinds) if kind != "+"), len(kinds))
+    last_old = max((i for i, kind in enumerate(kinds) if kind != "+"), default=-1)
+    leading = [text for _, text in hunk.lines[:first_old]]
+    trailing = [text for _, text in hunk.lines[last_old + 1 :]] if last_old >= 0 else []
+    start, end = placement.start, placement.start + placement.length
+    neighbours = []
+    if leading:
+        neighbours.append((leading, lines[max(start - len(leading), 0) : start], start))
+        if not hunk.old:  # additions only: the copy may also follow
+            neighbours.append((leading, lines[start : start + len(leading)], start))
+    if trailing:
+        neighbours.append((trailing, lines[end : end + len(trailing)], end))
+    for added, there, at in neighbours:
+        if any(x.strip() for x in added) and [_collapse(x) for x in added] == [
+            _collapse(x) for x in there
+        ]:
+            raise PatchError(
+                f"{hunk.kind} {hunk.number} of {total} adds lines that are already in the file "
+                f"right where they would go (by line {at + 1} of {filename}):\n"
+                f"{_quote(added)}\nThe patch seems to have been applied already. Nothing was "
+                "applied; check the current file and send only what is still missing."
+            )
+
+
+def _merge_overlaps(
+    placements: list[Placement], lines: list[str], filename: str, notes: list[str]
+) -> list[Placement]:
+    """Overlapping hunks joined into one when they agree on the lines they share.
+
+    Hunks written against the same file often share context lines (a change four
+    lines below another). They are joined when every shared line is context in
+    both (or removed by both) and they do not add different lines at one place;
+    otherwise the overlap is refused. `placements` are sorted by start.
+    """
+    merged: list[Placement] = []
+    for placement in placements:
+        if not merged or merged[-1].start + merged[-1].length <= placement.start:
+            merged.append(placement)
+            continue
+        before = merged[-1]
+        ops_a, adds_a = _edits(before)
+        ops_b, adds_b = _edits(placement)
+        clash = any(ops_a[i] != ops_b[i] for i in ops_a.keys() & ops_b.keys()) or any(
+            adds_a[gap] != adds_b[gap] for gap in adds_a.keys() & adds_b.keys()
+        )
+        first, second = sorted((before, placement), key=lambda p: p.hunk.number)
+        if clash:
+            kind = f"{first.hunk.kind}s"
+            raise PatchError(
+                f"{kind} {first.hunk.number} and {second.hunk.number} overlap in {filename} "
+                f"(lines {_span(first)} and {_span(second)}), and one changes lines the other "
+                f"keeps or changes otherwise: merge them into one {first.hunk.kind.lower()}."
+            )
+        ops, adds = {**ops_a, **ops_b}, {**adds_a, **adds_b}
+        low = before.start
+        high = max(before.start + before.length, placement.start + placement.length)
+        joined: list[tuple[str, str]] = []
+        for i in range(low, high):
+            joined += [("+", text) for text in adds.get(i, [])]
+            joined.append((ops[i], lines[i]))
+        joined += [("+", text) for text in adds.get(high, [])]
+        last = placement if placement.start + placement.length == high else before
+        hunk = dataclasses.replace(
+            first.hunk, lines=joined, new_ends_without_newline=last.hunk.new_ends_without_newline
+        )
+        method = max(before.method, placement.method, key=METHOD_RANK.__getitem__)
+        merged[-1] = Placement(hunk, low, method)
+        notes.append(
+            f"{first.hunk.kind}s {first.hunk.number} and {second.hunk.number} overlap on lines "
+            "they both leave unchanged; they were applied as one."
+        )
+    return merged
+
+
+def _edits(placement: Placement) -> tuple[dict[int, str], dict[int, list[str]]]:
+    """What a placement does: each file line it covers kept (" ") or removed ("-"),
+    and the lines it adds before each file line index."""
+    ops: dict[int, str] = {}
+    adds: dict[int, list[str]] = {}
+    at, old_index = placement.start, 0
+    for kind, text in placement.hunk.lines:
+        if kind == "+":
+            adds.setdefault(at, []).append(text)
+            continue
+        for _ in range(placement.dropped.get(old_index, 0)):
+            ops[at] = " "
+            at += 1
+        ops[at] = kind
+        at += 1
+        old_index += 1
+    return ops, adds
+
+
+def _unmarked_notes(hunk: Hunk, total: int) -> list[str]:
+    if not hunk.unmarked:
+        return []
+    quoted = _quote(hunk.unmarked)
+    return [
+        f"{hunk.kind} {hunk.number} of {total} had lines without their leading space:\n"
+        f"{quoted}\nThey matched the file as context lines and were kept unchanged."
+    ]
 
 
 def render(placement: Placement, lines: list[str]) -> list[str]:

@@ -32,7 +32,7 @@ def test_the_corpus_is_large_and_well_formed() -> None:
         assert (case / "original.py").exists() and (case / "patch.diff").exists(), case.name
         assert (case / "expected.py").exists() != (case / "refused.txt").exists(), case.name
         if (case / "expected.py").exists():
-            ast.parse(read(case / "expected.py"))
+            ast.parse(read(case / "expected.py").removeprefix("\ufeff"))
             assert read(case / "expected.py") != read(case / "original.py"), case.name
 
 
