@@ -32,7 +32,7 @@ UNCHANGED_NOTE = re.compile(
     r"|settings|definition|implementation|lines|loop|block))\b",
     re.IGNORECASE,
 )
-MAX_NOTE_WORDS = 6  # a longer comment that mentions "unchanged" is prose, not a placeholder
+MAX_NOTE_WORDS = 8  # a longer comment that mentions "unchanged" is prose, not a placeholder
 STUB_CODE = ("...", "…", "pass")
 
 

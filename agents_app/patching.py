@@ -642,6 +642,9 @@ def place(lines: list[str], hunk: Hunk, total: int, filename: str, trusted: bool
                 return Placement(hunk, found[0], method)
             if len(found) > 1:
                 raise _ambiguous(label, hunk, found, filename, header in found)
+    # Not where it was written for: maybe it was applied already. Checked before the
+    # left-out-lines step, which could take a line it added for one it left out.
+    _refuse_if_already_applied(lines, hunk, label, filename)
     dropped: list[Placement] = []
     for allowed in scopes:
         dropped = dropped or _place_with_dropped_lines(lines, hunk, allowed)
@@ -654,7 +657,6 @@ def place(lines: list[str], hunk: Hunk, total: int, filename: str, trusted: bool
             f"With lines of the file assumed left out of the {hunk.kind.lower()}, it would "
             f"fit {len(dropped)} places (lines {where}), so it cannot be placed.\n"
         )
-    _refuse_if_already_applied(lines, hunk, label, filename)
     raise PatchError(
         f"{label} does not match {filename}: these context and removed lines are not in "
         f"it{_where_looked(hunk)}:\n"
@@ -1269,7 +1271,18 @@ def _apply_v4a(original: str, text: str, filename: str) -> tuple[str, str, list[
         body.append(line)
     while body and body[-1] == "":
         body.pop()  # blank lines before `*** End Patch` end the patch; they are not context
-    return _apply_hunks(original, filename, lambda: parse_v4a(body), v4a=True)
+    # A line with no marker is a context line that lost its leading space (a line at
+    # column 0, such as `writer = Agent(` or `@function_tool`): placing checks it.
+    unmarked = [line for line in body if line and not line.startswith((" ", "+", "-", "@@", "***"))]
+    body = [" " + line if line in unmarked else line for line in body]
+
+    def parse() -> list[Hunk]:
+        hunks = parse_v4a(body)
+        for hunk in hunks:
+            hunk.unmarked = [line for line in unmarked if line in hunk.old]
+        return hunks
+
+    return _apply_hunks(original, filename, parse, v4a=True)
 
 
 def parse_v4a(body: list[str]) -> list[Hunk]:
