@@ -170,7 +170,7 @@ def apply_patch(original: str, patch: str, filename: str) -> PatchResult:
     except PatchError as exc:
         return PatchResult.refused(str(exc))
     if len(results) > 1:
-        return _one_of_two(results, notes)
+        return _one_of_two(results, texts, notes)
     result = results[0]
     if not result.ok:
         return result
@@ -199,39 +199,41 @@ def _apply_one(original: str, text: str, filename: str) -> PatchResult:
     return PatchResult(ok=True, code=code, error=None, method=method, notes=assumed)
 
 
-def _one_of_two(results: list[PatchResult], notes: list[str]) -> PatchResult:
-    """A message with a V4A patch and a unified diff: applied only when both agree.
+def _one_of_two(results: list[PatchResult], texts: list[str], notes: list[str]) -> PatchResult:
+    """A message with several patches (V4A blocks, a unified diff besides): applied
+    only when all of them give the same file.
 
     A model that offers the change twice ("or, as a unified diff: ...") may have
     written two different changes; applying one silently would pick for it.
     """
-    first, second = results
-    if first.ok and second.ok and first.code == second.code:
+    names = [
+        "a V4A patch (`*** Begin Patch`)"
+        if text.startswith("*** Begin Patch")
+        else "a unified diff (`--- a/`, `+++ b/`, `@@`)"
+        for text in texts
+    ]
+    count = {2: "two", 3: "three"}.get(len(texts), str(len(texts)))
+    held = f"{count} patches, " + " and ".join(names)
+    first = results[0]
+    if all(result.ok and result.code == first.code for result in results):
         return PatchResult(
             ok=True,
             code=first.code,
             error=None,
             method=first.method,
-            notes=[
-                *notes,
-                *first.notes,
-                "The message held the change twice (a V4A patch and a unified diff); "
-                "both give the same file.",
-            ],
+            notes=[*notes, *first.notes, f"The message held {held}; all give the same file."],
         )
-    if first.ok and second.ok:
+    if all(result.ok for result in results):
         why = "they give different files"
     else:
-        failed = [
-            f"the {name} is refused: {result.error}"
-            for name, result in zip(("V4A patch", "unified diff"), results, strict=True)
+        why = "; ".join(
+            f"patch {number} is refused: {result.error}"
+            for number, result in enumerate(results, 1)
             if not result.ok
-        ]
-        why = "; ".join(failed)
+        )
     return PatchResult.refused(
-        "The message holds two patches, a V4A patch (`*** Begin Patch`) and a unified "
-        f"diff (`--- a/`, `+++ b/`, `@@`), and {why}. Nothing was applied. Send one "
-        "patch only, in one format."
+        f"The message holds {held}, and {why}. Nothing was applied. Send one patch only, "
+        "in one format."
     )
 
 
@@ -307,18 +309,25 @@ def extract_patches(patch: str) -> list[str]:
     """
     lines = patch.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n").split("\n")
     lines = [line for line in lines if not TAG_LINE.match(line)]
-    if any(line.strip() == "*** Begin Patch" for line in lines):
-        start = next(i for i, line in enumerate(lines) if line.strip() == "*** Begin Patch")
+    patches: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(lines):
+        if lines[i].strip() != "*** Begin Patch":
+            rest.append(lines[i])
+            i += 1
+            continue
         end = next(
-            (i for i, line in enumerate(lines) if i > start and line.strip() == "*** End Patch"),
+            (j for j in range(i + 1, len(lines)) if lines[j].strip() == "*** End Patch"),
             len(lines) - 1,
         )
-        v4a = "\n".join(lines[start : end + 1]) + "\n"
-        rest = lines[:start] + lines[end + 1 :]
-        if _has_unified_diff(rest):
-            return [v4a, _unified_text(rest)]
-        return [v4a]
-    return [_unified_text(lines)]
+        patches.append("\n".join(lines[i : end + 1]) + "\n")
+        i = end + 1
+    if not patches:
+        return [_unified_text(lines)]
+    if _has_unified_diff(rest):
+        patches.append(_unified_text(rest))
+    return patches
 
 
 def _unified_text(lines: list[str]) -> str:
@@ -669,7 +678,11 @@ def _hints(lines: list[str], hunk: Hunk) -> str:
     """Why a hunk that matches nowhere may not: a placeholder, lines without a marker."""
     in_file = {_collapse(line) for line in lines}
     hints = ""
-    placeholders = [x for x in hunk.old if is_placeholder(x) and _collapse(x) not in in_file]
+    placeholders = [
+        x
+        for x in hunk.old
+        if (is_placeholder(x) or x.strip() in ("...", "…")) and _collapse(x) not in in_file
+    ]
     if placeholders:
         hints += (
             f"The line\n    |{placeholders[0]}\nreads as a placeholder for code left out; a "

@@ -229,7 +229,7 @@ def test_a_v4a_patch_and_a_unified_diff_that_agree_apply() -> None:
     new = CODE.replace('name="First"', 'name="Front"')
     result = apply_patch(CODE, V4A_FIRST + "\n" + unified_diff(CODE, new, "agents.py"), "agents.py")
     assert result.code == new
-    assert any("both give the same file" in note for note in result.notes)
+    assert any("all give the same file" in note for note in result.notes)
 
 
 def test_a_v4a_patch_and_a_unified_diff_that_disagree_are_refused() -> None:
@@ -238,6 +238,21 @@ def test_a_v4a_patch_and_a_unified_diff_that_disagree_are_refused() -> None:
     assert result.error is not None
     assert "The message holds two patches" in result.error
     assert "Send one patch only" in result.error
+
+
+def test_two_v4a_patches_that_disagree_are_refused() -> None:
+    other = V4A_FIRST.replace('name="Front"', 'name="Lead"')
+    result = apply_patch(CODE, V4A_FIRST + "\nBetter:\n" + other, "agents.py")
+    assert result.error is not None
+    assert "The message holds two patches" in result.error
+
+
+def test_a_context_line_that_is_an_ellipsis_is_named_as_a_placeholder() -> None:
+    patch = HEADERS + lines(
+        "@@ @@", " def helper(value):", " ...", "-    return total", "+    return 0"
+    )
+    result = apply_patch(CODE, patch, "agents.py")
+    assert result.error is not None and "reads as a placeholder" in result.error
 
 
 def test_a_unified_diff_inside_a_v4a_envelope_is_read_as_unified() -> None:
