@@ -1143,12 +1143,12 @@ def _refuse_if_repeated(placement: Placement, lines: list[str], total: int, file
 def _merge_overlaps(
     placements: list[Placement], lines: list[str], filename: str, notes: list[str]
 ) -> list[Placement]:
-    """Overlapping hunks joined into one when they agree on the lines they share.
+    """Overlapping hunks joined into one when the lines they share are only context.
 
     Hunks written against the same file often share context lines (a change four
     lines below another). They are joined when every shared line is context in
-    both (or removed by both) and they do not add different lines at one place;
-    otherwise the overlap is refused. `placements` are sorted by start.
+    both and they do not both add lines at one place; otherwise the overlap is
+    refused. `placements` are sorted by start.
     """
     merged: list[Placement] = []
     for placement in placements:
@@ -1158,8 +1158,12 @@ def _merge_overlaps(
         before = merged[-1]
         ops_a, adds_a = _edits(before)
         ops_b, adds_b = _edits(placement)
-        clash = any(ops_a[i] != ops_b[i] for i in ops_a.keys() & ops_b.keys()) or any(
-            adds_a[gap] != adds_b[gap] for gap in adds_a.keys() & adds_b.keys()
+        # Shared lines must be context in both: a line both remove may be replaced
+        # differently (or not at all) by each, and two additions at one place have
+        # no order.
+        shared = ops_a.keys() & ops_b.keys()
+        clash = any(ops_a[i] != " " or ops_b[i] != " " for i in shared) or bool(
+            adds_a.keys() & adds_b.keys()
         )
         first, second = sorted((before, placement), key=lambda p: p.hunk.number)
         if clash:

@@ -330,3 +330,17 @@ def test_hunks_that_share_only_context_are_applied_as_one() -> None:
 
     assert result.code == both
     assert any("overlap on lines they both leave unchanged" in note for note in result.notes)
+
+
+def test_overlapping_hunks_that_replace_the_same_line_differently_are_refused() -> None:
+    one = unified_diff(CODE, CODE.replace("value + 1", "value + 2"), "agents.py")
+    two = unified_diff(
+        CODE, CODE.replace("value + 1\n", "value + 1\n    print(total)\n"), "agents.py"
+    )
+    removal_only = HEADERS + lines(
+        "@@ -17,2 +17,1 @@", "     total = value + 1", "-    return total"
+    )
+    for second in (two, removal_only):
+        patch = one + "@@" + second.split("@@", 1)[1]
+        result = apply_patch(CODE, patch, "agents.py")
+        assert result.error is not None and "overlap" in result.error, second
