@@ -3,8 +3,16 @@
 Models write imperfect diffs. This module accepts what it can place with certainty
 and refuses the rest with an error a model can act on:
 
-- code fences and prose around (or between) hunks are dropped; a diff split over
-  several fenced blocks is joined;
+- code fences, wrapper tags (`<patch>`) and prose around (or between) hunks are
+  dropped; a diff split over several fenced blocks is joined; a patch sent as a JSON
+  string is decoded first; a message holding several patches (V4A blocks, a unified
+  diff besides) is applied only when all give the same file; a unified diff inside a
+  V4A envelope is read as unified;
+- a line inside a hunk with no marker, followed by changes, is a context line that
+  lost its leading space: it is placed like any context line (it must match);
+- an added line that stands for left-out code (`# ... existing code ...`, a bare
+  `...` replacing removed lines; see `patch_text.is_placeholder`) refuses the patch:
+  applied literally it would delete the code it stands for;
 - OpenAI's V4A format (`*** Begin Patch`) is read with the SDK's V4A parser (its
   `_read_anchors`/`_read_section`, pinned with openai-agents), and each of its
   chunks is placed by the same code as a unified hunk (below), never at the first
@@ -33,11 +41,20 @@ and refuses the rest with an error a model can act on:
      three non-blank context or removed lines, the left-out lines must sit between
      two context lines with nothing added between them (never next to a removed
      line), they are kept as they are, and the result's `notes` say so;
+- among several places, a `@@ ... @@ heading` (the def, class or top-level line
+  `git diff` writes there) keeps those inside the line it names; a heading that
+  contradicts the header's own line number refuses the hunk;
+- a hunk whose new lines are already where it would put them (a patch sent again)
+  is refused as already applied;
+- whitespace comparison also ignores zero-width characters and a BOM; added lines
+  indented with spaces in a tab-indented file (or the reverse) are re-indented as
+  the file is; a file's BOM is kept;
 - a hunk whose lines match nowhere, or in more than one place, is refused, naming
   the hunk and quoting the lines it looked for; when nothing matches, the error
   also shows the nearest place and the first line that differs there;
 - the same hunk twice (same lines, placed at the same line) is applied once;
-  hunks that overlap otherwise are refused;
+  hunks that overlap only on lines both keep as context are applied as one; hunks
+  that overlap otherwise are refused;
 - a hunk with no context or removed lines is placed by its header only at the
   very start or end of the file; elsewhere it is refused as unplaceable.
 
