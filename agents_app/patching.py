@@ -1013,11 +1013,19 @@ def _apply_hunks(
     """The new file, the weakest placement method used, and what was assumed."""
     newline = "\r\n" if "\r\n" in original else "\n"
     bom = "\ufeff" if original.startswith("\ufeff") else ""  # kept, even if line 1 changes
-    source = original.removeprefix(bom).replace("\r\n", "\n")
+    # A file that mixes CRLF and LF keeps each line's own ending (its lines are
+    # output with their "\r"); added lines take the more common one.
+    mixed = newline == "\r\n" and re.search("(?<!\r)\n", original) is not None
+    source = original.removeprefix(bom)
+    if not mixed:
+        source = source.replace("\r\n", "\n")
     ends_with_newline = source.endswith("\n") or source == ""
-    lines = source.split("\n")
+    output_lines = source.split("\n")
     if ends_with_newline:
-        lines.pop()
+        output_lines.pop()
+    lines = [line.removesuffix("\r") for line in output_lines] if mixed else output_lines
+    crlf_lines = sum(line.endswith("\r") for line in output_lines)
+    ending = "\r" if mixed and crlf_lines * 2 >= len(output_lines) else ""
     hunks = parse()
     for hunk in hunks:
         _refuse_placeholders(hunk, len(hunks), filename)
@@ -1039,8 +1047,8 @@ def _apply_hunks(
     final_newline = ends_with_newline
     for placement in placements:
         hunk = placement.hunk
-        result.extend(lines[cursor : placement.start])
-        result.extend(render(placement, lines))
+        result.extend(output_lines[cursor : placement.start])
+        result.extend(render(placement, output_lines, ending))
         cursor = placement.start + placement.length
         if cursor == len(lines) and not v4a and hunk.lines and hunk.lines[-1][0] != " ":
             # The hunk changes the file's last line, so it decides the final newline:
@@ -1048,9 +1056,13 @@ def _apply_hunks(
             # often forgets the marker). A hunk that only has the last line as context
             # leaves the file's ending as it was. V4A cannot say, so it never changes.
             final_newline = not hunk.new_ends_without_newline
-    result.extend(lines[cursor:])
+    result.extend(output_lines[cursor:])
     method = max((p.method for p in placements), key=METHOD_RANK.__getitem__)
     code = "\n".join(result) + ("\n" if final_newline and result else "")
+    if mixed:
+        if final_newline and result and not ends_with_newline:
+            code = code[:-1] + ending + "\n"  # a new final newline, as added lines end
+        return bom + code, method, notes
     return bom + code.replace("\n", newline), method, notes
 
 
@@ -1240,14 +1252,15 @@ def _unmarked_notes(hunk: Hunk, total: int) -> list[str]:
     ]
 
 
-def render(placement: Placement, lines: list[str]) -> list[str]:
-    """The lines that replace the placement's span of the file."""
+def render(placement: Placement, lines: list[str], ending: str = "") -> list[str]:
+    """The lines that replace the placement's span of the file (`ending` after each
+    added line: a "\r" where the file mixes line endings and keeps each line's own)."""
     result: list[str] = []
     at = placement.start  # the next line of the file in the hunk's span
     old_index = 0
     for kind, added in placement.hunk.lines:
         if kind == "+":
-            result.append(added)
+            result.append(added + ending)
             continue
         kept = placement.dropped.get(old_index, 0)
         result.extend(lines[at : at + kept])  # lines the hunk left out, unchanged

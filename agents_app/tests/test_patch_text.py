@@ -344,3 +344,15 @@ def test_overlapping_hunks_that_replace_the_same_line_differently_are_refused() 
         patch = one + "@@" + second.split("@@", 1)[1]
         result = apply_patch(CODE, patch, "agents.py")
         assert result.error is not None and "overlap" in result.error, second
+
+
+def test_a_file_that_mixes_line_endings_keeps_each_lines_own() -> None:
+    mixed = CODE.replace("\n", "\r\n").replace("def helper(value):\r\n", "def helper(value):\n")
+    new = CODE.replace('name="First"', 'name="Front"')
+
+    result = apply_patch(mixed, unified_diff(CODE, new, "agents.py"), "agents.py")
+
+    assert result.code == mixed.replace('name="First"', 'name="Front"')
+    added = CODE.replace("    return total\n", "    print(total)\n    return total\n")
+    result = apply_patch(mixed, unified_diff(CODE, added, "agents.py"), "agents.py")
+    assert result.code == mixed.replace("    return total", "    print(total)\r\n    return total")
