@@ -3,8 +3,16 @@
 Models write imperfect diffs. This module accepts what it can place with certainty
 and refuses the rest with an error a model can act on:
 
-- code fences and prose around (or between) hunks are dropped; a diff split over
-  several fenced blocks is joined;
+- code fences, wrapper tags (`<patch>`) and prose around (or between) hunks are
+  dropped; a diff split over several fenced blocks is joined; a patch sent as a JSON
+  string is decoded first; a message holding several patches (V4A blocks, a unified
+  diff besides) is applied only when all give the same file; a unified diff inside a
+  V4A envelope is read as unified;
+- a line inside a hunk with no marker, followed by changes, is a context line that
+  lost its leading space: it is placed like any context line (it must match);
+- an added line that stands for left-out code (`# ... existing code ...`, a bare
+  `...` replacing removed lines; see `patch_text.is_placeholder`) refuses the patch:
+  applied literally it would delete the code it stands for;
 - OpenAI's V4A format (`*** Begin Patch`) is read with the SDK's V4A parser (its
   `_read_anchors`/`_read_section`, pinned with openai-agents), and each of its
   chunks is placed by the same code as a unified hunk (below), never at the first
@@ -33,11 +41,20 @@ and refuses the rest with an error a model can act on:
      three non-blank context or removed lines, the left-out lines must sit between
      two context lines with nothing added between them (never next to a removed
      line), they are kept as they are, and the result's `notes` say so;
+- among several places, a `@@ ... @@ heading` (the def, class or top-level line
+  `git diff` writes there) keeps those inside the line it names; a heading that
+  contradicts the header's own line number refuses the hunk;
+- a hunk whose new lines are already where it would put them (a patch sent again)
+  is refused as already applied;
+- whitespace comparison also ignores zero-width characters and a BOM; added lines
+  indented with spaces in a tab-indented file (or the reverse) are re-indented as
+  the file is; a file's BOM is kept;
 - a hunk whose lines match nowhere, or in more than one place, is refused, naming
   the hunk and quoting the lines it looked for; when nothing matches, the error
   also shows the nearest place and the first line that differs there;
 - the same hunk twice (same lines, placed at the same line) is applied once;
-  hunks that overlap otherwise are refused;
+  hunks that overlap only on lines both keep as context are applied as one; hunks
+  that overlap otherwise are refused;
 - a hunk with no context or removed lines is placed by its header only at the
   very start or end of the file; elsewhere it is refused as unplaceable.
 
@@ -49,7 +66,8 @@ new file as `git diff` writes it (`unified_diff`).
 """
 
 import ast
-import itertools
+import dataclasses
+import math
 import posixpath
 import re
 from collections.abc import Callable
@@ -66,8 +84,21 @@ from agents.apply_diff import (
 )
 from pygit2.enums import DiffOption
 
+from agents_app.patch_text import (
+    INVISIBLE,
+    file_indent_char,
+    indent_of,
+    is_placeholder,
+    json_patch,
+    lost_body,
+    reindent,
+    space_unit,
+)
+
 HUNK_NUMBERS = re.compile(r"^@@+ ?-(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? ?@@")
 FENCE = re.compile(r"^(```|~~~)")  # at column 0: a diff line never starts so
+# A wrapper tag alone on its line (`<patch>`, `</diff>`, `<diff file="agents.py">`).
+TAG_LINE = re.compile(r"^</?[A-Za-z][\w:-]*(\s+[\w:-]+=\"[^\"]*\")*\s*>\s*$")
 HEADER_LINES = ("index ", "new file mode", "deleted file mode", "similarity", "rename ")
 QUOTE_LINES = 20
 LOST_SPACE = ("", "")  # an empty line in a hunk, until we know whether it is context
@@ -109,6 +140,8 @@ class Hunk:
     kind: str = "Hunk"  # "Chunk" for a V4A chunk, in messages
     anchors: list[str] = field(default_factory=list)  # V4A `@@ <line>` anchors, outermost first
     at_end: bool = False  # V4A `*** End of File`: the chunk's lines end the file
+    heading: str = ""  # the text after a unified hunk's `@@ ... @@` (the enclosing def)
+    unmarked: list[str] = field(default_factory=list)  # context lines without their space
 
     @property
     def old(self) -> list[str]:
@@ -148,10 +181,31 @@ def apply_patch(original: str, patch: str, filename: str) -> PatchResult:
     """The new file, or a refusal naming the problem (hunk, lines, parser message)."""
     notes: list[str] = []
     try:
-        text = extract_patch(valid_text(patch, notes))
+        patch = _unwrap_json(patch, notes)
+        texts = extract_patches(valid_text(patch, notes))
+        results = [_apply_one(original, text, filename) for text in texts]
+    except PatchError as exc:
+        return PatchResult.refused(str(exc))
+    if len(results) > 1:
+        return _one_of_two(results, texts, notes)
+    result = results[0]
+    if not result.ok:
+        return result
+    return PatchResult(
+        ok=True, code=result.code, error=None, method=result.method, notes=notes + result.notes
+    )
+
+
+def _apply_one(original: str, text: str, filename: str) -> PatchResult:
+    """One patch (V4A or unified) applied and parsed; a refusal is returned, not raised."""
+    try:
         if text.startswith(("*** Begin Patch", "*** Update File:")):
-            code, _, assumed = _apply_v4a(original, text, filename)
-            method = "v4a"
+            unified = _unified_in_envelope(text, filename)
+            if unified is None:
+                code, _, assumed = _apply_v4a(original, text, filename)
+                method = "v4a"
+            else:
+                code, method, assumed = _apply_unified(original, unified, filename)
         else:
             code, method, assumed = _apply_unified(original, text, filename)
     except PatchError as exc:
@@ -159,7 +213,57 @@ def apply_patch(original: str, patch: str, filename: str) -> PatchResult:
     syntax_error = parse_error(code, filename)
     if syntax_error:
         return PatchResult.refused(syntax_error)
-    return PatchResult(ok=True, code=code, error=None, method=method, notes=notes + assumed)
+    return PatchResult(ok=True, code=code, error=None, method=method, notes=assumed)
+
+
+def _one_of_two(results: list[PatchResult], texts: list[str], notes: list[str]) -> PatchResult:
+    """A message with several patches (V4A blocks, a unified diff besides): applied
+    only when all of them give the same file.
+
+    A model that offers the change twice ("or, as a unified diff: ...") may have
+    written two different changes; applying one silently would pick for it.
+    """
+    names = [
+        "a V4A patch (`*** Begin Patch`)"
+        if text.startswith("*** Begin Patch")
+        else "a unified diff (`--- a/`, `+++ b/`, `@@`)"
+        for text in texts
+    ]
+    count = {2: "two", 3: "three"}.get(len(texts), str(len(texts)))
+    held = f"{count} patches, " + " and ".join(names)
+    first = results[0]
+    if all(result.ok and result.code == first.code for result in results):
+        return PatchResult(
+            ok=True,
+            code=first.code,
+            error=None,
+            method=first.method,
+            notes=[*notes, *first.notes, f"The message held {held}; all give the same file."],
+        )
+    if all(result.ok for result in results):
+        why = "they give different files"
+    else:
+        why = "; ".join(
+            f"patch {number} is refused: {result.error}"
+            for number, result in enumerate(results, 1)
+            if not result.ok
+        )
+    return PatchResult.refused(
+        f"The message holds {held}, and {why}. Nothing was applied. Send one patch only, "
+        "in one format."
+    )
+
+
+def _unwrap_json(patch: str, notes: list[str]) -> str:
+    """The patch inside a JSON string (`{"patch": "--- a/...\\n..."}`), else `patch`."""
+    try:
+        inner = json_patch(patch)
+    except ValueError as exc:
+        raise PatchError(f"The message holds {exc} as JSON strings; send one patch only.") from None
+    if inner is None:
+        return patch
+    notes.append('The patch came as a JSON string; its escapes (\\n, \\", \\u...) were decoded.')
+    return inner
 
 
 def valid_text(patch: str, notes: list[str]) -> str:
@@ -194,7 +298,7 @@ def valid_text(patch: str, notes: list[str]) -> str:
 def parse_error(code: str, filename: str) -> str | None:
     """The parser's message, line number and line when `code` is not valid Python."""
     try:
-        ast.parse(code, filename=filename)
+        ast.parse(code.removeprefix("\ufeff"), filename=filename)  # a BOM is allowed
     except SyntaxError as exc:
         lines = code.splitlines()
         lineno = exc.lineno or 0
@@ -212,20 +316,38 @@ def parse_error(code: str, filename: str) -> str | None:
 # --- Finding the diff among prose ---------------------------------------------------
 
 
-def extract_patch(patch: str) -> str:
+def extract_patches(patch: str) -> list[str]:
     """The diff itself: newlines normalised, fences and the prose before it removed.
 
     Prose after or between hunks is left for the parser, which can tell it from hunk
-    lines that lost their leading space.
+    lines that lost their leading space. A message with a V4A patch and a unified
+    diff besides it gives both (in that order): `apply_patch` applies them only when
+    they agree.
     """
-    lines = patch.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    if any(line.strip() == "*** Begin Patch" for line in lines):
-        start = next(i for i, line in enumerate(lines) if line.strip() == "*** Begin Patch")
+    lines = patch.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    lines = [line for line in lines if not TAG_LINE.match(line)]
+    patches: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(lines):
+        if lines[i].strip() != "*** Begin Patch":
+            rest.append(lines[i])
+            i += 1
+            continue
         end = next(
-            (i for i, line in enumerate(lines) if i > start and line.strip() == "*** End Patch"),
+            (j for j in range(i + 1, len(lines)) if lines[j].strip() == "*** End Patch"),
             len(lines) - 1,
         )
-        return "\n".join(lines[start : end + 1]) + "\n"
+        patches.append("\n".join(lines[i : end + 1]) + "\n")
+        i = end + 1
+    if not patches:
+        return [_unified_text(lines)]
+    if _has_unified_diff(rest):
+        patches.append(_unified_text(rest))
+    return patches
+
+
+def _unified_text(lines: list[str]) -> str:
     lines = _fenced_diff(lines) or lines
     first = next((i for i, line in enumerate(lines) if _starts_diff(line)), None)
     if first is None:
@@ -233,6 +355,36 @@ def extract_patch(patch: str) -> str:
             "No diff found: send a unified diff (`--- a/FILE`, `+++ b/FILE`, `@@ ... @@` hunks)."
         )
     return "\n".join(lines[first:]).rstrip("\n") + "\n"
+
+
+def _has_unified_diff(lines: list[str]) -> bool:
+    """A hunk header with numbers, or a `---` line followed by `+++`."""
+    return any(
+        HUNK_NUMBERS.match(line)
+        or (line.startswith("--- ") and i + 1 < len(lines) and lines[i + 1].startswith("+++ "))
+        for i, line in enumerate(lines)
+    )
+
+
+def _unified_in_envelope(text: str, filename: str) -> str | None:
+    """A unified diff a model wrapped in `*** Begin Patch` / `*** End Patch`, or None.
+
+    Its `*** Update File:` line must name the file; the envelope lines are dropped
+    and the rest is read as a unified diff (numbered `@@ -a,b +c,d @@` headers, or
+    `---`/`+++` file lines), which a V4A reader would take for anchors.
+    """
+    lines = text.rstrip("\n").split("\n")
+    if not _has_unified_diff(lines) and not any(line.startswith("diff --git ") for line in lines):
+        return None
+    kept = []
+    for line in lines:
+        if line.startswith("*** Update File:"):
+            _check_path(line.partition(":")[2].strip(), filename)
+        elif line.startswith("*** ") and "File:" in line:
+            raise PatchError(f"The patch creates, deletes or moves a file; only edit {filename}.")
+        elif line.strip() not in ("*** Begin Patch", "*** End Patch", "*** End of File"):
+            kept.append(line)
+    return "\n".join(kept).rstrip("\n") + "\n"
 
 
 def _starts_diff(line: str) -> bool:
@@ -321,6 +473,11 @@ def parse_unified(text: str, filename: str) -> list[Hunk]:
                 current = Hunk(len(hunks) + 1, None)
                 hunks.append(current)
             current.lines.append((line[0], line[1:]))
+        elif line.strip() and current is not None and _changes_follow(lines, i):
+            # Removed or added lines follow before the next header: this is a context
+            # line that lost its leading space. Placing checks it against the file.
+            current.lines.append((" ", line))
+            current.unmarked.append(line)
         elif line.strip():
             i = _skip_prose(lines, i, current)
             current = None
@@ -364,12 +521,20 @@ def check_every_hunk_changes(hunks: list[Hunk], what: str) -> None:
 
 
 def _hunk_from_header(line: str, number: int) -> Hunk:
-    """A hunk from `@@ -a,b +c,d @@`; a bare or malformed header gives no numbers."""
+    """A hunk from `@@ -a,b +c,d @@ heading`; a bare or malformed header gives no numbers.
+
+    The heading is the text after the header (`git diff` writes the enclosing def,
+    class or top-level line there); a bare `@@ def name` is read as a heading, too.
+    """
     match = HUNK_NUMBERS.match(line)
     if not match:
-        return Hunk(number, None)
+        bare = re.match(r"^@@+(?:\s*@@+)?(.*)$", line)
+        heading = bare.group(1).strip() if bare else ""
+        return Hunk(number, None, heading="" if "@@" in heading else heading)
     old_count, new_count = (1 if n is None else int(n) for n in match.group(2, 4))
-    return Hunk(number, int(match.group(1)), (old_count, int(match.group(3)), new_count))
+    heading = line[match.end() :].lstrip("@").strip()
+    header = (old_count, int(match.group(3)), new_count)
+    return Hunk(number, int(match.group(1)), header, heading=heading)
 
 
 def trusted_headers(hunks: list[Hunk]) -> set[int]:
@@ -416,6 +581,12 @@ def _is_file_header(line: str, following: str, current: Hunk | None) -> bool:
     return current is None or names_a_file or pair
 
 
+def _changes_follow(lines: list[str], i: int) -> bool:
+    """Whether a removed or added line follows line `i` before the next header."""
+    end = next((j for j in range(i + 1, len(lines)) if _starts_section(lines, j)), len(lines))
+    return any(lines[j][:1] in ("-", "+") for j in range(i + 1, end))
+
+
 def _skip_prose(lines: list[str], i: int, current: Hunk | None) -> int:
     """The index of the next header after the prose at `i`, or the end.
 
@@ -438,7 +609,8 @@ def _skip_prose(lines: list[str], i: int, current: Hunk | None) -> int:
 
 
 def _collapse(line: str) -> str:
-    return " ".join(line.split())
+    """The line with whitespace runs made one space and invisible characters dropped."""
+    return " ".join(line.translate(INVISIBLE).split())
 
 
 def _quote(lines: list[str]) -> str:
@@ -488,12 +660,17 @@ def place(lines: list[str], hunk: Hunk, total: int, filename: str, trusted: bool
                 for start in range(len(lines) - len(wanted) + 1)
                 if file_lines[start : start + len(wanted)] == wanted and start in allowed
             ]
+            if len(found) > 1 and hunk.heading:
+                found = _under_heading(lines, hunk, found, header, label, filename)
             if header in found and (len(found) == 1 or trusted):
                 return Placement(hunk, header, "exact" if method == "relocated" else method)
             if len(found) == 1:
                 return Placement(hunk, found[0], method)
             if len(found) > 1:
                 raise _ambiguous(label, hunk, found, filename, header in found)
+    # Not where it was written for: maybe it was applied already. Checked before the
+    # left-out-lines step, which could take a line it added for one it left out.
+    _refuse_if_already_applied(lines, hunk, label, filename)
     dropped: list[Placement] = []
     for allowed in scopes:
         dropped = dropped or _place_with_dropped_lines(lines, hunk, allowed)
@@ -509,9 +686,109 @@ def place(lines: list[str], hunk: Hunk, total: int, filename: str, trusted: bool
     raise PatchError(
         f"{label} does not match {filename}: these context and removed lines are not in "
         f"it{_where_looked(hunk)}:\n"
-        f"{_quote(old)}\n{_nearest(lines, old, filename)}{also}"
+        f"{_quote(old)}\n{_nearest(lines, old, filename)}{also}{_hints(lines, hunk)}"
         "Copy context and removed lines exactly from the file as shown."
     )
+
+
+def _hints(lines: list[str], hunk: Hunk) -> str:
+    """Why a hunk that matches nowhere may not: a placeholder, lines without a marker."""
+    in_file = {_collapse(line) for line in lines}
+    hints = ""
+    placeholders = [
+        x
+        for x in hunk.old
+        if (is_placeholder(x) or x.strip() in ("...", "…")) and _collapse(x) not in in_file
+    ]
+    if placeholders:
+        hints += (
+            f"The line\n    |{placeholders[0]}\nreads as a placeholder for code left out; a "
+            "diff cannot leave code out: copy the lines it stands for.\n"
+        )
+    unmarked = [x for x in hunk.unmarked if _collapse(x) not in in_file]
+    if unmarked:
+        hints += (
+            f"The line\n    |{unmarked[0]}\nhas no leading ' ', '-' or '+', so it was read "
+            "as a context line, and it is not a line of the file. Put no text inside a hunk.\n"
+        )
+    return hints
+
+
+def _refuse_if_already_applied(lines: list[str], hunk: Hunk, label: str, filename: str) -> None:
+    """Refuse a hunk whose old lines are missing because its new lines are there.
+
+    A model that sends a patch again after it was applied gets told so, rather
+    than that its context does not match.
+    """
+    new = [_collapse(x) for x in hunk.new]
+    if not new or not any(new):
+        return
+    file_lines = [_collapse(x) for x in lines]
+    at = [s for s in range(len(lines) - len(new) + 1) if file_lines[s : s + len(new)] == new]
+    if at:
+        raise PatchError(
+            f"{label}'s change is already in the file: its new lines are at line "
+            f"{at[0] + 1} of {filename}, and the lines it removes or replaces are not "
+            "there. The patch (or this part of it) seems to have been applied already. "
+            "Nothing was applied; check the current file and send only what is still missing."
+        )
+
+
+def _under_heading(
+    lines: list[str], hunk: Hunk, found: list[int], header: int | None, label: str, filename: str
+) -> list[int]:
+    """The places among `found` inside the def, class or block the hunk's heading names.
+
+    A heading that is no line of the file says nothing (models invent them). When
+    the header's own line number is one of the places but not under the heading,
+    the two disagree and the hunk is refused.
+    """
+    wanted = _collapse(hunk.heading)
+    if not any(_collapse(line).startswith(wanted) for line in lines):
+        return found
+    under = [start for start in found if _is_under(lines, start, wanted)]
+    where = ", ".join(str(start + 1) for start in found[:10])
+    if header in found and header not in under:
+        raise PatchError(
+            f"{label} fits {len(found)} places in {filename} (lines {where}). Its @@ header's "
+            f"line number points at line {header + 1}, but its heading `{hunk.heading}` names "
+            "another place: the two disagree, so where it goes is unknown. Nothing was "
+            "applied. Correct the line number or the heading, or add context lines that "
+            "occur once."
+        )
+    if not under:
+        raise PatchError(
+            f"{label} fits {len(found)} places in {filename} (lines {where}), and none of them "
+            f"is inside `{hunk.heading}` as its heading says. Nothing was applied. Correct the "
+            "heading, or add context lines that occur once."
+        )
+    return under
+
+
+def _is_under(lines: list[str], start: int, wanted: str) -> bool:
+    """Whether a line that starts with `wanted` encloses (or is) the line at `start`.
+
+    Enclosing lines are those less indented than everything from them to the hunk;
+    the last top-level line before the hunk counts too (what `git diff` writes).
+    """
+    if _collapse(lines[start]).startswith(wanted):
+        return True
+    first = next((line for line in lines[start:] if line.strip()), "")
+    depth = len(first) - len(first.lstrip())
+    top_level_seen = False
+    for i in range(start - 1, -1, -1):
+        line = lines[i]
+        if not line.strip():
+            continue
+        indent = len(line) - len(line.lstrip())
+        if indent < depth or (not top_level_seen and re.match(r"[A-Za-z_$]", line)):
+            if _collapse(line).startswith(wanted):
+                return True
+            depth = min(depth, indent)
+            top_level_seen |= indent == 0
+            if top_level_seen and depth == 0:
+                return False
+    return False
 
 
 def _where_looked(hunk: Hunk) -> str:
@@ -735,58 +1012,255 @@ def _apply_hunks(
 ) -> tuple[str, str, list[str]]:
     """The new file, the weakest placement method used, and what was assumed."""
     newline = "\r\n" if "\r\n" in original else "\n"
-    source = original.replace("\r\n", "\n")
+    bom = "\ufeff" if original.startswith("\ufeff") else ""  # kept, even if line 1 changes
+    # A file that mixes CRLF and LF keeps each line's own ending (its lines are
+    # output with their "\r"); added lines take the more common one.
+    mixed = newline == "\r\n" and re.search("(?<!\r)\n", original) is not None
+    source = original.removeprefix(bom)
+    if not mixed:
+        source = source.replace("\r\n", "\n")
     ends_with_newline = source.endswith("\n") or source == ""
-    lines = source.split("\n")
+    output_lines = source.split("\n")
     if ends_with_newline:
-        lines.pop()
+        output_lines.pop()
+    lines = [line.removesuffix("\r") for line in output_lines] if mixed else output_lines
+    crlf_lines = sum(line.endswith("\r") for line in output_lines)
+    ending = "\r" if mixed and crlf_lines * 2 >= len(output_lines) else ""
     hunks = parse()
+    for hunk in hunks:
+        _refuse_placeholders(hunk, len(hunks), filename)
     trusted = trusted_headers(hunks)
     placements: list[Placement] = []
+    notes: list[str] = []
     for hunk in hunks:
         placed = place(lines, hunk, len(hunks), filename, hunk.number in trusted)
-        if not any(p.start == placed.start and p.hunk.same_change(hunk) for p in placements):
+        placed = _reindented(placed, lines, len(hunks), filename, notes)
+        _refuse_if_repeated(placed, lines, len(hunks), filename)
+        if not any(p.start == placed.start and p.hunk.same_change(placed.hunk) for p in placements):
             placements.append(placed)  # the same hunk twice is applied once
+            notes.extend(_dropped_notes(placed, lines, len(hunks), filename))
+            notes.extend(_unmarked_notes(placed.hunk, len(hunks)))
     placements.sort(key=lambda p: (p.start, p.length))
-    for before, after in itertools.pairwise(placements):
-        if before.start + before.length > after.start:
-            first, second = sorted((before, after), key=lambda p: p.hunk.number)
-            kind = f"{first.hunk.kind}s"
-            raise PatchError(
-                f"{kind} {first.hunk.number} and {second.hunk.number} overlap in {filename} "
-                f"(lines {_span(first)} and {_span(second)}): merge them into one "
-                f"{first.hunk.kind.lower()}."
-            )
+    placements = _merge_overlaps(placements, lines, filename, notes)
     result: list[str] = []
-    notes: list[str] = []
     cursor = 0
     final_newline = ends_with_newline
     for placement in placements:
         hunk = placement.hunk
-        result.extend(lines[cursor : placement.start])
-        result.extend(render(placement, lines))
-        notes.extend(_dropped_notes(placement, lines, len(hunks), filename))
+        result.extend(output_lines[cursor : placement.start])
+        result.extend(render(placement, output_lines, ending))
         cursor = placement.start + placement.length
-        if cursor == len(lines) and not v4a and hunk.lines[-1][0] != " ":
+        if cursor == len(lines) and not v4a and hunk.lines and hunk.lines[-1][0] != " ":
             # The hunk changes the file's last line, so it decides the final newline:
             # one, unless its new side says "\ No newline at end of file" (a model
             # often forgets the marker). A hunk that only has the last line as context
             # leaves the file's ending as it was. V4A cannot say, so it never changes.
             final_newline = not hunk.new_ends_without_newline
-    result.extend(lines[cursor:])
+    result.extend(output_lines[cursor:])
     method = max((p.method for p in placements), key=METHOD_RANK.__getitem__)
     code = "\n".join(result) + ("\n" if final_newline and result else "")
-    return code.replace("\n", newline), method, notes
+    if mixed:
+        if final_newline and result and not ends_with_newline:
+            code = code[:-1] + ending + "\n"  # a new final newline, as added lines end
+        return bom + code, method, notes
+    return bom + code.replace("\n", newline), method, notes
 
 
-def render(placement: Placement, lines: list[str]) -> list[str]:
-    """The lines that replace the placement's span of the file."""
+def _refuse_placeholders(hunk: Hunk, total: int, filename: str) -> None:
+    """Refuse a hunk that adds a placeholder for code it left out.
+
+    `# ... existing code ...` or `...  # body unchanged` among added lines means the
+    model abbreviated: applied literally, the comment is written and the lines it
+    stands for (removed, or never written) are lost. A placeholder the hunk also
+    removes is being kept, not invented.
+    """
+    removed = {text.strip() for kind, text in hunk.lines if kind == "-"}
+    added = [text for kind, text in hunk.lines if kind == "+" and text.strip() not in removed]
+    line = next((text for text in added if is_placeholder(text)), None) or lost_body(hunk.lines)
+    if line is None:
+        return
+    raise PatchError(
+        f"{hunk.kind} {hunk.number} of {total} adds a line that reads as a placeholder for "
+        f"code left out:\n    |{line}\nA patch is applied literally: the placeholder would be "
+        f"written into {filename} and the code it stands for would be lost. Nothing was "
+        "applied. Write the code out in full: keep unchanged lines as context lines "
+        "(' '), and mark only the lines you change with '-' and '+'."
+    )
+
+
+def _reindented(
+    placement: Placement, lines: list[str], total: int, filename: str, notes: list[str]
+) -> Placement:
+    """The placement with its added lines indented as the file is (tabs or spaces).
+
+    A model copying a tab-indented file often writes spaces (and the reverse); the
+    whitespace-tolerant placement finds the place, but added lines kept verbatim
+    would mix tabs and spaces. The step is read from the hunk's own context lines
+    against the file's (else four spaces a tab, or the file's space step a tab).
+    """
+    file_char = file_indent_char(lines)
+    hunk = placement.hunk
+    if file_char is None:
+        return placement
+    patch_char = "\t" if file_char == " " else " "
+    if not any(patch_char in indent_of(text) for kind, text in hunk.lines if kind == "+"):
+        return placement
+    ratio = (1, 4) if file_char == "\t" else (space_unit(lines), 1)
+    at = placement.start
+    for j, theirs in enumerate(hunk.old):
+        at += placement.dropped.get(j, 0)
+        mine, ours = indent_of(theirs), indent_of(lines[at])
+        at += 1
+        if mine and ours and set(mine) == {patch_char} and set(ours) == {file_char}:
+            step = math.gcd(len(ours), len(mine))
+            ratio = (len(ours) // step, len(mine) // step)
+            break
+    converted: list[tuple[str, str]] = []
+    for kind, text in hunk.lines:
+        new = reindent(text, file_char, patch_char, ratio) if kind == "+" else text
+        if new is None:
+            raise PatchError(
+                f"{hunk.kind} {hunk.number} of {total} adds a line whose indentation does not "
+                f"fit {filename}, which indents with {'tabs' if file_char == chr(9) else 'spaces'}:"
+                f"\n    |{text}\nNothing was applied. Indent added lines as the file does."
+            )
+        converted.append((kind, new))
+    if converted == hunk.lines:
+        return placement
+    what = "tabs" if file_char == "\t" else "spaces"
+    notes.append(
+        f"{hunk.kind} {hunk.number} of {total} indented its added lines with "
+        f"{'spaces' if file_char == chr(9) else 'tabs'}; {filename} indents with {what}, so "
+        f"they were re-indented with {what}."
+    )
+    return dataclasses.replace(placement, hunk=dataclasses.replace(hunk, lines=converted))
+
+
+def _refuse_if_repeated(placement: Placement, lines: list[str], total: int, filename: str) -> None:
+    """Refuse a hunk whose added lines are already right where they would go.
+
+    A patch sent again after it was applied still fits when it only adds lines at
+    its edge (an append at the end of the file, an import at the start): its
+    context is still there, and a second copy would go in next to the first.
+    """
+    hunk = placement.hunk
+    kinds = [kind for kind, _ in hunk.lines]
+    first_old = next((i for i, kind in enumerate(kinds) if kind != "+"), len(kinds))
+    last_old = max((i for i, kind in enumerate(kinds) if kind != "+"), default=-1)
+    leading = [text for _, text in hunk.lines[:first_old]]
+    trailing = [text for _, text in hunk.lines[last_old + 1 :]] if last_old >= 0 else []
+    start, end = placement.start, placement.start + placement.length
+    neighbours = []
+    if leading:
+        neighbours.append((leading, lines[max(start - len(leading), 0) : start], start))
+        if not hunk.old:  # additions only: the copy may also follow
+            neighbours.append((leading, lines[start : start + len(leading)], start))
+    if trailing:
+        neighbours.append((trailing, lines[end : end + len(trailing)], end))
+    for added, there, at in neighbours:
+        if any(x.strip() for x in added) and [_collapse(x) for x in added] == [
+            _collapse(x) for x in there
+        ]:
+            raise PatchError(
+                f"{hunk.kind} {hunk.number} of {total} adds lines that are already in the file "
+                f"right where they would go (by line {at + 1} of {filename}):\n"
+                f"{_quote(added)}\nThe patch seems to have been applied already. Nothing was "
+                "applied; check the current file and send only what is still missing."
+            )
+
+
+def _merge_overlaps(
+    placements: list[Placement], lines: list[str], filename: str, notes: list[str]
+) -> list[Placement]:
+    """Overlapping hunks joined into one when the lines they share are only context.
+
+    Hunks written against the same file often share context lines (a change four
+    lines below another). They are joined when every shared line is context in
+    both and they do not both add lines at one place; otherwise the overlap is
+    refused. `placements` are sorted by start.
+    """
+    merged: list[Placement] = []
+    for placement in placements:
+        if not merged or merged[-1].start + merged[-1].length <= placement.start:
+            merged.append(placement)
+            continue
+        before = merged[-1]
+        ops_a, adds_a = _edits(before)
+        ops_b, adds_b = _edits(placement)
+        # Shared lines must be context in both: a line both remove may be replaced
+        # differently (or not at all) by each, and two additions at one place have
+        # no order.
+        shared = ops_a.keys() & ops_b.keys()
+        clash = any(ops_a[i] != " " or ops_b[i] != " " for i in shared) or bool(
+            adds_a.keys() & adds_b.keys()
+        )
+        first, second = sorted((before, placement), key=lambda p: p.hunk.number)
+        if clash:
+            kind = f"{first.hunk.kind}s"
+            raise PatchError(
+                f"{kind} {first.hunk.number} and {second.hunk.number} overlap in {filename} "
+                f"(lines {_span(first)} and {_span(second)}), and one changes lines the other "
+                f"keeps or changes otherwise: merge them into one {first.hunk.kind.lower()}."
+            )
+        ops, adds = {**ops_a, **ops_b}, {**adds_a, **adds_b}
+        low = before.start
+        high = max(before.start + before.length, placement.start + placement.length)
+        joined: list[tuple[str, str]] = []
+        for i in range(low, high):
+            joined += [("+", text) for text in adds.get(i, [])]
+            joined.append((ops[i], lines[i]))
+        joined += [("+", text) for text in adds.get(high, [])]
+        last = placement if placement.start + placement.length == high else before
+        hunk = dataclasses.replace(
+            first.hunk, lines=joined, new_ends_without_newline=last.hunk.new_ends_without_newline
+        )
+        method = max(before.method, placement.method, key=METHOD_RANK.__getitem__)
+        merged[-1] = Placement(hunk, low, method)
+        notes.append(
+            f"{first.hunk.kind}s {first.hunk.number} and {second.hunk.number} overlap on lines "
+            "they both leave unchanged; they were applied as one."
+        )
+    return merged
+
+
+def _edits(placement: Placement) -> tuple[dict[int, str], dict[int, list[str]]]:
+    """What a placement does: each file line it covers kept (" ") or removed ("-"),
+    and the lines it adds before each file line index."""
+    ops: dict[int, str] = {}
+    adds: dict[int, list[str]] = {}
+    at, old_index = placement.start, 0
+    for kind, text in placement.hunk.lines:
+        if kind == "+":
+            adds.setdefault(at, []).append(text)
+            continue
+        for _ in range(placement.dropped.get(old_index, 0)):
+            ops[at] = " "
+            at += 1
+        ops[at] = kind
+        at += 1
+        old_index += 1
+    return ops, adds
+
+
+def _unmarked_notes(hunk: Hunk, total: int) -> list[str]:
+    if not hunk.unmarked:
+        return []
+    quoted = _quote(hunk.unmarked)
+    return [
+        f"{hunk.kind} {hunk.number} of {total} had lines without their leading space:\n"
+        f"{quoted}\nThey matched the file as context lines and were kept unchanged."
+    ]
+
+
+def render(placement: Placement, lines: list[str], ending: str = "") -> list[str]:
+    """The lines that replace the placement's span of the file (`ending` after each
+    added line: a "\r" where the file mixes line endings and keeps each line's own)."""
     result: list[str] = []
     at = placement.start  # the next line of the file in the hunk's span
     old_index = 0
     for kind, added in placement.hunk.lines:
         if kind == "+":
-            result.append(added)
+            result.append(added + ending)
             continue
         kept = placement.dropped.get(old_index, 0)
         result.extend(lines[at : at + kept])  # lines the hunk left out, unchanged
@@ -844,7 +1318,18 @@ def _apply_v4a(original: str, text: str, filename: str) -> tuple[str, str, list[
         body.append(line)
     while body and body[-1] == "":
         body.pop()  # blank lines before `*** End Patch` end the patch; they are not context
-    return _apply_hunks(original, filename, lambda: parse_v4a(body), v4a=True)
+    # A line with no marker is a context line that lost its leading space (a line at
+    # column 0, such as `writer = Agent(` or `@function_tool`): placing checks it.
+    unmarked = [line for line in body if line and not line.startswith((" ", "+", "-", "@@", "***"))]
+    body = [" " + line if line in unmarked else line for line in body]
+
+    def parse() -> list[Hunk]:
+        hunks = parse_v4a(body)
+        for hunk in hunks:
+            hunk.unmarked = [line for line in unmarked if line in hunk.old]
+        return hunks
+
+    return _apply_hunks(original, filename, parse, v4a=True)
 
 
 def parse_v4a(body: list[str]) -> list[Hunk]:

@@ -16,6 +16,11 @@ when the headers carry no `a/` `b/` prefixes; its default fuzz factor of 2 stays
 The time per case is the applier alone: `apply_patch`, or the one subprocess (the
 temporary directory and `git init` are set up before the clock starts).
 
+The held-out split (tests/patch_corpus/heldout/) is scored apart, after the main
+corpus: its cases were written before the applier was changed for them and were not
+looked at while it was, so its figures estimate the rate on kinds of damage the
+applier was not tuned to.
+
 V4A patches (`*** Begin Patch`, the format of OpenAI's apply_patch tool) are
 reported apart from unified diffs. `git apply` and GNU `patch` cannot read V4A: they
 are still run on those cases and counted in the "all cases" table (where every V4A
@@ -40,6 +45,7 @@ sys.path.insert(0, str(ROOT))
 from agents_app.patching import apply_patch  # noqa: E402
 
 CORPUS = ROOT / "tests" / "patch_corpus"
+HELDOUT = CORPUS / "heldout"
 OUTCOMES = ("applied correctly", "refused correctly", "not handled", "wrongly applied")
 # An applier takes (original, patch) and returns the new file (None for a refusal)
 # and the seconds the application itself took.
@@ -138,12 +144,16 @@ def table(
         print(f"{name:<12}{cells}{correct / len(cases):>9.1%}{median_ms:>8.2f} ms")
 
 
-def main() -> None:
-    cases = sorted(p for p in CORPUS.iterdir() if p.is_dir())
+def cases_in(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if (p / "original.py").exists())
+
+
+def report(label: str, cases: list[Path]) -> None:
+    """The all-cases, unified and V4A tables for one set of cases."""
     v4a = [case for case in cases if is_v4a(case)]
     unified = [case for case in cases if not is_v4a(case)]
     appliers = (("vibegrapher", ours), ("git apply", git_apply), ("GNU patch", gnu_patch))
-    print(f"patch corpus: tests/patch_corpus ({len(unified)} unified diffs, {len(v4a)} V4A)")
+    print(f"{label} ({len(unified)} unified diffs, {len(v4a)} V4A)")
     by_kind: dict[str, dict[str, tuple[Counter[str], list[float], list[str]]]] = {}
     for kind, subset in (("unified", unified), ("v4a", v4a)):
         by_kind[kind] = {name: score(applier, subset) for name, applier in appliers}
@@ -169,6 +179,20 @@ def main() -> None:
     for name, (_, _, wrong) in everything.items():
         if wrong:
             print(f"wrongly applied by {name}: {', '.join(sorted(wrong))}")
+    missed = [
+        case.name
+        for case in cases
+        if (case / "expected.py").exists()
+        and ours(read(case / "original.py"), read(case / "patch.diff"))[0] is None
+    ]
+    if missed:
+        print(f"not handled by vibegrapher: {', '.join(missed)}")
+
+
+def main() -> None:
+    report("patch corpus: tests/patch_corpus", cases_in(CORPUS))
+    print()
+    report("held-out split: tests/patch_corpus/heldout", cases_in(HELDOUT))
 
 
 if __name__ == "__main__":
