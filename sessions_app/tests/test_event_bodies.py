@@ -35,8 +35,8 @@ DIFF = "8a3c1d4e-0000-4000-8000-000000000003"
 
 def long_events(project_id: str) -> list[Event]:
     """One of each event type whose fields can be long, each over 64 KB."""
-    usage: TokenUsage = {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3, "model": "m",
-             "agent": "vibecoder", "iteration": 1}  # fmt: skip
+    usage: TokenUsage = {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3,
+                         "model": "m", "agent": "vibecoder", "iteration": 1}  # fmt: skip
     return [
         {"type": "conversation_message", "message_id": MESSAGE, "session_id": SESSION,
          "role": "assistant", "agent": "vibecoder", "content": LONG, "patch_preview": LONG,
