@@ -11,6 +11,7 @@ while a client's 65 KB frame is still closed with 1009.
 import asyncio
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -318,3 +319,25 @@ async def test_a_400_kb_event_goes_out_whole_while_a_65_kb_frame_in_is_refused(
             await asyncio.wait_for(frames_until(ws, "never"), 10)
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
     assert "PayloadExceededError" not in await asyncio.to_thread(daphne_inline.log.read_text)
+
+
+@pytest.mark.redis
+async def test_any_server_process_answers_for_a_body_another_kept(
+    model: ModelServer, redis_url: str, tmp_path: Path
+) -> None:
+    env = {"REDIS_URL": redis_url, "OPENAI_BASE_URL": model.base_url, "OPENAI_API_KEY": "k"}
+    with AppServer(tmp_path, **env) as a, AppServer(tmp_path, **env) as b:
+        a.manage("migrate", "--no-input", "-v0")
+        await asyncio.to_thread(a.start)
+        await asyncio.to_thread(b.start)
+        on_a = await asyncio.to_thread(new_project, a, "gus")
+        on_b = Project(b, {"project_id": on_a.id, "token": on_a.token})
+        session_id = await asyncio.to_thread(on_a.session)
+        async with on_b.socket(max_size=INLINE_MAX) as ws:
+            await asyncio.to_thread(
+                on_a.ok, "POST", f"/api/sessions/{session_id}/messages", json={"prompt": "Hi"}
+            )
+            events = await frames_until(ws, "run_finished", session_id)
+        (reference,) = [e for e in events if e.get("event_type") == "conversation_message"]
+        message = await asyncio.to_thread(whole, on_b, reference)
+        assert message["content"] == ANSWER
