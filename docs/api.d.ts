@@ -238,6 +238,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/projects/{project_id}/events/{event_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The whole event a WebSocket `large_event` stands for
+         * @description The event's JSON, byte for byte as the socket would have carried it (a `WebSocketEvent`). Kept EVENT_BODY_TTL_SECONDS (600) after it was sent; then 404.
+         */
+        get: operations["projects_events_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/projects/{project_id}/export": {
         parameters: {
             query?: never;
@@ -798,6 +818,20 @@ export interface components {
             status: "alive";
             connections: number;
         };
+        /** @description An event whose JSON is over WS_EVENT_INLINE_MAX_BYTES, sent in its place: GET `body_url` (authenticated as any API call) for the whole event, then apply it as if it had come here, before any event that follows. `body_url` is null when the event was over EVENT_BODY_MAX_BYTES and not kept: re-read the state, as after a reconnect. A body can be fetched for EVENT_BODY_TTL_SECONDS (then 404: re-read the state). */
+        LargeEvent: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "large_event";
+            event_type: string;
+            ids: {
+                [key: string]: string;
+            };
+            bytes: number;
+            body_url: string | null;
+        };
         Message: {
             /** Format: uuid */
             readonly id: string;
@@ -1228,7 +1262,7 @@ export interface components {
          */
         WebSocketCloseCode: 1009 | 4401 | 4403 | 4404 | 4429;
         /** @description One JSON text frame from the server: an event, `type` first. */
-        WebSocketEvent: components["schemas"]["ConversationMessageEvent"] | components["schemas"]["MessageDeltaEvent"] | components["schemas"]["TokenUsageEvent"] | components["schemas"]["RunFinishedEvent"] | components["schemas"]["DiffCreatedEvent"] | components["schemas"]["DiffStatusEvent"] | components["schemas"]["CodeChangedEvent"] | components["schemas"]["TestCompletedEvent"] | components["schemas"]["TestStatusEvent"] | components["schemas"]["QuickTestEvent"] | components["schemas"]["HeartbeatEvent"] | components["schemas"]["PongEvent"];
+        WebSocketEvent: components["schemas"]["ConversationMessageEvent"] | components["schemas"]["MessageDeltaEvent"] | components["schemas"]["TokenUsageEvent"] | components["schemas"]["RunFinishedEvent"] | components["schemas"]["DiffCreatedEvent"] | components["schemas"]["DiffStatusEvent"] | components["schemas"]["CodeChangedEvent"] | components["schemas"]["TestCompletedEvent"] | components["schemas"]["TestStatusEvent"] | components["schemas"]["QuickTestEvent"] | components["schemas"]["HeartbeatEvent"] | components["schemas"]["LargeEvent"] | components["schemas"]["PongEvent"];
         WorkflowGraph: {
             nodes: components["schemas"]["GraphNode"][];
             edges: components["schemas"]["GraphEdge"][];
@@ -2094,6 +2128,47 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Error"] | components["schemas"]["FieldErrors"];
+                };
+            };
+            /** @description No credentials, or an invalid or expired token (`WWW-Authenticate: Token`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object among yours (someone else's answers 404 too). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    projects_events_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                event_id: string;
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The event, as if it had come over the socket. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebSocketEvent"];
                 };
             };
             /** @description No credentials, or an invalid or expired token (`WWW-Authenticate: Token`). */

@@ -92,4 +92,8 @@ def add_events(document: dict[str, Any]) -> None:
         "server_frames": {"$ref": REF_PREFIX + "WebSocketEvent"},
         "close_codes": {str(code): meaning for code, meaning in codes.items()},
         "heartbeat_seconds": "WS_HEARTBEAT_SECONDS (30): a `heartbeat` event.",
+        "large_events": "An event whose JSON is over WS_EVENT_INLINE_MAX_BYTES (64 KB) "
+        "comes as a `large_event` (`LargeEvent`): GET its `body_url` for the whole event "
+        "and apply that in its place, before the events that follow it. Frames from the "
+        "server have no size limit; WS_MAX_FRAME_BYTES is for the client's.",
     }

@@ -4,6 +4,8 @@ import uuid
 
 from adrf.views import APIView as AsyncAPIView
 from asgiref.sync import async_to_sync, sync_to_async
+from django.conf import settings
+from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -22,7 +24,7 @@ from rest_framework.views import APIView
 from agents_app import runs
 from agents_app.errors import ModelNotConfigured
 from projects.services import get_owned_project
-from sessions_app import costs, services
+from sessions_app import costs, event_bodies, services
 from sessions_app.models import ConversationMessage, VibecodeSession
 from sessions_app.serializers import (
     FullResponseSerializer,
@@ -127,6 +129,33 @@ class ProjectUsageView(APIView):
     def get(self, request: Request, project_id: uuid.UUID) -> Response:
         project = get_owned_project(api_user(request), project_id)
         return Response(costs.project_usage(project.id))
+
+
+@extend_schema(
+    summary="The whole event a WebSocket `large_event` stands for",
+    description="The event's JSON, byte for byte as the socket would have carried it (a "
+    "`WebSocketEvent`). Kept EVENT_BODY_TTL_SECONDS (600) after it was sent; then 404.",
+    responses={
+        200: OpenApiResponse(
+            response={"$ref": "#/components/schemas/WebSocketEvent"},
+            description="The event, as if it had come over the socket.",
+        ),
+        **authed_errors(),
+    },
+)
+class EventBodyView(APIView):
+    def get(self, request: Request, project_id: uuid.UUID, event_id: uuid.UUID) -> HttpResponse:
+        get_owned_project(api_user(request), project_id)
+        text = event_bodies.find(project_id, event_id)
+        if text is None:
+            raise NotFound(
+                "No such event: its body is kept "
+                f"{settings.EVENT_BODY_TTL_SECONDS} s after it is sent. Re-read what it "
+                "would have changed (the session's messages, the diff, the project), as "
+                "after a reconnect."
+            )
+        # As kept: the very JSON the socket would have carried, not parsed again.
+        return HttpResponse(text, content_type="application/json")
 
 
 @extend_schema(

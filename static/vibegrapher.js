@@ -21,15 +21,31 @@
     return data;
   }
 
+  // An event too long for one WebSocket message comes as a `large_event` that names
+  // where the whole event is: fetched here, or null when it cannot be (expired).
+  async function wholeEvent(event) {
+    if (event.type !== "large_event") return event;
+    if (!event.body_url) return null;
+    const response = await fetch(event.body_url, { credentials: "same-origin" });
+    return response.ok ? response.json() : null;
+  }
+
   function connect(onEvent, onOpen) {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     const socket = new WebSocket(`${scheme}://${location.host}/ws/projects/${config.projectId}/`);
     socket.onopen = onOpen;
+    // Events are applied one after the other, in the order they came: one behind a
+    // `large_event` waits until the fetched event is applied (fetches start at once).
+    let applied = Promise.resolve();
     socket.onmessage = (message) => {
-      const event = JSON.parse(message.data);
-      onEvent(event);
-      // For the page's other scripts (graph.js): one socket per page.
-      document.dispatchEvent(new CustomEvent("vibegrapher:event", { detail: event }));
+      const fetched = wholeEvent(JSON.parse(message.data)).catch(() => null);
+      applied = applied.then(() => fetched).then((event) => {
+        // A lost event: re-read the stored state, as after a reconnect.
+        if (event === null) return onOpen();
+        onEvent(event);
+        // For the page's other scripts (graph.js): one socket per page.
+        document.dispatchEvent(new CustomEvent("vibegrapher:event", { detail: event }));
+      }).catch((error) => console.error("vibegrapher: an event could not be applied", error));
     };
     socket.onclose = (event) => {
       const reason = CLOSE_REASONS[event.code];

@@ -221,6 +221,13 @@ WS_MAX_SOCKETS_PER_USER: int = env.int("WS_MAX_SOCKETS_PER_USER", default=20)
 # Events are best-effort: an emit that the channel layer (Redis) has not taken within
 # this time is dropped and logged, so a run never waits on an unreachable Redis.
 EVENT_EMIT_TIMEOUT_SECONDS: float = env.float("EVENT_EMIT_TIMEOUT_SECONDS", default=2.0)
+# An event whose JSON is longer than this is sent as a `large_event` reference: the
+# client fetches the whole event over HTTP (sessions_app/event_bodies.py).
+WS_EVENT_INLINE_MAX_BYTES: int = env.int("WS_EVENT_INLINE_MAX_BYTES", default=64 * 1024)
+# How long such an event's body can be fetched (in the cache: Redis, or process memory).
+EVENT_BODY_TTL_SECONDS: int = env.int("EVENT_BODY_TTL_SECONDS", default=600)
+# A body over this is not kept: its reference says so, and the client re-reads the state.
+EVENT_BODY_MAX_BYTES: int = env.int("EVENT_BODY_MAX_BYTES", default=8 * 1024 * 1024)
 
 # --- Auth and API ---------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

@@ -137,8 +137,10 @@ class Example:
 
 
 async def test_the_worked_example_answers_as_documented(
-    transactional_db, model_server, user: User
+    transactional_db, model_server, user: User, settings
 ) -> None:
+    # The longer events (the VibeCoder's patch, the new code) come as references.
+    settings.WS_EVENT_INLINE_MAX_BYTES = 1024
     client = AsyncClient()
     anonymous = Example(client)
     # docs/api.md, step by step: a token, a project, a session, a prompt, the run's
@@ -192,9 +194,17 @@ async def test_the_worked_example_answers_as_documented(
     started = await call(
         "POST", f"/api/sessions/{sid}/messages", {"prompt": "Billing handles refunds"}, 202
     )
+
+    async def next_event(timeout: float) -> Any:  # noqa: ASYNC109 (channels' name)
+        event = await socket.receive_json_from(timeout=timeout)
+        if event["type"] == "large_event":
+            seen_types.append("large_event")
+            event = await call("GET", event["body_url"])
+        return event
+
     seen_types = []
     while True:
-        event = await socket.receive_json_from(timeout=20)
+        event = await next_event(20)
         seen_types.append(event["type"])
         if event["type"] == "run_finished":
             break
@@ -218,7 +228,7 @@ async def test_the_worked_example_answers_as_documented(
     await call("POST", f"/api/diffs/{did}/review", {"approved": False}, expect=400)
     await call("POST", f"/api/diffs/{did}/review", {"approved": True})
     committed = await call("POST", f"/api/diffs/{did}/commit", {"commit_message": "feat: refunds"})
-    while (event := await socket.receive_json_from(timeout=5))["type"] != "code_changed":
+    while (event := await next_event(5))["type"] != "code_changed":
         pass
     assert event["commit_sha"] == committed["committed_sha"]
     commits = await call("GET", f"/api/projects/{pid}/commits?limit=1")
@@ -255,7 +265,7 @@ async def test_the_worked_example_answers_as_documented(
         ("post", "/api/projects/{project_id}/tests/run"),
         ("get", "/api/projects/{project_id}/export"),
     }
-    assert set(seen_types) >= {"conversation_message", "token_usage", "diff_created"}
+    assert set(seen_types) >= {"conversation_message", "token_usage", "diff_created", "large_event"}
 
 
 def _template(path: str) -> str:
