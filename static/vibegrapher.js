@@ -466,6 +466,7 @@
   // until the person scrolls away to read; back at the prompt, it follows again. On wide
   // screens the conversation is its own pane (vibegrapher.css); on phones, the page.
   // A link to one message (#message-…) or a section is left where the browser put it.
+  // (A link to a section still finds the conversation pane at its newest message.)
   function followNewest(list) {
     const form = $("prompt-form");
     const paneAtEnd = () => list.scrollHeight - list.scrollTop - list.clientHeight < 48;
@@ -477,7 +478,8 @@
       list.scrollTop = list.scrollHeight;
       if (!formInView()) form.scrollIntoView({ block: "end" });
     }
-    let follow = !location.hash;
+    const target = location.hash && document.getElementById(decodeURIComponent(location.hash.slice(1)));
+    let follow = !target;
     let queued = false;
     const followed = () => {
       queued = false;
@@ -493,6 +495,7 @@
     const moved = () => { if (!queued) follow = paneAtEnd() && formInView(); };
     if ("scrollRestoration" in history) history.scrollRestoration = "manual";
     if (follow) showNewest();
+    else if (!list.contains(target)) list.scrollTop = list.scrollHeight;  // the pane only
     list.addEventListener("scroll", moved, { passive: true });
     window.addEventListener("scroll", moved, { passive: true });
     window.addEventListener("load", changed);
