@@ -144,9 +144,12 @@ async def test_the_seeded_tests_let_the_workflow_grow(async_api, socket, project
 
     _, events = await run_tests(async_api, socket, diff)
 
-    assert [(e["test_name"], e["status"], e["outcome"]) for e in events] == [
-        (name, "passed", "unchanged-pass") for name, _, _ in SAMPLE_TESTS
+    assert [(e["test_name"], e["status"]) for e in events] == [
+        (name, "passed") for name, _, _ in SAMPLE_TESTS
     ], [e["output"] for e in events]
+    # Not a regression, so no quick test refuses the patch (the base side may have hit
+    # its 5 s limit on a loaded machine: then the outcome reads "fixed").
+    assert all(e["outcome"] != "regressed" for e in events), events
     assert "'Shipping Agent'" in events[0]["output"]
 
 
