@@ -37,6 +37,34 @@ class TokenUsage(TypedDict):
     cost_usd: NotRequired[float | None]
 
 
+class RefusedTest(TypedDict):
+    """A quick test that passes on the current file and not on the patched one."""
+
+    name: str
+    # On the patched file: "failed", "error" or "timeout" (`limit`: which sandbox limit).
+    status: str
+    limit: str
+    # On the current file.
+    base_status: str
+    # The end of its output on the patched file.
+    output: str
+
+
+class PatchRefusal(TypedDict):
+    """Why the server refused a patch before any review (a message of role `check`).
+
+    `reason`: "tests" (it breaks a quick test that passes on the current file, listed in
+    `tests`), "apply" (it does not apply, or the result does not parse: `detail` says),
+    "invalid" (the patched file is refused, e.g. over the size limit), "empty" (it
+    changes nothing), "encoding" (its text has a lone surrogate).
+    `detail` is what the VibeCoder was told, in short.
+    """
+
+    reason: Literal["tests", "apply", "invalid", "empty", "encoding"]
+    detail: str
+    tests: list[RefusedTest]
+
+
 class ConversationMessageEvent(TypedDict):
     type: Literal["conversation_message"]
     message_id: str
@@ -54,6 +82,8 @@ class ConversationMessageEvent(TypedDict):
     diff_id: NotRequired[str]
     # The model's reasoning summary, when it gave one (reasoning models, Responses API).
     reasoning_summary: NotRequired[str]
+    # Role `check` only: why the server refused the round's patch before review.
+    refusal: NotRequired[PatchRefusal]
 
 
 class MessageDeltaEvent(TypedDict):
@@ -81,12 +111,16 @@ class TokenUsageEvent(TypedDict):
 class RunFinishedEvent(TypedDict):
     type: Literal["run_finished"]
     session_id: str
-    outcome: Literal["diff", "text", "max_iterations", "error", "cancelled"]
+    outcome: Literal[
+        "diff", "text", "max_iterations", "refused_by_tests", "patch_refused", "error", "cancelled"
+    ]
     diff_id: NotRequired[str]
     error: NotRequired[str]
     final_feedback: NotRequired[str]
     # The run was cut by a server restart or a dead server (outcome "error").
     interrupted: NotRequired[bool]
+    # Outcome "refused_by_tests" or "patch_refused": what the last refusal said.
+    refusal: NotRequired[str]
 
 
 class DiffCreatedEvent(TypedDict):
