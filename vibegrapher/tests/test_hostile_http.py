@@ -6,11 +6,13 @@ bodies (declared and chunked) and the process's memory under four 40 MB bodies.
 """
 
 import json
+import socket
 import threading
 import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import unquote
 
 import httpx
 import pytest
@@ -108,6 +110,12 @@ def test_a_body_django_will_not_read_is_a_json_413_on_an_async_view(api, user, s
         ("get", "/api/projects/not-a-uuid"),
         ("post", "/api/sessions/12345/messages"),
         ("get", f"/api/diffs/{uuid.uuid4()}/preview/"),
+        # Newlines: `.` and `$` in a route's regex let them through to Django's HTML 404.
+        ("patch", "/api/tests/%0A>x"),
+        ("get", "/api/projects%0A"),
+        ("get", f"/api/projects/{uuid.uuid4()}%0A"),
+        ("get", "/api%0A"),
+        ("get", "/api/x%0D%0Ay"),
     ],
 )
 def test_unknown_api_paths_are_json_404s(api, method: str, path: str) -> None:
@@ -115,7 +123,7 @@ def test_unknown_api_paths_are_json_404s(api, method: str, path: str) -> None:
 
     assert response.status_code == 404
     assert response["Content-Type"] == "application/json"
-    assert path in response.json()["detail"]
+    assert unquote(path) in response.json()["detail"]
 
 
 @pytest.mark.django_db
@@ -289,6 +297,58 @@ def test_large_bodies_are_json_413s_from_daphne(daphne: AppServer) -> None:
     assert streamed.status_code == 413
     assert streamed.json()["detail"].endswith("(MAX_BODY_BYTES_AUTH).")
     assert httpx.get(f"{daphne.url}/api/nope").json()["detail"].startswith("No API endpoint")
+
+
+def raw_request(port: int, request: bytes) -> tuple[int, str, Any]:
+    """Send exact bytes (no client normalises the path); the status, type and JSON body."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+        connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        connection.sendall(request)
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in lines[1:])
+    return int(lines[0].split()[1]), headers.get("Content-Type", ""), json.loads(body)
+
+
+@pytest.mark.parametrize(
+    ("target", "status"),
+    [
+        (b"/api/%FF%FE", 404),  # not UTF-8
+        (b"/api/projects/%C3%28", 404),
+        (b"/api/%00", 404),
+        (b"/api/tests/%0A%3E%C2%9E%09", 404),
+        (b"/api%0A", 404),
+        (b"/api/projects%0D%0A", 404),
+        (b"/api/../api/projects/x", 404),
+        (b"/api/%2e%2e/%2e%2e/etc/passwd", 404),
+        (b"/api/" + b"a" * 15_000, 404),
+        (b"/api/" + b"a" * 20_000, 414),  # over twisted's 16 KB request line
+        (b"/api/projects?limit=" + b"9" * 70_000, 414),
+    ],
+)
+def test_every_path_under_api_is_answered_in_json_by_daphne(
+    daphne: AppServer, target: bytes, status: int
+) -> None:
+    request = b"GET " + target + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+
+    answer_status, content_type, body = raw_request(daphne.port, request)
+
+    assert (answer_status, content_type) == (status, "application/json")
+    assert body["detail"]
+
+
+def test_oversized_and_malformed_headers_are_answered_in_json_by_daphne(daphne: AppServer) -> None:
+    long_header = b"GET /api/projects HTTP/1.1\r\nX-Big: " + b"a" * 20_000 + b"\r\n\r\n"
+    many_headers = b"GET /api/projects HTTP/1.1\r\n" + b"X-A: b\r\n" * 600 + b"\r\n"
+    malformed = b"GET\r\n\r\n"
+
+    assert raw_request(daphne.port, long_header)[:2] == (431, "application/json")
+    assert raw_request(daphne.port, many_headers)[:2] == (400, "application/json")
+    status, _, body = raw_request(daphne.port, malformed)
+    assert status == 400 and body["detail"].startswith("Bad request")
 
 
 def test_four_concurrent_40_mb_bodies_leave_daphne_memory_flat(daphne: AppServer) -> None:
