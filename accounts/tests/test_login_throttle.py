@@ -36,7 +36,7 @@ def page_login(username: str, password: str, ip: str):
 def test_api_the_tenth_wrong_password_locks_the_account_out(settings) -> None:
     statuses = [api_login("alice", f"guess-{n}", "10.0.0.1")[0] for n in range(10)]
 
-    assert statuses == [400] * 9 + [429]
+    assert statuses == [401] * 9 + [429]
     status, body, retry_after = api_login(*ALICE, "10.0.0.1")
     assert status == 429  # the right password too: the lockout holds until it ends
     assert retry_after == str(settings.LOGIN_LOCKOUT_SECONDS)
@@ -53,7 +53,7 @@ def test_api_the_tenth_wrong_password_locks_the_account_out(settings) -> None:
 def test_api_ten_wrong_passwords_from_one_ip_lock_that_ip_out() -> None:
     statuses = [api_login(f"nobody-{n}", "guess", "10.0.0.1")[0] for n in range(10)]
 
-    assert statuses == [400] * 9 + [429]
+    assert statuses == [401] * 9 + [429]
     assert api_login(*BOB, "10.0.0.1")[0] == 429  # per IP: any account from it
     assert api_login(*BOB, "10.0.0.2")[0] == 200  # the account itself is fine
 
@@ -79,7 +79,7 @@ def test_the_lockout_ends_after_its_time(settings) -> None:
     settings.LOGIN_FAILURE_LIMIT = 3
     settings.LOGIN_LOCKOUT_SECONDS = 1
     statuses = [api_login("alice", "guess", "10.0.0.1")[0] for _ in range(3)]
-    assert statuses == [400, 400, 429]
+    assert statuses == [401, 401, 429]
 
     time.sleep(1.2)
 
@@ -90,7 +90,7 @@ def test_a_right_password_does_not_add_to_the_count(settings) -> None:
     settings.LOGIN_FAILURE_LIMIT = 3
     for _ in range(5):
         assert api_login(*ALICE, "10.0.0.1")[0] == 200
-    assert [api_login("alice", "guess", "10.0.0.1")[0] for _ in range(3)] == [400, 400, 429]
+    assert [api_login("alice", "guess", "10.0.0.1")[0] for _ in range(3)] == [401, 401, 429]
 
 
 def test_the_client_ip_header_when_behind_a_proxy(settings) -> None:
@@ -104,7 +104,7 @@ def test_the_client_ip_header_when_behind_a_proxy(settings) -> None:
 
     # One attacker (one address) is locked out; the proxy's address is not.
     settings.LOGIN_FAILURE_LIMIT = 3
-    assert [login("203.0.113.9") for _ in range(3)] == [400, 400, 429]
+    assert [login("203.0.113.9") for _ in range(3)] == [401, 401, 429]
     response = APIClient(REMOTE_ADDR="172.16.0.1", HTTP_FLY_CLIENT_IP="198.51.100.7").post(
         "/api/auth/token", {"username": "bob", "password": BOB[1]}, format="json"
     )

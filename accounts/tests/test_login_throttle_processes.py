@@ -54,7 +54,7 @@ def test_two_processes_count_the_same_failures(redis_url: str) -> None:
             for n, server in enumerate([a, b] * 2)
         ]
 
-        assert statuses == [400] * 3 + [429]  # per account, wherever the guesses landed
+        assert statuses == [401] * 3 + [429]  # per account, wherever the guesses landed
         locked = api_login(a, "alice", "alice-pass-123", "10.0.1.1")
         assert locked.status_code == 429
         assert int(locked.headers["Retry-After"]) > 0

@@ -133,7 +133,7 @@ def test_token_endpoint(anon_api, user) -> None:
         ).status_code
         == 200
     )
-    assert bad.status_code == 400
+    assert bad.status_code == 401
 
 
 def test_commits_and_nodes(api, user) -> None:

@@ -331,3 +331,49 @@ def test_the_async_views_take_the_session_cookie_with_its_csrf_header(user: User
     assert without.status_code == 403 and "CSRF" in without.json()["detail"]
     assert with_header.status_code == 400 and "prompt" in with_header.json()
     validate_response("POST", url, 400, with_header.json())
+
+
+# The most bytes one character of a JSON string can take: an astral character escaped
+# as a surrogate pair (`\ud83d\ude00`), as Python's json.dumps writes it by default.
+MAX_BYTES_PER_CHARACTER = 12
+
+
+def _largest_body(schema: dict[str, Any], schemas: dict[str, Any]) -> int | None:
+    """Bytes of the largest JSON object `schema` allows, or None when a string in it is
+    unbounded (code, checked by MAX_CODE_BYTES instead)."""
+    if "$ref" in schema:
+        schema = schemas[schema["$ref"].rsplit("/", 1)[1]]
+    size = 2
+    for name, field in schema.get("properties", {}).items():
+        field = schemas[field["$ref"].rsplit("/", 1)[1]] if "$ref" in field else field
+        if field.get("type") == "string" and "enum" not in field:
+            if "maxLength" not in field:
+                return None
+            value = 2 + MAX_BYTES_PER_CHARACTER * field["maxLength"]
+        else:
+            value = 64  # a boolean, a number, a UUID, an enum value
+        size += len(json.dumps(name)) + 2 + value + 2
+    return size
+
+
+def test_every_valid_body_fits_its_routes_byte_limit() -> None:
+    # A body the document allows must not be refused as too large (413) by the body
+    # limit (vibegrapher/body_limit.py), however its client escapes the JSON.
+    from vibegrapher.body_limit import body_limit
+
+    document = openapi_document()
+    checked = []
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            content = operation.get("requestBody", {}).get("content", {})
+            if "application/json" not in content:
+                continue
+            schema = content["application/json"]["schema"]
+            largest = _largest_body(schema, document["components"]["schemas"])
+            if largest is None:
+                continue
+            concrete = path.replace("{", "").replace("}", "")
+            limit, setting = body_limit(concrete)
+            assert largest <= limit, f"{method.upper()} {path}: {largest} > {setting} {limit}"
+            checked.append(path)
+    assert "/api/auth/token" in checked and "/api/sessions/{session_id}/messages" in checked

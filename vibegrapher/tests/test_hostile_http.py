@@ -218,41 +218,41 @@ async def call(app: Any, path: str, chunks: list[bytes], headers: list[tuple[byt
 
 
 def test_each_route_has_its_limit(settings) -> None:
-    assert body_limit("/api/auth/token") == (4096, "MAX_BODY_BYTES_AUTH")
-    assert body_limit("/login/") == (4096, "MAX_BODY_BYTES_AUTH")
-    assert body_limit(f"/api/sessions/{uuid.uuid4()}/messages") == (65536, "MAX_BODY_BYTES_PROMPT")
+    assert body_limit("/api/auth/token") == (16384, "MAX_BODY_BYTES_AUTH")
+    assert body_limit("/login/") == (16384, "MAX_BODY_BYTES_AUTH")
+    assert body_limit(f"/api/sessions/{uuid.uuid4()}/messages") == (262144, "MAX_BODY_BYTES_PROMPT")
     assert body_limit("/api/projects") == (262144, "MAX_BODY_BYTES_CODE")
     assert body_limit(f"/api/projects/{uuid.uuid4()}/tests") == (262144, "MAX_BODY_BYTES_CODE")
     assert body_limit(f"/api/tests/{uuid.uuid4()}") == (262144, "MAX_BODY_BYTES_CODE")
-    assert body_limit(f"/api/diffs/{uuid.uuid4()}/review") == (65536, "MAX_BODY_BYTES_DEFAULT")
+    assert body_limit(f"/api/diffs/{uuid.uuid4()}/review") == (131072, "MAX_BODY_BYTES_DEFAULT")
     settings.MAX_BODY_BYTES_AUTH = 100
     assert body_limit("/api/auth/token") == (100, "MAX_BODY_BYTES_AUTH")
 
 
 async def test_a_declared_length_over_the_limit_is_refused_unread() -> None:
     app = EchoApp()
-    chunks = [b"x" * 4000, b"x" * 4000]
+    chunks = [b"x" * 9000, b"x" * 9000]
 
     status, headers, body, unread = await call(
-        BodySizeLimit(app), "/api/auth/token", chunks, [(b"content-length", b"8000")]
+        BodySizeLimit(app), "/api/auth/token", chunks, [(b"content-length", b"18000")]
     )
 
     assert status == 413 and not app.called
     assert headers[b"content-type"] == b"application/json"
     assert json.loads(body)["detail"] == (
-        "The request body is larger than 4096 bytes, the limit here (MAX_BODY_BYTES_AUTH)."
+        "The request body is larger than 16384 bytes, the limit here (MAX_BODY_BYTES_AUTH)."
     )
     assert unread == 0  # what the server had queued was read and dropped
 
 
 async def test_a_chunked_body_is_refused_once_it_passes_the_limit() -> None:
     app = EchoApp()
-    chunks = [b"x" * 3000, b"x" * 3000, b"x" * 3000]
+    chunks = [b"x" * 6000, b"x" * 6000, b"x" * 6000]
 
     status, _, body, _ = await call(BodySizeLimit(app), "/api/auth/token", chunks, [])
 
     assert status == 413 and not app.called
-    assert "4096 bytes" in json.loads(body)["detail"]
+    assert "16384 bytes" in json.loads(body)["detail"]
 
 
 async def test_a_body_within_the_limit_reaches_the_app_whole() -> None:
