@@ -145,6 +145,17 @@ def _state_body_rules(schemas: dict[str, Any]) -> None:
     for name, fields in PYTHON_FIELDS.items():
         for field in fields:
             schemas[name]["properties"][field]["format"] = "python"
+    # A rejection says what to change (feedback that is not only whitespace).
+    schemas["ReviewRequest"]["oneOf"] = [
+        {"properties": {"approved": {"const": True}}},
+        {
+            "properties": {
+                "approved": {"const": False},
+                "feedback": {"type": "string", "pattern": NOT_ONLY_WHITESPACE},
+            },
+            "required": ["feedback"],
+        },
+    ]
     # A node session names its agent; a global one names none (blank after trimming).
     schemas["SessionCreateRequest"]["oneOf"] = [
         {
