@@ -715,7 +715,7 @@ export interface components {
         } & {
             [key: string]: unknown;
         };
-        /** @description Bad input: each offending field (or `non_field_errors`) with its problems. */
+        /** @description Bad input: each offending field (or `non_field_errors`) with its problems. Never a `detail` key: a body with one is an `Error`. */
         FieldErrors: {
             [key: string]: string[] | string | Record<string, never>;
         };
@@ -869,6 +869,7 @@ export interface components {
         /** @description A test case; `project` comes from the URL on create and never changes. */
         PatchedTestCaseRequest: {
             name?: string;
+            /** Format: python */
             test_code?: string;
             /** @default false */
             quick_test: boolean;
@@ -906,6 +907,7 @@ export interface components {
         };
         ProjectCreateRequest: {
             name: string;
+            /** Format: python */
             code?: string;
         };
         /**
@@ -963,17 +965,22 @@ export interface components {
             output?: string;
         };
         RefineRequest: {
-            /** @default  */
-            hint: string;
+            hint?: string;
         };
         RefinedMessage: {
             commit_message: string;
         };
         ReviewRequest: {
             approved: boolean;
-            /** @default  */
+            feedback?: string;
+        } & ({
+            /** @constant */
+            approved?: true;
+        } | {
+            /** @constant */
+            approved?: false;
             feedback: string;
-        };
+        });
         ReviewedDiff: {
             /** Format: uuid */
             readonly id: string;
@@ -1104,9 +1111,16 @@ export interface components {
         SessionCreateRequest: {
             /** @default global */
             session_type: components["schemas"]["SessionTypeEnum"];
-            /** @default  */
+            node_id?: string;
+        } & ({
+            /** @constant */
+            session_type?: "global";
+            node_id?: string;
+        } | {
+            /** @constant */
+            session_type: "node";
             node_id: string;
-        };
+        });
         SessionPage: {
             results: components["schemas"]["Session"][];
             /**
@@ -1147,6 +1161,7 @@ export interface components {
         /** @description A test case; `project` comes from the URL on create and never changes. */
         TestCaseRequest: {
             name: string;
+            /** Format: python */
             test_code: string;
             /** @default false */
             quick_test: boolean;
@@ -1272,6 +1287,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Error"] | components["schemas"]["FieldErrors"];
+                };
+            };
+            /** @description The username and password match no active user. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description The request body is over its limit. */
@@ -1437,7 +1461,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The object's state does not allow it now (`detail` says why). */
+            /** @description The object's state does not allow it now, or the name is taken (`detail` says why). */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1597,7 +1621,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The object's state does not allow it now (`detail` says why). */
+            /** @description The object's state does not allow it now, or the name is taken (`detail` says why). */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1685,7 +1709,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The object's state does not allow it now (`detail` says why). */
+            /** @description The object's state does not allow it now, or the name is taken (`detail` says why). */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1764,7 +1788,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The object's state does not allow it now (`detail` says why). */
+            /** @description The object's state does not allow it now, or the name is taken (`detail` says why). */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2013,7 +2037,7 @@ export interface operations {
     projects_commits_list: {
         parameters: {
             query?: {
-                /** @description Where the page starts: take it from the previous page's `next` URL. */
+                /** @description The sha of the previous page's last commit (its `next` URL carries it); 404 when it is not in the history. */
                 cursor?: string;
                 /** @description Items per page: 1 to API_MAX_PAGE_SIZE (200); default API_PAGE_SIZE (50). */
                 limit?: number;
@@ -2160,7 +2184,7 @@ export interface operations {
             query?: {
                 /** @description json (the default): the graph itself; mermaid: a Mermaid flowchart; svg: the drawing (Graphviz). */
                 format?: "json" | "mermaid" | "svg";
-                /** @description A commit sha; HEAD when absent. */
+                /** @description A commit sha (4 to 40 hex digits; 404 when no commit has it); HEAD when absent or empty. */
                 ref?: string;
             };
             header?: never;
@@ -2490,6 +2514,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The object's state does not allow it now, or the name is taken (`detail` says why). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description The request body is over its limit. */
             413: {
                 headers: {
@@ -2613,7 +2646,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The object's state does not allow it now (`detail` says why). */
+            /** @description The object's state does not allow it now, or the name is taken (`detail` says why). */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2758,7 +2791,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The object's state does not allow it now (`detail` says why). */
+            /** @description The object's state does not allow it now, or the name is taken (`detail` says why). */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2823,7 +2856,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The object's state does not allow it now (`detail` says why). */
+            /** @description The object's state does not allow it now, or the name is taken (`detail` says why). */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3262,6 +3295,15 @@ export interface operations {
             };
             /** @description No such object among yours (someone else's answers 404 too). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The object's state does not allow it now, or the name is taken (`detail` says why). */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
