@@ -735,7 +735,7 @@ export interface components {
         } & {
             [key: string]: unknown;
         };
-        /** @description Bad input: each offending field (or `non_field_errors`) with its problems. */
+        /** @description Bad input: each offending field (or `non_field_errors`) with its problems. Never a `detail` key: a body with one is an `Error`. */
         FieldErrors: {
             [key: string]: string[] | string | Record<string, never>;
         };
@@ -903,6 +903,7 @@ export interface components {
         /** @description A test case; `project` comes from the URL on create and never changes. */
         PatchedTestCaseRequest: {
             name?: string;
+            /** Format: python */
             test_code?: string;
             /** @default false */
             quick_test: boolean;
@@ -940,6 +941,7 @@ export interface components {
         };
         ProjectCreateRequest: {
             name: string;
+            /** Format: python */
             code?: string;
         };
         /**
@@ -997,17 +999,22 @@ export interface components {
             output?: string;
         };
         RefineRequest: {
-            /** @default  */
-            hint: string;
+            hint?: string;
         };
         RefinedMessage: {
             commit_message: string;
         };
         ReviewRequest: {
             approved: boolean;
-            /** @default  */
+            feedback?: string;
+        } & ({
+            /** @constant */
+            approved?: true;
+        } | {
+            /** @constant */
+            approved?: false;
             feedback: string;
-        };
+        });
         ReviewedDiff: {
             /** Format: uuid */
             readonly id: string;
@@ -1138,9 +1145,16 @@ export interface components {
         SessionCreateRequest: {
             /** @default global */
             session_type: components["schemas"]["SessionTypeEnum"];
-            /** @default  */
+            node_id?: string;
+        } & ({
+            /** @constant */
+            session_type?: "global";
+            node_id?: string;
+        } | {
+            /** @constant */
+            session_type: "node";
             node_id: string;
-        };
+        });
         SessionPage: {
             results: components["schemas"]["Session"][];
             /**
@@ -1181,6 +1195,7 @@ export interface components {
         /** @description A test case; `project` comes from the URL on create and never changes. */
         TestCaseRequest: {
             name: string;
+            /** Format: python */
             test_code: string;
             /** @default false */
             quick_test: boolean;
@@ -1306,6 +1321,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Error"] | components["schemas"]["FieldErrors"];
+                };
+            };
+            /** @description The username and password match no active user. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description The request body is over its limit. */
@@ -1471,7 +1495,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The object's state does not allow it now (`detail` says why). */
+            /** @description The object's state does not allow it now, or the name is taken (`detail` says why). */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1631,7 +1655,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The object's state does not allow it now (`detail` says why). */
+            /** @description The object's state does not allow it now, or the name is taken (`detail` says why). */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1719,7 +1743,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The object's state does not allow it now (`detail` says why). */
+            /** @description The object's state does not allow it now, or the name is taken (`detail` says why). */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1798,7 +1822,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The object's state does not allow it now (`detail` says why). */
+            /** @description The object's state does not allow it now, or the name is taken (`detail` says why). */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2047,7 +2071,7 @@ export interface operations {
     projects_commits_list: {
         parameters: {
             query?: {
-                /** @description Where the page starts: take it from the previous page's `next` URL. */
+                /** @description The sha of the previous page's last commit (its `next` URL carries it); 404 when it is not in the history. */
                 cursor?: string;
                 /** @description Items per page: 1 to API_MAX_PAGE_SIZE (200); default API_PAGE_SIZE (50). */
                 limit?: number;
@@ -2235,7 +2259,7 @@ export interface operations {
             query?: {
                 /** @description json (the default): the graph itself; mermaid: a Mermaid flowchart; svg: the drawing (Graphviz). */
                 format?: "json" | "mermaid" | "svg";
-                /** @description A commit sha; HEAD when absent. */
+                /** @description A commit sha (4 to 40 hex digits; 404 when no commit has it); HEAD when absent or empty. */
                 ref?: string;
             };
             header?: never;
@@ -2565,6 +2589,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The object's state does not allow it now, or the name is taken (`detail` says why). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description The request body is over its limit. */
             413: {
                 headers: {
@@ -2688,7 +2721,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The object's state does not allow it now (`detail` says why). */
+            /** @description The object's state does not allow it now, or the name is taken (`detail` says why). */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2833,7 +2866,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The object's state does not allow it now (`detail` says why). */
+            /** @description The object's state does not allow it now, or the name is taken (`detail` says why). */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2898,7 +2931,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The object's state does not allow it now (`detail` says why). */
+            /** @description The object's state does not allow it now, or the name is taken (`detail` says why). */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3337,6 +3370,15 @@ export interface operations {
             };
             /** @description No such object among yours (someone else's answers 404 too). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The object's state does not allow it now, or the name is taken (`detail` says why). */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -21,7 +21,9 @@ from projects.graph_render import (
 from projects.models import Project
 
 FORMATS = ("json", "mermaid", "svg")
-_SHA = re.compile(r"^[0-9a-fA-F]{4,40}$")
+# In the OpenAPI document too; an empty ref is no ref (HEAD).
+REF_PATTERN = "^([0-9a-fA-F]{4,40})?$"
+_SHA = re.compile(r"[0-9a-fA-F]{4,40}")
 
 
 class BadRef(ValueError):
@@ -36,7 +38,7 @@ def code_at(project: Project, ref: str | None) -> tuple[str, str]:
     """The project's file at `ref` (HEAD when None) and the commit it was read from."""
     if not ref:
         return project.current_code, project.current_commit
-    if not _SHA.match(ref):
+    if not _SHA.fullmatch(ref):
         raise BadRef(f"ref must be a commit id (4 to 40 hexadecimal characters), not {ref!r}.")
     try:
         return git.read_file_at(project.slug, project.main_file, ref), ref

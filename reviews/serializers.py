@@ -2,7 +2,7 @@ from rest_framework import serializers
 
 from reviews.diff_tests import StoredResult
 from reviews.models import Diff
-from vibegrapher.fields import StrictCharField
+from vibegrapher.fields import StrictBooleanField, StrictCharField
 from vibegrapher.schema import typed_json
 
 
@@ -42,7 +42,7 @@ class DiffSerializer(serializers.ModelSerializer[Diff]):
 
 
 class ReviewSerializer(serializers.Serializer[None]):
-    approved = serializers.BooleanField()
+    approved = StrictBooleanField()
     feedback = StrictCharField(required=False, allow_blank=True, max_length=10_000, default="")
 
     def validate(self, attrs: dict) -> dict:
@@ -64,10 +64,10 @@ class RefineSerializer(serializers.Serializer[None]):
 class TestRunSerializer(serializers.Serializer[None]):
     __test__ = False
 
-    quick_only = serializers.BooleanField(required=False, default=False)
+    quick_only = StrictBooleanField(required=False, default=False)
 
 
 class HeadTestRunSerializer(serializers.Serializer[None]):
-    quick_only = serializers.BooleanField(required=False, default=False)
+    quick_only = StrictBooleanField(required=False, default=False)
     # One test case only (the page's per-test "Run"); all of them when omitted.
     test_id = serializers.UUIDField(required=False)

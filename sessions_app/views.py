@@ -15,7 +15,7 @@ from drf_spectacular.utils import (
     inline_serializer,
 )
 from rest_framework import serializers, status
-from rest_framework.exceptions import APIException, NotFound, ValidationError
+from rest_framework.exceptions import APIException, NotFound
 from rest_framework.generics import RetrieveAPIView, RetrieveDestroyAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -35,7 +35,7 @@ from sessions_app.serializers import (
 )
 from vibegrapher.async_api import ApiError, api_user, validated_body
 from vibegrapher.pagination import keyset_page, page_body, paginated
-from vibegrapher.schema import PAGE_PARAMETERS, authed_errors
+from vibegrapher.schema import PAGE_PARAMETERS, UUID_OR_EMPTY, authed_errors
 
 
 class Conflict(APIException):
@@ -72,7 +72,8 @@ class ProjectSessionsView(APIView):
                 project, body.validated_data["session_type"], body.validated_data["node_id"]
             )
         except services.UnknownNode as exc:
-            raise ValidationError({"node_id": [str(exc)]}) from None
+            # A well-formed name that no agent in the code has.
+            raise ApiError(404, str(exc)) from None
         return Response(
             SessionSerializer(session).data,
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
@@ -177,11 +178,12 @@ def _messages_page(request: Request, session: VibecodeSession) -> dict:
     anchor = None
     if after and not request.query_params.get("cursor"):
         try:
-            message = session.messages.get(id=uuid.UUID(after))
-        except (ValueError, ConversationMessage.DoesNotExist):
-            raise ApiError(
-                400, {"after": [f"{after!r} is not the id of a message in this session."]}
-            ) from None
+            message_id = uuid.UUID(after)
+        except ValueError:
+            raise ApiError(400, {"after": [f"{after!r} is not a message id (a UUID)."]}) from None
+        message = session.messages.filter(id=message_id).first()
+        if message is None:
+            raise ApiError(404, f"{after!r} is not the id of a message in this session.")
         anchor = (message.created_at, message.id)
     page, next_page = keyset_page(
         request, session.messages.all(), direction="oldest_first", anchor=anchor
@@ -222,7 +224,7 @@ class SessionMessagesView(AsyncAPIView):
             *PAGE_PARAMETERS,
             OpenApiParameter(
                 "after",
-                uuid.UUID,
+                {"type": "string", "pattern": UUID_OR_EMPTY},
                 description="Only the messages after this one (a client catching up "
                 "after a reconnect). Ignored when `cursor` is given.",
             ),

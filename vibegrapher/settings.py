@@ -342,11 +342,13 @@ MAX_PROMPT_CHARS: int = env.int("MAX_PROMPT_CHARS", default=20_000)
 
 # --- Hostile input --------------------------------------------------------------
 # Request bodies over these are answered 413 before Django reads them
-# (vibegrapher/body_limit.py says which URL has which limit).
-MAX_BODY_BYTES_AUTH: int = env.int("MAX_BODY_BYTES_AUTH", default=4 * 1024)
-MAX_BODY_BYTES_PROMPT: int = env.int("MAX_BODY_BYTES_PROMPT", default=64 * 1024)
+# (vibegrapher/body_limit.py says which URL has which limit). Each holds the largest
+# body the OpenAPI document allows on its routes even with every character escaped
+# (12 bytes for an astral one): test_every_valid_body_fits_its_routes_byte_limit.
+MAX_BODY_BYTES_AUTH: int = env.int("MAX_BODY_BYTES_AUTH", default=16 * 1024)
+MAX_BODY_BYTES_PROMPT: int = env.int("MAX_BODY_BYTES_PROMPT", default=256 * 1024)
 MAX_BODY_BYTES_CODE: int = env.int("MAX_BODY_BYTES_CODE", default=256 * 1024)
-MAX_BODY_BYTES_DEFAULT: int = env.int("MAX_BODY_BYTES_DEFAULT", default=64 * 1024)
+MAX_BODY_BYTES_DEFAULT: int = env.int("MAX_BODY_BYTES_DEFAULT", default=128 * 1024)
 # JSON nested deeper than this is a 400 (vibegrapher/json_body.py).
 MAX_JSON_DEPTH: int = env.int("MAX_JSON_DEPTH", default=64)
 # Debug pages (DEBUG on) hide settings named like secrets and passwords inside URLs.
