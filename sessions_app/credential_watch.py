@@ -63,9 +63,14 @@ class CredentialWatch:
         self.sockets.pop(socket, None)
 
     async def _run(self) -> None:
-        # Ends when the last socket is gone; `add` starts it again.
+        # Ends when the last socket is gone; `add` starts it again. Checks start every
+        # interval (not an interval after the last one ended), so a slow check does
+        # not add its time to the next close; they never overlap.
+        next_check = time.monotonic()
         while self.sockets:
-            await asyncio.sleep(settings.WS_CREDENTIAL_CHECK_SECONDS)
+            next_check += settings.WS_CREDENTIAL_CHECK_SECONDS
+            await asyncio.sleep(max(0.0, next_check - time.monotonic()))
+            next_check = max(next_check, time.monotonic())
             if not self.sockets:
                 return
             try:
@@ -94,6 +99,12 @@ class CredentialWatch:
                 )
             return 0
         self.last_check_seconds = time.perf_counter() - started
+        logger.debug(
+            "ws credential check: %d sockets, %d credentials, %.1f ms",
+            len(watched),
+            len(set(watched.values())),
+            self.last_check_seconds * 1000,
+        )
         if self.failures:
             logger.warning("ws credential check works again after %d failures", self.failures)
             self.failures = 0
