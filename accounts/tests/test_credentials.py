@@ -8,6 +8,7 @@ from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import User
 from django.contrib.sessions.models import Session
 from django.db import connection
+from django.db.models import QuerySet
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -41,6 +42,11 @@ def by_token(user: User) -> SocketCredential:
     return token_credential(user, token)
 
 
+def token_row(credential: SocketCredential) -> "QuerySet[ApiToken]":
+    assert credential.token_id is not None
+    return ApiToken.objects.filter(pk=credential.token_id)
+
+
 def by_session(user: User) -> SocketCredential:
     client = Client()
     client.force_login(user)
@@ -61,8 +67,8 @@ def test_live_credentials_have_not_ended() -> None:
 def test_a_deleted_or_expired_token() -> None:
     alice = make_user("alice")
     revoked, expiring, kept = by_token(alice), by_token(alice), by_token(alice)
-    ApiToken.objects.filter(pk=revoked.token_id).delete()
-    ApiToken.objects.filter(pk=expiring.token_id).update(expires_at=timezone.now())
+    token_row(revoked).delete()
+    token_row(expiring).update(expires_at=timezone.now())
 
     assert ended([revoked, expiring, kept]) == {revoked: TOKEN_REVOKED, expiring: TOKEN_EXPIRED}
 
@@ -121,6 +127,6 @@ def test_more_keys_than_one_batch(settings, monkeypatch) -> None:
     monkeypatch.setattr("accounts.credentials.BATCH", 3)
     alice = make_user("alice")
     tokens = [by_token(alice) for _ in range(7)]
-    ApiToken.objects.filter(pk=tokens[5].token_id).delete()
+    token_row(tokens[5]).delete()
 
     assert ended(tokens) == {tokens[5]: TOKEN_REVOKED}
