@@ -2,6 +2,7 @@
 queries whatever their number."""
 
 from datetime import timedelta
+from importlib import import_module
 
 import pytest
 from django.contrib.auth.hashers import make_password
@@ -130,3 +131,15 @@ def test_more_keys_than_one_batch(settings, monkeypatch) -> None:
     token_row(tokens[5]).delete()
 
     assert ended(tokens) == {tokens[5]: TOKEN_REVOKED}
+
+
+def test_a_session_engine_without_a_table(settings) -> None:
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.cache"
+    alice = make_user("alice")
+    logged_out, kept = by_session(alice), by_session(alice)
+    SessionStore = import_module(settings.SESSION_ENGINE).SessionStore
+    SessionStore(session_key=logged_out.session_key).delete()
+
+    with CaptureQueriesContext(connection) as queries:
+        assert ended([logged_out, kept]) == {logged_out: SESSION_ENDED}
+    assert len(queries) == 1  # the users; sessions are read from the cache
