@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import ApiToken
-from accounts.tokens import create_token
+from accounts.tokens import create_token, revoke_token
 from vibegrapher.schema import ERROR_REF, errors
 
 
@@ -77,6 +77,7 @@ class AuthTokenView(APIView):
 
     @extend_schema(
         summary="Revoke the token sent in the Authorization header",
+        description="WebSockets opened with it close with 4401 (`token revoked`).",
         responses={204: None, **errors(400, 401)},
     )
     def delete(self, request: Request) -> Response:
@@ -85,5 +86,5 @@ class AuthTokenView(APIView):
                 {"detail": "Send the token to revoke in the Authorization header."},
                 status=status.HTTP_400_BAD_REQUEST,
             )
-        request.auth.delete()
+        revoke_token(request.auth)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -28,8 +28,10 @@ class PongEvent(TypedDict):
 
 CLOSE_CODE_MEANINGS: dict[str, str] = {
     "CLOSE_UNAUTHENTICATED": "No credentials (no session cookie, no valid `?token=`), "
-    "or the user's credentials were revoked while connected (password changed, user "
-    "deactivated or deleted). Do not reconnect.",
+    "or the credential the socket was opened with ended while connected, within about "
+    "WS_CREDENTIAL_CHECK_SECONDS (1): the close reason says how (`token revoked`, "
+    "`token expired`, `session ended`, `session expired`, `password changed`, `user "
+    "deactivated or deleted`). Do not reconnect with the same credential.",
     "CLOSE_FORBIDDEN": "The project is someone else's. Do not reconnect.",
     "CLOSE_NOT_FOUND": "No such project. Do not reconnect.",
     "CLOSE_TOO_MANY": "The user already has WS_MAX_SOCKETS_PER_USER (20) sockets open, or "

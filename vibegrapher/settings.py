@@ -218,6 +218,12 @@ WS_MAX_FRAMES_PER_SECOND: int = env.int("WS_MAX_FRAMES_PER_SECOND", default=20)
 WS_MAX_FRAME_BYTES: int = env.int("WS_MAX_FRAME_BYTES", default=64 * 1024)
 # Open WebSockets per user, counted across every server process; beyond: 4429.
 WS_MAX_SOCKETS_PER_USER: int = env.int("WS_MAX_SOCKETS_PER_USER", default=20)
+# Every open WebSocket's token or session is re-checked this often (one batched query
+# per process, sessions_app/credential_watch.py): a socket whose credential ended by
+# any path (revoked, expired, logged out, user deactivated) closes with 4401.
+WS_CREDENTIAL_CHECK_SECONDS: float = env.float("WS_CREDENTIAL_CHECK_SECONDS", default=1.0)
+if WS_CREDENTIAL_CHECK_SECONDS <= 0:
+    raise ImproperlyConfigured("WS_CREDENTIAL_CHECK_SECONDS must be more than 0.")
 # Events are best-effort: an emit that the channel layer (Redis) has not taken within
 # this time is dropped and logged, so a run never waits on an unreachable Redis.
 EVENT_EMIT_TIMEOUT_SECONDS: float = env.float("EVENT_EMIT_TIMEOUT_SECONDS", default=2.0)
@@ -273,8 +279,11 @@ AXES_CLIENT_IP_CALLABLE = "accounts.throttling.client_ip"
 # after the last failure.
 AXES_RESET_ON_SUCCESS = False
 AXES_VERBOSE = False
-# API tokens (accounts/tokens.py) expire this many days after they were issued.
-API_TOKEN_DAYS: int = env.int("API_TOKEN_DAYS", default=30)
+# API tokens (accounts/tokens.py) expire this many days after they were issued
+# (a fraction is allowed: 0.5 is twelve hours).
+API_TOKEN_DAYS: float = env.float("API_TOKEN_DAYS", default=30.0)
+if API_TOKEN_DAYS <= 0:
+    raise ImproperlyConfigured("API_TOKEN_DAYS must be more than 0.")
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "project-list"
