@@ -15,10 +15,13 @@ export interface paths {
         put?: never;
         /**
          * Log in: a new API token
-         * @description Send it as `Authorization: Token <token>`, or as `?token=` on the WebSocket. Valid for API_TOKEN_DAYS (30) days. The 10th wrong password for a username or a client address answers 429 with `Retry-After`.
+         * @description Send it as `Authorization: Token <token>`, or as `?token=` on the WebSocket. Valid for API_TOKEN_DAYS (30) days. The 10th wrong password for a username from one client address (LOGIN_FAILURE_LIMIT), or the 50th from one address for any usernames (LOGIN_ADDRESS_FAILURE_LIMIT), answers 429 with `Retry-After`; the username stays open from other addresses.
          */
         post: operations["auth_token_create"];
-        /** Revoke the token sent in the Authorization header */
+        /**
+         * Revoke the token sent in the Authorization header
+         * @description WebSockets opened with it close with 4401 (`token revoked`).
+         */
         delete: operations["auth_token_destroy"];
         options?: never;
         head?: never;
@@ -556,7 +559,7 @@ export interface components {
          * @description * `user` - User
          *     * `vibecoder` - VibeCoder
          *     * `evaluator` - Evaluator
-         *     * `system` - System
+         *     * `system` - Checks
          *     * `refiner` - Commit message refiner
          * @enum {string}
          */
@@ -628,6 +631,7 @@ export interface components {
             action?: string;
             diff_id?: string;
             reasoning_summary?: string;
+            refusal?: components["schemas"]["PatchRefusal"];
         };
         /**
          * @description A project as the API shows it: where its repository lives on the server
@@ -850,6 +854,7 @@ export interface components {
             readonly diff_id: string | null;
             readonly action: components["schemas"]["ActionEnum"] | components["schemas"]["BlankEnum"];
             readonly run_outcome: components["schemas"]["RunOutcomeEnum"] | components["schemas"]["BlankEnum"];
+            readonly refusal: components["schemas"]["PatchRefusal"] | null;
             readonly reasoning_summary: string;
             /** Format: date-time */
             readonly created_at: string;
@@ -899,6 +904,13 @@ export interface components {
             /** @enum {string} */
             outcome: "unchanged-pass" | "unchanged-fail" | "fixed" | "regressed" | "error";
             base?: components["schemas"]["BaseRun"];
+        };
+        /** @description Why the server refused a patch before any review (a message of role `check`). `reason`: "tests" (it breaks a quick test that passes on the current file, listed in `tests`), "apply" (it does not apply, or the result does not parse: `detail` says), "invalid" (the patched file is refused, e.g. over the size limit), "empty" (it changes nothing), "encoding" (its text has a lone surrogate). `detail` is what the VibeCoder was told, in short. */
+        PatchRefusal: {
+            /** @enum {string} */
+            reason: "tests" | "apply" | "invalid" | "empty" | "encoding";
+            detail: string;
+            tests: components["schemas"]["RefusedTest"][];
         };
         /** @description A test case; `project` comes from the URL on create and never changes. */
         PatchedTestCaseRequest: {
@@ -1004,6 +1016,14 @@ export interface components {
         RefinedMessage: {
             commit_message: string;
         };
+        /** @description A quick test that passes on the current file and not on the patched one. */
+        RefusedTest: {
+            name: string;
+            status: string;
+            limit: string;
+            base_status: string;
+            output: string;
+        };
         ReviewRequest: {
             approved: boolean;
             feedback?: string;
@@ -1050,9 +1070,10 @@ export interface components {
          * @description * `user` - User
          *     * `assistant` - Assistant
          *     * `event` - Event
+         *     * `check` - Check
          * @enum {string}
          */
-        RoleEnum: "user" | "assistant" | "event";
+        RoleEnum: "user" | "assistant" | "event" | "check";
         RunCancelled: {
             status: components["schemas"]["RunCancelledStatusEnum"];
         };
@@ -1077,11 +1098,12 @@ export interface components {
             type: "run_finished";
             session_id: string;
             /** @enum {string} */
-            outcome: "diff" | "text" | "max_iterations" | "error" | "cancelled";
+            outcome: "diff" | "text" | "max_iterations" | "refused_by_tests" | "patch_refused" | "error" | "cancelled";
             diff_id?: string;
             error?: string;
             final_feedback?: string;
             interrupted?: boolean;
+            refusal?: string;
         };
         RunInProgress: {
             detail: string;
@@ -1095,12 +1117,14 @@ export interface components {
          * @description * `diff` - diff ready for review
          *     * `text` - answered
          *     * `max_iterations` - no approved patch within the rounds
+         *     * `refused_by_tests` - patch refused by tests
+         *     * `patch_refused` - patch refused (not applied)
          *     * `cancelled` - stopped
          *     * `failed` - Failed
          *     * `interrupted` - interrupted (server restart)
          * @enum {string}
          */
-        RunOutcomeEnum: "diff" | "text" | "max_iterations" | "cancelled" | "failed" | "interrupted";
+        RunOutcomeEnum: "diff" | "text" | "max_iterations" | "refused_by_tests" | "patch_refused" | "cancelled" | "failed" | "interrupted";
         RunStarted: {
             status: components["schemas"]["RunStartedStatusEnum"];
             /**
@@ -1272,7 +1296,7 @@ export interface components {
             line: number;
         };
         /**
-         * @description Why the server closed the socket: 1009: A frame over WS_MAX_FRAME_BYTES (64 KB) from the client.; 4401: No credentials (no session cookie, no valid `?token=`), or the user's credentials were revoked while connected (password changed, user deactivated or deleted). Do not reconnect.; 4403: The project is someone else's. Do not reconnect.; 4404: No such project. Do not reconnect.; 4429: The user already has WS_MAX_SOCKETS_PER_USER (20) sockets open, or the client sent more than WS_MAX_FRAMES_PER_SECOND (20) frames a second.
+         * @description Why the server closed the socket: 1009: A frame over WS_MAX_FRAME_BYTES (64 KB) from the client.; 4401: No credentials (no session cookie, no valid `?token=`), or the credential the socket was opened with ended while connected, within about WS_CREDENTIAL_CHECK_SECONDS (1): the close reason says how (`token revoked`, `token expired`, `session ended`, `session expired`, `password changed`, `user deactivated or deleted`). Do not reconnect with the same credential.; 4403: The project is someone else's. Do not reconnect.; 4404: No such project. Do not reconnect.; 4429: The user already has WS_MAX_SOCKETS_PER_USER (20) sockets open, or the client sent more than WS_MAX_FRAMES_PER_SECOND (20) frames a second.
          * @enum {integer}
          */
         WebSocketCloseCode: 1009 | 4401 | 4403 | 4404 | 4429;
