@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 
 from accounts.models import ApiToken
 from accounts.tokens import create_token
+from vibegrapher.lanes import when_posted
 from vibegrapher.schema import errors
 
 
@@ -21,6 +22,8 @@ class CredentialsSerializer(serializers.Serializer):
 
 
 class AuthTokenView(APIView):
+    lane = when_posted("password")  # a login checks a password: PBKDF2, ~0.4 s of CPU
+
     def get_permissions(self) -> list[Any]:
         request = getattr(self, "request", None)
         return (

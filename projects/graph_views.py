@@ -43,6 +43,8 @@ def output_format(request: Request) -> str:
 
 class ProjectGraphView(APIView):
     content_negotiation_class = FormatIsOurs
+    # Reading a large file's graph takes CPU, and `?format=svg` a Graphviz layout.
+    lane = "graph"
 
     @extend_schema(
         summary="The workflow's graph, at HEAD or at a commit",

@@ -125,6 +125,8 @@ class ProjectCommitsView(APIView):
 class ProjectExportView(APIView):
     """The project's repository as a git bundle (`git clone project.bundle`)."""
 
+    lane = "export"  # `git bundle` in a subprocess
+
     @extend_schema(
         summary="The project's repository as a git bundle (`git clone project.bundle`)",
         responses={

@@ -25,6 +25,7 @@ def diff_graph_of(diff: Diff) -> graph_service.DiffGraph:
 
 class DiffGraphView(APIView):
     content_negotiation_class = FormatIsOurs
+    lane = "graph"  # two graphs read, and `?format=svg` a Graphviz layout
 
     @extend_schema(
         summary="The graph before and after the change, and the change",
