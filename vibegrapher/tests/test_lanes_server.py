@@ -1,0 +1,95 @@
+"""Black box: one person's slow requests do not stall another's reads (real daphne).
+
+A genuinely slow Graphviz layout (30 agents handing off to each other) and twelve
+wrong-password logins (PBKDF2 each) run at once; another user's project still answers
+promptly, before any of them is done.
+"""
+
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+
+from tests.servers import AppServer, create_user_and_project
+from tests.slow_graphs import all_hand_off
+
+
+def dot_running_under(pid: int) -> bool:
+    """Whether a `dot` process started by process `pid` is running."""
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            stat = (proc / "stat").read_text()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if name == "dot" and int(fields[1]) == pid and fields[0] != "Z":
+            return True
+    return False
+
+
+def test_a_layout_and_twelve_password_checks_do_not_stall_another_users_read() -> None:
+    with AppServer(
+        GRAPH_MAX_DRAWN_EDGES="10000",  # let the hopeless layout start
+        GRAPH_LAYOUT_TIMEOUT_SECONDS="25",
+        LOGIN_FAILURE_LIMIT="100",  # every wrong password is checked, none locked out
+        LANE_WAIT_SECONDS="120",
+    ) as server:
+        server.manage("migrate", "--no-input", "-v0")
+        mallory = create_user_and_project(
+            server, "mallory", "mallory-pass-123", "Everyone", all_hand_off(30)
+        )
+        walker = create_user_and_project(server, "walker", "walker-pass-123", "Mine")
+        server.start()
+        assert server.process is not None
+        base = server.url
+        slow_auth = {"Authorization": f"Token {mallory['token']}"}
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            graph: Future[httpx.Response] = pool.submit(
+                httpx.get,
+                f"{base}/api/projects/{mallory['project_id']}/graph?format=svg",
+                headers=slow_auth,
+                timeout=120,
+            )
+            deadline = time.monotonic() + 30
+            while not dot_running_under(server.process.pid):
+                assert time.monotonic() < deadline, "the layout never started"
+                assert not graph.done(), graph.result().text
+                time.sleep(0.05)
+            logins = [
+                pool.submit(
+                    httpx.post,
+                    f"{base}/api/auth/token",
+                    json={"username": "mallory", "password": f"wrong-{n}"},
+                    timeout=120,
+                )
+                for n in range(12)
+            ]
+            time.sleep(0.5)  # the password checks are under way
+
+            took = []
+            with httpx.Client(base_url=base, timeout=30) as http:
+                auth = {"Authorization": f"Token {walker['token']}"}
+                for _ in range(10):
+                    started = time.monotonic()
+                    response = http.get(f"/api/projects/{walker['project_id']}", headers=auth)
+                    took.append(time.monotonic() - started)
+                    assert response.status_code == 200
+                    assert response.json()["name"] == "Mine"
+            # Generous margin (a loaded 2-core machine): before, each waited for the
+            # whole layout, which takes minutes.
+            assert max(took) < 2.0, took
+            assert dot_running_under(server.process.pid)
+            assert not graph.done()
+            assert not all(login.done() for login in logins)
+
+            answers = [login.result() for login in logins]
+            assert [a.status_code for a in answers] == [400] * 12
+            drawn = graph.result()
+        assert drawn.status_code == 200
+        assert drawn.json()["reason"] == "layout_too_slow"
+        assert len(drawn.json()["graph"]["edges"]) == 900
+        assert not dot_running_under(server.process.pid)
