@@ -49,7 +49,7 @@ class AuthTokenView(APIView):
         request=CredentialsSerializer,
         responses={
             200: inline_serializer("ApiToken", {"token": serializers.CharField()}),
-            **errors(400, 413, 429),
+            **errors(400, 413, 429, 503),
         },
         auth=[],
     )

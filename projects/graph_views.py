@@ -54,7 +54,7 @@ class ProjectGraphView(APIView):
         ],
         responses={
             200: OpenApiResponse(graph_answer("ProjectGraph")),
-            **authed_errors(400),
+            **authed_errors(400, 503),
         },
     )
     def get(self, request: Request, project_id: uuid.UUID) -> Response:

@@ -131,7 +131,7 @@ class ProjectExportView(APIView):
         summary="The project's repository as a git bundle (`git clone project.bundle`)",
         responses={
             (200, "application/x-git-bundle"): OpenApiTypes.BINARY,
-            **authed_errors(),
+            **authed_errors(503),
         },
     )
     def get(self, request: Request, project_id: uuid.UUID) -> HttpResponse:

@@ -30,7 +30,7 @@ class DiffGraphView(APIView):
     @extend_schema(
         summary="The graph before and after the change, and the change",
         parameters=[FORMAT],
-        responses={200: OpenApiResponse(graph_answer("DiffGraph")), **authed_errors(400)},
+        responses={200: OpenApiResponse(graph_answer("DiffGraph")), **authed_errors(400, 503)},
     )
     def get(self, request: Request, diff_id: uuid.UUID) -> Response:
         diff = services.owned_diffs(api_user(request)).filter(id=diff_id).first()
