@@ -140,8 +140,9 @@ class Lane:
             raise self._busy(f"{self.waiting} requests are waiting already")
         self.waiting += 1
         try:
-            async with asyncio.timeout(self.wait_seconds):
-                await self._turns.acquire()
+            # wait_for, not asyncio.timeout: a turn that came as time ran out is kept
+            # (returned), never left half-taken with the task still to be cancelled.
+            await asyncio.wait_for(self._turns.acquire(), self.wait_seconds)
         except TimeoutError:
             raise self._busy(f"no turn came within {self.wait_seconds:g} seconds") from None
         finally:
