@@ -11,8 +11,12 @@ cap are not drawn, and a layout that runs past its time limit is killed: the gra
 then answered without its drawing, with the reason (`GraphNotDrawn`).
 """
 
+import contextlib
 import functools
+import math
 import re
+import resource
+import signal
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -221,25 +225,33 @@ def layout(source: str) -> str:
 
 @functools.lru_cache(maxsize=64)
 def _layout(source: str, program: str, timeout: float) -> "str | GraphNotDrawn":
+    too_slow = LayoutTooSlow(
+        f"Graphviz could not lay this graph out within {timeout:g} seconds "
+        "(GRAPH_LAYOUT_TIMEOUT_SECONDS), so it is not drawn."
+    )
     try:
-        # On timeout, `run` kills `dot` (SIGKILL) and reaps it before raising.
-        done = subprocess.run(
-            [program, "-Tsvg"],
-            input=source.encode(),
-            capture_output=True,
-            timeout=timeout,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        return LayoutTooSlow(
-            f"Graphviz could not lay this graph out within {timeout:g} seconds "
-            "(GRAPH_LAYOUT_TIMEOUT_SECONDS), so it is not drawn."
-        )
+        pipe = subprocess.PIPE
+        process = subprocess.Popen([program, "-Tsvg"], stdin=pipe, stdout=pipe, stderr=pipe)
     except OSError as exc:
         _layout.cache_clear()  # an installation problem: nothing to remember
         raise GraphNotDrawn(
             f"Graphviz ({program}, GRAPHVIZ_DOT) cannot be run: {exc.strerror or exc}."
         ) from None
+    with process:
+        # The kernel's CPU limit too: should this server die (SIGKILL) mid-layout, the
+        # orphaned `dot` still stops, instead of running on for minutes.
+        cpu_seconds = math.ceil(timeout) + 1
+        with contextlib.suppress(OSError, ValueError):
+            resource.prlimit(process.pid, resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 1))
+        try:
+            stdout, stderr = process.communicate(source.encode(), timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
+            return too_slow
+    if process.returncode in (-signal.SIGXCPU, -signal.SIGKILL):
+        return too_slow
+    done = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
     if done.returncode != 0:
         error = done.stderr.decode(errors="replace").strip()[-500:]
         return GraphNotDrawn(f"Graphviz could not lay this graph out: {error}")

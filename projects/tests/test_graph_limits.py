@@ -87,13 +87,13 @@ def test_a_layout_past_the_time_limit_is_killed_and_answered_with_the_reason(
     settings.GRAPH_MAX_DRAWN_EDGES = 10_000
     settings.GRAPH_LAYOUT_TIMEOUT_SECONDS = 1.5
     layouts: list[list[str]] = []
-    real_run = subprocess.run
+    real_popen = subprocess.Popen
 
-    def counted_run(command: list[str], **options: Any) -> Any:
+    def counted_popen(command: list[str], **options: Any) -> Any:
         layouts.append(command)
-        return real_run(command, **options)
+        return real_popen(command, **options)
 
-    monkeypatch.setattr(graph_render.subprocess, "run", counted_run)
+    monkeypatch.setattr(graph_render.subprocess, "Popen", counted_popen)
     started = time.monotonic()
     response = api.get(f"/api/projects/{crowded.id}/graph?format=svg")
     took = time.monotonic() - started

@@ -2,9 +2,10 @@
 
 A genuinely slow Graphviz layout (30 agents handing off to each other) and twelve
 wrong-password logins (PBKDF2 each) run at once; another user's project still answers
-promptly, before any of them is done.
+promptly, before any of them is done. And a layout does not outlive a killed server.
 """
 
+import contextlib
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -17,18 +18,7 @@ from tests.slow_graphs import all_hand_off
 
 def dot_running_under(pid: int) -> bool:
     """Whether a `dot` process started by process `pid` is running."""
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            stat = (proc / "stat").read_text()
-        except OSError:
-            continue
-        name = stat[stat.index("(") + 1 : stat.rindex(")")]
-        fields = stat[stat.rindex(")") + 2 :].split()
-        if name == "dot" and int(fields[1]) == pid and fields[0] != "Z":
-            return True
-    return False
+    return _dot_under(pid) is not None
 
 
 def test_a_layout_and_twelve_password_checks_do_not_stall_another_users_read() -> None:
@@ -93,3 +83,60 @@ def test_a_layout_and_twelve_password_checks_do_not_stall_another_users_read() -
         assert drawn.json()["reason"] == "layout_too_slow"
         assert len(drawn.json()["graph"]["edges"]) == 900
         assert not dot_running_under(server.process.pid)
+
+
+def _dot_under(pid: int) -> int | None:
+    """The id of a running `dot` process started by process `pid`."""
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                stat = (proc / "stat").read_text()
+            except OSError:
+                continue
+            name = stat[stat.index("(") + 1 : stat.rindex(")")]
+            fields = stat[stat.rindex(")") + 2 :].split()
+            if name == "dot" and int(fields[1]) == pid and fields[0] != "Z":
+                return int(proc.name)
+    return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2 :].split()[0] != "Z"
+
+
+def test_a_layout_outlives_a_killed_server_only_until_its_cpu_limit() -> None:
+    # SIGKILL leaves no time to stop `dot`: the CPU limit it was started with stops it.
+    with AppServer(GRAPH_MAX_DRAWN_EDGES="10000", GRAPH_LAYOUT_TIMEOUT_SECONDS="2") as server:
+        server.manage("migrate", "--no-input", "-v0")
+        mallory = create_user_and_project(
+            server, "mallory", "mallory-pass-123", "Everyone", all_hand_off(30)
+        )
+        server.start()
+        assert server.process is not None
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            graph = pool.submit(
+                httpx.get,
+                f"{server.url}/api/projects/{mallory['project_id']}/graph?format=svg",
+                headers={"Authorization": f"Token {mallory['token']}"},
+                timeout=120,
+            )
+            deadline = time.monotonic() + 30
+            dot = _dot_under(server.process.pid)
+            while dot is None:
+                assert time.monotonic() < deadline, "the layout never started"
+                time.sleep(0.02)
+                dot = _dot_under(server.process.pid)
+            server.process.kill()
+            server.process.wait()
+            # 3 CPU seconds (the 2 s limit, rounded up, plus one); minutes of wall time
+            # would be its own pace (on a loaded machine CPU time accrues slowly).
+            deadline = time.monotonic() + 120
+            while _alive(dot):
+                assert time.monotonic() < deadline, "dot ran on after its server died"
+                time.sleep(0.2)
+            with contextlib.suppress(httpx.HTTPError):  # the server died under it
+                graph.result()
