@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 
 from accounts.models import ApiToken
 from accounts.tokens import create_token, revoke_token
+from vibegrapher.lanes import when_posted
 from vibegrapher.schema import ERROR_REF, errors
 
 
@@ -22,6 +23,8 @@ class CredentialsSerializer(serializers.Serializer):
 
 
 class AuthTokenView(APIView):
+    lane = when_posted("password")  # a login checks a password: PBKDF2, ~0.4 s of CPU
+
     def get_permissions(self) -> list[Any]:
         request = getattr(self, "request", None)
         return (
@@ -49,7 +52,7 @@ class AuthTokenView(APIView):
         request=CredentialsSerializer,
         responses={
             200: inline_serializer("ApiToken", {"token": serializers.CharField()}),
-            **errors(400, 413, 429),
+            **errors(400, 413, 429, 503),
             401: OpenApiResponse(
                 ERROR_REF, description="The username and password match no active user."
             ),

@@ -703,6 +703,21 @@ export interface components {
             patched: components["schemas"]["WorkflowGraph"];
             change: components["schemas"]["GraphChange"];
         };
+        DiffGraphSvg: {
+            /** @constant */
+            format: "svg";
+            /** @description The `<svg>` element, or empty. */
+            svg: string;
+            /**
+             * @description Why it was not drawn, in one word; empty when drawn.
+             * @enum {string}
+             */
+            reason: "" | "too_many_nodes" | "too_many_edges" | "layout_too_slow" | "layout_failed";
+            /** @description Why it was not drawn, in a sentence; empty when drawn. */
+            error: string;
+            /** @description When not drawn, the graph itself (as `format=json`); null when drawn. */
+            graph: components["schemas"]["DiffGraph"] | null;
+        };
         DiffPage: {
             results: components["schemas"]["Diff"][];
             /**
@@ -790,13 +805,6 @@ export interface components {
             output_type?: string | null;
             tool_type?: string | null;
             clone_of?: string | null;
-        };
-        GraphSvg: {
-            /** @constant */
-            format: "svg";
-            svg: string;
-            /** @description Why it was not drawn, or empty. */
-            error: string;
         };
         HeadTestRun: {
             commit: string;
@@ -980,6 +988,21 @@ export interface components {
             ref: string;
             main_file: string;
         } & components["schemas"]["WorkflowGraph"];
+        ProjectGraphSvg: {
+            /** @constant */
+            format: "svg";
+            /** @description The `<svg>` element, or empty. */
+            svg: string;
+            /**
+             * @description Why it was not drawn, in one word; empty when drawn.
+             * @enum {string}
+             */
+            reason: "" | "too_many_nodes" | "too_many_edges" | "layout_too_slow" | "layout_failed";
+            /** @description Why it was not drawn, in a sentence; empty when drawn. */
+            error: string;
+            /** @description When not drawn, the graph itself (as `format=json`); null when drawn. */
+            graph: components["schemas"]["ProjectGraph"] | null;
+        };
         ProjectPage: {
             results: components["schemas"]["Project"][];
             /**
@@ -1374,6 +1397,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The server cannot do it now: no model configured, no sandbox, shutting down, or busy with this kind of slow work for others (Retry-After). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     auth_token_destroy: {
@@ -1549,7 +1581,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["DiffGraph"] | components["schemas"]["GraphMermaid"] | components["schemas"]["GraphSvg"];
+                    "application/json": components["schemas"]["DiffGraph"] | components["schemas"]["GraphMermaid"] | components["schemas"]["DiffGraphSvg"];
                 };
             };
             /** @description Bad input: `detail`, or the fields named with their problems. */
@@ -1572,6 +1604,15 @@ export interface operations {
             };
             /** @description No such object among yours (someone else's answers 404 too). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The server cannot do it now: no model configured, no sandbox, shutting down, or busy with this kind of slow work for others (Retry-After). */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1697,7 +1738,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The server cannot do it now: no model configured, no sandbox, shutting down. */
+            /** @description The server cannot do it now: no model configured, no sandbox, shutting down, or busy with this kind of slow work for others (Retry-After). */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1776,7 +1817,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The server cannot do it now: no model configured, no sandbox, shutting down. */
+            /** @description The server cannot do it now: no model configured, no sandbox, shutting down, or busy with this kind of slow work for others (Retry-After). */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1855,7 +1896,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The server cannot do it now: no model configured, no sandbox, shutting down. */
+            /** @description The server cannot do it now: no model configured, no sandbox, shutting down, or busy with this kind of slow work for others (Retry-After). */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2276,6 +2317,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The server cannot do it now: no model configured, no sandbox, shutting down, or busy with this kind of slow work for others (Retry-After). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     projects_graph_retrieve: {
@@ -2299,7 +2349,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ProjectGraph"] | components["schemas"]["GraphMermaid"] | components["schemas"]["GraphSvg"];
+                    "application/json": components["schemas"]["ProjectGraph"] | components["schemas"]["GraphMermaid"] | components["schemas"]["ProjectGraphSvg"];
                 };
             };
             /** @description Bad input: `detail`, or the fields named with their problems. */
@@ -2322,6 +2372,15 @@ export interface operations {
             };
             /** @description No such object among yours (someone else's answers 404 too). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The server cannot do it now: no model configured, no sandbox, shutting down, or busy with this kind of slow work for others (Retry-After). */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2754,7 +2813,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The server cannot do it now: no model configured, no sandbox, shutting down. */
+            /** @description The server cannot do it now: no model configured, no sandbox, shutting down, or busy with this kind of slow work for others (Retry-After). */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3204,7 +3263,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The server cannot do it now: no model configured, no sandbox, shutting down. */
+            /** @description The server cannot do it now: no model configured, no sandbox, shutting down, or busy with this kind of slow work for others (Retry-After). */
             503: {
                 headers: {
                     [name: string]: unknown;

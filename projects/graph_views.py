@@ -44,6 +44,8 @@ def output_format(request: Request) -> str:
 
 class ProjectGraphView(APIView):
     content_negotiation_class = FormatIsOurs
+    # Reading a large file's graph takes CPU, and `?format=svg` a Graphviz layout.
+    lane = "graph"
 
     @extend_schema(
         summary="The workflow's graph, at HEAD or at a commit",
@@ -58,7 +60,7 @@ class ProjectGraphView(APIView):
         ],
         responses={
             200: OpenApiResponse(graph_answer("ProjectGraph")),
-            **authed_errors(400, 404),
+            **authed_errors(400, 404, 503),
         },
     )
     def get(self, request: Request, project_id: uuid.UUID) -> Response:

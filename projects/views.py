@@ -126,11 +126,13 @@ class ProjectCommitsView(APIView):
 class ProjectExportView(APIView):
     """The project's repository as a git bundle (`git clone project.bundle`)."""
 
+    lane = "export"  # `git bundle` in a subprocess
+
     @extend_schema(
         summary="The project's repository as a git bundle (`git clone project.bundle`)",
         responses={
             (200, "application/x-git-bundle"): OpenApiTypes.BINARY,
-            **authed_errors(),
+            **authed_errors(503),
         },
     )
     def get(self, request: Request, project_id: uuid.UUID) -> HttpResponse:

@@ -26,11 +26,12 @@ def diff_graph_of(diff: Diff) -> graph_service.DiffGraph:
 
 class DiffGraphView(APIView):
     content_negotiation_class = FormatIsOurs
+    lane = "graph"  # two graphs read, and `?format=svg` a Graphviz layout
 
     @extend_schema(
         summary="The graph before and after the change, and the change",
         parameters=[FORMAT],
-        responses={200: OpenApiResponse(graph_answer("DiffGraph")), **authed_errors(400)},
+        responses={200: OpenApiResponse(graph_answer("DiffGraph")), **authed_errors(400, 503)},
     )
     def get(self, request: Request, diff_id: uuid.UUID) -> Response:
         diff = services.owned_diffs(api_user(request)).filter(id=diff_id).first()

@@ -26,6 +26,7 @@ from sessions_app import costs
 from sessions_app.models import ConversationMessage, VibecodeSession
 from sessions_app.services import UnknownNode, get_or_create_session
 from vibegrapher.async_api import api_user
+from vibegrapher.lanes import in_lane
 
 
 @login_required
@@ -104,6 +105,7 @@ def project_delete(request: HttpRequest, project_id: uuid.UUID) -> HttpResponse:
     return redirect("project-list")
 
 
+@in_lane("graph")  # the graph drawn by Graphviz (kept per code, but a first layout is slow)
 @login_required
 @require_GET
 def project_page(request: HttpRequest, project_id: uuid.UUID) -> HttpResponse:
@@ -229,6 +231,7 @@ def history_entries(
     return entries
 
 
+@in_lane("graph")  # the graph change drawn by Graphviz
 @login_required
 @require_GET
 def diff_page(request: HttpRequest, diff_id: uuid.UUID) -> HttpResponse:

@@ -40,7 +40,8 @@ _ERROR_TEXT = {
     413: "The request body is over its limit.",
     429: "Too many failed logins: retry after `Retry-After` seconds.",
     502: "The model's server answered an error (`detail` quotes it).",
-    503: "The server cannot do it now: no model configured, no sandbox, shutting down.",
+    503: "The server cannot do it now: no model configured, no sandbox, shutting down, "
+    "or busy with this kind of slow work for others (Retry-After).",
 }
 
 

@@ -140,6 +140,24 @@ REQUEST_THREADS_RUNNING: int = env.int(
     "REQUEST_THREADS_RUNNING",
     default=1 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" else 2,
 )
+# Slow kinds of request run in lanes of their own (vibegrapher/lanes.py), never in the
+# turns above: how many of each run at once per process. Each holds a thread while it
+# runs; a password check or a layout keeps a core busy, so one of each leaves the other
+# core to quick reads on a 2-core machine.
+REQUEST_LANES: dict[str, int] = {
+    "password": env.int("LANE_PASSWORD_RUNNING", default=1),
+    "graph": env.int("LANE_GRAPH_RUNNING", default=1),
+    "export": env.int("LANE_EXPORT_RUNNING", default=1),
+    "tests": env.int("LANE_TESTS_RUNNING", default=4),
+    "model": env.int("LANE_MODEL_RUNNING", default=8),
+}
+# Requests waiting for a lane's turn, at most (one more is answered 503 at once), and
+# how long one waits before it is answered 503 (both with Retry-After).
+LANE_WAITING: int = env.int("LANE_WAITING", default=32)
+LANE_WAIT_SECONDS: float = env.float("LANE_WAIT_SECONDS", default=30.0)
+# Slow lanes' threads, and the processes they start (Graphviz, git), run at this nice
+# value (Linux: per thread), so that CPU-bound slow work yields a core to quick reads.
+LANE_NICENESS: int = env.int("LANE_NICENESS", default=10)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Channels -------------------------------------------------------------------
@@ -347,6 +365,14 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 MAX_CODE_BYTES: int = env.int("MAX_CODE_BYTES", default=200_000)
 # Graphs with more nodes than this are not drawn (the API still answers their nodes).
 GRAPH_MAX_DRAWN_NODES: int = env.int("GRAPH_MAX_DRAWN_NODES", default=150)
+# Nor graphs with more edges: `dot`'s time grows much faster than the edges (a 1.9 KB
+# file of 30 agents handing off to each other has 900 and took minutes).
+GRAPH_MAX_DRAWN_EDGES: int = env.int("GRAPH_MAX_DRAWN_EDGES", default=300)
+# A layout still running after this many seconds is killed; the graph is answered
+# without its drawing, and why.
+GRAPH_LAYOUT_TIMEOUT_SECONDS: float = env.float("GRAPH_LAYOUT_TIMEOUT_SECONDS", default=10.0)
+# The Graphviz program that lays graphs out.
+GRAPHVIZ_DOT: str = env.str("GRAPHVIZ_DOT", default="dot")
 MAX_PROMPT_CHARS: int = env.int("MAX_PROMPT_CHARS", default=20_000)
 
 # --- Hostile input --------------------------------------------------------------
