@@ -262,7 +262,9 @@ class _Reader:
 
     # --- pass 1: what the file defines -------------------------------------------------
     def read(self) -> WorkflowGraph:
-        for statement in ast.walk(self.tree):
+        # One walk, kept: the passes below read every node in the same (breadth-first) order.
+        everything = list(ast.walk(self.tree))
+        for statement in everything:
             if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 self.functions.setdefault(statement.name, statement)
                 self._define_function(statement)
@@ -280,7 +282,7 @@ class _Reader:
             ):
                 self._bind(statement.target.id, statement.value)
         calls = sorted(
-            (n for n in ast.walk(self.tree) if isinstance(n, ast.Call)),
+            (n for n in everything if isinstance(n, ast.Call)),
             key=lambda n: (n.lineno, n.col_offset),
         )
         for call in calls:
@@ -298,7 +300,7 @@ class _Reader:
                     value = _keyword(call, argument)
                     if value is not None:
                         self._connect(node_id, value, kind)
-        self._read_mutations()
+        self._read_mutations(everything)
         entry = self._read_runs()
         nodes = sorted(self.nodes.values(), key=lambda n: (n.line, n.id))
         edges = list(dict.fromkeys(self.edges))
@@ -521,9 +523,9 @@ class _Reader:
                 edge_kind = "agent_tool"
             self.edges.append(GraphEdge(source, target, edge_kind, label))
 
-    def _read_mutations(self) -> None:
+    def _read_mutations(self, everything: list[ast.AST]) -> None:
         """`triage.handoffs.append(faq)`, `.extend([...])`, `agent.tools = [...]`."""
-        for statement in ast.walk(self.tree):
+        for statement in everything:
             if (
                 isinstance(statement, ast.Call)
                 and isinstance(statement.func, ast.Attribute)
