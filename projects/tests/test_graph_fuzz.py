@@ -20,10 +20,11 @@ from projects.code import InvalidCode, validate_code
 from projects.graph import READER_FAILED, WorkflowGraph, build_graph, diff_graphs
 from projects.graph_render import diff_drawing, drawing_of, to_mermaid
 from projects.nodes import find_agents
-from projects.tests.workflow_files import Workflow, workflow_files
+from projects.tests.workflow_files import HEADER, Workflow, workflow_files
 
 # Sized so each test takes a few seconds on an idle machine. The SDK-shaped test reads
-# every prefix of each drawn file too: a few thousand files a run.
+# every prefix and every block of each drawn file too: about two thousand reads of over
+# a thousand distinct files a run.
 SDK_EXAMPLES = 150
 GRAMMAR_EXAMPLES = 50
 # Frames a request already holds when a view reads the graph (daphne, Django, DRF and
@@ -82,12 +83,17 @@ def test_the_reader_never_raises_on_sdk_shaped_files(workflow: Workflow) -> None
     note(code if len(code) < 5_000 else f"{len(code)} characters")
     ast.parse(code)  # the strategy draws only files that parse
     read_everywhere(code)
-    # Each prefix of the file is a file too: read them all, each must find its agents.
+    # Each prefix of the file, and each of its blocks alone, is a file too: read them
+    # all, each must find its agents.
     for count in range(len(workflow.blocks) + 1):
         graph = build_graph(workflow.code(count))
         check_graph(graph)
         labels = {n.label for n in graph.agents()}
         assert workflow.agents(count) <= labels, workflow.agents(count) - labels
+    for text, agents in workflow.blocks[1:]:
+        graph = build_graph(HEADER + text)
+        check_graph(graph)
+        assert agents <= {n.label for n in graph.agents()}
     # What validation says is an answer, never a crash: accepted or a named InvalidCode.
     try:
         validate_code(code)
