@@ -19,7 +19,6 @@ ValueError.
 """
 
 import ast
-import copy
 import logging
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
@@ -211,17 +210,14 @@ def _shown(node: ast.AST, levels: int) -> ast.AST:
     """A copy of `node` whose expressions below `levels` levels are `...`."""
     if levels <= 0 and isinstance(node, ast.expr):
         return ast.Constant(value=...)
-    shallow = copy.copy(node)
+    fields: dict[str, Any] = {}
     for name, value in ast.iter_fields(node):
         if isinstance(value, ast.AST):
-            setattr(shallow, name, _shown(value, levels - 1))
+            value = _shown(value, levels - 1)
         elif isinstance(value, list):
-            setattr(
-                shallow,
-                name,
-                [_shown(v, levels - 1) if isinstance(v, ast.AST) else v for v in value],
-            )
-    return shallow
+            value = [_shown(v, levels - 1) if isinstance(v, ast.AST) else v for v in value]
+        fields[name] = value
+    return type(node)(**fields)
 
 
 def _deeper_than(expr: ast.AST, levels: int) -> bool:
