@@ -10,9 +10,16 @@ on an agent "runs" it. The entry agents are those passed to `Runner.run*` elsewh
 Names are followed through variables (`specialists = [a, b]`, `handoffs=specialists`),
 `handoff(agent, ...)`, `X.handoffs.append(...)`, list concatenation and `*` unpacking,
 the way the SDK's examples and Agent Builder's exported code build them.
+
+The reader never raises on code that parses: it walks the tree without recursion, shows
+a deep expression cut short, and whatever it cannot follow (an expression nested past
+Python's recursion limit, a tree the parser could not build) becomes an "unresolved"
+node with its line. Only code that is not Python (a syntax error, a null byte) is a
+ValueError.
 """
 
 import ast
+import logging
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -45,6 +52,13 @@ AGENT_LISTS: dict[str, EdgeKind] = {
 # files, and a bound on files written to loop.
 MAX_DEPTH = 100
 FIRST_LINE_CHARS = 120
+# A label (an unresolved expression, an output type) shows this many levels of an
+# expression; deeper parts read `...`. Keeps `ast.unparse`, which recurses, shallow.
+SHOWN_LEVELS = 12
+TOO_DEEP_TO_READ = "(this file: nested too deeply to read)"
+READER_FAILED = "(this file: the graph reader failed on it; the server log has why)"
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -109,20 +123,36 @@ class WorkflowGraph:
 
 
 def parse(code: str) -> ast.Module:
-    """The module's tree, or ValueError naming the problem (with its line)."""
+    """The module's tree, or ValueError naming the problem (with its line). Deep nesting
+    raises RecursionError or MemoryError (the parser's guards)."""
     try:
         return ast.parse(code)
     except SyntaxError as exc:
         raise ValueError(f"line {exc.lineno}: {exc.msg}") from None
-    except (RecursionError, MemoryError):
-        raise ValueError("the code is nested too deeply for the Python parser") from None
-    except ValueError as exc:  # null bytes
-        raise ValueError(str(exc)) from None
 
 
 def build_graph(code: str) -> WorkflowGraph:
-    """The graph of `code`. Raises ValueError when it does not parse."""
-    return _Reader(parse(code)).read()
+    """The graph of `code`. Raises ValueError only when it is not Python (a syntax
+    error, a null byte); anything the reader cannot follow is reported as unresolved."""
+    try:
+        tree = parse(code)
+    except (RecursionError, MemoryError):
+        return _unreadable(TOO_DEEP_TO_READ)
+    try:
+        return _Reader(tree).read()
+    except (RecursionError, MemoryError):
+        return _unreadable(TOO_DEEP_TO_READ)
+    except Exception:
+        # A bug in the reader must not take the pages down with it: it is logged, and the
+        # graph says the file could not be read.
+        logger.exception("graph reader failed on a file that parses")
+        return _unreadable(READER_FAILED)
+
+
+def _unreadable(name: str) -> WorkflowGraph:
+    """A graph of one unresolved node: the whole file, from line 1."""
+    node = GraphNode(f"unresolved:{name}", "unresolved", name, 1, 1)
+    return WorkflowGraph([node], [], [], [Unresolved(name, 1)])
 
 
 def _callee(call: ast.Call) -> str:
@@ -167,8 +197,45 @@ def _first_line(text: str) -> str:
     return line if len(line) <= FIRST_LINE_CHARS else line[: FIRST_LINE_CHARS - 1] + "…"
 
 
+def _name(expr: ast.expr) -> str | None:
+    """`x` for `x`, `y` for `x.y`: how a name or attribute is looked up."""
+    if isinstance(expr, ast.Name):
+        return expr.id
+    if isinstance(expr, ast.Attribute):
+        return expr.attr
+    return None
+
+
+def _shown(node: ast.AST, levels: int) -> ast.AST:
+    """A copy of `node` whose expressions below `levels` levels are `...`."""
+    if levels <= 0 and isinstance(node, ast.expr):
+        return ast.Constant(value=...)
+    fields: dict[str, Any] = {}
+    for name, value in ast.iter_fields(node):
+        if isinstance(value, ast.AST):
+            value = _shown(value, levels - 1)
+        elif isinstance(value, list):
+            value = [_shown(v, levels - 1) if isinstance(v, ast.AST) else v for v in value]
+        fields[name] = value
+    return type(node)(**fields)
+
+
+def _deeper_than(expr: ast.AST, levels: int) -> bool:
+    stack = [(expr, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > levels:
+            return True
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return False
+
+
 def _source(expr: ast.expr, limit: int = 80) -> str:
-    text = ast.unparse(expr)
+    shown = _shown(expr, SHOWN_LEVELS) if _deeper_than(expr, SHOWN_LEVELS) else expr
+    try:
+        text = ast.unparse(shown)
+    except Exception:  # `...` where unparse wants text (in an f-string), a deep stack
+        text = f"({type(expr).__name__} expression, line {expr.lineno})"
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -191,7 +258,9 @@ class _Reader:
 
     # --- pass 1: what the file defines -------------------------------------------------
     def read(self) -> WorkflowGraph:
-        for statement in ast.walk(self.tree):
+        # One walk, kept: the passes below read every node in the same (breadth-first) order.
+        everything = list(ast.walk(self.tree))
+        for statement in everything:
             if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 self.functions.setdefault(statement.name, statement)
                 self._define_function(statement)
@@ -209,7 +278,7 @@ class _Reader:
             ):
                 self._bind(statement.target.id, statement.value)
         calls = sorted(
-            (n for n in ast.walk(self.tree) if isinstance(n, ast.Call)),
+            (n for n in everything if isinstance(n, ast.Call)),
             key=lambda n: (n.lineno, n.col_offset),
         )
         for call in calls:
@@ -227,7 +296,7 @@ class _Reader:
                     value = _keyword(call, argument)
                     if value is not None:
                         self._connect(node_id, value, kind)
-        self._read_mutations()
+        self._read_mutations(everything)
         entry = self._read_runs()
         nodes = sorted(self.nodes.values(), key=lambda n: (n.line, n.id))
         edges = list(dict.fromkeys(self.edges))
@@ -281,7 +350,7 @@ class _Reader:
 
     def _define_clone(self, call: ast.Call) -> None:
         assert isinstance(call.func, ast.Attribute)
-        sources = [t for t, _ in self._resolve(call.func.value) if self.nodes[t].kind == "agent"]
+        sources = [t for t, _ in self._followed(call.func.value) if self.nodes[t].kind == "agent"]
         if not sources:
             return  # `.clone()` of something that is not an agent we know: not ours
         source = self.nodes[sources[0]]
@@ -386,6 +455,15 @@ class _Reader:
             self.resolved[name] = found
         return found or self._unresolved(expr)
 
+    def _followed(self, expr: ast.expr, quietly: bool = False) -> list[_Target]:
+        """What `expr` stands for, as far as the stack allows: an expression that runs
+        into Python's recursion limit is unresolved (or, `quietly`, nothing)."""
+        try:
+            found = self._resolve_quietly(expr, 0) if quietly else self._resolve(expr)
+        except RecursionError:
+            return [] if quietly else self._unresolved(expr)
+        return [t for t in found if t[0] in self.nodes]
+
     def _resolve_quietly(self, expr: ast.expr, depth: int) -> list[_Target]:
         """Resolve one of a variable's values; a value that resolves to nothing known is
         not reported (`current = result.last_agent` next to `current = triage_agent`)."""
@@ -435,15 +513,15 @@ class _Reader:
 
     # --- edges -------------------------------------------------------------------------
     def _connect(self, source: str, value: ast.expr, kind: EdgeKind) -> None:
-        for target, label in self._resolve(value):
+        for target, label in self._followed(value):
             edge_kind = kind
             if kind == "tool" and self.nodes[target].kind == "agent":
                 edge_kind = "agent_tool"
             self.edges.append(GraphEdge(source, target, edge_kind, label))
 
-    def _read_mutations(self) -> None:
+    def _read_mutations(self, everything: list[ast.AST]) -> None:
         """`triage.handoffs.append(faq)`, `.extend([...])`, `agent.tools = [...]`."""
-        for statement in ast.walk(self.tree):
+        for statement in everything:
             if (
                 isinstance(statement, ast.Call)
                 and isinstance(statement.func, ast.Attribute)
@@ -466,35 +544,37 @@ class _Reader:
                 value = statement.value
             else:
                 continue
-            for source, _ in self._resolve_quietly(owner, 0):
+            for source, _ in self._followed(owner, quietly=True):
                 if self.nodes[source].kind == "agent":
                     self._connect(source, value, kind)
 
     def _read_runs(self) -> list[str]:
-        """Entry agents; `Runner.run` inside a tool or guardrail is an edge instead."""
+        """Entry agents; `Runner.run` inside a tool or guardrail is an edge instead.
+
+        Depth first in source order, with a stack of its own: the tree may be deeper than
+        Python's recursion limit allows a visitor to go."""
         entry: list[str] = []
-
-        def visit(node: ast.AST, owner: str | None) -> None:
-            for child in ast.iter_child_nodes(node):
-                if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                    visit(child, self.function_nodes.get(child.name, owner))
-                    continue
-                if (
-                    isinstance(child, ast.Call)
-                    and isinstance(child.func, ast.Attribute)
-                    and child.func.attr in RUNNER_METHODS
-                    and ast.unparse(child.func.value).split(".")[-1] == "Runner"
-                ):
-                    agent = _keyword(child, "starting_agent", 0)
-                    if agent is not None:
-                        for target, _ in self._resolve(agent):
-                            if owner is None:
-                                entry.append(target)
-                            else:
-                                self.edges.append(GraphEdge(owner, target, "runs"))
-                visit(child, owner)
-
-        visit(self.tree, None)
+        stack: list[tuple[ast.AST, str | None]] = [
+            (child, None) for child in reversed(list(ast.iter_child_nodes(self.tree)))
+        ]
+        while stack:
+            node, owner = stack.pop()
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                owner = self.function_nodes.get(node.name, owner)
+            elif (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in RUNNER_METHODS
+                and _name(node.func.value) == "Runner"
+            ):
+                agent = _keyword(node, "starting_agent", 0)
+                if agent is not None:
+                    for target, _ in self._followed(agent):
+                        if owner is None:
+                            entry.append(target)
+                        else:
+                            self.edges.append(GraphEdge(owner, target, "runs"))
+            stack.extend((child, owner) for child in reversed(list(ast.iter_child_nodes(node))))
         return list(dict.fromkeys(entry))
 
 

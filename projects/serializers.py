@@ -7,10 +7,11 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from projects import trailers
-from projects.code import InvalidCode
+from projects.code import InvalidCode, python_text
 from projects.code import validate_code as check_code
 from projects.git import DIFF_TRAILER, CommitInfo
 from projects.models import Project, TestCase
+from projects.services import InvalidName, check_project_name
 from vibegrapher.api_errors import ApiError
 from vibegrapher.fields import StrictBooleanField, StrictCharField
 
@@ -81,7 +82,9 @@ def _api_datetime(value: datetime, zone: tzinfo) -> str:
 
 
 def validate_code(code: str) -> str:
-    """A serializer field validator: the code, or a ValidationError naming the problem."""
+    """A serializer field validator: the code as Python reads it (no leading BOM, LF line
+    endings), or a ValidationError naming the problem."""
+    code = python_text(code)
     try:
         check_code(code)
     except InvalidCode as exc:
@@ -92,6 +95,13 @@ def validate_code(code: str) -> str:
 class ProjectCreateSerializer(serializers.Serializer[None]):
     name = StrictCharField(max_length=100, trim_whitespace=True)
     code = StrictCharField(required=False, allow_blank=False, trim_whitespace=False)
+
+    def validate_name(self, name: str) -> str:
+        try:
+            check_project_name(name)
+        except InvalidName as exc:
+            raise serializers.ValidationError(str(exc)) from None
+        return name
 
     def validate_code(self, code: str) -> str:
         return validate_code(code)

@@ -59,11 +59,38 @@ def author_of(user: User) -> tuple[str, str]:
     return name, user.email or f"{user.get_username()}@vibegrapher.local"
 
 
-def _base_slug(name: str) -> str:
-    # slugify keeps underscores (and would keep runs of dashes); a slug is only
-    # lowercase letters and digits joined by single dashes (storage.SLUG_PATTERN).
-    words = re.sub(r"[^a-z0-9]+", "-", slugify(name).lower())
-    return words[:100].strip("-") or "project"
+MAX_NAME_CHARS = 100
+_SLUG_WORD = re.compile(r"[a-z0-9]+")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class InvalidName(ValueError):
+    """A project name that cannot be stored; the message says why."""
+
+
+def check_project_name(name: str) -> None:
+    """Raise InvalidName unless `name` (already trimmed) can name a project: 1 to 100
+    characters, none of them NUL or a lone surrogate (neither can be stored)."""
+    if not name or len(name) > MAX_NAME_CHARS:
+        raise InvalidName(f"A project needs a name of 1 to {MAX_NAME_CHARS} characters.")
+    if "\x00" in name:
+        raise InvalidName("A project name cannot contain NUL characters.")
+    surrogate = _LONE_SURROGATE.search(name)
+    if surrogate is not None:
+        raise InvalidName(
+            f"The name has a lone surrogate at position {surrogate.start()} (half of a "
+            "UTF-16 pair, not a character); send the character itself."
+        )
+
+
+def slug_base(name: str) -> str:
+    """The slug a name starts from: its letters and digits in ASCII (accents dropped, as
+    Django's `slugify` does), lowercase, with one hyphen for each run of anything else
+    (`my_project`, `My  Project!` and `my-project` all give `my-project`); `project` when
+    nothing is left (a name in another script, emoji, punctuation only). Always matches
+    the storage's slug pattern."""
+    words = _SLUG_WORD.findall(slugify(name).lower())
+    return "-".join(words)[:MAX_NAME_CHARS].strip("-") or "project"
 
 
 def _free_slug(base: str) -> str:
@@ -84,15 +111,17 @@ def create_project(owner: User, name: str, code: str | None = None) -> Project:
     that inserts the row, renamed to its slug's path. A slug taken by a concurrent
     request (the unique constraint, or a directory already there) moves on to the
     next slug; a request never touches another project's files. A failed step leaves
-    neither a row nor a repository.
+    neither a row nor a repository. A name `check_project_name` refuses is InvalidName,
+    before anything is made.
     """
+    check_project_name(name)
     code = STARTER_CODE if code is None else code
     author_name, author_email = author_of(owner)
     staged, sha = git.stage_repository(
         MAIN_FILE, code, INITIAL_COMMIT_MESSAGE, author_name, author_email
     )
     try:
-        base = _base_slug(name)
+        base = slug_base(name)
         for attempt in range(MAX_SLUG_ATTEMPTS + 1):
             slug = _free_slug(base) if attempt < MAX_SLUG_ATTEMPTS else _random_slug(base)
             project = _insert_and_place(owner, name, slug, code, sha, staged)

@@ -19,6 +19,7 @@ from projects.graph import build_graph
 from projects.graph_schema import GraphSerializer
 from projects.models import Project, TestCase
 from projects.nodes import find_agents
+from projects.sample_workflow import STARTER_CODE
 from projects.serializers import (
     CommitSerializer,
     NodeSerializer,
@@ -70,16 +71,12 @@ class ProjectListView(APIView):
     def post(self, request: Request) -> Response:
         body = ProjectCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        project = services.create_project(
-            api_user(request),
-            body.validated_data["name"],
-            body.validated_data.get("code"),
-        )
-        # The new workflow's graph at once, unresolved names included.
-        data = {
-            **ProjectDetailSerializer(project).data,
-            "graph": build_graph(project.current_code).as_dict(),
-        }
+        code = body.validated_data.get("code")
+        # The new workflow's graph, unresolved names included, read before anything is
+        # made: nothing after the creation can fail and leave a project behind a 500.
+        graph = build_graph(STARTER_CODE if code is None else code).as_dict()
+        project = services.create_project(api_user(request), body.validated_data["name"], code)
+        data = {**ProjectDetailSerializer(project).data, "graph": graph}
         return Response(data, status=status.HTTP_201_CREATED)
 
 

@@ -16,10 +16,16 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from projects import git, trailers
-from projects.code import InvalidCode, validate_code
+from projects.code import InvalidCode, python_text, read_python_file, validate_code
 from projects.graph import build_graph
 from projects.models import Project, TestCase
-from projects.services import create_project, delete_project, get_owned_project
+from projects.services import (
+    InvalidName,
+    check_project_name,
+    create_project,
+    delete_project,
+    get_owned_project,
+)
 from reviews import checks, diff_view, graph_pages, highlight, provenance, services
 from reviews.models import Diff, ReviewPreference
 from sessions_app import costs
@@ -42,10 +48,10 @@ def project_list(request: HttpRequest) -> HttpResponse:
             code = request.POST.get("code", "")  # kept in the form, to be fixed
             messages.error(request, str(exc))
         else:
-            if not name or len(name) > 100:
-                messages.error(request, "A project needs a name of 1 to 100 characters.")
-            elif "\x00" in name:  # as the API answers (DRF refuses NUL in text)
-                messages.error(request, "A project name cannot contain NUL characters.")
+            try:
+                check_project_name(name)
+            except InvalidName as exc:
+                messages.error(request, str(exc))
             else:
                 project = create_project(user, name, code or None)
                 _say_what_is_unresolved(request, project)
@@ -60,8 +66,9 @@ def project_list(request: HttpRequest) -> HttpResponse:
 
 
 def _submitted_code(request: HttpRequest) -> str:
-    """The uploaded file's text, else the pasted code ("" for neither), checked like the
-    API checks it. Raises InvalidCode naming the problem."""
+    """The uploaded file's text, else the pasted code ("" for neither), read as Python
+    reads a file (a BOM dropped, LF line endings: a browser sends a textarea's lines with
+    CRLF) and checked like the API checks it. Raises InvalidCode naming the problem."""
     upload = request.FILES.get("file")
     if upload is not None and upload.size:
         if upload.size > settings.MAX_CODE_BYTES:
@@ -69,13 +76,11 @@ def _submitted_code(request: HttpRequest) -> str:
                 f"{upload.name} is {upload.size} bytes; the limit is {settings.MAX_CODE_BYTES} "
                 "bytes (MAX_CODE_BYTES)."
             )
-        try:
-            code = upload.read().decode("utf-8")
-        except UnicodeDecodeError:
-            raise InvalidCode(f"{upload.name} is not UTF-8 text.") from None
-        validate_code(code, f"The file {upload.name}")
+        what = f"The file {upload.name}"
+        code = read_python_file(upload.read(), what)
+        validate_code(code, what)
         return code
-    code = request.POST.get("code", "")
+    code = python_text(request.POST.get("code", ""))
     if code.strip():
         validate_code(code, "The pasted code")
         return code

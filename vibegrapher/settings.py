@@ -363,6 +363,11 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 
 # Largest project file accepted through the API (the code of one workflow).
 MAX_CODE_BYTES: int = env.int("MAX_CODE_BYTES", default=200_000)
+# How deeply that code may nest (syntax-tree levels: brackets, calls, lambdas, operators,
+# blocks inside one another). Real workflows stay under 20, library code under 70; the
+# limit keeps every reader of the code (graph, pages, sandbox) far from Python's
+# recursion limit (projects/code.py).
+MAX_CODE_NESTING: int = env.int("MAX_CODE_NESTING", default=200)
 # Graphs with more nodes than this are not drawn (the API still answers their nodes).
 GRAPH_MAX_DRAWN_NODES: int = env.int("GRAPH_MAX_DRAWN_NODES", default=150)
 # Nor graphs with more edges: `dot`'s time grows much faster than the edges (a 1.9 KB

@@ -417,6 +417,27 @@ async def test_a_patch_growing_the_file_over_the_size_limit_is_refused(
     assert [d.patched_code async for d in Diff.objects.all()] == [RENAMED]
 
 
+async def test_a_patch_nesting_the_file_too_deeply_is_refused(vibe: Vibe, model_server) -> None:
+    # It parses, but nothing that reads it (graph, pages, sandbox) should have to.
+    lambdas = "lambda: " * 950
+    deep = change(
+        'billing = Agent(name="Billing"', f'x = {lambdas}1\nbilling = Agent(name="Billing"'
+    )
+    model_server.script(
+        custom_tool_call("submit_patch", patch_input("Add a helper", deep)),
+        custom_tool_call("submit_patch", patch_input("Mention refunds", RENAME)),
+        text(verdict(True, "Good.", "feat: refunds")),
+    )
+
+    finished = await vibe.run("Billing should also handle refunds")
+
+    assert finished["outcome"] == "diff"
+    feedback = model_server.requests[1].tool_outputs()[-1]
+    assert feedback.startswith("The patch was not applied: The patched workflow.py nests more ")
+    assert "the limit is 200 (MAX_CODE_NESTING)" in feedback
+    assert [d.patched_code async for d in Diff.objects.all()] == [RENAMED]
+
+
 async def test_what_the_applier_assumed_reaches_the_model(vibe: Vibe, model_server) -> None:
     # The hunk leaves out `name="Triage",` between two of its context lines.
     left_out = (

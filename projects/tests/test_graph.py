@@ -290,3 +290,25 @@ def test_agents_kept_on_self_in_a_class() -> None:
     assert graph.node("agent:Expert").variable == "expert"
     assert graph.targets("agent:Desk", "handoff") == ["agent:Expert"]
     assert graph.entry == ["agent:Desk"]
+
+
+def test_a_deep_expression_is_unresolved_with_a_short_label() -> None:
+    code = (
+        "from agents import Agent, Runner\n"
+        "a = Agent(name='A', tools=["
+        + "lambda: " * 900
+        + "x], output_type="
+        + "f(" * 150
+        + "T"
+        + ")" * 150
+        + ")\n"
+        "Runner.run(" + "not " * 900 + "a)\n"
+    )
+    graph = build_graph(code)
+
+    assert [n.id for n in graph.agents()] == ["agent:A"]
+    assert graph.node("agent:A").output_type == "f(" * 11 + "...(...)" + ")" * 11
+    names = [u.name for u in graph.unresolved]
+    assert names[0].startswith("lambda: lambda: ") and len(names[0]) <= 60
+    assert names[1].startswith("not not ")
+    assert graph.entry == [f"unresolved:{names[1]}"]

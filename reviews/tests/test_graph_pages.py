@@ -113,7 +113,8 @@ def test_create_refuses_code_that_does_not_parse_and_keeps_it(browser) -> None:
     assert not Project.objects.filter(name="Broken").exists()
     upload = SimpleUploadedFile("bad.py", b"\xff\xfe", content_type="text/x-python")
     response = browser.post("/", {"name": "Binary", "file": upload})
-    assert "bad.py is not UTF-8 text." in response.content.decode()
+    message = "The file bad.py is not UTF-8 text (byte 0); save it as UTF-8."
+    assert message in response.content.decode()
 
 
 def test_api_create_answers_the_graph(api) -> None:
