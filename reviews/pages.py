@@ -162,6 +162,41 @@ def requested_by(diff: Diff) -> ConversationMessage | None:
 
 
 @dataclass(frozen=True)
+class Iterations:
+    """Where a diff stands in its change: the rejected diffs before it (each one's
+    feedback started the next run), the ones after, and what was first asked."""
+
+    number: int
+    previous: Diff | None
+    following: list[Diff]
+    # The person's message that started the change's first run.
+    original_request: ConversationMessage | None
+    original_prompt: str
+    # From the previous iteration's patched file to this one's: what the feedback changed.
+    since_previous: list[diff_view.Block] | None
+
+    @property
+    def shown(self) -> bool:
+        return self.previous is not None or bool(self.following)
+
+
+def iterations_of(diff: Diff) -> Iterations:
+    chain = provenance.iterations(diff)
+    first = chain[0]
+    previous = chain[-2] if len(chain) > 1 else None
+    return Iterations(
+        number=len(chain),
+        previous=previous,
+        following=list(diff.next_iterations.order_by("created_at")),
+        original_request=requested_by(first),
+        original_prompt=first.vibecoder_prompt,
+        since_previous=(
+            diff_view.blocks(previous.patched_code, diff.patched_code) if previous else None
+        ),
+    )
+
+
+@dataclass(frozen=True)
 class HistoryEntry:
     """A commit on the project page, linked to its review and its conversation turn."""
 
@@ -259,6 +294,7 @@ def diff_page(request: HttpRequest, diff_id: uuid.UUID) -> HttpResponse:
             "diff_html": highlight.diff_html(diff.diff_content),
             "graph": graph_pages.diff_graph(diff),
             "asked": asked,
+            "iterations": iterations_of(diff),
             # What the change took: the run's model calls and its refinements.
             "usage": usage,
             "models": provenance.models_trailer(usage),

@@ -115,3 +115,68 @@ def test_diff_layout_is_remembered_per_user(user, other_user) -> None:
     assert client.post("/diff-layout", {"layout": "split"}).status_code == 204
     assert ReviewPreference.objects.get(user=user).diff_layout == "split"
     assert not ReviewPreference.objects.filter(user=other_user).exists()
+
+
+@pytest.mark.django_db
+def test_review_pages_link_iterations_and_show_the_changes_since_the_last_review(user) -> None:
+    project = create_project(user, "Iterated", CODE)
+    session, _ = get_or_create_session(project, "global")
+    asked = ConversationMessage.objects.create(
+        session=session, role="user", agent="user", content="Zero out line ten"
+    )
+    first_code = CODE.replace("v10 = 10\n", "v10 = 0\n")
+    first = Diff.objects.create(
+        session=session, project=project, base_commit=project.current_commit,
+        diff_content=unified_diff(CODE, first_code, "agents.py"), patched_code=first_code,
+        vibecoder_prompt="Zero out line ten", status=Diff.Status.HUMAN_REJECTED,
+        human_feedback="Also zero line eleven",
+    )  # fmt: skip
+    feedback = ConversationMessage.objects.create(
+        session=session, role="user", agent="user", content="Also zero line eleven"
+    )
+    second_code = first_code.replace("v11 = 11\n", "v11 = 0\n")
+    second = Diff.objects.create(
+        session=session, project=project, base_commit=project.current_commit,
+        diff_content=unified_diff(CODE, second_code, "agents.py"), patched_code=second_code,
+        vibecoder_prompt="A person reviewed the diff you produced and rejected it.", previous=first,
+    )  # fmt: skip
+    client = Client()
+    client.force_login(user)
+
+    rejected_html = client.get(f"/diffs/{first.id}/").content.decode()
+    follow_up_html = client.get(f"/diffs/{second.id}/").content.decode()
+
+    # The rejected review: its feedback beside the original request, a link onward.
+    assert "<h2>Iteration 1 of this change</h2>" in rejected_html
+    shown_feedback = '<pre class="content" id="rejection-feedback">Also zero line eleven</pre>'
+    assert shown_feedback in rejected_html
+    assert '<q id="original-request">Zero out line ten</q>' in rejected_html
+    assert f'<a class="next-iteration" href="/diffs/{second.id}/">iteration 2</a>' in rejected_html
+    assert 'id="since-last-review"' not in rejected_html
+    # The follow-up: asked by the feedback, still showing what was first asked.
+    assert f'<q id="asked">{feedback.content}</q>' in follow_up_html
+    assert "<h2>Iteration 2 of this change</h2>" in follow_up_html
+    assert f'<q id="original-request">{asked.content}</q>' in follow_up_html
+    assert f'<a id="previous-iteration" href="/diffs/{first.id}/">iteration 1</a>' in follow_up_html
+    assert '<q id="previous-feedback">Also zero line eleven</q>' in follow_up_html
+    # Since the last review only line eleven changed (line ten was in both).
+    since = follow_up_html.split('id="since-last-review"')[1].split("</details>")[0]
+    assert '<td class="ln old">11</td><td class="ln new"></td><td class="sign">-</td>' in since
+    assert '<td class="ln old"></td><td class="ln new">11</td><td class="sign">+</td>' in since
+    removed_ten = '<td class="sign">-</td><td class="code"><span class="n">v10</span>'
+    assert removed_ten not in since and removed_ten in follow_up_html  # in the whole diff
+    assert "unchanged lines" in since
+
+
+@pytest.mark.django_db
+def test_a_lone_review_has_no_iterations_section(user) -> None:
+    project = create_project(user, "Lone", CODE)
+    session, _ = get_or_create_session(project, "global")
+    patched = CODE.replace("v10 = 10\n", "v10 = 0\n")
+    diff = Diff.objects.create(
+        session=session, project=project, base_commit=project.current_commit,
+        diff_content=unified_diff(CODE, patched, "agents.py"), patched_code=patched,
+    )  # fmt: skip
+    client = Client()
+    client.force_login(user)
+    assert 'id="iterations"' not in client.get(f"/diffs/{diff.id}/").content.decode()
