@@ -180,8 +180,8 @@ class Iterations:
         return self.previous is not None or bool(self.following)
 
 
-def iterations_of(diff: Diff) -> Iterations:
-    chain = provenance.iterations(diff)
+def iterations_of(diff: Diff, chain: list[Diff]) -> Iterations:
+    """`chain`: `provenance.iterations(diff)`."""
     first = chain[0]
     previous = chain[-2] if len(chain) > 1 else None
     return Iterations(
@@ -265,7 +265,9 @@ def diff_page(request: HttpRequest, diff_id: uuid.UUID) -> HttpResponse:
     except git.GitError:
         blocks = None  # the base commit is gone: the stored diff text is all there is
     asked = requested_by(diff)
-    usage = costs.totals_of(provenance.diff_messages(diff))
+    # What the change took, as its commit's trailers count it: every run, rejected too.
+    chain = provenance.iterations(diff)
+    usage = costs.totals_of(provenance.change_messages(chain))
     preference = ReviewPreference.objects.filter(user=user).first()
     layout = preference.diff_layout if preference else ReviewPreference.DiffLayout.UNIFIED
     committed = None
@@ -294,11 +296,12 @@ def diff_page(request: HttpRequest, diff_id: uuid.UUID) -> HttpResponse:
             "diff_html": highlight.diff_html(diff.diff_content),
             "graph": graph_pages.diff_graph(diff),
             "asked": asked,
-            "iterations": iterations_of(diff),
+            "iterations": iterations_of(diff, chain),
             # What the change took: the run's model calls and its refinements.
             "usage": usage,
             "models": provenance.models_trailer(usage),
-            "evaluator_verdict": provenance.evaluator_trailer(diff),
+            "evaluator_verdict": provenance.evaluator_trailer(diff, len(chain)),
+            "runs": len(chain),
             "layout": layout,
             "closed": diff.status in (Diff.Status.COMMITTED, Diff.Status.HUMAN_REJECTED),
             "committed": committed,

@@ -8,6 +8,7 @@ from projects.services import create_project
 from reviews.checks import checks_summary
 from reviews.diff_view import blocks
 from reviews.models import Diff
+from sessions_app.costs import cost_of_usage
 from sessions_app.models import ConversationMessage
 from sessions_app.services import get_or_create_session
 
@@ -140,6 +141,13 @@ def test_review_pages_link_iterations_and_show_the_changes_since_the_last_review
         diff_content=unified_diff(CODE, second_code, "agents.py"), patched_code=second_code,
         vibecoder_prompt="A person reviewed the diff you produced and rejected it.", previous=first,
     )  # fmt: skip
+    for diff, round_, tokens in ((first, 1, 1000), (second, 2, 3000)):  # $0.00045, $0.00135
+        usage = {"model": "gpt-5-mini", "prompt_tokens": tokens, "cached_tokens": 0,
+                 "completion_tokens": tokens // 10, "total_tokens": tokens * 11 // 10}  # fmt: skip
+        ConversationMessage.objects.create(
+            session=session, role="assistant", agent="evaluator", iteration=round_,
+            token_usage=usage, cost_usd=cost_of_usage(usage), trace_id=f"t{round_}", diff=diff,
+        )  # fmt: skip
     client = Client()
     client.force_login(user)
 
@@ -166,6 +174,14 @@ def test_review_pages_link_iterations_and_show_the_changes_since_the_last_review
     removed_ten = '<td class="sign">-</td><td class="code"><span class="n">v10</span>'
     assert removed_ten not in since and removed_ten in follow_up_html  # in the whole diff
     assert "unchanged lines" in since
+    # What the change took counts both runs, as its commit's trailers will.
+    assert (
+        "Approved in round 2 of 3 of run 2 (after 1 rejected diff) · gpt-5-mini (Evaluator)"
+        " · 4,400 tokens · $0.0018 over 2 runs"
+    ) in follow_up_html
+    assert "Approved in round 1 of 3 · gpt-5-mini (Evaluator) · 1,100 tokens · $0.0005<" in (
+        rejected_html
+    )
 
 
 @pytest.mark.django_db
