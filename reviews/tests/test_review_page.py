@@ -9,7 +9,7 @@ from reviews.checks import checks_summary
 from reviews.diff_view import blocks
 from reviews.models import Diff
 from sessions_app.costs import cost_of_usage
-from sessions_app.models import ConversationMessage
+from sessions_app.models import ConversationMessage, VibecodeSession
 from sessions_app.services import get_or_create_session
 
 CODE = "".join(f"v{n} = {n}\n" for n in range(1, 31))
@@ -196,3 +196,44 @@ def test_a_lone_review_has_no_iterations_section(user) -> None:
     client = Client()
     client.force_login(user)
     assert 'id="iterations"' not in client.get(f"/diffs/{diff.id}/").content.decode()
+
+
+@pytest.mark.django_db
+def test_diffs_made_before_the_link_existed_are_linked_by_their_rejection_prompt(user) -> None:
+    import importlib
+
+    from django.apps import apps
+
+    from agents_app.runs import rejection_prompt
+
+    backfill = importlib.import_module("reviews.migrations.0009_backfill_diff_previous")
+    project = create_project(user, "Old", CODE)
+    session, _ = get_or_create_session(project, "global")
+    other_session = VibecodeSession.objects.create(
+        project=project, session_type="node", node_id="x"
+    )
+
+    def diff(prompt: str, **fields: object) -> Diff:
+        patched = CODE.replace("v1 = 1\n", f"v1 = {len(prompt)}\n")
+        return Diff.objects.create(
+            session=fields.pop("session", session), project=project,
+            base_commit=project.current_commit, patched_code=patched,
+            diff_content=unified_diff(CODE, patched, "agents.py"), vibecoder_prompt=prompt,
+            **fields,
+        )  # fmt: skip
+
+    rejected = diff("Change v1", status=Diff.Status.HUMAN_REJECTED, human_feedback="Smaller")
+    decoy = diff("Change v1 too", status=Diff.Status.HUMAN_REJECTED, human_feedback="Bigger")
+    follow_up = diff(rejection_prompt(rejected, "Smaller"))
+    # Same words, another session: not the same change.
+    elsewhere = diff(rejection_prompt(decoy, "Bigger"), session=other_session)
+    fresh = diff("Something new")
+
+    backfill.link_iterations(apps, None)
+
+    follow_up.refresh_from_db()
+    elsewhere.refresh_from_db()
+    fresh.refresh_from_db()
+    assert follow_up.previous_id == rejected.id
+    assert elsewhere.previous_id is None
+    assert fresh.previous_id is None
