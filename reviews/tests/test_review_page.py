@@ -1,5 +1,7 @@
 """The review page's server side: the diff rows, the checks line, the request shown."""
 
+from typing import Any
+
 import pytest
 from django.test import Client
 
@@ -213,10 +215,10 @@ def test_diffs_made_before_the_link_existed_are_linked_by_their_rejection_prompt
         project=project, session_type="node", node_id="x"
     )
 
-    def diff(prompt: str, **fields: object) -> Diff:
+    def diff(prompt: str, in_session: VibecodeSession = session, **fields: Any) -> Diff:
         patched = CODE.replace("v1 = 1\n", f"v1 = {len(prompt)}\n")
         return Diff.objects.create(
-            session=fields.pop("session", session), project=project,
+            session=in_session, project=project,
             base_commit=project.current_commit, patched_code=patched,
             diff_content=unified_diff(CODE, patched, "agents.py"), vibecoder_prompt=prompt,
             **fields,
@@ -226,7 +228,7 @@ def test_diffs_made_before_the_link_existed_are_linked_by_their_rejection_prompt
     decoy = diff("Change v1 too", status=Diff.Status.HUMAN_REJECTED, human_feedback="Bigger")
     follow_up = diff(rejection_prompt(rejected, "Smaller"))
     # Same words, another session: not the same change.
-    elsewhere = diff(rejection_prompt(decoy, "Bigger"), session=other_session)
+    elsewhere = diff(rejection_prompt(decoy, "Bigger"), other_session)
     fresh = diff("Something new")
 
     backfill.link_iterations(apps, None)
