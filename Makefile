@@ -101,6 +101,9 @@ check: install
 	    echo "docs/openapi.yaml is not what the code generates: run 'make schema' and commit it."; \
 	    exit 1; \
 	  fi; rm -f $$generated $$generated.diff; echo "docs/openapi.yaml is current"
+	@# The API against its own document: schemathesis, every check and phase (stateful
+	@# too), on a real server with a scratch database (tests/api_fuzz.py).
+	DEBUG=true $(BIN)/python -m tests.api_fuzz
 
 bench: install
 	@echo "Benchmarks: see bench/README or run a script in bench/ with $(BIN)/python"

@@ -13,9 +13,10 @@ from datetime import timedelta
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
+from accounts.credentials import close_token_sockets
 from accounts.models import ApiToken
 
 
@@ -77,6 +78,13 @@ def user_for_token(key: str) -> User | None:
     """The active user holding this unexpired token, or None."""
     token = find_token(key)
     return token.user if token else None
+
+
+def revoke_token(token: ApiToken) -> None:
+    """Delete the token; the WebSockets it opened close on every server process."""
+    token_id = token.pk
+    token.delete()
+    transaction.on_commit(lambda: close_token_sockets(token_id))
 
 
 def revoke_user_tokens(user_id: int) -> int:

@@ -3,7 +3,7 @@
 from typing import Any
 
 from django.contrib.auth import authenticate
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
@@ -11,16 +11,20 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import ApiToken
-from accounts.tokens import create_token
-from vibegrapher.schema import errors
+from accounts.tokens import create_token, revoke_token
+from vibegrapher.lanes import when_posted
+from vibegrapher.schema import ERROR_REF, errors
 
 
 class CredentialsSerializer(serializers.Serializer):
     username = serializers.CharField(max_length=150, trim_whitespace=False)
-    password = serializers.CharField(max_length=4096, trim_whitespace=False)
+    # With the username, fits MAX_BODY_BYTES_AUTH however the client escapes the JSON.
+    password = serializers.CharField(max_length=1024, trim_whitespace=False)
 
 
 class AuthTokenView(APIView):
+    lane = when_posted("password")  # a login checks a password: PBKDF2, ~0.4 s of CPU
+
     def get_permissions(self) -> list[Any]:
         request = getattr(self, "request", None)
         return (
@@ -48,7 +52,10 @@ class AuthTokenView(APIView):
         request=CredentialsSerializer,
         responses={
             200: inline_serializer("ApiToken", {"token": serializers.CharField()}),
-            **errors(400, 413, 429),
+            **errors(400, 413, 429, 503),
+            401: OpenApiResponse(
+                ERROR_REF, description="The username and password match no active user."
+            ),
         },
         auth=[],
     )
@@ -63,14 +70,17 @@ class AuthTokenView(APIView):
             password=serializer.validated_data["password"],
         )
         if user is None:
+            # Well-formed credentials that do not match: an authentication failure.
             return Response(
-                {"non_field_errors": ["Unable to log in with provided credentials."]},
-                status=status.HTTP_400_BAD_REQUEST,
+                {"detail": "Unable to log in with provided credentials."},
+                status=status.HTTP_401_UNAUTHORIZED,
+                headers={"WWW-Authenticate": "Token"},
             )
         return Response({"token": create_token(user)})
 
     @extend_schema(
         summary="Revoke the token sent in the Authorization header",
+        description="WebSockets opened with it close with 4401 (`token revoked`).",
         responses={204: None, **errors(400, 401)},
     )
     def delete(self, request: Request) -> Response:
@@ -79,5 +89,5 @@ class AuthTokenView(APIView):
                 {"detail": "Send the token to revoke in the Authorization header."},
                 status=status.HTTP_400_BAD_REQUEST,
             )
-        request.auth.delete()
+        revoke_token(request.auth)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -22,6 +22,7 @@ from agents_app.quick_tests import (
     run_quick_tests,
 )
 from agents_app.recording import RecordingHooks
+from agents_app.refusals import other_refusal, record_refusal, reviewed, tests_refusal
 from agents_app.run_state import VibecodeRun
 from projects.code import InvalidCode, validate_code
 from reviews.before_after import PairResult
@@ -82,6 +83,7 @@ async def handle_patch(context: RunContextWrapper[Any], patch: str, description:
     )
     if where:
         logger.info("patch with a lone surrogate refused session=%s", run.session_id)
+        await record_refusal(run, other_refusal("encoding", f"A lone surrogate at {where}."))
         return lone_surrogate_error(where)
     result = await asyncio.to_thread(apply_patch, run.original_code, patch, run.filename)
     diff_text = ""
@@ -91,18 +93,21 @@ async def handle_patch(context: RunContextWrapper[Any], patch: str, description:
         )
     if not result.ok or result.code is None:
         logger.info("patch refused session=%s: %s", run.session_id, head(result.error or ""))
+        await record_refusal(run, other_refusal("apply", result.error or ""))
         return (
             f"The patch was not applied: {result.error}\n"
             f"Fix it and call {all_agents.SUBMIT_PATCH} again with a diff against the file "
             "exactly as shown."
         )
     if not diff_text:
+        await record_refusal(run, other_refusal("empty"))
         return "The patch changes nothing. Submit a diff that makes the requested change."
     try:
         # It parses the file again: off the loop, like the applier.
         await asyncio.to_thread(validate_code, result.code, f"The patched {run.filename}")
     except InvalidCode as exc:
         logger.info("patched file refused session=%s: %s", run.session_id, exc)
+        await record_refusal(run, other_refusal("invalid", str(exc)))
         return (
             f"The patch was not applied: {exc} Make a change that keeps the file under the "
             f"limit and call {all_agents.SUBMIT_PATCH} again."
@@ -114,7 +119,9 @@ async def handle_patch(context: RunContextWrapper[Any], patch: str, description:
     tests = await run_quick_tests(run, result.code)
     if tests is not None and tests.regressions:
         logger.info("patch regresses quick tests session=%s", run.session_id)
+        await record_refusal(run, tests_refusal(tests))
         return regression_feedback(notes, tests)
+    reviewed(run)
     calls = ModelCalls()
     try:
         verdict = await evaluate(run, context, description, diff_text, result.code, calls, tests)

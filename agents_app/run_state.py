@@ -8,7 +8,11 @@ from agents import RunResultStreaming, gen_trace_id
 
 from agents_app.model_guard import ModelCalls
 
-Outcome = Literal["diff", "text", "max_iterations", "error", "cancelled"]
+Outcome = Literal[
+    "diff", "text", "max_iterations", "refused_by_tests", "patch_refused", "error", "cancelled"
+]
+# How a run ends whose last patch was refused before review (`agents_app.refusals`).
+RefusedOutcome = Literal["refused_by_tests", "patch_refused"]
 
 
 @dataclass
@@ -44,6 +48,10 @@ class VibecodeRun:
     reviewed_call_id: str = ""
     # Why the run was stopped from outside, when it was not the server's shutdown.
     stop_reason: str = ""
+    # The latest patch's refusal before review (cleared when a patch is reviewed): a
+    # run that ends in text after it ends as refused, not as answered.
+    refused: RefusedOutcome | None = None
+    refused_text: str = ""
 
     def finish(self, outcome: Outcome) -> None:
         """Record the outcome and let the SDK end the run after this turn.

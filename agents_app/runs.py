@@ -343,7 +343,8 @@ async def _drive(run: VibecodeRun) -> None:
         async for _ in run.stream.stream_events():
             pass
         if run.outcome is None:
-            run.outcome = "text"
+            # Ended in text: answered, unless its last patch was refused unreviewed.
+            run.outcome = run.refused or "text"
     finally:
         if run.stream is not None:
             run.stream.cancel()
@@ -423,6 +424,8 @@ async def _finish(run: VibecodeRun, state: str) -> None:
         event["error"] = run.error
     if interrupted:
         event["interrupted"] = True
+    if run.outcome in ("refused_by_tests", "patch_refused"):
+        event["refusal"] = run.refused_text
     if run.outcome == "max_iterations":
         event["final_feedback"] = run.final_feedback
         event["error"] = "Max iterations reached"

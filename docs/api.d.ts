@@ -15,10 +15,13 @@ export interface paths {
         put?: never;
         /**
          * Log in: a new API token
-         * @description Send it as `Authorization: Token <token>`, or as `?token=` on the WebSocket. Valid for API_TOKEN_DAYS (30) days. The 10th wrong password for a username or a client address answers 429 with `Retry-After`.
+         * @description Send it as `Authorization: Token <token>`, or as `?token=` on the WebSocket. Valid for API_TOKEN_DAYS (30) days. The 10th wrong password for a username from one client address (LOGIN_FAILURE_LIMIT), or the 50th from one address for any usernames (LOGIN_ADDRESS_FAILURE_LIMIT), answers 429 with `Retry-After`; the username stays open from other addresses.
          */
         post: operations["auth_token_create"];
-        /** Revoke the token sent in the Authorization header */
+        /**
+         * Revoke the token sent in the Authorization header
+         * @description WebSockets opened with it close with 4401 (`token revoked`).
+         */
         delete: operations["auth_token_destroy"];
         options?: never;
         head?: never;
@@ -230,6 +233,26 @@ export interface paths {
         };
         /** The project's diffs, newest first */
         get: operations["projects_diffs_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{project_id}/events/{event_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The whole event a WebSocket `large_event` stands for
+         * @description The event's JSON, byte for byte as the socket would have carried it (a `WebSocketEvent`). Kept EVENT_BODY_TTL_SECONDS (600) after it was sent; then 404.
+         */
+        get: operations["projects_events_retrieve"];
         put?: never;
         post?: never;
         delete?: never;
@@ -536,7 +559,7 @@ export interface components {
          * @description * `user` - User
          *     * `vibecoder` - VibeCoder
          *     * `evaluator` - Evaluator
-         *     * `system` - System
+         *     * `system` - Checks
          *     * `refiner` - Commit message refiner
          * @enum {string}
          */
@@ -608,6 +631,7 @@ export interface components {
             action?: string;
             diff_id?: string;
             reasoning_summary?: string;
+            refusal?: components["schemas"]["PatchRefusal"];
         };
         /**
          * @description A project as the API shows it: where its repository lives on the server
@@ -679,6 +703,21 @@ export interface components {
             patched: components["schemas"]["WorkflowGraph"];
             change: components["schemas"]["GraphChange"];
         };
+        DiffGraphSvg: {
+            /** @constant */
+            format: "svg";
+            /** @description The `<svg>` element, or empty. */
+            svg: string;
+            /**
+             * @description Why it was not drawn, in one word; empty when drawn.
+             * @enum {string}
+             */
+            reason: "" | "too_many_nodes" | "too_many_edges" | "layout_too_slow" | "layout_failed";
+            /** @description Why it was not drawn, in a sentence; empty when drawn. */
+            error: string;
+            /** @description When not drawn, the graph itself (as `format=json`); null when drawn. */
+            graph: components["schemas"]["DiffGraph"] | null;
+        };
         DiffPage: {
             results: components["schemas"]["Diff"][];
             /**
@@ -715,7 +754,7 @@ export interface components {
         } & {
             [key: string]: unknown;
         };
-        /** @description Bad input: each offending field (or `non_field_errors`) with its problems. */
+        /** @description Bad input: each offending field (or `non_field_errors`) with its problems. Never a `detail` key: a body with one is an `Error`. */
         FieldErrors: {
             [key: string]: string[] | string | Record<string, never>;
         };
@@ -767,13 +806,6 @@ export interface components {
             tool_type?: string | null;
             clone_of?: string | null;
         };
-        GraphSvg: {
-            /** @constant */
-            format: "svg";
-            svg: string;
-            /** @description Why it was not drawn, or empty. */
-            error: string;
-        };
         HeadTestRun: {
             commit: string;
             results: {
@@ -798,6 +830,20 @@ export interface components {
             status: "alive";
             connections: number;
         };
+        /** @description An event whose JSON is over WS_EVENT_INLINE_MAX_BYTES, sent in its place: GET `body_url` (authenticated as any API call) for the whole event, then apply it as if it had come here, before any event that follows. `body_url` is null when the event was over EVENT_BODY_MAX_BYTES and not kept: re-read the state, as after a reconnect. A body can be fetched for EVENT_BODY_TTL_SECONDS (then 404: re-read the state). */
+        LargeEvent: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "large_event";
+            event_type: string;
+            ids: {
+                [key: string]: string;
+            };
+            bytes: number;
+            body_url: string | null;
+        };
         Message: {
             /** Format: uuid */
             readonly id: string;
@@ -816,6 +862,7 @@ export interface components {
             readonly diff_id: string | null;
             readonly action: components["schemas"]["ActionEnum"] | components["schemas"]["BlankEnum"];
             readonly run_outcome: components["schemas"]["RunOutcomeEnum"] | components["schemas"]["BlankEnum"];
+            readonly refusal: components["schemas"]["PatchRefusal"] | null;
             readonly reasoning_summary: string;
             /** Format: date-time */
             readonly created_at: string;
@@ -866,9 +913,17 @@ export interface components {
             outcome: "unchanged-pass" | "unchanged-fail" | "fixed" | "regressed" | "error";
             base?: components["schemas"]["BaseRun"];
         };
+        /** @description Why the server refused a patch before any review (a message of role `check`). `reason`: "tests" (it breaks a quick test that passes on the current file, listed in `tests`), "apply" (it does not apply, or the result does not parse: `detail` says), "invalid" (the patched file is refused, e.g. over the size limit), "empty" (it changes nothing), "encoding" (its text has a lone surrogate). `detail` is what the VibeCoder was told, in short. */
+        PatchRefusal: {
+            /** @enum {string} */
+            reason: "tests" | "apply" | "invalid" | "empty" | "encoding";
+            detail: string;
+            tests: components["schemas"]["RefusedTest"][];
+        };
         /** @description A test case; `project` comes from the URL on create and never changes. */
         PatchedTestCaseRequest: {
             name?: string;
+            /** Format: python */
             test_code?: string;
             /** @default false */
             quick_test: boolean;
@@ -906,6 +961,7 @@ export interface components {
         };
         ProjectCreateRequest: {
             name: string;
+            /** Format: python */
             code?: string;
         };
         /**
@@ -932,6 +988,21 @@ export interface components {
             ref: string;
             main_file: string;
         } & components["schemas"]["WorkflowGraph"];
+        ProjectGraphSvg: {
+            /** @constant */
+            format: "svg";
+            /** @description The `<svg>` element, or empty. */
+            svg: string;
+            /**
+             * @description Why it was not drawn, in one word; empty when drawn.
+             * @enum {string}
+             */
+            reason: "" | "too_many_nodes" | "too_many_edges" | "layout_too_slow" | "layout_failed";
+            /** @description Why it was not drawn, in a sentence; empty when drawn. */
+            error: string;
+            /** @description When not drawn, the graph itself (as `format=json`); null when drawn. */
+            graph: components["schemas"]["ProjectGraph"] | null;
+        };
         ProjectPage: {
             results: components["schemas"]["Project"][];
             /**
@@ -963,17 +1034,30 @@ export interface components {
             output?: string;
         };
         RefineRequest: {
-            /** @default  */
-            hint: string;
+            hint?: string;
         };
         RefinedMessage: {
             commit_message: string;
         };
+        /** @description A quick test that passes on the current file and not on the patched one. */
+        RefusedTest: {
+            name: string;
+            status: string;
+            limit: string;
+            base_status: string;
+            output: string;
+        };
         ReviewRequest: {
             approved: boolean;
-            /** @default  */
+            feedback?: string;
+        } & ({
+            /** @constant */
+            approved?: true;
+        } | {
+            /** @constant */
+            approved?: false;
             feedback: string;
-        };
+        });
         ReviewedDiff: {
             /** Format: uuid */
             readonly id: string;
@@ -1009,9 +1093,10 @@ export interface components {
          * @description * `user` - User
          *     * `assistant` - Assistant
          *     * `event` - Event
+         *     * `check` - Check
          * @enum {string}
          */
-        RoleEnum: "user" | "assistant" | "event";
+        RoleEnum: "user" | "assistant" | "event" | "check";
         RunCancelled: {
             status: components["schemas"]["RunCancelledStatusEnum"];
         };
@@ -1036,11 +1121,12 @@ export interface components {
             type: "run_finished";
             session_id: string;
             /** @enum {string} */
-            outcome: "diff" | "text" | "max_iterations" | "error" | "cancelled";
+            outcome: "diff" | "text" | "max_iterations" | "refused_by_tests" | "patch_refused" | "error" | "cancelled";
             diff_id?: string;
             error?: string;
             final_feedback?: string;
             interrupted?: boolean;
+            refusal?: string;
         };
         RunInProgress: {
             detail: string;
@@ -1054,12 +1140,14 @@ export interface components {
          * @description * `diff` - diff ready for review
          *     * `text` - answered
          *     * `max_iterations` - no approved patch within the rounds
+         *     * `refused_by_tests` - patch refused by tests
+         *     * `patch_refused` - patch refused (not applied)
          *     * `cancelled` - stopped
          *     * `failed` - Failed
          *     * `interrupted` - interrupted (server restart)
          * @enum {string}
          */
-        RunOutcomeEnum: "diff" | "text" | "max_iterations" | "cancelled" | "failed" | "interrupted";
+        RunOutcomeEnum: "diff" | "text" | "max_iterations" | "refused_by_tests" | "patch_refused" | "cancelled" | "failed" | "interrupted";
         RunStarted: {
             status: components["schemas"]["RunStartedStatusEnum"];
             /**
@@ -1104,9 +1192,16 @@ export interface components {
         SessionCreateRequest: {
             /** @default global */
             session_type: components["schemas"]["SessionTypeEnum"];
-            /** @default  */
+            node_id?: string;
+        } & ({
+            /** @constant */
+            session_type?: "global";
+            node_id?: string;
+        } | {
+            /** @constant */
+            session_type: "node";
             node_id: string;
-        };
+        });
         SessionPage: {
             results: components["schemas"]["Session"][];
             /**
@@ -1147,6 +1242,7 @@ export interface components {
         /** @description A test case; `project` comes from the URL on create and never changes. */
         TestCaseRequest: {
             name: string;
+            /** Format: python */
             test_code: string;
             /** @default false */
             quick_test: boolean;
@@ -1223,12 +1319,12 @@ export interface components {
             line: number;
         };
         /**
-         * @description Why the server closed the socket: 1009: A frame over WS_MAX_FRAME_BYTES (64 KB) from the client.; 4401: No credentials (no session cookie, no valid `?token=`), or the user's credentials were revoked while connected (password changed, user deactivated or deleted). Do not reconnect.; 4403: The project is someone else's. Do not reconnect.; 4404: No such project. Do not reconnect.; 4429: The user already has WS_MAX_SOCKETS_PER_USER (20) sockets open, or the client sent more than WS_MAX_FRAMES_PER_SECOND (20) frames a second.
+         * @description Why the server closed the socket: 1009: A frame over WS_MAX_FRAME_BYTES (64 KB) from the client.; 4401: No credentials (no session cookie, no valid `?token=`), or the credential the socket was opened with ended while connected, within about WS_CREDENTIAL_CHECK_SECONDS (1): the close reason says how (`token revoked`, `token expired`, `session ended`, `session expired`, `password changed`, `user deactivated or deleted`). Do not reconnect with the same credential.; 4403: The project is someone else's. Do not reconnect.; 4404: No such project. Do not reconnect.; 4429: The user already has WS_MAX_SOCKETS_PER_USER (20) sockets open, or the client sent more than WS_MAX_FRAMES_PER_SECOND (20) frames a second.
          * @enum {integer}
          */
         WebSocketCloseCode: 1009 | 4401 | 4403 | 4404 | 4429;
         /** @description One JSON text frame from the server: an event, `type` first. */
-        WebSocketEvent: components["schemas"]["ConversationMessageEvent"] | components["schemas"]["MessageDeltaEvent"] | components["schemas"]["TokenUsageEvent"] | components["schemas"]["RunFinishedEvent"] | components["schemas"]["DiffCreatedEvent"] | components["schemas"]["DiffStatusEvent"] | components["schemas"]["CodeChangedEvent"] | components["schemas"]["TestCompletedEvent"] | components["schemas"]["TestStatusEvent"] | components["schemas"]["QuickTestEvent"] | components["schemas"]["HeartbeatEvent"] | components["schemas"]["PongEvent"];
+        WebSocketEvent: components["schemas"]["ConversationMessageEvent"] | components["schemas"]["MessageDeltaEvent"] | components["schemas"]["TokenUsageEvent"] | components["schemas"]["RunFinishedEvent"] | components["schemas"]["DiffCreatedEvent"] | components["schemas"]["DiffStatusEvent"] | components["schemas"]["CodeChangedEvent"] | components["schemas"]["TestCompletedEvent"] | components["schemas"]["TestStatusEvent"] | components["schemas"]["QuickTestEvent"] | components["schemas"]["HeartbeatEvent"] | components["schemas"]["LargeEvent"] | components["schemas"]["PongEvent"];
         WorkflowGraph: {
             nodes: components["schemas"]["GraphNode"][];
             edges: components["schemas"]["GraphEdge"][];
@@ -1274,6 +1370,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"] | components["schemas"]["FieldErrors"];
                 };
             };
+            /** @description The username and password match no active user. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description The request body is over its limit. */
             413: {
                 headers: {
@@ -1285,6 +1390,15 @@ export interface operations {
             };
             /** @description Too many failed logins: retry after `Retry-After` seconds. */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The server cannot do it now: no model configured, no sandbox, shutting down, or busy with this kind of slow work for others (Retry-After). */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1437,7 +1551,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The object's state does not allow it now (`detail` says why). */
+            /** @description The object's state does not allow it now, or the name is taken (`detail` says why). */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1467,7 +1581,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["DiffGraph"] | components["schemas"]["GraphMermaid"] | components["schemas"]["GraphSvg"];
+                    "application/json": components["schemas"]["DiffGraph"] | components["schemas"]["GraphMermaid"] | components["schemas"]["DiffGraphSvg"];
                 };
             };
             /** @description Bad input: `detail`, or the fields named with their problems. */
@@ -1490,6 +1604,15 @@ export interface operations {
             };
             /** @description No such object among yours (someone else's answers 404 too). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The server cannot do it now: no model configured, no sandbox, shutting down, or busy with this kind of slow work for others (Retry-After). */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1597,7 +1720,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The object's state does not allow it now (`detail` says why). */
+            /** @description The object's state does not allow it now, or the name is taken (`detail` says why). */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1615,7 +1738,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The server cannot do it now: no model configured, no sandbox, shutting down. */
+            /** @description The server cannot do it now: no model configured, no sandbox, shutting down, or busy with this kind of slow work for others (Retry-After). */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1685,7 +1808,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The object's state does not allow it now (`detail` says why). */
+            /** @description The object's state does not allow it now, or the name is taken (`detail` says why). */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1694,7 +1817,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The server cannot do it now: no model configured, no sandbox, shutting down. */
+            /** @description The server cannot do it now: no model configured, no sandbox, shutting down, or busy with this kind of slow work for others (Retry-After). */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1764,7 +1887,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The object's state does not allow it now (`detail` says why). */
+            /** @description The object's state does not allow it now, or the name is taken (`detail` says why). */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1773,7 +1896,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The server cannot do it now: no model configured, no sandbox, shutting down. */
+            /** @description The server cannot do it now: no model configured, no sandbox, shutting down, or busy with this kind of slow work for others (Retry-After). */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2013,7 +2136,7 @@ export interface operations {
     projects_commits_list: {
         parameters: {
             query?: {
-                /** @description Where the page starts: take it from the previous page's `next` URL. */
+                /** @description The sha of the previous page's last commit (its `next` URL carries it); 404 when it is not in the history. */
                 cursor?: string;
                 /** @description Items per page: 1 to API_MAX_PAGE_SIZE (200); default API_PAGE_SIZE (50). */
                 limit?: number;
@@ -2116,6 +2239,47 @@ export interface operations {
             };
         };
     };
+    projects_events_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                event_id: string;
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The event, as if it had come over the socket. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebSocketEvent"];
+                };
+            };
+            /** @description No credentials, or an invalid or expired token (`WWW-Authenticate: Token`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object among yours (someone else's answers 404 too). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     projects_export_retrieve: {
         parameters: {
             query?: never;
@@ -2153,6 +2317,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The server cannot do it now: no model configured, no sandbox, shutting down, or busy with this kind of slow work for others (Retry-After). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     projects_graph_retrieve: {
@@ -2160,7 +2333,7 @@ export interface operations {
             query?: {
                 /** @description json (the default): the graph itself; mermaid: a Mermaid flowchart; svg: the drawing (Graphviz). */
                 format?: "json" | "mermaid" | "svg";
-                /** @description A commit sha; HEAD when absent. */
+                /** @description A commit sha (4 to 40 hex digits; 404 when no commit has it); HEAD when absent or empty. */
                 ref?: string;
             };
             header?: never;
@@ -2176,7 +2349,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ProjectGraph"] | components["schemas"]["GraphMermaid"] | components["schemas"]["GraphSvg"];
+                    "application/json": components["schemas"]["ProjectGraph"] | components["schemas"]["GraphMermaid"] | components["schemas"]["ProjectGraphSvg"];
                 };
             };
             /** @description Bad input: `detail`, or the fields named with their problems. */
@@ -2199,6 +2372,15 @@ export interface operations {
             };
             /** @description No such object among yours (someone else's answers 404 too). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The server cannot do it now: no model configured, no sandbox, shutting down, or busy with this kind of slow work for others (Retry-After). */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2490,6 +2672,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The object's state does not allow it now, or the name is taken (`detail` says why). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description The request body is over its limit. */
             413: {
                 headers: {
@@ -2613,7 +2804,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The object's state does not allow it now (`detail` says why). */
+            /** @description The object's state does not allow it now, or the name is taken (`detail` says why). */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2622,7 +2813,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The server cannot do it now: no model configured, no sandbox, shutting down. */
+            /** @description The server cannot do it now: no model configured, no sandbox, shutting down, or busy with this kind of slow work for others (Retry-After). */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2758,7 +2949,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The object's state does not allow it now (`detail` says why). */
+            /** @description The object's state does not allow it now, or the name is taken (`detail` says why). */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2823,7 +3014,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The object's state does not allow it now (`detail` says why). */
+            /** @description The object's state does not allow it now, or the name is taken (`detail` says why). */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3072,7 +3263,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The server cannot do it now: no model configured, no sandbox, shutting down. */
+            /** @description The server cannot do it now: no model configured, no sandbox, shutting down, or busy with this kind of slow work for others (Retry-After). */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3262,6 +3453,15 @@ export interface operations {
             };
             /** @description No such object among yours (someone else's answers 404 too). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The object's state does not allow it now, or the name is taken (`detail` says why). */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -5,9 +5,19 @@ keeps 5-40 nodes readable (few crossings, edges routed around boxes), the page
 receives a finished `<svg>` element (nothing to run in the browser, so nothing for the
 Content-Security-Policy to allow), and the same drawing serves the API and tests.
 The SVG it writes has no `style` attributes or scripts; `clean_svg` makes sure.
+
+`dot`'s time grows much faster than a graph's edges, so graphs over a node or an edge
+cap are not drawn, and a layout that runs past its time limit is killed: the graph is
+then answered without its drawing, with the reason (`GraphNotDrawn`).
 """
 
+import contextlib
+import functools
+import math
 import re
+import resource
+import signal
+import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -63,8 +73,30 @@ class Drawing:
     edges: list[DrawnEdge]
 
 
-class GraphTooLarge(ValueError):
-    """More nodes than GRAPH_MAX_DRAWN_NODES: the drawing would not be readable."""
+Reason = Literal["too_many_nodes", "too_many_edges", "layout_too_slow", "layout_failed"]
+
+
+class GraphNotDrawn(ValueError):
+    """The graph is answered without its drawing; `reason` says why in one word, the
+    message in a sentence."""
+
+    reason: Reason = "layout_failed"
+
+    def __init__(self, message: str, reason: Reason | None = None) -> None:
+        super().__init__(message)
+        if reason is not None:
+            self.reason = reason
+
+
+class GraphTooLarge(GraphNotDrawn):
+    """More nodes than GRAPH_MAX_DRAWN_NODES, or edges than GRAPH_MAX_DRAWN_EDGES: the
+    drawing would not be readable, and its layout could take minutes."""
+
+
+class LayoutTooSlow(GraphNotDrawn):
+    """`dot` ran past GRAPH_LAYOUT_TIMEOUT_SECONDS and was killed."""
+
+    reason: Reason = "layout_too_slow"
 
 
 def drawing_of(graph: WorkflowGraph) -> Drawing:
@@ -122,7 +154,14 @@ def to_svg(
     if len(drawing.nodes) > settings.GRAPH_MAX_DRAWN_NODES:
         raise GraphTooLarge(
             f"The workflow has {len(drawing.nodes)} nodes; graphs of more than "
-            f"{settings.GRAPH_MAX_DRAWN_NODES} (GRAPH_MAX_DRAWN_NODES) are not drawn."
+            f"{settings.GRAPH_MAX_DRAWN_NODES} (GRAPH_MAX_DRAWN_NODES) are not drawn.",
+            "too_many_nodes",
+        )
+    if len(drawing.edges) > settings.GRAPH_MAX_DRAWN_EDGES:
+        raise GraphTooLarge(
+            f"The workflow has {len(drawing.edges)} edges; graphs of more than "
+            f"{settings.GRAPH_MAX_DRAWN_EDGES} (GRAPH_MAX_DRAWN_EDGES) are not drawn.",
+            "too_many_edges",
         )
     dot = graphviz.Digraph(
         graph_attr={"rankdir": "TB", "nodesep": "0.35", "ranksep": "0.45", "bgcolor": "none"},
@@ -171,7 +210,52 @@ def to_svg(
         attributes["class"] = f"{edge.kind} {drawn_edge.status}".strip()
         attributes["label"] = graphviz.escape(words)
         dot.edge(keys[edge.source], keys[edge.target], _attributes=attributes)
-    return clean_svg(dot.pipe(format="svg", encoding="utf-8"))
+    return layout(dot.source)
+
+
+def layout(source: str) -> str:
+    """The cleaned `<svg>` of a DOT `source`; GraphNotDrawn when `dot` fails or runs out
+    of time. Kept per source (and limit), the verdict "too slow" too: a page reloaded
+    does not start the same hopeless layout again."""
+    outcome = _layout(source, settings.GRAPHVIZ_DOT, float(settings.GRAPH_LAYOUT_TIMEOUT_SECONDS))
+    if isinstance(outcome, GraphNotDrawn):
+        raise type(outcome)(str(outcome), outcome.reason)  # a fresh one: no traceback kept
+    return outcome
+
+
+@functools.lru_cache(maxsize=64)
+def _layout(source: str, program: str, timeout: float) -> "str | GraphNotDrawn":
+    too_slow = LayoutTooSlow(
+        f"Graphviz could not lay this graph out within {timeout:g} seconds "
+        "(GRAPH_LAYOUT_TIMEOUT_SECONDS), so it is not drawn."
+    )
+    try:
+        pipe = subprocess.PIPE
+        process = subprocess.Popen([program, "-Tsvg"], stdin=pipe, stdout=pipe, stderr=pipe)
+    except OSError as exc:
+        _layout.cache_clear()  # an installation problem: nothing to remember
+        raise GraphNotDrawn(
+            f"Graphviz ({program}, GRAPHVIZ_DOT) cannot be run: {exc.strerror or exc}."
+        ) from None
+    with process:
+        # The kernel's CPU limit too: should this server die (SIGKILL) mid-layout, the
+        # orphaned `dot` still stops, instead of running on for minutes.
+        cpu_seconds = math.ceil(timeout) + 1
+        with contextlib.suppress(OSError, ValueError):
+            resource.prlimit(process.pid, resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 1))
+        try:
+            stdout, stderr = process.communicate(source.encode(), timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
+            return too_slow
+    if process.returncode in (-signal.SIGXCPU, -signal.SIGKILL):
+        return too_slow
+    done = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+    if done.returncode != 0:
+        error = done.stderr.decode(errors="replace").strip()[-500:]
+        return GraphNotDrawn(f"Graphviz could not lay this graph out: {error}")
+    return clean_svg(done.stdout.decode())
 
 
 _PROLOG = re.compile(r"^.*?(?=<svg\b)", re.DOTALL)

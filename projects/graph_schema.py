@@ -1,12 +1,13 @@
 """The graph endpoints' answers in the OpenAPI document, generated from `projects.graph`'s
 dataclasses (`components/schemas`: GraphNode, GraphEdge, Unresolved, ...)."""
 
-from typing import Any
+from typing import Any, get_args
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from projects.graph import GraphEdge, GraphNode, Unresolved
+from projects.graph_render import Reason
 from vibegrapher.type_schema import REF_PREFIX, SchemaBuilder
 
 
@@ -56,22 +57,36 @@ def graph_components() -> dict[str, Any]:
             "edges_removed",
         ],
     }
-    drawings = {
+    drawings: dict[str, Any] = {
         "GraphMermaid": {
             "type": "object",
             "properties": {"format": {"const": "mermaid"}, "mermaid": {"type": "string"}},
             "required": ["format", "mermaid"],
         },
-        "GraphSvg": {
+    }
+    for answer in ("ProjectGraph", "DiffGraph"):
+        drawings[f"{answer}Svg"] = {
             "type": "object",
             "properties": {
                 "format": {"const": "svg"},
-                "svg": {"type": "string"},
-                "error": {"type": "string", "description": "Why it was not drawn, or empty."},
+                "svg": {"type": "string", "description": "The `<svg>` element, or empty."},
+                "reason": {
+                    "type": "string",
+                    "enum": ["", *get_args(Reason)],
+                    "description": "Why it was not drawn, in one word; empty when drawn.",
+                },
+                "error": {
+                    "type": "string",
+                    "description": "Why it was not drawn, in a sentence; empty when drawn.",
+                },
+                "graph": {
+                    "oneOf": [_ref(answer), {"type": "null"}],
+                    "description": "When not drawn, the graph itself (as `format=json`); "
+                    "null when drawn.",
+                },
             },
-            "required": ["format", "svg", "error"],
-        },
-    }
+            "required": ["format", "svg", "reason", "error", "graph"],
+        }
     schemas.update(drawings)
     schemas["ProjectGraph"] = {
         "allOf": [
@@ -102,7 +117,7 @@ def graph_components() -> dict[str, Any]:
 
 def graph_answer(json_schema: str) -> dict[str, Any]:
     """`?format=json` (the default) answers `json_schema`; mermaid and svg their drawing."""
-    return {"oneOf": [_ref(json_schema), _ref("GraphMermaid"), _ref("GraphSvg")]}
+    return {"oneOf": [_ref(json_schema), _ref("GraphMermaid"), _ref(f"{json_schema}Svg")]}
 
 
 @extend_schema_field(_ref("WorkflowGraph"))

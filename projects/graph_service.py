@@ -12,7 +12,7 @@ from projects import git
 from projects.graph import GraphChange, GraphNode, WorkflowGraph, build_graph, diff_graphs
 from projects.graph_render import (
     Drawing,
-    GraphTooLarge,
+    GraphNotDrawn,
     diff_drawing,
     drawing_of,
     to_mermaid,
@@ -21,7 +21,9 @@ from projects.graph_render import (
 from projects.models import Project
 
 FORMATS = ("json", "mermaid", "svg")
-_SHA = re.compile(r"^[0-9a-fA-F]{4,40}$")
+# In the OpenAPI document too; an empty ref is no ref (HEAD).
+REF_PATTERN = "^([0-9a-fA-F]{4,40})?$"
+_SHA = re.compile(r"[0-9a-fA-F]{4,40}")
 
 
 class BadRef(ValueError):
@@ -36,7 +38,7 @@ def code_at(project: Project, ref: str | None) -> tuple[str, str]:
     """The project's file at `ref` (HEAD when None) and the commit it was read from."""
     if not ref:
         return project.current_code, project.current_commit
-    if not _SHA.match(ref):
+    if not _SHA.fullmatch(ref):
         raise BadRef(f"ref must be a commit id (4 to 40 hexadecimal characters), not {ref!r}.")
     try:
         return git.read_file_at(project.slug, project.main_file, ref), ref
@@ -49,31 +51,46 @@ def project_page_url(project: Project) -> str:
     return reverse("project-page", args=[project.id])
 
 
-def svg_or_error(drawing: Drawing, **options: Any) -> tuple[str, str]:
-    """(svg, "") or ("", why it is not drawn)."""
+@dataclass(frozen=True)
+class Svg:
+    """A drawing, or why there is none (`reason` one word, `error` a sentence)."""
+
+    svg: str = ""
+    reason: str = ""
+    error: str = ""
+
+
+def svg_or_reason(drawing: Drawing, **options: Any) -> Svg:
     try:
-        return to_svg(drawing, **options), ""
-    except GraphTooLarge as exc:
-        return "", str(exc)
+        return Svg(svg=to_svg(drawing, **options))
+    except GraphNotDrawn as exc:
+        return Svg(reason=exc.reason, error=str(exc))
 
 
 @lru_cache(maxsize=64)
-def project_svg(code: str, page_url: str, focus: str | None) -> tuple[str, str]:
+def project_svg(code: str, page_url: str, focus: str | None) -> Svg:
     """The project page's drawing, kept for the next load of the same code: `dot` takes
     30-400 ms (bench/graph_render.py), reading the code about 1 ms."""
 
     def link(node: GraphNode) -> str:
         return f"{page_url}?focus={quote(node.id, safe='')}#code-line-{node.line}"
 
-    return svg_or_error(project_drawing(build_graph(code)), link=link, focus=focus)
+    return svg_or_reason(project_drawing(build_graph(code)), link=link, focus=focus)
 
 
 def render(drawing: Drawing, output: str, data: dict[str, Any]) -> dict[str, Any]:
     if output == "mermaid":
         return {"format": "mermaid", "mermaid": to_mermaid(drawing)}
     if output == "svg":
-        svg, error = svg_or_error(drawing)
-        return {"format": "svg", "svg": svg, "error": error}
+        # Not drawn: the graph itself instead, so the client can still show something.
+        drawn = svg_or_reason(drawing)
+        return {
+            "format": "svg",
+            "svg": drawn.svg,
+            "reason": drawn.reason,
+            "error": drawn.error,
+            "graph": data if drawn.reason else None,
+        }
     return data
 
 

@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 from projects import graph_service, services
 from projects.graph import build_graph
 from projects.graph_schema import graph_answer
+from vibegrapher.api_errors import ApiError
 from vibegrapher.async_api import api_user
 from vibegrapher.schema import authed_errors
 
@@ -43,16 +44,23 @@ def output_format(request: Request) -> str:
 
 class ProjectGraphView(APIView):
     content_negotiation_class = FormatIsOurs
+    # Reading a large file's graph takes CPU, and `?format=svg` a Graphviz layout.
+    lane = "graph"
 
     @extend_schema(
         summary="The workflow's graph, at HEAD or at a commit",
         parameters=[
             FORMAT,
-            OpenApiParameter("ref", str, description="A commit sha; HEAD when absent."),
+            OpenApiParameter(
+                "ref",
+                {"type": "string", "pattern": graph_service.REF_PATTERN},
+                description="A commit sha (4 to 40 hex digits; 404 when no commit has it); "
+                "HEAD when absent or empty.",
+            ),
         ],
         responses={
             200: OpenApiResponse(graph_answer("ProjectGraph")),
-            **authed_errors(400),
+            **authed_errors(400, 404, 503),
         },
     )
     def get(self, request: Request, project_id: uuid.UUID) -> Response:
@@ -67,7 +75,7 @@ class ProjectGraphView(APIView):
         try:
             graph = build_graph(code)
         except ValueError as exc:
-            raise ValidationError({"detail": f"The code does not parse: {exc}"}) from None
+            raise ApiError(400, f"The code does not parse: {exc}") from None
         data = {"ref": commit, "main_file": project.main_file, **graph.as_dict()}
         drawing = graph_service.project_drawing(graph)
         return Response(graph_service.render(drawing, output, data))

@@ -11,7 +11,8 @@ from projects.code import InvalidCode
 from projects.code import validate_code as check_code
 from projects.git import DIFF_TRAILER, CommitInfo
 from projects.models import Project, TestCase
-from vibegrapher.fields import StrictCharField
+from vibegrapher.api_errors import ApiError
+from vibegrapher.fields import StrictBooleanField, StrictCharField
 
 
 class ProjectSerializer(serializers.ModelSerializer[Project]):
@@ -146,7 +147,7 @@ class TestCaseSerializer(serializers.ModelSerializer[TestCase]):
     project_id = serializers.UUIDField(read_only=True)
     name = StrictCharField(max_length=100, trim_whitespace=True)
     test_code = StrictCharField(trim_whitespace=False)
-    quick_test = serializers.BooleanField(required=False, default=False)
+    quick_test = StrictBooleanField(required=False, default=False)
 
     class Meta:
         model = TestCase
@@ -161,7 +162,8 @@ class TestCaseSerializer(serializers.ModelSerializer[TestCase]):
         if self.instance is not None:
             others = others.exclude(id=self.instance.id)
         if others.exists():
-            raise serializers.ValidationError(duplicate_test_name(name))
+            # Well-formed, but taken: a conflict with the project's state, not bad input.
+            raise ApiError(409, duplicate_test_name(name))
         return name
 
     def validate_test_code(self, code: str) -> str:

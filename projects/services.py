@@ -7,6 +7,7 @@ whenever a mismatch is seen), tracing each commit to its diff by its trailer.
 """
 
 import logging
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -59,7 +60,10 @@ def author_of(user: User) -> tuple[str, str]:
 
 
 def _base_slug(name: str) -> str:
-    return (slugify(name)[:100].strip("-") or "project").lower()
+    # slugify keeps underscores (and would keep runs of dashes); a slug is only
+    # lowercase letters and digits joined by single dashes (storage.SLUG_PATTERN).
+    words = re.sub(r"[^a-z0-9]+", "-", slugify(name).lower())
+    return words[:100].strip("-") or "project"
 
 
 def _free_slug(base: str) -> str:

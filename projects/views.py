@@ -9,7 +9,7 @@ from django.http import Http404, HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -38,7 +38,7 @@ from vibegrapher.pagination import (
     row_position,
     sequence_page,
 )
-from vibegrapher.schema import PAGE_PARAMETERS, authed_errors, errors
+from vibegrapher.schema import COMMIT_PAGE_PARAMETERS, PAGE_PARAMETERS, authed_errors, errors
 
 
 class CreatedProjectSerializer(ProjectDetailSerializer):
@@ -106,7 +106,7 @@ class ProjectCommitsView(APIView):
     @extend_schema(
         summary="The repository's history (main), newest first",
         description="The page's `next` carries the sha of its last commit as `cursor`.",
-        parameters=PAGE_PARAMETERS,
+        parameters=COMMIT_PAGE_PARAMETERS,
         responses={200: paginated(CommitSerializer, "CommitPage"), **authed_errors(400)},
     )
     def get(self, request: Request, project_id: uuid.UUID) -> Response:
@@ -116,7 +116,8 @@ class ProjectCommitsView(APIView):
             try:
                 return git.history(project.slug, limit=count, after=after)
             except git.UnknownCommit as exc:
-                raise ApiError(400, {"cursor": [str(exc)]}) from None
+                # A well-formed sha that names no commit here: nothing to start after.
+                raise ApiError(404, str(exc)) from None
 
         page, next_page = sequence_page(request, read, key=lambda commit: commit.sha)
         return Response(page_body(CommitSerializer(page, many=True).data, next_page))
@@ -125,11 +126,13 @@ class ProjectCommitsView(APIView):
 class ProjectExportView(APIView):
     """The project's repository as a git bundle (`git clone project.bundle`)."""
 
+    lane = "export"  # `git bundle` in a subprocess
+
     @extend_schema(
         summary="The project's repository as a git bundle (`git clone project.bundle`)",
         responses={
             (200, "application/x-git-bundle"): OpenApiTypes.BINARY,
-            **authed_errors(),
+            **authed_errors(503),
         },
     )
     def get(self, request: Request, project_id: uuid.UUID) -> HttpResponse:
@@ -153,7 +156,7 @@ class ProjectNodesView(APIView):
         try:
             nodes = find_agents(project.current_code)
         except ValueError as exc:
-            raise ValidationError({"detail": f"The code does not parse: {exc}"}) from None
+            raise ApiError(400, f"The code does not parse: {exc}") from None
         return Response(NodeSerializer(nodes, many=True).data)
 
 
@@ -163,7 +166,7 @@ def _save_test_case(body: TestCaseSerializer, **extra: object) -> TestCase:
             return body.save(**extra)
     except IntegrityError:  # a concurrent request took the name after validation
         name = body.validated_data.get("name", "")
-        raise ValidationError({"name": [duplicate_test_name(name)]}) from None
+        raise ApiError(409, duplicate_test_name(name)) from None
 
 
 class ProjectTestCasesView(APIView):
@@ -185,7 +188,7 @@ class ProjectTestCasesView(APIView):
     @extend_schema(
         summary="Add a test case (names are unique per project)",
         request=TestCaseSerializer,
-        responses={201: TestCaseSerializer, **authed_errors(400, 413)},
+        responses={201: TestCaseSerializer, **authed_errors(400, 409, 413)},
     )
     def post(self, request: Request, project_id: uuid.UUID) -> Response:
         project = services.get_owned_project(api_user(request), project_id)
@@ -214,7 +217,7 @@ class TestCaseDetailView(APIView):
     @extend_schema(
         summary="Change a test case's name, code or quick flag",
         request=TestCaseSerializer(partial=True),
-        responses={200: TestCaseSerializer, **authed_errors(400, 413)},
+        responses={200: TestCaseSerializer, **authed_errors(400, 409, 413)},
     )
     def patch(self, request: Request, test_id: uuid.UUID) -> Response:
         test_case = _owned_test_case(request, test_id)

@@ -10,7 +10,7 @@ from pygments.lexers import PythonLexer
 from projects import git
 from projects.graph import GraphNode, Unresolved, build_graph
 from projects.graph_render import to_mermaid
-from projects.graph_service import project_page_url, project_svg, svg_or_error
+from projects.graph_service import project_page_url, project_svg, svg_or_reason
 from projects.models import Project
 from reviews.graph_views import diff_graph_of
 from reviews.models import Diff
@@ -41,13 +41,13 @@ def project_graph(project: Project, focus: str = "") -> GraphPanel:
     except ValueError as exc:
         return GraphPanel(error=f"The code does not parse: {exc}")
     focused = next((n for n in graph.nodes if n.id == focus), None)
-    svg, error = project_svg(
+    drawn = project_svg(
         project.current_code, project_page_url(project), focused.id if focused else None
     )
     return GraphPanel(
         # Graphviz escapes every name and label; clean_svg removed what CSP would refuse.
-        svg=mark_safe(svg) if svg else None,
-        error=error,
+        svg=mark_safe(drawn.svg) if drawn.svg else None,
+        error=drawn.error,
         nodes=graph.nodes,
         unresolved=graph.unresolved,
         focused=focused,
@@ -73,7 +73,7 @@ def diff_graph(diff: Diff) -> GraphPanel:
     except ValueError as exc:
         return GraphPanel(error=f"The code does not parse: {exc}")
     drawing = graphs.drawing()
-    svg, error = svg_or_error(drawing)
+    drawn = svg_or_reason(drawing)
     change = graphs.change
     labels = {n.id: n.label for n in [*graphs.base.nodes, *graphs.patched.nodes]}
     kinds = {n.id: n.kind for n in [*graphs.base.nodes, *graphs.patched.nodes]}
@@ -96,8 +96,8 @@ def diff_graph(diff: Diff) -> GraphPanel:
             for e in edges
         ]
     return GraphPanel(
-        svg=mark_safe(svg) if svg else None,
-        error=error,
+        svg=mark_safe(drawn.svg) if drawn.svg else None,
+        error=drawn.error,
         nodes=graphs.patched.nodes,
         unresolved=graphs.patched.unresolved,
         changes=changes,

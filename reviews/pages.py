@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from projects import git, trailers
 from projects.code import InvalidCode, validate_code
 from projects.graph import build_graph
-from projects.models import Project
+from projects.models import Project, TestCase
 from projects.services import create_project, delete_project, get_owned_project
 from reviews import checks, diff_view, graph_pages, highlight, provenance, services
 from reviews.models import Diff, ReviewPreference
@@ -26,6 +26,7 @@ from sessions_app import costs
 from sessions_app.models import ConversationMessage, VibecodeSession
 from sessions_app.services import UnknownNode, get_or_create_session
 from vibegrapher.async_api import api_user
+from vibegrapher.lanes import in_lane
 
 
 @login_required
@@ -104,6 +105,7 @@ def project_delete(request: HttpRequest, project_id: uuid.UUID) -> HttpResponse:
     return redirect("project-list")
 
 
+@in_lane("graph")  # the graph drawn by Graphviz (kept per code, but a first layout is slow)
 @login_required
 @require_GET
 def project_page(request: HttpRequest, project_id: uuid.UUID) -> HttpResponse:
@@ -124,6 +126,7 @@ def project_page(request: HttpRequest, project_id: uuid.UUID) -> HttpResponse:
     session_usage = costs.totals((m.token_usage, m.cost_usd, m.agent) for m in history)
     runs = {r.request_message_id: r for r in costs.runs_of(history) if r.request_message_id}
     pending = session.diffs.filter(status__in=services.PENDING).first()
+    tests, test_views = test_case_views(project)
     config = {
         "projectId": str(project.id),
         "sessionId": str(session.id),
@@ -147,9 +150,19 @@ def project_page(request: HttpRequest, project_id: uuid.UUID) -> HttpResponse:
             "code_html": graph_pages.code_html(project.current_code, graph.focused),
             "graph": graph,
             "commits": history_entries(project, git.history(project.slug, limit=20), session),
+            "tests": tests,
+            "test_views": test_views,
+            "quick_tests": [test for test in tests if test.quick_test],
             "config": config,
         },
     )
+
+
+def test_case_views(project: Project) -> tuple[list[TestCase], list[tuple[TestCase, str]]]:
+    """The project's test cases by name, each with its highlighted code
+    (`reviews/_test_cases.html`, on the project and review pages)."""
+    tests = list(project.test_cases.order_by("name"))
+    return tests, [(test, highlight.python_html(test.test_code)) for test in tests]
 
 
 def requested_by(diff: Diff) -> ConversationMessage | None:
@@ -253,12 +266,13 @@ def history_entries(
     return entries
 
 
+@in_lane("graph")  # the graph change drawn by Graphviz
 @login_required
 @require_GET
 def diff_page(request: HttpRequest, diff_id: uuid.UUID) -> HttpResponse:
     user = api_user(request)
     diff = get_object_or_404(services.owned_diffs(user), id=diff_id)
-    tests = list(diff.project.test_cases.order_by("name"))
+    tests, test_views = test_case_views(diff.project)
     quick_test_count = sum(1 for test in tests if test.quick_test)
     try:
         blocks = diff_view.blocks(services.preview(diff).original, diff.patched_code)
@@ -306,7 +320,7 @@ def diff_page(request: HttpRequest, diff_id: uuid.UUID) -> HttpResponse:
             "closed": diff.status in (Diff.Status.COMMITTED, Diff.Status.HUMAN_REJECTED),
             "committed": committed,
             "tests": tests,
-            "test_views": [(test, highlight.python_html(test.test_code)) for test in tests],
+            "test_views": test_views,
             "checks": checks.checks_summary([t.name for t in tests], diff.test_results or []),
             "test_results": checks.lead_with_regressions(diff.test_results or []),
             "test_count": len(tests),

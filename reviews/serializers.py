@@ -4,7 +4,7 @@ from rest_framework import serializers
 
 from reviews.diff_tests import StoredResult
 from reviews.models import Diff
-from vibegrapher.fields import StrictCharField
+from vibegrapher.fields import StrictBooleanField, StrictCharField
 from vibegrapher.schema import typed_json
 
 
@@ -60,7 +60,7 @@ class DiffSerializer(serializers.ModelSerializer[Diff]):
 
 
 class ReviewSerializer(serializers.Serializer[None]):
-    approved = serializers.BooleanField()
+    approved = StrictBooleanField()
     feedback = StrictCharField(required=False, allow_blank=True, max_length=10_000, default="")
 
     def validate(self, attrs: dict) -> dict:
@@ -82,10 +82,10 @@ class RefineSerializer(serializers.Serializer[None]):
 class TestRunSerializer(serializers.Serializer[None]):
     __test__ = False
 
-    quick_only = serializers.BooleanField(required=False, default=False)
+    quick_only = StrictBooleanField(required=False, default=False)
 
 
 class HeadTestRunSerializer(serializers.Serializer[None]):
-    quick_only = serializers.BooleanField(required=False, default=False)
+    quick_only = StrictBooleanField(required=False, default=False)
     # One test case only (the page's per-test "Run"); all of them when omitted.
     test_id = serializers.UUIDField(required=False)

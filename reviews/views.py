@@ -152,6 +152,8 @@ class ReviewedDiffSerializer(DiffSerializer):
 
 
 class ReviewView(AsyncAPIView):
+    lane = "model"  # waits for the Evaluator's answer
+
     @extend_schema(
         summary="Approve a diff, or reject it with feedback (a new round starts)",
         description="`{approved: true}` makes it `human_approved`; `{approved: false, "
@@ -181,6 +183,8 @@ class ReviewView(AsyncAPIView):
 
 
 class RefineMessageView(AsyncAPIView):
+    lane = "model"  # waits for the model's answer
+
     @extend_schema(
         summary="Ask the commit message refiner for a message; the diff keeps its own until commit",
         request=RefineSerializer,
@@ -252,6 +256,8 @@ class DiffTestsView(AsyncAPIView):
 
 
 class HeadTestsView(AsyncAPIView):
+    lane = "tests"  # waits for the sandboxed tests, up to their time limits
+
     @extend_schema(
         summary="Run the project's tests on its current code (HEAD); answers with the results",
         description="Nothing is stored: the answer carries the commit the tests ran on and "

@@ -6,6 +6,7 @@ class SessionsAppConfig(AppConfig):
     verbose_name = "Vibecode sessions"
 
     def ready(self) -> None:
-        from sessions_app import daphne_limits
+        from sessions_app import daphne_close_reason, daphne_limits
 
         daphne_limits.install()
+        daphne_close_reason.install()

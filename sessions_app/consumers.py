@@ -14,10 +14,16 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.utils import timezone
 
-from accounts.signals import user_group
+from accounts.credentials import (
+    SocketCredential,
+    session_credential,
+    token_credential,
+    user_group,
+)
 from accounts.tokens import afind_token
 from projects.models import Project
 from sessions_app import presence
+from sessions_app.credential_watch import watch
 from sessions_app.events import LAYER_MESSAGE_TYPE, HeartbeatEvent, project_group
 from sessions_app.origin import query_token
 
@@ -42,6 +48,8 @@ class ProjectConsumer(AsyncWebsocketConsumer):
     project_id: str
     group: str | None = None
     user_id: int | None = None
+    # What the socket was opened with; it is closed (4401) once that ends.
+    credential: SocketCredential | None = None
     heartbeat: asyncio.Task[None] | None = None
     # Set once we sent a close: the client's frames still in flight and later events
     # get no answer (no pong, no second close) while the close handshake finishes.
@@ -55,9 +63,13 @@ class ProjectConsumer(AsyncWebsocketConsumer):
         refusal = await self._refusal()
         if refusal is None:
             assert self.user_id is not None
+            assert self.credential is not None
             # Join before accepting: once the client sees the socket open, it gets events.
-            # The user's group is how a deactivation or password change closes it.
+            # The user's and the credential's groups close it at once when they end
+            # (accounts/credentials.py); the watch catches every other way.
             await self.channel_layer.group_add(user_group(self.user_id), self.channel_name)
+            await self.channel_layer.group_add(self.credential.group(), self.channel_name)
+            watch().add(self, self.credential)
             self.group = project_group(self.project_id)
             await self.channel_layer.group_add(self.group, self.channel_name)
             await presence.join(self.project_id, self.connection_id)
@@ -70,9 +82,10 @@ class ProjectConsumer(AsyncWebsocketConsumer):
 
     async def _refusal(self) -> int | None:
         """The close code that refuses this connection, or None to let it in."""
-        user = await self._user()
-        if user is None:
+        found = await self._credential()
+        if found is None:
             return CLOSE_UNAUTHENTICATED
+        user, credential = found
         owner_id = await _project_owner_id(uuid.UUID(self.project_id))
         if owner_id is None:
             return CLOSE_NOT_FOUND
@@ -91,17 +104,22 @@ class ProjectConsumer(AsyncWebsocketConsumer):
             )
             return CLOSE_TOO_MANY
         self.user_id = user.pk
+        self.credential = credential
         return None
 
-    async def _user(self) -> User | None:
+    async def _credential(self) -> tuple[User, SocketCredential] | None:
+        """The user and what authenticated them, or None."""
         # The same test as the Origin check's (sessions_app/origin.py): a token
         # connection is never authenticated by the cookie.
         key = query_token(self.scope)
         if key is not None:
             token = await afind_token(key)
-            return token.user if token else None
+            return (token.user, token_credential(token.user, token)) if token else None
         user = self.scope.get("user")
-        return user if isinstance(user, User) and user.is_active else None
+        session_key = getattr(self.scope.get("session"), "session_key", None)
+        if not isinstance(user, User) or not user.is_active or not session_key:
+            return None
+        return user, session_credential(user, session_key)
 
     async def disconnect(self, code: int) -> None:
         if self.heartbeat is not None:
@@ -112,10 +130,13 @@ class ProjectConsumer(AsyncWebsocketConsumer):
         if self.user_id is not None:
             await self.channel_layer.group_discard(user_group(self.user_id), self.channel_name)
             await presence.leave_user(self.user_id, self.connection_id)
+        if self.credential is not None:
+            watch().discard(self)
+            await self.channel_layer.group_discard(self.credential.group(), self.channel_name)
 
-    async def _close(self, code: int) -> None:
+    async def _close(self, code: int, reason: str | None = None) -> None:
         self.closing = True
-        await self.close(code=code)
+        await self.close(code=code, reason=reason)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         # A client over the rate gets 4429 as long as it reads what we send. One that
@@ -171,10 +192,15 @@ class ProjectConsumer(AsyncWebsocketConsumer):
             await self.send(text_data=message["text"])
 
     async def credentials_revoked(self, message: dict[str, Any]) -> None:
-        """The user was deactivated, deleted or changed password (accounts/signals.py)."""
+        """The socket's token, session or user ended (accounts/credentials.py)."""
+        await self.credentials_ended(str(message.get("reason") or "credentials revoked"))
+
+    async def credentials_ended(self, reason: str) -> None:
+        """Close with 4401 and the reason (from the channel layer or the watch)."""
         if not self.closing:
-            logger.info("ws %s: the user's credentials were revoked, closing", self.project_id)
-            await self._close(CLOSE_UNAUTHENTICATED)
+            logger.info("ws %s: %s, closing", self.project_id, reason)
+            watch().discard(self)
+            await self._close(CLOSE_UNAUTHENTICATED, reason)
 
     async def _beat(self) -> None:
         while True:

@@ -28,8 +28,10 @@ class PongEvent(TypedDict):
 
 CLOSE_CODE_MEANINGS: dict[str, str] = {
     "CLOSE_UNAUTHENTICATED": "No credentials (no session cookie, no valid `?token=`), "
-    "or the user's credentials were revoked while connected (password changed, user "
-    "deactivated or deleted). Do not reconnect.",
+    "or the credential the socket was opened with ended while connected, within about "
+    "WS_CREDENTIAL_CHECK_SECONDS (1): the close reason says how (`token revoked`, "
+    "`token expired`, `session ended`, `session expired`, `password changed`, `user "
+    "deactivated or deleted`). Do not reconnect with the same credential.",
     "CLOSE_FORBIDDEN": "The project is someone else's. Do not reconnect.",
     "CLOSE_NOT_FOUND": "No such project. Do not reconnect.",
     "CLOSE_TOO_MANY": "The user already has WS_MAX_SOCKETS_PER_USER (20) sockets open, or "
@@ -92,4 +94,8 @@ def add_events(document: dict[str, Any]) -> None:
         "server_frames": {"$ref": REF_PREFIX + "WebSocketEvent"},
         "close_codes": {str(code): meaning for code, meaning in codes.items()},
         "heartbeat_seconds": "WS_HEARTBEAT_SECONDS (30): a `heartbeat` event.",
+        "large_events": "An event whose JSON is over WS_EVENT_INLINE_MAX_BYTES (64 KB) "
+        "comes as a `large_event` (`LargeEvent`): GET its `body_url` for the whole event "
+        "and apply that in its place, before the events that follow it. Frames from the "
+        "server have no size limit; WS_MAX_FRAME_BYTES is for the client's.",
     }

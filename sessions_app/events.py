@@ -2,7 +2,8 @@
 
 Every producer builds one of these dicts (`type` first, JSON-ready values: string
 UUIDs, ISO times) and calls `emit` (async code) or `emit_sync` (sync code). The
-consumer forwards each event to its browser as one JSON text frame.
+consumer forwards each event to its browser as one JSON text frame; an event too long
+for that goes as a `large_event` reference to its body (`sessions_app.event_bodies`).
 """
 
 import asyncio
@@ -14,6 +15,8 @@ from typing import Literal, NotRequired, TypedDict
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
+
+from sessions_app import event_bodies
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +37,34 @@ class TokenUsage(TypedDict):
     cost_usd: NotRequired[float | None]
 
 
+class RefusedTest(TypedDict):
+    """A quick test that passes on the current file and not on the patched one."""
+
+    name: str
+    # On the patched file: "failed", "error" or "timeout" (`limit`: which sandbox limit).
+    status: str
+    limit: str
+    # On the current file.
+    base_status: str
+    # The end of its output on the patched file.
+    output: str
+
+
+class PatchRefusal(TypedDict):
+    """Why the server refused a patch before any review (a message of role `check`).
+
+    `reason`: "tests" (it breaks a quick test that passes on the current file, listed in
+    `tests`), "apply" (it does not apply, or the result does not parse: `detail` says),
+    "invalid" (the patched file is refused, e.g. over the size limit), "empty" (it
+    changes nothing), "encoding" (its text has a lone surrogate).
+    `detail` is what the VibeCoder was told, in short.
+    """
+
+    reason: Literal["tests", "apply", "invalid", "empty", "encoding"]
+    detail: str
+    tests: list[RefusedTest]
+
+
 class ConversationMessageEvent(TypedDict):
     type: Literal["conversation_message"]
     message_id: str
@@ -51,6 +82,8 @@ class ConversationMessageEvent(TypedDict):
     diff_id: NotRequired[str]
     # The model's reasoning summary, when it gave one (reasoning models, Responses API).
     reasoning_summary: NotRequired[str]
+    # Role `check` only: why the server refused the round's patch before review.
+    refusal: NotRequired[PatchRefusal]
 
 
 class MessageDeltaEvent(TypedDict):
@@ -78,12 +111,16 @@ class TokenUsageEvent(TypedDict):
 class RunFinishedEvent(TypedDict):
     type: Literal["run_finished"]
     session_id: str
-    outcome: Literal["diff", "text", "max_iterations", "error", "cancelled"]
+    outcome: Literal[
+        "diff", "text", "max_iterations", "refused_by_tests", "patch_refused", "error", "cancelled"
+    ]
     diff_id: NotRequired[str]
     error: NotRequired[str]
     final_feedback: NotRequired[str]
     # The run was cut by a server restart or a dead server (outcome "error").
     interrupted: NotRequired[bool]
+    # Outcome "refused_by_tests" or "patch_refused": what the last refusal said.
+    refusal: NotRequired[str]
 
 
 class DiffCreatedEvent(TypedDict):
@@ -157,6 +194,24 @@ class HeartbeatEvent(TypedDict):
     connections: int
 
 
+class LargeEvent(TypedDict):
+    """An event whose JSON is over WS_EVENT_INLINE_MAX_BYTES, sent in its place: GET
+    `body_url` (authenticated as any API call) for the whole event, then apply it as if
+    it had come here, before any event that follows. `body_url` is null when the event
+    was over EVENT_BODY_MAX_BYTES and not kept: re-read the state, as after a reconnect.
+    A body can be fetched for EVENT_BODY_TTL_SECONDS (then 404: re-read the state)."""
+
+    type: Literal["large_event"]
+    # The `type` of the event it stands for.
+    event_type: str
+    # The event's own ids that it has (`project_id`, `session_id`, `message_id`,
+    # `diff_id`, `commit_sha`, `test_name`), to decide without fetching it.
+    ids: dict[str, str]
+    # The length of the event's JSON (UTF-8 bytes; it is ASCII).
+    bytes: int
+    body_url: str | None
+
+
 Event = (
     ConversationMessageEvent
     | MessageDeltaEvent
@@ -169,6 +224,17 @@ Event = (
     | TestStatusEvent
     | QuickTestEvent
     | HeartbeatEvent
+    | LargeEvent
+)
+
+# The fields of an event that a `large_event` repeats.
+REFERENCE_ID_FIELDS = (
+    "project_id",
+    "session_id",
+    "message_id",
+    "diff_id",
+    "commit_sha",
+    "test_name",
 )
 
 
@@ -193,9 +259,12 @@ async def emit(project_id: uuid.UUID | str, event: Event) -> None:
     if layer is None:
         return
     # Serialised once here, not once per connection: a group may hold hundreds.
-    message = {"type": LAYER_MESSAGE_TYPE, "text": json.dumps(event)}
+    text = json.dumps(event)
     try:
         async with asyncio.timeout(settings.EVENT_EMIT_TIMEOUT_SECONDS):
+            if len(text) > settings.WS_EVENT_INLINE_MAX_BYTES:
+                text = await _reference(str(project_id), event, text)
+            message = {"type": LAYER_MESSAGE_TYPE, "text": text}
             await layer.group_send(project_group(project_id), message)
     except Exception as exc:
         EmitFailures.count += 1
@@ -206,6 +275,32 @@ async def emit(project_id: uuid.UUID | str, event: Event) -> None:
             EmitFailures.count,
             f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__,
         )
+
+
+async def _reference(project_id: str, event: Event, text: str) -> str:
+    """The JSON of the `large_event` standing for `event` (whose JSON is `text`), once
+    its body is kept for the client to fetch."""
+    event_id = await event_bodies.keep(project_id, text)
+    if event_id is None:
+        logger.warning(
+            "event %s for project %s: %d bytes, over EVENT_BODY_MAX_BYTES; not kept",
+            event["type"],
+            project_id,
+            len(text),
+        )
+    fields: dict[str, object] = dict(event)
+    reference: LargeEvent = {
+        "type": "large_event",
+        "event_type": event["type"],
+        "ids": {
+            name: str(fields[name])
+            for name in REFERENCE_ID_FIELDS
+            if isinstance(fields.get(name), str)
+        },
+        "bytes": len(text),
+        "body_url": event_bodies.body_url(project_id, event_id) if event_id else None,
+    }
+    return json.dumps(reference)
 
 
 def emit_sync(project_id: uuid.UUID | str, event: Event) -> None:

@@ -61,12 +61,16 @@ class ConversationMessage(models.Model):
         # Something the person did outside the chat (approved, rejected, committed a
         # diff): part of the conversation's story, never sent to a model.
         EVENT = "event"
+        # A check of a patch by the server, not a model: it refused the patch before
+        # review (`refusal` says why). Shown as a step of the round; never sent to a model.
+        CHECK = "check"
 
     class Agent(models.TextChoices):
         USER = "user"
         VIBECODER = "vibecoder", "VibeCoder"
         EVALUATOR = "evaluator"
-        SYSTEM = "system"
+        # The server's own checks of a patch (role CHECK).
+        SYSTEM = "system", "Checks"
         # The Evaluator's model asked for a better commit message on one diff.
         REFINER = "refiner", "Commit message refiner"
 
@@ -81,6 +85,9 @@ class ConversationMessage(models.Model):
         DIFF = "diff", "diff ready for review"
         TEXT = "text", "answered"
         MAX_ITERATIONS = "max_iterations", "no approved patch within the rounds"
+        # The run's last patch was refused before review, and no later one was reviewed.
+        REFUSED_BY_TESTS = "refused_by_tests", "patch refused by tests"
+        PATCH_REFUSED = "patch_refused", "patch refused (not applied)"
         CANCELLED = "cancelled", "stopped"
         FAILED = "failed"
         INTERRUPTED = "interrupted", "interrupted (server restart)"
@@ -107,8 +114,10 @@ class ConversationMessage(models.Model):
     action = models.CharField(max_length=10, choices=Action.choices, blank=True, default="")
     # Role USER only: how the run this message started ended ("" while it runs).
     run_outcome = models.CharField(
-        max_length=15, choices=RunOutcome.choices, blank=True, default=""
+        max_length=20, choices=RunOutcome.choices, blank=True, default=""
     )
+    # Role CHECK only: why the patch was refused (`sessions_app.events.PatchRefusal`).
+    refusal = CleanJSONField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:

@@ -3,7 +3,7 @@ from typing import Any
 from django.conf import settings
 from rest_framework import serializers
 
-from sessions_app.events import TokenUsage
+from sessions_app.events import PatchRefusal, TokenUsage
 from sessions_app.models import ConversationMessage, VibecodeSession
 from vibegrapher.fields import StrictCharField
 from vibegrapher.schema import typed_json
@@ -63,6 +63,8 @@ class MessageSerializer(serializers.ModelSerializer[ConversationMessage]):
     run_outcome = serializers.ChoiceField(
         choices=ConversationMessage.RunOutcome.choices, allow_blank=True, read_only=True
     )
+    # Role `check` only: why the server refused the round's patch before review.
+    refusal = typed_json(PatchRefusal | None)
 
     class Meta:
         model = ConversationMessage
@@ -80,6 +82,7 @@ class MessageSerializer(serializers.ModelSerializer[ConversationMessage]):
             "diff_id",
             "action",
             "run_outcome",
+            "refusal",
             "reasoning_summary",
             "created_at",
         ]

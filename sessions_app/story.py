@@ -4,14 +4,16 @@ Stored in the conversation itself, so a reload shows them where they happened:
 - an action (diff approved, rejected, committed as `abc1234`) is a `ConversationMessage`
   with role `event`, emitted as a `conversation_message` like any other message;
 - a run's outcome is kept on the person's message that started the run
-  (`run_outcome`), which is where the page draws the run's separator.
+  (`run_outcome`), which is where the page draws the run's separator;
+- a patch the server refused before review (`agents_app.refusals`) is a message with
+  role `check`, in the round it happened, with why in `refusal`.
 
 Events are never sent to a model: the agents' memory is the SDK's own session store.
 """
 
 import uuid
 
-from sessions_app.events import ConversationMessageEvent, emit_sync
+from sessions_app.events import ConversationMessageEvent, PatchRefusal, emit_sync
 from sessions_app.models import ConversationMessage, VibecodeSession
 
 Outcome = ConversationMessage.RunOutcome
@@ -36,6 +38,8 @@ def message_event(message: ConversationMessage, project_id: uuid.UUID) -> Conver
         event["action"] = message.action
     if message.diff_id is not None:
         event["diff_id"] = str(message.diff_id)
+    if message.refusal:
+        event["refusal"] = message.refusal
     return event
 
 
@@ -79,6 +83,20 @@ def record_action(
     message = store_action(session_id, diff_id, action, commit_message, sha)
     emit_sync(project_id, message_event(message, project_id))
     return message
+
+
+def store_refusal(
+    session_id: uuid.UUID, iteration: int, text: str, refusal: PatchRefusal
+) -> ConversationMessage:
+    """Store a patch's refusal before review as a step of its round."""
+    return ConversationMessage.objects.create(
+        session_id=session_id,
+        role=ConversationMessage.Role.CHECK,
+        agent=ConversationMessage.Agent.SYSTEM,
+        iteration=iteration,
+        content=text,
+        refusal=refusal,
+    )
 
 
 def store_run_outcome(person_message_id: uuid.UUID | None, outcome: str) -> None:

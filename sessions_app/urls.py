@@ -11,6 +11,11 @@ urlpatterns = [
     path(
         "projects/<uuid:project_id>/usage", views.ProjectUsageView.as_view(), name="project-usage"
     ),
+    path(
+        "projects/<uuid:project_id>/events/<uuid:event_id>",
+        views.EventBodyView.as_view(),
+        name="project-event-body",
+    ),
     path("sessions/<uuid:session_id>", views.SessionView.as_view(), name="session-detail"),
     path(
         "sessions/<uuid:session_id>/usage", views.SessionUsageView.as_view(), name="session-usage"

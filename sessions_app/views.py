@@ -4,6 +4,8 @@ import uuid
 
 from adrf.views import APIView as AsyncAPIView
 from asgiref.sync import async_to_sync, sync_to_async
+from django.conf import settings
+from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -13,7 +15,7 @@ from drf_spectacular.utils import (
     inline_serializer,
 )
 from rest_framework import serializers, status
-from rest_framework.exceptions import APIException, NotFound, ValidationError
+from rest_framework.exceptions import APIException, NotFound
 from rest_framework.generics import RetrieveAPIView, RetrieveDestroyAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -22,7 +24,7 @@ from rest_framework.views import APIView
 from agents_app import runs
 from agents_app.errors import ModelNotConfigured
 from projects.services import get_owned_project
-from sessions_app import costs, services
+from sessions_app import costs, event_bodies, services
 from sessions_app.models import ConversationMessage, VibecodeSession
 from sessions_app.serializers import (
     FullResponseSerializer,
@@ -33,7 +35,7 @@ from sessions_app.serializers import (
 )
 from vibegrapher.async_api import ApiError, api_user, validated_body
 from vibegrapher.pagination import keyset_page, page_body, paginated
-from vibegrapher.schema import PAGE_PARAMETERS, authed_errors
+from vibegrapher.schema import PAGE_PARAMETERS, UUID_OR_EMPTY, authed_errors
 
 
 class Conflict(APIException):
@@ -70,7 +72,8 @@ class ProjectSessionsView(APIView):
                 project, body.validated_data["session_type"], body.validated_data["node_id"]
             )
         except services.UnknownNode as exc:
-            raise ValidationError({"node_id": [str(exc)]}) from None
+            # A well-formed name that no agent in the code has.
+            raise ApiError(404, str(exc)) from None
         return Response(
             SessionSerializer(session).data,
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
@@ -130,6 +133,33 @@ class ProjectUsageView(APIView):
 
 
 @extend_schema(
+    summary="The whole event a WebSocket `large_event` stands for",
+    description="The event's JSON, byte for byte as the socket would have carried it (a "
+    "`WebSocketEvent`). Kept EVENT_BODY_TTL_SECONDS (600) after it was sent; then 404.",
+    responses={
+        200: OpenApiResponse(
+            response={"$ref": "#/components/schemas/WebSocketEvent"},
+            description="The event, as if it had come over the socket.",
+        ),
+        **authed_errors(),
+    },
+)
+class EventBodyView(APIView):
+    def get(self, request: Request, project_id: uuid.UUID, event_id: uuid.UUID) -> HttpResponse:
+        get_owned_project(api_user(request), project_id)
+        text = event_bodies.find(project_id, event_id)
+        if text is None:
+            raise NotFound(
+                "No such event: its body is kept "
+                f"{settings.EVENT_BODY_TTL_SECONDS} s after it is sent. Re-read what it "
+                "would have changed (the session's messages, the diff, the project), as "
+                "after a reconnect."
+            )
+        # As kept: the very JSON the socket would have carried, not parsed again.
+        return HttpResponse(text, content_type="application/json")
+
+
+@extend_schema(
     summary="A message's whole stored model response (audit)",
     responses={200: FullResponseSerializer, **authed_errors()},
 )
@@ -148,11 +178,12 @@ def _messages_page(request: Request, session: VibecodeSession) -> dict:
     anchor = None
     if after and not request.query_params.get("cursor"):
         try:
-            message = session.messages.get(id=uuid.UUID(after))
-        except (ValueError, ConversationMessage.DoesNotExist):
-            raise ApiError(
-                400, {"after": [f"{after!r} is not the id of a message in this session."]}
-            ) from None
+            message_id = uuid.UUID(after)
+        except ValueError:
+            raise ApiError(400, {"after": [f"{after!r} is not a message id (a UUID)."]}) from None
+        message = session.messages.filter(id=message_id).first()
+        if message is None:
+            raise ApiError(404, f"{after!r} is not the id of a message in this session.")
         anchor = (message.created_at, message.id)
     page, next_page = keyset_page(
         request, session.messages.all(), direction="oldest_first", anchor=anchor
@@ -193,7 +224,7 @@ class SessionMessagesView(AsyncAPIView):
             *PAGE_PARAMETERS,
             OpenApiParameter(
                 "after",
-                uuid.UUID,
+                {"type": "string", "pattern": UUID_OR_EMPTY},
                 description="Only the messages after this one (a client catching up "
                 "after a reconnect). Ignored when `cursor` is given.",
             ),

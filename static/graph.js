@@ -10,9 +10,21 @@
     const response = await fetch(panel.dataset.url, { credentials: "same-origin" });
     if (!response.ok) return;
     const data = await response.json();
-    if (!data.svg) return;
-    // The SVG comes from our own server (Graphviz output, names escaped by it).
     const drawing = document.getElementById("graph-drawing");
+    if (!data.svg) {
+      // Not drawn (too big, or its layout ran out of time): say why where it would be.
+      if (!data.error) return;
+      const message = document.createElement("p");
+      message.className = "error";
+      message.id = "graph-error";
+      message.textContent = data.error;
+      document.getElementById("graph-error")?.remove();
+      drawing.replaceChildren();
+      drawing.before(message);
+      return;
+    }
+    document.getElementById("graph-error")?.remove();
+    // The SVG comes from our own server (Graphviz output, names escaped by it).
     const parsed = new DOMParser().parseFromString(data.svg, "image/svg+xml");
     const svg = parsed.documentElement;
     if (svg.nodeName !== "svg") return;

@@ -21,15 +21,31 @@
     return data;
   }
 
+  // An event too long for one WebSocket message comes as a `large_event` that names
+  // where the whole event is: fetched here, or null when it cannot be (expired).
+  async function wholeEvent(event) {
+    if (event.type !== "large_event") return event;
+    if (!event.body_url) return null;
+    const response = await fetch(event.body_url, { credentials: "same-origin" });
+    return response.ok ? response.json() : null;
+  }
+
   function connect(onEvent, onOpen) {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     const socket = new WebSocket(`${scheme}://${location.host}/ws/projects/${config.projectId}/`);
     socket.onopen = onOpen;
+    // Events are applied one after the other, in the order they came: one behind a
+    // `large_event` waits until the fetched event is applied (fetches start at once).
+    let applied = Promise.resolve();
     socket.onmessage = (message) => {
-      const event = JSON.parse(message.data);
-      onEvent(event);
-      // For the page's other scripts (graph.js): one socket per page.
-      document.dispatchEvent(new CustomEvent("vibegrapher:event", { detail: event }));
+      const fetched = wholeEvent(JSON.parse(message.data)).catch(() => null);
+      applied = applied.then(() => fetched).then((event) => {
+        // A lost event: re-read the stored state, as after a reconnect.
+        if (event === null) return onOpen();
+        onEvent(event);
+        // For the page's other scripts (graph.js): one socket per page.
+        document.dispatchEvent(new CustomEvent("vibegrapher:event", { detail: event }));
+      }).catch((error) => console.error("vibegrapher: an event could not be applied", error));
     };
     socket.onclose = (event) => {
       const reason = CLOSE_REASONS[event.code];
@@ -67,10 +83,11 @@
     // Live text of responses being written (`message_delta`), by message id.
     const liveItems = new Map();
     // As the server labels stored messages; the status line names the VibeCoder.
-    const AGENTS = { user: "User", vibecoder: "VibeCoder", evaluator: "Evaluator", refiner: "Commit message refiner" };
+    const AGENTS = { user: "User", vibecoder: "VibeCoder", evaluator: "Evaluator", refiner: "Commit message refiner", system: "Checks" };
     // How a run ended (`run_outcome` of the message that started it).
     const OUTCOMES = {
       diff: "diff ready for review", text: "answered", max_iterations: "no approved patch within the rounds",
+      refused_by_tests: "patch refused by tests", patch_refused: "patch refused (not applied)",
       cancelled: "stopped", failed: "failed", interrupted: "interrupted (server restart)", running: "running",
     };
 
@@ -93,7 +110,7 @@
     function messageItem(m) {
       const li = document.createElement("li");
       const isEvent = m.role === "event";
-      li.className = `message ${m.agent}${isEvent ? " event" : ""}`;
+      li.className = `message ${m.agent}${isEvent ? " event" : ""}${m.role === "check" ? " check" : ""}`;
       li.dataset.id = m.id;
       li.id = `message-${m.id}`;
       if (m.created_at) li.dataset.created = m.created_at;
@@ -113,9 +130,10 @@
       who.textContent = isEvent ? "You" : AGENTS[m.agent] || m.agent;
       meta.append(who);
       // Rounds count patches and their reviews: a text answer has none.
-      if (m.iteration && (m.patch_preview || m.agent === "evaluator" || m.kind === "patch")) {
+      if (m.iteration && (m.patch_preview || m.agent === "evaluator" || m.kind === "patch" || m.role === "check")) {
         meta.append(` · round ${m.iteration}`);
       }
+      if (m.role === "check") meta.append(" ", refusedBadge());
       if (m.agent === "refiner" && m.diff_id) meta.append(" · ", diffLink(m.diff_id, "its diff"));
       li.append(meta);
       return li;
@@ -165,6 +183,43 @@
       return details;
     }
 
+    // A patch refused before review (role "check"): as templates/reviews/_refusal.html.
+    function refusedBadge() {
+      const badge = document.createElement("span");
+      badge.className = "badge status-failed";
+      badge.textContent = "patch refused";
+      return badge;
+    }
+    function refusalTests(refusal) {
+      if (!refusal.tests || !refusal.tests.length) return [];
+      const ul = document.createElement("ul");
+      ul.className = "refused-tests";
+      for (const t of refusal.tests) {
+        const li = document.createElement("li");
+        li.className = "refused-test";
+        const name = document.createElement("strong");
+        name.textContent = t.name;
+        const before = document.createElement("span");
+        before.className = "muted";
+        before.textContent = `before: ${t.base_status || "not run"}`;
+        const after = document.createElement("span");
+        after.className = `badge status-${t.status}`;
+        after.textContent = t.limit ? `${t.status}: ${t.limit}` : t.status;
+        const withPatch = document.createElement("span");
+        withPatch.className = "muted";
+        withPatch.textContent = "with the patch";
+        const details = document.createElement("details");
+        const summary = document.createElement("summary");
+        summary.textContent = "output";
+        const pre = document.createElement("pre");
+        pre.textContent = t.output;
+        details.append(summary, pre);
+        li.append(name, " ", before, " → ", after, " ", withPatch, details);
+        ul.append(li);
+      }
+      return [ul];
+    }
+
     function addMessage(m) {
       if (seen.has(m.id)) return;
       seen.add(m.id);
@@ -194,6 +249,7 @@
       content.className = "content";
       content.textContent = m.content;
       li.append(content);
+      if (m.refusal) li.append(...refusalTests(m.refusal));
       if (m.role === "event" && m.diff_id) {
         const link = diffLink(m.diff_id, "Open the review");
         link.className = "event-link";
@@ -350,6 +406,8 @@
         if (event.agent === "user") setStatus("VibeCoder thinking");
         else if (event.agent === "vibecoder" && event.patch_preview) {
           setStatus(`Evaluator reviewing${event.iteration ? roundOf(event.iteration) : ""}`);
+        } else if (event.role === "check") {
+          setStatus(`VibeCoder fixing the refused patch${event.iteration ? roundOf(event.iteration) : ""}`);
         } else if (event.agent === "evaluator" && event.content.startsWith("Rejected")) {
           setStatus(`VibeCoder revising${roundOf((event.iteration || 1) + 1)}`);
         }
@@ -364,6 +422,7 @@
         setRunning(false);
         if (event.outcome === "cancelled") showOutcome("Run stopped. What was written so far is kept.", false);
         else if (event.error) showOutcome(event.final_feedback ? `${event.error}: ${event.final_feedback}` : event.error, true);
+        else if (event.refusal) showOutcome(event.refusal, true);
         else showOutcome("", false);
       } else if (event.type === "quick_test") {
         showQuickTest(event);
@@ -415,6 +474,50 @@
       if (window.confirm("Stop the agents' run? What they wrote so far is kept.")) $("stop").click();
     });
     setRunning(!$("working").hidden);
+    followNewest(list);
+  }
+
+  // Chat-app scrolling on the project page: open on the newest message with the prompt
+  // in view, and stay there while the run writes (a rejection's new round included),
+  // until the person scrolls away to read; back at the prompt, it follows again. On wide
+  // screens the conversation is its own pane (vibegrapher.css); on phones, the page.
+  // A link to one message (#message-…) or a section is left where the browser put it.
+  // (A link to a section still finds the conversation pane at its newest message.)
+  function followNewest(list) {
+    const form = $("prompt-form");
+    const paneAtEnd = () => list.scrollHeight - list.scrollTop - list.clientHeight < 48;
+    const formInView = () => {
+      const box = form.getBoundingClientRect();
+      return box.top >= 0 && box.bottom <= window.innerHeight + 4;
+    };
+    function showNewest() {
+      list.scrollTop = list.scrollHeight;
+      if (!formInView()) form.scrollIntoView({ block: "end" });
+    }
+    const target = location.hash && document.getElementById(decodeURIComponent(location.hash.slice(1)));
+    let follow = !target;
+    let queued = false;
+    const followed = () => {
+      queued = false;
+      if (follow) showNewest();
+    };
+    const changed = () => {
+      if (follow && !queued) {
+        queued = true;
+        requestAnimationFrame(followed);
+      }
+    };
+    // Scroll events come after our own scrolling too, which leaves both at the end.
+    const moved = () => { if (!queued) follow = paneAtEnd() && formInView(); };
+    if ("scrollRestoration" in history) history.scrollRestoration = "manual";
+    if (follow) showNewest();
+    else if (!list.contains(target)) list.scrollTop = list.scrollHeight;  // the pane only
+    list.addEventListener("scroll", moved, { passive: true });
+    window.addEventListener("scroll", moved, { passive: true });
+    window.addEventListener("load", changed);
+    const watch = { childList: true, subtree: true, characterData: true, attributes: true, attributeFilter: ["hidden"] };
+    new MutationObserver(changed).observe(list, watch);
+    new MutationObserver(changed).observe($("run-status"), watch);
   }
 
   // The review page's own script (static/review.js) uses the same helpers.

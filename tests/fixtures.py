@@ -109,6 +109,32 @@ def redis_url() -> Iterator[str]:
             client.close()
 
 
+# A Redis database shared with others: tests on it keep to a key prefix of their own.
+REDIS_SHARED_TEST_URL = os.environ.get("REDIS_SHARED_TEST_URL", "redis://127.0.0.1:6379/11")
+
+
+@pytest.fixture(scope="module")
+def redis_prefixed() -> Iterator[dict[str, str]]:
+    """`REDIS_URL` and a fresh `REDIS_KEY_PREFIX` for server processes, on a Redis
+    database that others may use at the same time: nothing is flushed, and only the
+    keys under the prefix are deleted afterwards."""
+    try:
+        client = redis.Redis.from_url(REDIS_SHARED_TEST_URL, socket_connect_timeout=2)
+        client.ping()
+    except redis.RedisError as exc:
+        missing_service(f"Redis at {REDIS_SHARED_TEST_URL} is unreachable: {exc}")
+    prefix = f"test-{uuid.uuid4().hex[:12]}:"
+    try:
+        yield {"REDIS_URL": REDIS_SHARED_TEST_URL, "REDIS_KEY_PREFIX": prefix}
+    finally:
+        try:
+            keys = list(client.scan_iter(match=f"{prefix}*", count=500))
+            for start in range(0, len(keys), 500):
+                client.delete(*keys[start : start + 500])
+        finally:
+            client.close()
+
+
 @pytest.fixture
 def own_redis(tmp_path: Path) -> Iterator[OwnRedis]:
     if shutil.which("redis-server") is None:

@@ -28,6 +28,7 @@ from sessions_app.origin import CookieOriginValidator  # noqa: E402
 from sessions_app.routing import websocket_urlpatterns  # noqa: E402
 from vibegrapher import shutdown  # noqa: E402
 from vibegrapher.body_limit import BodySizeLimit  # noqa: E402
+from vibegrapher.http_refusals import install as install_http_refusals  # noqa: E402
 
 
 def _sweep_interrupted_runs() -> None:
@@ -52,6 +53,9 @@ try:
     reconcile_all()
 except Exception as exc:
     logging.getLogger(__name__).warning("start-up reconciliation skipped: %s", exc)
+
+# What daphne refuses itself (a path over 16 KB, malformed HTTP) is answered in JSON.
+install_http_refusals()
 
 # SIGTERM ends the runs (interrupted, with run_finished) before daphne stops.
 shutdown.install()

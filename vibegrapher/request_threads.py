@@ -22,6 +22,11 @@ current time zone and translation, took more than half of the request threads' t
 at 20 concurrent list requests). A few running at once still overlap one request's
 database wait with another's work.
 
+Those few turns are for quick work. A view whose work can take long (a password
+check, a Graphviz layout, a git bundle, a test run) declares a lane
+(vibegrapher/lanes.py) and its requests take that lane's turns instead, bounded by the
+lane's own limits, so that a slow request never holds a turn a quick one needs.
+
 A request crosses to its thread once: `request_started`, the middleware chain and
 view, and `request_finished` go together, where Django's handler makes a hand-off
 for each (each one a wait for the loop's next turn under load).
@@ -30,10 +35,11 @@ for each (each one a wait for the loop's next turn under load).
 import asyncio
 import contextlib
 import functools
+import os
 import threading
 import weakref
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, NamedTuple
 
 from asgiref.sync import ThreadSensitiveContext, iscoroutinefunction, sync_to_async
 from django.conf import settings
@@ -44,12 +50,16 @@ from django.db import connections
 from django.http.response import HttpResponseBase
 from django.urls import Resolver404, resolve, set_script_prefix
 
+from vibegrapher.lanes import Lane, LaneBusy, LaneChoice, Lanes, choice_of, lane_for
+
 
 class ExecutorPool:
     """Single-thread executors, each lent to one request at a time."""
 
-    def __init__(self, max_idle: int) -> None:
+    def __init__(self, max_idle: int, name: str = "request", niceness: int = 0) -> None:
         self.max_idle = max_idle
+        self.name = name
+        self.niceness = niceness
         self._idle: list[ThreadPoolExecutor] = []
         self._lock = threading.Lock()
 
@@ -57,7 +67,14 @@ class ExecutorPool:
         with self._lock:
             if self._idle:
                 return self._idle.pop()
-        return ThreadPoolExecutor(max_workers=1, thread_name_prefix="request")
+        if self.niceness:
+            return ThreadPoolExecutor(
+                max_workers=1,
+                thread_name_prefix=self.name,
+                initializer=_lower_priority,
+                initargs=(self.niceness,),
+            )
+        return ThreadPoolExecutor(max_workers=1, thread_name_prefix=self.name)
 
     def give_back(self, executor: ThreadPoolExecutor) -> None:
         with self._lock:
@@ -79,25 +96,46 @@ class ExecutorPool:
         return len(self._idle)
 
 
-def _is_async_view(path: str) -> bool:
+class Route(NamedTuple):
+    """What the handler needs to know of a path's view before it runs it."""
+
+    is_async: bool
+    lane: LaneChoice | None
+
+
+NO_VIEW = Route(is_async=False, lane=None)
+
+
+def _lower_priority(niceness: int) -> None:
+    """Make the calling thread (on Linux the nice value is per thread) and the processes
+    it starts yield the CPU to the fast lane's threads. Only ever raised: a thread
+    without privileges cannot lower it again, so such threads serve their lane only."""
+    with contextlib.suppress(OSError, AttributeError):
+        current = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), max(current, niceness))
+
+
+def _route(path: str) -> Route:
     # Resolving the URL here as well as in Django was ~4 % of a project GET: the
     # answer is cached per path (the URLconf does not change while the server runs),
     # for paths of a sensible length only, so that odd URLs cannot fill memory.
     if len(path) <= 200:
-        return _is_async_view_cached(path)
-    return _resolves_to_async_view(path)
+        return _route_cached(path)
+    return _resolve_route(path)
 
 
 @functools.lru_cache(maxsize=4096)
-def _is_async_view_cached(path: str) -> bool:
-    return _resolves_to_async_view(path)
+def _route_cached(path: str) -> Route:
+    return _resolve_route(path)
 
 
-def _resolves_to_async_view(path: str) -> bool:
+def _resolve_route(path: str) -> Route:
     try:
-        return iscoroutinefunction(resolve(path).func)
+        match = resolve(path)
     except Resolver404:
-        return False
+        return NO_VIEW
+    lane = choice_of(match.func, match.view_name)
+    return Route(is_async=iscoroutinefunction(match.func), lane=lane)
 
 
 class PooledThreadASGIHandler(ASGIHandler):
@@ -115,6 +153,9 @@ class PooledThreadASGIHandler(ASGIHandler):
     def __init__(self) -> None:
         super().__init__()
         self.executors = ExecutorPool(max_idle=settings.REQUEST_THREADS_IDLE)
+        self.lanes = Lanes()
+        # Each slow lane has threads of its own, at a lower CPU priority.
+        self.lane_executors: dict[str, ExecutorPool] = {}
         # One semaphore per event loop (tests run several loops in one process).
         self._turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
             weakref.WeakKeyDictionary()
@@ -170,14 +211,41 @@ class PooledThreadASGIHandler(ASGIHandler):
         finally:
             body_file.close()
 
+    def _executors_of(self, turn: asyncio.Semaphore | Lane | None) -> ExecutorPool:
+        if not isinstance(turn, Lane):
+            return self.executors
+        pool = self.lane_executors.get(turn.name)
+        if pool is None:
+            pool = self.lane_executors[turn.name] = ExecutorPool(
+                max_idle=turn.running, name=f"lane-{turn.name}", niceness=settings.LANE_NICENESS
+            )
+        return pool
+
+    def _turn_for(self, request: ASGIRequest) -> asyncio.Semaphore | Lane | None:
+        """The turn a request waits for: its slow lane's, a fast one, or none.
+
+        A view that declares a lane (vibegrapher/lanes.py) takes that lane's turn,
+        sync or async: its slow work never holds a fast turn. Otherwise an `async
+        def` view (`/health` waits up to its Redis timeout) mostly waits on the loop
+        and takes no turn; a sync view takes a fast turn for its sync work only.
+        """
+        route = _route(request.path_info)
+        lane = lane_for(route.lane, request)
+        if lane is not None:
+            return self.lanes.get(lane)
+        return None if route.is_async else self._turn()
+
     async def _answer(self, request: ASGIRequest, send: Any) -> None:
-        # An `async def` view (`/health` waits up to its Redis timeout) mostly waits on
-        # the loop: it takes no turn. A sync view's turn covers its sync work only.
-        turn = None if _is_async_view(request.path_info) else self._turn()
+        turn = self._turn_for(request)
         if turn is not None:
-            await turn.acquire()
+            try:
+                await turn.acquire()
+            except LaneBusy as busy:
+                await self.send_response(busy.response(request), send)
+                return
+        executors = self._executors_of(turn)
         try:
-            executor = self.executors.take()
+            executor = executors.take()
         except BaseException:
             if turn is not None:
                 turn.release()
@@ -200,9 +268,9 @@ class PooledThreadASGIHandler(ASGIHandler):
         except BaseException:
             # Cancelled or failed: the request's sync work may still be running on the
             # thread. Never lend it to another request; let it finish and stop.
-            self.executors.retire(executor)
+            executors.retire(executor)
             raise
-        self.executors.give_back(executor)
+        executors.give_back(executor)
         if not response.streaming:
             await self.send_response(response, send)
 

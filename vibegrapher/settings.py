@@ -143,6 +143,24 @@ REQUEST_THREADS_RUNNING: int = env.int(
     "REQUEST_THREADS_RUNNING",
     default=1 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" else 2,
 )
+# Slow kinds of request run in lanes of their own (vibegrapher/lanes.py), never in the
+# turns above: how many of each run at once per process. Each holds a thread while it
+# runs; a password check or a layout keeps a core busy, so one of each leaves the other
+# core to quick reads on a 2-core machine.
+REQUEST_LANES: dict[str, int] = {
+    "password": env.int("LANE_PASSWORD_RUNNING", default=1),
+    "graph": env.int("LANE_GRAPH_RUNNING", default=1),
+    "export": env.int("LANE_EXPORT_RUNNING", default=1),
+    "tests": env.int("LANE_TESTS_RUNNING", default=4),
+    "model": env.int("LANE_MODEL_RUNNING", default=8),
+}
+# Requests waiting for a lane's turn, at most (one more is answered 503 at once), and
+# how long one waits before it is answered 503 (both with Retry-After).
+LANE_WAITING: int = env.int("LANE_WAITING", default=32)
+LANE_WAIT_SECONDS: float = env.float("LANE_WAIT_SECONDS", default=30.0)
+# Slow lanes' threads, and the processes they start (Graphviz, git), run at this nice
+# value (Linux: per thread), so that CPU-bound slow work yields a core to quick reads.
+LANE_NICENESS: int = env.int("LANE_NICENESS", default=10)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Channels -------------------------------------------------------------------
@@ -221,9 +239,22 @@ WS_MAX_FRAMES_PER_SECOND: int = env.int("WS_MAX_FRAMES_PER_SECOND", default=20)
 WS_MAX_FRAME_BYTES: int = env.int("WS_MAX_FRAME_BYTES", default=64 * 1024)
 # Open WebSockets per user, counted across every server process; beyond: 4429.
 WS_MAX_SOCKETS_PER_USER: int = env.int("WS_MAX_SOCKETS_PER_USER", default=20)
+# Every open WebSocket's token or session is re-checked this often (one batched query
+# per process, sessions_app/credential_watch.py): a socket whose credential ended by
+# any path (revoked, expired, logged out, user deactivated) closes with 4401.
+WS_CREDENTIAL_CHECK_SECONDS: float = env.float("WS_CREDENTIAL_CHECK_SECONDS", default=1.0)
+if WS_CREDENTIAL_CHECK_SECONDS <= 0:
+    raise ImproperlyConfigured("WS_CREDENTIAL_CHECK_SECONDS must be more than 0.")
 # Events are best-effort: an emit that the channel layer (Redis) has not taken within
 # this time is dropped and logged, so a run never waits on an unreachable Redis.
 EVENT_EMIT_TIMEOUT_SECONDS: float = env.float("EVENT_EMIT_TIMEOUT_SECONDS", default=2.0)
+# An event whose JSON is longer than this is sent as a `large_event` reference: the
+# client fetches the whole event over HTTP (sessions_app/event_bodies.py).
+WS_EVENT_INLINE_MAX_BYTES: int = env.int("WS_EVENT_INLINE_MAX_BYTES", default=64 * 1024)
+# How long such an event's body can be fetched (in the cache: Redis, or process memory).
+EVENT_BODY_TTL_SECONDS: int = env.int("EVENT_BODY_TTL_SECONDS", default=600)
+# A body over this is not kept: its reference says so, and the client re-reads the state.
+EVENT_BODY_MAX_BYTES: int = env.int("EVENT_BODY_MAX_BYTES", default=8 * 1024 * 1024)
 
 # --- Auth and API ---------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -269,8 +300,11 @@ AXES_CLIENT_IP_CALLABLE = "accounts.throttling.client_ip"
 # after the last failure.
 AXES_RESET_ON_SUCCESS = False
 AXES_VERBOSE = False
-# API tokens (accounts/tokens.py) expire this many days after they were issued.
-API_TOKEN_DAYS: int = env.int("API_TOKEN_DAYS", default=30)
+# API tokens (accounts/tokens.py) expire this many days after they were issued
+# (a fraction is allowed: 0.5 is twelve hours).
+API_TOKEN_DAYS: float = env.float("API_TOKEN_DAYS", default=30.0)
+if API_TOKEN_DAYS <= 0:
+    raise ImproperlyConfigured("API_TOKEN_DAYS must be more than 0.")
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "project-list"
@@ -338,15 +372,25 @@ DEV_STATIC_CACHE_DIR = Path(
 MAX_CODE_BYTES: int = env.int("MAX_CODE_BYTES", default=200_000)
 # Graphs with more nodes than this are not drawn (the API still answers their nodes).
 GRAPH_MAX_DRAWN_NODES: int = env.int("GRAPH_MAX_DRAWN_NODES", default=150)
+# Nor graphs with more edges: `dot`'s time grows much faster than the edges (a 1.9 KB
+# file of 30 agents handing off to each other has 900 and took minutes).
+GRAPH_MAX_DRAWN_EDGES: int = env.int("GRAPH_MAX_DRAWN_EDGES", default=300)
+# A layout still running after this many seconds is killed; the graph is answered
+# without its drawing, and why.
+GRAPH_LAYOUT_TIMEOUT_SECONDS: float = env.float("GRAPH_LAYOUT_TIMEOUT_SECONDS", default=10.0)
+# The Graphviz program that lays graphs out.
+GRAPHVIZ_DOT: str = env.str("GRAPHVIZ_DOT", default="dot")
 MAX_PROMPT_CHARS: int = env.int("MAX_PROMPT_CHARS", default=20_000)
 
 # --- Hostile input --------------------------------------------------------------
 # Request bodies over these are answered 413 before Django reads them
-# (vibegrapher/body_limit.py says which URL has which limit).
-MAX_BODY_BYTES_AUTH: int = env.int("MAX_BODY_BYTES_AUTH", default=4 * 1024)
-MAX_BODY_BYTES_PROMPT: int = env.int("MAX_BODY_BYTES_PROMPT", default=64 * 1024)
+# (vibegrapher/body_limit.py says which URL has which limit). Each holds the largest
+# body the OpenAPI document allows on its routes even with every character escaped
+# (12 bytes for an astral one): test_every_valid_body_fits_its_routes_byte_limit.
+MAX_BODY_BYTES_AUTH: int = env.int("MAX_BODY_BYTES_AUTH", default=16 * 1024)
+MAX_BODY_BYTES_PROMPT: int = env.int("MAX_BODY_BYTES_PROMPT", default=256 * 1024)
 MAX_BODY_BYTES_CODE: int = env.int("MAX_BODY_BYTES_CODE", default=256 * 1024)
-MAX_BODY_BYTES_DEFAULT: int = env.int("MAX_BODY_BYTES_DEFAULT", default=64 * 1024)
+MAX_BODY_BYTES_DEFAULT: int = env.int("MAX_BODY_BYTES_DEFAULT", default=128 * 1024)
 # JSON nested deeper than this is a 400 (vibegrapher/json_body.py).
 MAX_JSON_DEPTH: int = env.int("MAX_JSON_DEPTH", default=64)
 # Debug pages (DEBUG on) hide settings named like secrets and passwords inside URLs.

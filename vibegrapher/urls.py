@@ -19,7 +19,8 @@ urlpatterns = [
     # The OpenAPI document (YAML; `?format=json` for JSON) and its docs page.
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", ApiDocsView.as_view(url_name="api-schema"), name="api-docs"),
-    # Anything else under /api/ (unknown path, trailing slash, non-UUID id): JSON 404.
-    re_path(r"^api(?:/(?P<path>.*))?$", not_found, name="api-not-found"),
+    # Anything else under /api/ (unknown path, trailing slash, non-UUID id): JSON 404,
+    # whatever the characters (`[\s\S]`: newlines too, which `.` and `$` let through).
+    re_path(r"^api(?:[/\s](?P<path>[\s\S]*))?\Z", not_found, name="api-not-found"),
     path("", include("reviews.page_urls")),
 ]

@@ -39,7 +39,7 @@ def page_login(username: str, password: str, ip: str):
 def test_api_the_tenth_wrong_password_locks_that_account_from_that_address(settings) -> None:
     statuses = [api_login("alice", f"guess-{n}", "10.0.0.1")[0] for n in range(10)]
 
-    assert statuses == [400] * 9 + [429]
+    assert statuses == [401] * 9 + [429]
     status, body, retry_after = api_login(*ALICE, "10.0.0.1")
     assert status == 429  # the right password too: the lockout holds until it ends
     assert retry_after == str(settings.LOGIN_LOCKOUT_SECONDS)
@@ -57,7 +57,7 @@ def test_guessing_at_one_account_from_many_addresses_never_locks_its_owner_out()
     # More failures for alice in all than the per-address limit: no count by username.
     for address in range(6):
         statuses = [api_login("alice", "guess", f"10.1.0.{address}")[0] for _ in range(10)]
-        assert statuses == [400] * 9 + [429]
+        assert statuses == [401] * 9 + [429]
 
     assert api_login(*ALICE, "10.0.0.2")[0] == 200
 
@@ -67,7 +67,7 @@ def test_many_failures_from_one_address_lock_the_address(settings) -> None:
     settings.LOGIN_ADDRESS_FAILURE_LIMIT = 20
     statuses = [api_login(f"nobody-{n % 7}", "guess", "10.0.0.1")[0] for n in range(20)]
 
-    assert statuses == [400] * 19 + [429]
+    assert statuses == [401] * 19 + [429]
     assert api_login(*BOB, "10.0.0.1")[0] == 429  # the address: any account from it
     assert api_login(*BOB, "10.0.0.2")[0] == 200  # the account itself is fine
 
@@ -79,7 +79,7 @@ def test_the_default_address_limit_is_above_the_account_limit(settings) -> None:
         for n in range(settings.LOGIN_ADDRESS_FAILURE_LIMIT)
     ]
 
-    assert statuses == [400] * (settings.LOGIN_ADDRESS_FAILURE_LIMIT - 1) + [429]
+    assert statuses == [401] * (settings.LOGIN_ADDRESS_FAILURE_LIMIT - 1) + [429]
 
 
 def test_login_page_the_tenth_wrong_password_shows_the_wait(settings) -> None:
@@ -118,7 +118,7 @@ def test_the_admin_login_counts_and_locks_the_same_way(settings) -> None:
 def test_each_failure_while_locked_out_restarts_the_wait(settings) -> None:
     settings.LOGIN_FAILURE_LIMIT = 3
     settings.LOGIN_LOCKOUT_SECONDS = 3
-    assert [api_login("alice", "guess", "10.0.0.1")[0] for _ in range(3)] == [400, 400, 429]
+    assert [api_login("alice", "guess", "10.0.0.1")[0] for _ in range(3)] == [401, 401, 429]
 
     time.sleep(1.5)
     assert api_login("alice", "guess", "10.0.0.1")[0] == 429  # counted: the wait restarts
@@ -131,7 +131,7 @@ def test_the_lockout_ends_after_its_time(settings) -> None:
     settings.LOGIN_FAILURE_LIMIT = 3
     settings.LOGIN_LOCKOUT_SECONDS = 1
     statuses = [api_login("alice", "guess", "10.0.0.1")[0] for _ in range(3)]
-    assert statuses == [400, 400, 429]
+    assert statuses == [401, 401, 429]
 
     time.sleep(1.2)
 
@@ -142,7 +142,7 @@ def test_a_right_password_does_not_add_to_the_count(settings) -> None:
     settings.LOGIN_FAILURE_LIMIT = 3
     for _ in range(5):
         assert api_login(*ALICE, "10.0.0.1")[0] == 200
-    assert [api_login("alice", "guess", "10.0.0.1")[0] for _ in range(3)] == [400, 400, 429]
+    assert [api_login("alice", "guess", "10.0.0.1")[0] for _ in range(3)] == [401, 401, 429]
 
 
 def test_the_client_ip_header_when_behind_a_proxy(settings) -> None:
@@ -157,7 +157,7 @@ def test_the_client_ip_header_when_behind_a_proxy(settings) -> None:
     # One attacker (one address) is locked out; the proxy's address is not.
     settings.LOGIN_FAILURE_LIMIT = 3
     settings.LOGIN_ADDRESS_FAILURE_LIMIT = 3
-    assert [login("203.0.113.9") for _ in range(3)] == [400, 400, 429]
+    assert [login("203.0.113.9") for _ in range(3)] == [401, 401, 429]
     response = APIClient(REMOTE_ADDR="172.16.0.1", HTTP_FLY_CLIENT_IP="198.51.100.7").post(
         "/api/auth/token", {"username": "bob", "password": BOB[1]}, format="json"
     )
@@ -167,7 +167,7 @@ def test_the_client_ip_header_when_behind_a_proxy(settings) -> None:
 def test_an_operator_lifts_a_lockout_with_axes_reset_commands(settings) -> None:
     settings.LOGIN_FAILURE_LIMIT = 3
     settings.LOGIN_ADDRESS_FAILURE_LIMIT = 3
-    assert [api_login("alice", "guess", "10.0.0.1")[0] for _ in range(3)] == [400, 400, 429]
+    assert [api_login("alice", "guess", "10.0.0.1")[0] for _ in range(3)] == [401, 401, 429]
     assert api_login(*BOB, "10.0.0.1")[0] == 429  # the address too
 
     out = StringIO()

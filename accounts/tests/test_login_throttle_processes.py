@@ -55,7 +55,7 @@ def test_two_processes_count_the_same_failures(redis_url: str) -> None:
             for n, server in enumerate([a, b] * 2)
         ]
 
-        assert statuses == [400] * 3 + [429]  # one count, wherever the guesses landed
+        assert statuses == [401] * 3 + [429]  # one count, wherever the guesses landed
         locked = api_login(a, "alice", "alice-pass-123", "10.0.0.9")
         assert locked.status_code == 429
         assert int(locked.headers["Retry-After"]) > 0
@@ -84,7 +84,7 @@ def test_logins_go_on_while_redis_is_down(own_redis: OwnRedis, tmp_path: Path) -
         statuses = [
             api_login(server, "alice", f"guess-{n}", "10.0.0.2").status_code for n in range(4)
         ]
-        assert statuses == [400] * 3 + [429]  # still counted, in the server's memory
+        assert statuses == [401] * 3 + [429]  # still counted, in the server's memory
         assert page_login(server, "alice", "alice-pass-123", "10.0.0.2").status_code == 429
         assert api_login(server, "alice", "alice-pass-123", "10.0.0.3").status_code == 200
         log = server.log.read_text()

@@ -81,7 +81,7 @@ def test_logins_work_while_redis_refuses_connections(settings, caplog) -> None:
 
     assert api_login(*ALICE, "10.0.0.1") == 200
     assert page_login(*ALICE, "10.0.0.1") == 302
-    assert api_login("alice", "guess", "10.0.0.1") == 400
+    assert api_login("alice", "guess", "10.0.0.1") == 401
     assert page_login("alice", "guess", "10.0.0.1") == 200  # the form again, with its error
 
     assert log_lines(caplog, UNAVAILABLE) == 1  # once for the outage, not per request
@@ -93,7 +93,7 @@ def test_wrong_passwords_are_still_counted_while_redis_is_down(settings) -> None
     use_redis(settings, f"redis://127.0.0.1:{free_port()}/0")
     settings.LOGIN_FAILURE_LIMIT = 3
 
-    assert [api_login("alice", "guess", "10.0.0.1") for _ in range(3)] == [400, 400, 429]
+    assert [api_login("alice", "guess", "10.0.0.1") for _ in range(3)] == [401, 401, 429]
     assert api_login(*ALICE, "10.0.0.1") == 429
     assert page_login(*ALICE, "10.0.0.1") == 429
     assert api_login(*ALICE, "10.0.0.2") == 200  # the owner, elsewhere
@@ -104,19 +104,19 @@ def test_redis_killed_then_back(settings, caplog, own_redis: OwnRedis) -> None:
     use_redis(settings, own_redis.url, retry=0.2)
     settings.LOGIN_FAILURE_LIMIT = 3
     client = redis.Redis.from_url(own_redis.url)
-    assert api_login("alice", "guess", "10.0.0.1") == 400
+    assert api_login("alice", "guess", "10.0.0.1") == 401
     assert login_failure_keys(client) == 2  # (alice, address) and the address, in Redis
 
     own_redis.kill()
     assert api_login(*ALICE, "10.0.0.2") == 200
     assert page_login(*ALICE, "10.0.0.2") == 302
     # Counted from here on in memory: Redis's count (1) is out of reach.
-    assert [api_login("alice", "guess", "10.0.0.1") for _ in range(3)] == [400, 400, 429]
+    assert [api_login("alice", "guess", "10.0.0.1") for _ in range(3)] == [401, 401, 429]
     assert log_lines(caplog, UNAVAILABLE) == 1
 
     own_redis.start()  # the same address, empty
     time.sleep(0.3)  # past retry_seconds: the next request asks Redis again
-    assert api_login("alice", "guess", "10.0.0.3") == 400
+    assert api_login("alice", "guess", "10.0.0.3") == 401
     assert log_lines(caplog, BACK) == 1
     assert login_failure_keys(client) == 2  # counted in Redis again
     assert api_login(*ALICE, "10.0.0.4") == 200
@@ -133,7 +133,7 @@ def test_a_frozen_redis_does_not_hold_logins(settings, caplog, own_redis: OwnRed
 
     assert api_login(*ALICE, "10.0.0.1") == 200
     assert page_login(*ALICE, "10.0.0.1") == 302
-    assert api_login("alice", "guess", "10.0.0.1") == 400
+    assert api_login("alice", "guess", "10.0.0.1") == 401
     assert log_lines(caplog, UNAVAILABLE) == 1
     assert "TimeoutError" in caplog.text
 
@@ -145,14 +145,14 @@ def test_a_full_redis_does_not_stop_logins(settings, caplog, own_redis: OwnRedis
     client.config_set("maxmemory-policy", "noeviction")
     client.config_set("maxmemory", "1")  # less than it uses already: every write fails
 
-    assert api_login("alice", "guess", "10.0.0.1") == 400
+    assert api_login("alice", "guess", "10.0.0.1") == 401
     assert api_login(*ALICE, "10.0.0.1") == 200
     assert log_lines(caplog, UNAVAILABLE) == 1
     assert "OutOfMemoryError" in caplog.text
 
     client.config_set("maxmemory", "0")
     time.sleep(0.3)
-    assert api_login("alice", "guess", "10.0.0.1") == 400
+    assert api_login("alice", "guess", "10.0.0.1") == 401
     assert log_lines(caplog, BACK) == 1
     assert login_failure_keys(client) == 2
     client.close()

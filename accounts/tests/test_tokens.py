@@ -147,12 +147,15 @@ async def test_the_async_views_use_the_same_tokens(user: User) -> None:
     await sync_to_async(lambda: connection.close())()
 
 
-def test_wrong_credentials_answer_400_as_before(user: User) -> None:
+def test_wrong_credentials_answer_401_and_a_malformed_body_400(user: User) -> None:
+    # Well-formed credentials that match no one are an authentication failure (the
+    # document's fuzzer holds a body it allows to anything but a 400).
     response = APIClient().post(
         "/api/auth/token", {"username": "alice", "password": "nope"}, format="json"
     )
-    assert response.status_code == 400
-    assert "non_field_errors" in response.json()
+    assert response.status_code == 401
+    assert response.json() == {"detail": "Unable to log in with provided credentials."}
+    assert response["WWW-Authenticate"] == "Token"
     response = APIClient().post("/api/auth/token", {"username": "alice"}, format="json")
     assert response.status_code == 400
     assert "password" in response.json()

@@ -113,3 +113,46 @@ async def test_without_quick_tests_the_evaluator_reviews_as_before(
     assert "Quick tests" not in model_server.requests[1].input_text()
     diff = await Diff.objects.aget(id=finished["diff_id"])
     assert diff.test_results is None
+
+
+async def test_a_refusal_by_tests_is_a_stored_step_and_the_run_says_so(
+    vibe: Vibe, model_server
+) -> None:
+    await add_test(vibe)
+    model_server.script(
+        custom_tool_call("submit_patch", patch_input("Billing goes", DROPS_BILLING)),
+        text("I could not drop billing without breaking a test."),
+    )
+
+    finished = await run(vibe, "Drop billing")
+
+    # Not "answered": the run's patch was refused by tests, and the run says which.
+    assert finished["outcome"] == "refused_by_tests"
+    assert finished["refusal"] == (
+        "Refused before review: the patch breaks a quick test that passes on the current file: "
+        f"“{TEST_NAME}”. The VibeCoder was sent the output."
+    )
+    # Live: the refusal came between the patch and the VibeCoder's reply.
+    shown = [e for e in vibe.events if e["type"] == "conversation_message"]
+    assert [(e["role"], e["agent"]) for e in shown] == [
+        ("user", "user"),
+        ("assistant", "vibecoder"),
+        ("check", "system"),
+        ("assistant", "vibecoder"),
+    ]
+    assert shown[2]["refusal"]["tests"][0]["name"] == TEST_NAME
+    # Stored: a reload reads the same step, with the test, before and after, and output.
+    messages = await vibe.messages()
+    check = next(m for m in messages if m["role"] == "check")
+    assert check["iteration"] == 1 and check["id"] == shown[2]["message_id"]
+    assert check["refusal"]["reason"] == "tests"
+    [broken] = check["refusal"]["tests"]
+    assert (broken["name"], broken["base_status"], broken["status"]) == (
+        TEST_NAME,
+        "passed",
+        "failed",
+    )
+    assert "AssertionError: triage no longer hands off to billing" in broken["output"]
+    person = next(m for m in messages if m["role"] == "user")
+    assert person["run_outcome"] == "refused_by_tests"
+    assert await Diff.objects.acount() == 0

@@ -157,22 +157,24 @@ async def test_three_rejections_end_with_max_iterations(vibe: Vibe, model_server
 
 
 @pytest.mark.parametrize(
-    ("bad_patch", "expected_in_error"),
+    ("bad_patch", "expected_in_error", "reason"),
     [
         pytest.param(
             NOT_APPLYING,
             "import nothing_like_this",
+            "apply",
             id="does-not-apply",
         ),
         pytest.param(
             change('billing = Agent(name="Billing"', 'billing = Agent(name="Billing",,'),
             "line 11",
+            "apply",
             id="does-not-parse",
         ),
     ],
 )
 async def test_broken_patch_error_reaches_the_model_which_fixes_it(
-    vibe: Vibe, model_server, bad_patch: str, expected_in_error: str
+    vibe: Vibe, model_server, bad_patch: str, expected_in_error: str, reason: str
 ) -> None:
     model_server.script(
         custom_tool_call("submit_patch", patch_input("first try", bad_patch)),
@@ -186,6 +188,20 @@ async def test_broken_patch_error_reaches_the_model_which_fixes_it(
     feedback = model_server.requests[1].tool_outputs()[-1]
     assert feedback.startswith("The patch was not applied:")
     assert expected_in_error in feedback
+    # The person sees the refusal as a step of the round, between the two patches.
+    shown = [(e["role"], e["agent"]) for e in vibe.events if e["type"] == "conversation_message"]
+    assert shown == [
+        ("user", "user"),
+        ("assistant", "vibecoder"),
+        ("check", "system"),
+        ("assistant", "vibecoder"),
+        ("assistant", "evaluator"),
+    ]
+    stored = [m for m in await vibe.messages() if m["role"] == "check"]
+    assert len(stored) == 1 and stored[0]["refusal"]["reason"] == reason
+    assert stored[0]["iteration"] == 1 and stored[0]["refusal"]["tests"] == []
+    assert stored[0]["content"].startswith("Refused before review: ")
+    assert expected_in_error in stored[0]["content"]
 
 
 @pytest.mark.parametrize(
@@ -204,9 +220,13 @@ async def test_diff_outside_the_project_file_is_refused(
 
     finished = await vibe.run("Handle refunds")
 
-    assert finished["outcome"] == "text"
+    # Not "answered": the run's only patch was refused, and the run says so.
+    assert finished["outcome"] == "patch_refused"
+    assert finished["refusal"].startswith("Refused before review: the patch was not applied.")
     assert model_server.requests[1].tool_outputs()[-1].startswith("The patch was not applied:")
     assert await Diff.objects.acount() == 0
+    person = await ConversationMessage.objects.aget(session__id=vibe.session_id, role="user")
+    assert person.run_outcome == "patch_refused"
 
 
 @pytest.fixture(params=["sqlite", "database"])

@@ -9,7 +9,7 @@ from django.core.management import CommandError, call_command
 
 from projects import git
 from projects.models import Project, TestCase
-from projects.sample_workflow import SAMPLE_CODE
+from projects.sample_workflow import OLD_STRUCTURE_TEST, SAMPLE_CODE, STRUCTURE_TEST
 from projects.services import create_project
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("git_storage")]
@@ -51,6 +51,27 @@ def test_seed_twice_changes_nothing(monkeypatch) -> None:
     assert (User.objects.count(), Project.objects.count(), TestCase.objects.count()) == counts
     assert Project.objects.get().current_commit == commit
     assert "exists" in second and "changepassword" in second
+
+
+def test_seed_lets_an_unedited_old_structure_test_accept_new_agents(monkeypatch) -> None:
+    monkeypatch.setenv("DEMO_PASSWORD", "chosen-password-9")
+    seed()
+    project = Project.objects.get()
+    seeded = TestCase.objects.get(project=project, name="Workflow structure")
+    assert seeded.test_code == STRUCTURE_TEST and "names ==" not in STRUCTURE_TEST
+    # A project seeded before: its structure test wanted exactly two handoffs.
+    TestCase.objects.filter(id=seeded.id).update(test_code=OLD_STRUCTURE_TEST)
+    edited = TestCase.objects.create(
+        project=project, name="Mine", test_code=OLD_STRUCTURE_TEST + "# mine\n", quick_test=True
+    )
+
+    output = seed()
+
+    assert "Updated the seeded structure test" in output
+    assert TestCase.objects.get(id=seeded.id).test_code == STRUCTURE_TEST
+    # A test the person wrote or edited is theirs: left alone.
+    assert TestCase.objects.get(id=edited.id).test_code == OLD_STRUCTURE_TEST + "# mine\n"
+    assert "Updated" not in seed()
 
 
 def test_reset_db_needs_confirmation(user) -> None:

@@ -49,6 +49,22 @@ def test_slugs_are_suffixed_on_collision(api, other_api) -> None:
 
 
 @pytest.mark.parametrize(
+    ("name", "slug"),
+    [
+        ("snake_case_name", "snake-case-name"),  # slugify keeps underscores
+        ("X\u00a1\U000f0000%x_\u00dclo", "xx-ulo"),  # the fuzzer's find: it was a 500
+        ("__--__", "project"),
+        ("\U0001f600", "project"),
+    ],
+)
+def test_any_name_makes_a_safe_slug(api, name: str, slug: str) -> None:
+    response = api.post("/api/projects", {"name": name}, format="json")
+
+    assert response.status_code == 201, response.json()
+    assert response.json()["slug"] == slug
+
+
+@pytest.mark.parametrize(
     ("body", "field", "says"),
     [
         ({}, "name", "required"),
@@ -117,7 +133,7 @@ def test_token_endpoint(anon_api, user) -> None:
         ).status_code
         == 200
     )
-    assert bad.status_code == 400
+    assert bad.status_code == 401
 
 
 def test_commits_and_nodes(api, user) -> None:

@@ -56,7 +56,8 @@ def test_create_list_update_delete(api, project) -> None:
         ({"name": "T"}, "test_code", "This field is required."),
         ({"name": "T", "test_code": "def (:\n"}, "test_code", "not valid Python: line 1"),
         ({"name": "T", "test_code": "#" * 200_001}, "test_code", "the limit is 200000 bytes"),
-        ({"name": "T", "test_code": STRUCTURE, "quick_test": "often"}, "quick_test", "valid"),
+        ({"name": "T", "test_code": STRUCTURE, "quick_test": "often"}, "quick_test", "true or"),
+        ({"name": "T", "test_code": STRUCTURE, "quick_test": 1}, "quick_test", "true or"),
     ],
 )
 def test_bad_input_names_the_problem(api, project, body, field, message) -> None:
@@ -76,10 +77,11 @@ def test_names_are_unique_per_project(api, user, project) -> None:
     renamed = api.patch(f"/api/tests/{other['id']}", {"name": "Structure"}, format="json")
     same_name_keeps = api.patch(f"/api/tests/{other['id']}", {"name": "Other"}, format="json")
 
-    assert duplicate.status_code == 400 and renamed.status_code == 400
-    assert duplicate.json()["name"] == [
-        "This project already has a test named 'Structure'; choose another name."
-    ]
+    # Well-formed but taken: a conflict with the project's state.
+    assert duplicate.status_code == 409 and renamed.status_code == 409
+    assert duplicate.json() == {
+        "detail": "This project already has a test named 'Structure'; choose another name."
+    }
     assert same_name_keeps.status_code == 200
     assert create(api, elsewhere, name="Structure", test_code=STRUCTURE).status_code == 201
 

@@ -27,6 +27,25 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("
 KEEPS_WORKFLOW = SAMPLE_CODE.replace(
     "You solve technical problems step by step.", "You solve technical problems patiently."
 )
+# The most natural first request on the demo: "add a shipping agent".
+SHIPPING_AGENT = """
+@function_tool
+def track_parcel(tracking_number: str) -> str:
+    \"\"\"Say where a parcel is.\"\"\"
+    return f"Parcel {tracking_number}: out for delivery"
+
+
+shipping_agent = Agent(
+    name="Shipping Agent",
+    instructions="You answer questions about deliveries. Use track_parcel.",
+    tools=[track_parcel],
+)
+
+triage_agent = Agent("""
+GROWS_WORKFLOW = SAMPLE_CODE.replace("\ntriage_agent = Agent(", SHIPPING_AGENT, 1).replace(
+    "handoffs=[billing_agent, technical_agent]",
+    "handoffs=[billing_agent, technical_agent, shipping_agent]",
+)
 BREAKS_WORKFLOW = SAMPLE_CODE.replace(
     "handoffs=[billing_agent, technical_agent]", "handoffs=[technical_agent]"
 )
@@ -111,8 +130,27 @@ async def test_a_diff_that_breaks_the_workflow_fails(async_api, socket, project)
     _, events = await run_tests(async_api, socket, diff)
 
     assert [e["status"] for e in events] == ["failed", "failed"]
-    assert "AssertionError: handoffs: {'Technical Support Agent'}" in events[0]["output"]
+    assert (
+        "AssertionError: triage no longer hands off to ['Billing Agent']; "
+        "handoffs: ['Technical Support Agent']"
+    ) in events[0]["output"]
     assert "transfer_to_billing_agent" in events[1]["output"]
+
+
+async def test_the_seeded_tests_let_the_workflow_grow(async_api, socket, project) -> None:
+    """Adding a specialist (a shipping agent) is not a regression of the seeded tests."""
+    assert GROWS_WORKFLOW.count("shipping_agent") == 2 and "track_parcel" in GROWS_WORKFLOW
+    diff = await sync_to_async(_diff)(project, GROWS_WORKFLOW)
+
+    _, events = await run_tests(async_api, socket, diff)
+
+    assert [(e["test_name"], e["status"]) for e in events] == [
+        (name, "passed") for name, _, _ in SAMPLE_TESTS
+    ], [e["output"] for e in events]
+    # Not a regression, so no quick test refuses the patch (the base side may have hit
+    # its 5 s limit on a loaded machine: then the outcome reads "fixed").
+    assert all(e["outcome"] != "regressed" for e in events), events
+    assert "'Shipping Agent'" in events[0]["output"]
 
 
 async def test_quick_only_runs_the_quick_tests(async_api, socket, project) -> None:

@@ -4,7 +4,7 @@ import pytest
 from django.test import Client
 
 from agents_app.patching import unified_diff
-from projects.models import Project
+from projects.models import Project, TestCase
 from projects.services import create_project
 from reviews.models import Diff
 from sessions_app.models import ConversationMessage
@@ -113,6 +113,39 @@ def test_project_page_tells_the_story_refinements_and_reasoning(browser, user) -
     assert f'· <a href="/diffs/{diff.id}/">its diff</a>' in page
     assert 'class="message user event"' in page and "<strong>You</strong>" in page
     assert f'<a class="event-link" href="/diffs/{diff.id}/">Open the review</a>' in page
+
+
+def test_project_page_shows_a_refused_patch_and_the_tests_that_gate_patches(browser, user) -> None:
+    project = create_project(user, "Gated", CODE)
+    session = get_or_create_session(project, "global")[0]
+    TestCase.objects.create(project=project, name="Has a bot", test_code="pass", quick_test=True)
+    TestCase.objects.create(project=project, name="Slow <one>", test_code="pass")
+    ConversationMessage.objects.create(
+        session=session, role="user", agent="user", content="drop the bot",
+        run_outcome="refused_by_tests",
+    )  # fmt: skip
+    ConversationMessage.objects.create(
+        session=session, role="check", agent="system", iteration=2,
+        content="Refused before review: the patch breaks a quick test.",
+        refusal={"reason": "tests", "detail": "…", "tests": [{
+            "name": "Has a bot", "status": "failed", "limit": "", "base_status": "passed",
+            "output": "AssertionError: <no bot>",
+        }]},
+    )  # fmt: skip
+
+    page = browser.get(f"/projects/{project.id}/").content.decode()
+
+    assert ">patch refused by tests</span>" in page
+    assert 'class="message system check"' in page
+    assert "<strong>Checks</strong> · round 2" in page
+    assert '<li class="refused-test"><strong>Has a bot</strong>' in page
+    assert "before: passed</span> → <span" in page and "AssertionError: &lt;no bot&gt;" in page
+    # The Tests section: every test case, and the quick ones named as the gate.
+    gate = page.split('id="quick-gate">', 1)[1].split("</p>", 1)[0]
+    assert "gate every patch" in gate and "<strong>Has a bot</strong>" in gate
+    assert "Slow" not in gate
+    assert page.count('class="test-case"') == 2 and "Slow &lt;one&gt;" in page
+    assert 'id="test-case-form"' in page and "test_cases.js" in page
 
 
 def test_review_page_and_other_users(browser, other_user, user) -> None:

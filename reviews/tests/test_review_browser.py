@@ -241,7 +241,8 @@ def test_test_cases_are_added_edited_run_and_deleted_on_the_page(served: Served)
     page.check("#tc-quick")
     with page.expect_navigation():  # the page reloads with the new list
         page.click("#tc-save")
-    page.click("#test-cases > summary")
+    # Back at the list, open, after the reload.
+    expect(page.locator("#test-cases")).to_have_js_property("open", True)
     item = page.locator(".test-case[data-name='Has a bot']")
     expect(item).to_contain_text("quick")
     expect(page.locator("#test-case-list .test-case")).to_have_count(3)
@@ -254,7 +255,8 @@ def test_test_cases_are_added_edited_run_and_deleted_on_the_page(served: Served)
     page.fill("#tc-name", "Defines bot")
     with page.expect_navigation():
         page.click("#tc-save")
-    page.click("#test-cases > summary")
+    # Back at the list, open, after the reload.
+    expect(page.locator("#test-cases")).to_have_js_property("open", True)
     expect(page.locator(".test-case[data-name='Defines bot']")).to_be_visible()
 
     page.click("#run-quick-tests")
@@ -270,8 +272,9 @@ def test_test_cases_are_added_edited_run_and_deleted_on_the_page(served: Served)
     expect(page.locator(".tc-head-result .badge")).to_have_count(3)
 
     page.once("dialog", lambda dialog: dialog.accept())
-    page.locator(".test-case[data-name='Defines bot'] .tc-delete").click()
-    page.click("#test-cases > summary")
+    with page.expect_navigation():
+        page.locator(".test-case[data-name='Defines bot'] .tc-delete").click()
+    expect(page.locator("#test-cases")).to_have_js_property("open", True)
     expect(page.locator("#test-case-list .test-case")).to_have_count(2)
     names = served.api("GET", f"/projects/{served.project_id}/tests").json()["results"]
     assert sorted(t["name"] for t in names) == ["Greets", "Imports"]

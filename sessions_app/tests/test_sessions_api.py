@@ -54,8 +54,8 @@ def test_node_session_must_name_an_agent_in_the_code(api, project: Project) -> N
     assert created.status_code == 201
     node = VibecodeSession.objects.get(id=created.json()["id"])
     assert node.openai_session_key == "project_sessions-project_node_Helper"
-    assert unknown.status_code == 400
-    assert "Ghost" in unknown.json()["node_id"][0] and "Boss" in unknown.json()["node_id"][0]
+    assert unknown.status_code == 404  # a well-formed name no agent has
+    assert "Ghost" in unknown.json()["detail"] and "Boss" in unknown.json()["detail"]
     assert missing.status_code == 400 and "node_id" in missing.json()
     assert stray.status_code == 400 and "node_id" in stray.json()
     assert bad_type.status_code == 400 and "session_type" in bad_type.json()
@@ -111,11 +111,15 @@ def test_history_after_a_message(api, project: Project) -> None:
     after_first = api.get(url, {"after": str(first.id)}).json()["results"]
     after_last = api.get(url, {"after": str(third.id)}).json()["results"]
     unknown = api.get(url, {"after": str(uuid.uuid4())})
+    malformed = api.get(url, {"after": "not-a-uuid"})
+    empty = api.get(url, {"after": ""}).json()["results"]
 
     assert [m["content"] for m in everything] == ["one", "two", "three"]
     assert [m["content"] for m in after_first] == ["two", "three"]
     assert after_last == []
-    assert unknown.status_code == 400 and "after" in unknown.json()
+    assert unknown.status_code == 404 and "not the id of a message" in unknown.json()["detail"]
+    assert malformed.status_code == 400 and "after" in malformed.json()
+    assert empty == everything
     assert everything[1]["id"] == str(second.id)
 
 

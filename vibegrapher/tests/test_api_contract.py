@@ -21,9 +21,16 @@ from openapi_spec_validator import validate
 from agents_app.tests.conftest import WORKFLOW, change, patch_input, verdict
 from sessions_app import consumers
 from sessions_app.event_schema import close_codes, event_types
-from tests.contract import INTERNAL_FIELDS, internal_fields_in, openapi_document, validate_response
+from tests.contract import (
+    INTERNAL_FIELDS,
+    _validator,
+    internal_fields_in,
+    openapi_document,
+    validate_response,
+)
 from tests.fixtures import open_project_socket
 from tests.model_server import custom_tool_call, text
+from vibegrapher.schema import ID_SOURCES
 
 # Routes under /api/ that are not API operations: the catch-all JSON 404 and the
 # document and its page themselves.
@@ -137,8 +144,10 @@ class Example:
 
 
 async def test_the_worked_example_answers_as_documented(
-    transactional_db, model_server, user: User
+    transactional_db, model_server, user: User, settings
 ) -> None:
+    # The longer events (the VibeCoder's patch, the new code) come as references.
+    settings.WS_EVENT_INLINE_MAX_BYTES = 1024
     client = AsyncClient()
     anonymous = Example(client)
     # docs/api.md, step by step: a token, a project, a session, a prompt, the run's
@@ -192,9 +201,17 @@ async def test_the_worked_example_answers_as_documented(
     started = await call(
         "POST", f"/api/sessions/{sid}/messages", {"prompt": "Billing handles refunds"}, 202
     )
+
+    async def next_event(timeout: float) -> Any:  # noqa: ASYNC109 (channels' name)
+        event = await socket.receive_json_from(timeout=timeout)
+        if event["type"] == "large_event":
+            seen_types.append("large_event")
+            event = await call("GET", event["body_url"])
+        return event
+
     seen_types = []
     while True:
-        event = await socket.receive_json_from(timeout=20)
+        event = await next_event(20)
         seen_types.append(event["type"])
         if event["type"] == "run_finished":
             break
@@ -218,7 +235,7 @@ async def test_the_worked_example_answers_as_documented(
     await call("POST", f"/api/diffs/{did}/review", {"approved": False}, expect=400)
     await call("POST", f"/api/diffs/{did}/review", {"approved": True})
     committed = await call("POST", f"/api/diffs/{did}/commit", {"commit_message": "feat: refunds"})
-    while (event := await socket.receive_json_from(timeout=5))["type"] != "code_changed":
+    while (event := await next_event(5))["type"] != "code_changed":
         pass
     assert event["commit_sha"] == committed["committed_sha"]
     commits = await call("GET", f"/api/projects/{pid}/commits?limit=1")
@@ -255,7 +272,7 @@ async def test_the_worked_example_answers_as_documented(
         ("post", "/api/projects/{project_id}/tests/run"),
         ("get", "/api/projects/{project_id}/export"),
     }
-    assert set(seen_types) >= {"conversation_message", "token_usage", "diff_created"}
+    assert set(seen_types) >= {"conversation_message", "token_usage", "diff_created", "large_event"}
 
 
 def _template(path: str) -> str:
@@ -331,3 +348,90 @@ def test_the_async_views_take_the_session_cookie_with_its_csrf_header(user: User
     assert without.status_code == 403 and "CSRF" in without.json()["detail"]
     assert with_header.status_code == 400 and "prompt" in with_header.json()
     validate_response("POST", url, 400, with_header.json())
+
+
+# The most bytes one character of a JSON string can take: an astral character escaped
+# as a surrogate pair (`\ud83d\ude00`), as Python's json.dumps writes it by default.
+MAX_BYTES_PER_CHARACTER = 12
+
+
+def _largest_body(schema: dict[str, Any], schemas: dict[str, Any]) -> int | None:
+    """Bytes of the largest JSON object `schema` allows, or None when a string in it is
+    unbounded (code, checked by MAX_CODE_BYTES instead)."""
+    if "$ref" in schema:
+        schema = schemas[schema["$ref"].rsplit("/", 1)[1]]
+    size = 2
+    for name, field in schema.get("properties", {}).items():
+        field = schemas[field["$ref"].rsplit("/", 1)[1]] if "$ref" in field else field
+        if field.get("type") == "string" and "enum" not in field:
+            if "maxLength" not in field:
+                return None
+            value = 2 + MAX_BYTES_PER_CHARACTER * field["maxLength"]
+        else:
+            value = 64  # a boolean, a number, a UUID, an enum value
+        size += len(json.dumps(name)) + 2 + value + 2
+    return size
+
+
+def test_every_valid_body_fits_its_routes_byte_limit() -> None:
+    # A body the document allows must not be refused as too large (413) by the body
+    # limit (vibegrapher/body_limit.py), however its client escapes the JSON.
+    from vibegrapher.body_limit import body_limit
+
+    document = openapi_document()
+    checked = []
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            content = operation.get("requestBody", {}).get("content", {})
+            if "application/json" not in content:
+                continue
+            schema = content["application/json"]["schema"]
+            largest = _largest_body(schema, document["components"]["schemas"])
+            if largest is None:
+                continue
+            concrete = path.replace("{", "").replace("}", "")
+            limit, setting = body_limit(concrete)
+            assert largest <= limit, f"{method.upper()} {path}: {largest} > {setting} {limit}"
+            checked.append(path)
+    assert "/api/auth/token" in checked and "/api/sessions/{session_id}/messages" in checked
+
+
+def test_an_error_body_matches_exactly_one_error_shape() -> None:
+    # A 400 is `oneOf: [Error, FieldErrors]`: a body matching both would fail every
+    # validator that checks oneOf (schemathesis did).
+    components = openapi_document()["components"]
+    error = _validator({"$ref": "#/components/schemas/Error"}, components)
+    field_errors = _validator({"$ref": "#/components/schemas/FieldErrors"}, components)
+    bodies = [
+        {"detail": "JSON parse error - Expecting value"},
+        {"detail": "Conflict.", "run_dead_at": None},
+        {"name": ["This field may not be blank."]},
+        {"non_field_errors": ["Unable to log in."]},
+        {"limit": ["limit must be a whole number from 1 to 200."], "cursor": ["Not a cursor."]},
+    ]
+    for body in bodies:
+        matches = [error.is_valid(body), field_errors.is_valid(body)]
+        assert matches.count(True) == 1, (body, matches)
+    assert not error.is_valid({}) and not field_errors.is_valid({})
+
+
+def test_every_id_has_links_from_where_it_is_made_to_every_operation_taking_it() -> None:
+    document = openapi_document()
+    operations = {
+        op["operationId"]: (path, op)
+        for path, item in document["paths"].items()
+        for op in item.values()
+    }
+    for name, sources in ID_SOURCES.items():
+        takers = {oid for oid, (path, _) in operations.items() if f"{{{name}}}" in path}
+        assert takers, name
+        for source, status, expression in sources:
+            links = operations[source][1]["responses"][status]["links"]
+            assert {link["operationId"] for link in links.values()} >= takers, (source, name)
+            for link in links.values():
+                if link["operationId"] in takers:
+                    assert link["parameters"] == {name: expression}
+    # Every operation that creates an object with an id links to the ones taking it.
+    creates = {oid for oid, (_, op) in operations.items() if "201" in op["responses"]}
+    linked = {source for sources in ID_SOURCES.values() for source, _, _ in sources}
+    assert creates <= linked, creates - linked

@@ -6,11 +6,13 @@ bodies (declared and chunked) and the process's memory under four 40 MB bodies.
 """
 
 import json
+import socket
 import threading
 import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import unquote
 
 import httpx
 import pytest
@@ -108,6 +110,12 @@ def test_a_body_django_will_not_read_is_a_json_413_on_an_async_view(api, user, s
         ("get", "/api/projects/not-a-uuid"),
         ("post", "/api/sessions/12345/messages"),
         ("get", f"/api/diffs/{uuid.uuid4()}/preview/"),
+        # Newlines: `.` and `$` in a route's regex let them through to Django's HTML 404.
+        ("patch", "/api/tests/%0A>x"),
+        ("get", "/api/projects%0A"),
+        ("get", f"/api/projects/{uuid.uuid4()}%0A"),
+        ("get", "/api%0A"),
+        ("get", "/api/x%0D%0Ay"),
     ],
 )
 def test_unknown_api_paths_are_json_404s(api, method: str, path: str) -> None:
@@ -115,7 +123,7 @@ def test_unknown_api_paths_are_json_404s(api, method: str, path: str) -> None:
 
     assert response.status_code == 404
     assert response["Content-Type"] == "application/json"
-    assert path in response.json()["detail"]
+    assert unquote(path) in response.json()["detail"]
 
 
 @pytest.mark.django_db
@@ -210,41 +218,41 @@ async def call(app: Any, path: str, chunks: list[bytes], headers: list[tuple[byt
 
 
 def test_each_route_has_its_limit(settings) -> None:
-    assert body_limit("/api/auth/token") == (4096, "MAX_BODY_BYTES_AUTH")
-    assert body_limit("/login/") == (4096, "MAX_BODY_BYTES_AUTH")
-    assert body_limit(f"/api/sessions/{uuid.uuid4()}/messages") == (65536, "MAX_BODY_BYTES_PROMPT")
+    assert body_limit("/api/auth/token") == (16384, "MAX_BODY_BYTES_AUTH")
+    assert body_limit("/login/") == (16384, "MAX_BODY_BYTES_AUTH")
+    assert body_limit(f"/api/sessions/{uuid.uuid4()}/messages") == (262144, "MAX_BODY_BYTES_PROMPT")
     assert body_limit("/api/projects") == (262144, "MAX_BODY_BYTES_CODE")
     assert body_limit(f"/api/projects/{uuid.uuid4()}/tests") == (262144, "MAX_BODY_BYTES_CODE")
     assert body_limit(f"/api/tests/{uuid.uuid4()}") == (262144, "MAX_BODY_BYTES_CODE")
-    assert body_limit(f"/api/diffs/{uuid.uuid4()}/review") == (65536, "MAX_BODY_BYTES_DEFAULT")
+    assert body_limit(f"/api/diffs/{uuid.uuid4()}/review") == (131072, "MAX_BODY_BYTES_DEFAULT")
     settings.MAX_BODY_BYTES_AUTH = 100
     assert body_limit("/api/auth/token") == (100, "MAX_BODY_BYTES_AUTH")
 
 
 async def test_a_declared_length_over_the_limit_is_refused_unread() -> None:
     app = EchoApp()
-    chunks = [b"x" * 4000, b"x" * 4000]
+    chunks = [b"x" * 9000, b"x" * 9000]
 
     status, headers, body, unread = await call(
-        BodySizeLimit(app), "/api/auth/token", chunks, [(b"content-length", b"8000")]
+        BodySizeLimit(app), "/api/auth/token", chunks, [(b"content-length", b"18000")]
     )
 
     assert status == 413 and not app.called
     assert headers[b"content-type"] == b"application/json"
     assert json.loads(body)["detail"] == (
-        "The request body is larger than 4096 bytes, the limit here (MAX_BODY_BYTES_AUTH)."
+        "The request body is larger than 16384 bytes, the limit here (MAX_BODY_BYTES_AUTH)."
     )
     assert unread == 0  # what the server had queued was read and dropped
 
 
 async def test_a_chunked_body_is_refused_once_it_passes_the_limit() -> None:
     app = EchoApp()
-    chunks = [b"x" * 3000, b"x" * 3000, b"x" * 3000]
+    chunks = [b"x" * 6000, b"x" * 6000, b"x" * 6000]
 
     status, _, body, _ = await call(BodySizeLimit(app), "/api/auth/token", chunks, [])
 
     assert status == 413 and not app.called
-    assert "4096 bytes" in json.loads(body)["detail"]
+    assert "16384 bytes" in json.loads(body)["detail"]
 
 
 async def test_a_body_within_the_limit_reaches_the_app_whole() -> None:
@@ -289,6 +297,58 @@ def test_large_bodies_are_json_413s_from_daphne(daphne: AppServer) -> None:
     assert streamed.status_code == 413
     assert streamed.json()["detail"].endswith("(MAX_BODY_BYTES_AUTH).")
     assert httpx.get(f"{daphne.url}/api/nope").json()["detail"].startswith("No API endpoint")
+
+
+def raw_request(port: int, request: bytes) -> tuple[int, str, Any]:
+    """Send exact bytes (no client normalises the path); the status, type and JSON body."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+        connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        connection.sendall(request)
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in lines[1:])
+    return int(lines[0].split()[1]), headers.get("Content-Type", ""), json.loads(body)
+
+
+@pytest.mark.parametrize(
+    ("target", "status"),
+    [
+        (b"/api/%FF%FE", 404),  # not UTF-8
+        (b"/api/projects/%C3%28", 404),
+        (b"/api/%00", 404),
+        (b"/api/tests/%0A%3E%C2%9E%09", 404),
+        (b"/api%0A", 404),
+        (b"/api/projects%0D%0A", 404),
+        (b"/api/../api/projects/x", 404),
+        (b"/api/%2e%2e/%2e%2e/etc/passwd", 404),
+        (b"/api/" + b"a" * 15_000, 404),
+        (b"/api/" + b"a" * 20_000, 414),  # over twisted's 16 KB request line
+        (b"/api/projects?limit=" + b"9" * 70_000, 414),
+    ],
+)
+def test_every_path_under_api_is_answered_in_json_by_daphne(
+    daphne: AppServer, target: bytes, status: int
+) -> None:
+    request = b"GET " + target + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+
+    answer_status, content_type, body = raw_request(daphne.port, request)
+
+    assert (answer_status, content_type) == (status, "application/json")
+    assert body["detail"]
+
+
+def test_oversized_and_malformed_headers_are_answered_in_json_by_daphne(daphne: AppServer) -> None:
+    long_header = b"GET /api/projects HTTP/1.1\r\nX-Big: " + b"a" * 20_000 + b"\r\n\r\n"
+    many_headers = b"GET /api/projects HTTP/1.1\r\n" + b"X-A: b\r\n" * 600 + b"\r\n"
+    malformed = b"GET\r\n\r\n"
+
+    assert raw_request(daphne.port, long_header)[:2] == (431, "application/json")
+    assert raw_request(daphne.port, many_headers)[:2] == (400, "application/json")
+    status, _, body = raw_request(daphne.port, malformed)
+    assert status == 400 and body["detail"].startswith("Bad request")
 
 
 def test_four_concurrent_40_mb_bodies_leave_daphne_memory_flat(daphne: AppServer) -> None:

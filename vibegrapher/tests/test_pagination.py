@@ -96,11 +96,16 @@ def test_limit_and_cursor_are_checked(api: APIClient, session: VibecodeSession) 
     url = f"/api/sessions/{session.id}/messages"
     add_messages(session, 3)
 
-    for bad in ("0", "201", "ten", "-1"):
+    for bad in ("0", "201", "ten", "-1", "", " 5", "+5", "5_0", "\u0665", "9" * 5000):
         response = api.get(url, {"limit": bad})
         assert response.status_code == 400 and "limit" in response.json(), bad
     assert len(api.get(url, {"limit": "200"}).json()["results"]) == 3
-    bad_cursor = api.get(url, {"cursor": "not-a-cursor"})
-    assert bad_cursor.status_code == 400 and "cursor" in bad_cursor.json()
-    bad_commit = api.get(f"/api/projects/{session.project_id}/commits", {"cursor": "f" * 40})
-    assert bad_commit.status_code == 400 and "cursor" in bad_commit.json()
+    for bad in ("not-a-cursor", "12-" + "0" * 31, "1" * 18 + "-" + "0" * 32, "1-" + "G" * 32):
+        bad_cursor = api.get(url, {"cursor": bad})
+        assert bad_cursor.status_code == 400 and "cursor" in bad_cursor.json(), bad
+    # Any cursor of the documented pattern is a position: before every row, after all.
+    assert len(api.get(url, {"cursor": "0-" + "0" * 32}).json()["results"]) == 3
+    assert api.get(url, {"cursor": "9" * 17 + "-" + "f" * 32}).json()["results"] == []
+    # A well-formed sha that is no commit of the project: nothing to start after.
+    no_commit = api.get(f"/api/projects/{session.project_id}/commits", {"cursor": "f" * 40})
+    assert no_commit.status_code == 404 and "not a commit" in no_commit.json()["detail"]

@@ -1,4 +1,5 @@
-"""`manage.py seed`: the demo user and the sample project; a second run changes nothing."""
+"""`manage.py seed`: the demo user and the sample project; a second run changes nothing,
+except a seeded test a person never edited, which becomes its current version."""
 
 import os
 import secrets
@@ -10,7 +11,13 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from projects.models import Project, TestCase
-from projects.sample_workflow import SAMPLE_CODE, SAMPLE_PROJECT_NAME, SAMPLE_TESTS
+from projects.sample_workflow import (
+    OLD_STRUCTURE_TEST,
+    SAMPLE_CODE,
+    SAMPLE_PROJECT_NAME,
+    SAMPLE_TESTS,
+    STRUCTURE_TEST,
+)
 from projects.services import create_project
 
 DEMO_USERNAME = "demo"
@@ -29,6 +36,11 @@ class Command(BaseCommand):
             TestCase.objects.get_or_create(
                 project=project, name=name, defaults={"test_code": code, "quick_test": quick}
             )
+        # The old structure test refused any new handoff: replaced where left as seeded.
+        if TestCase.objects.filter(project=project, test_code=OLD_STRUCTURE_TEST).update(
+            test_code=STRUCTURE_TEST
+        ):
+            self.stdout.write("Updated the seeded structure test: the workflow may grow now.")
 
     def _demo_user(self) -> User:
         user = User.objects.filter(username=DEMO_USERNAME).first()
