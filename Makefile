@@ -45,7 +45,7 @@ seed: migrate
 
 run: APT_PACKAGES = bubblewrap libseccomp2 graphviz
 run: system-deps seed
-	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py runserver $(HOST):$(PORT)
+	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py runserver --nostatic $(HOST):$(PORT)
 
 # Several daphne processes on one port (PROCESSES=2 REDIS_URL=redis://…): the way
 # production uses the cores. `make run` stays one process.

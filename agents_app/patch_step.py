@@ -225,6 +225,7 @@ def store_diff(
         vibecoder_prompt=run.prompt,
         evaluator_reasoning=verdict.reasoning,
         commit_message=commit_message,
+        previous_id=run.revises_diff_id,
         **tested,
     )
     ConversationMessage.objects.filter(id__in=run.round_message_ids).update(diff=diff)

@@ -31,6 +31,8 @@ class VibecodeRun:
     person_text: str = ""
     # That message's id: the run's outcome is stored on it (`sessions_app.story`).
     person_message_id: uuid.UUID | None = None
+    # The rejected diff whose feedback started this run: the new diff's `previous`.
+    revises_diff_id: uuid.UUID | None = None
     trace_id: str = field(default_factory=gen_trace_id)
     iteration: int = 1
     outcome: Outcome | None = None

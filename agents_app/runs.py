@@ -225,7 +225,11 @@ def _load_run(session_id: uuid.UUID, prompt: str) -> VibecodeRun:
 
 
 async def start_run(
-    session: VibecodeSession, prompt: str, *, display_text: str | None = None
+    session: VibecodeSession,
+    prompt: str,
+    *,
+    display_text: str | None = None,
+    revises: uuid.UUID | None = None,
 ) -> ConversationMessage:
     """Store the person's message and start the run; answers before the run ends.
 
@@ -247,6 +251,7 @@ async def start_run(
         run = await _load_run(session.id, prompt)
         run.person_text = display_text or prompt
         run.person_message_id = message.id
+        run.revises_diff_id = revises
         await emit(
             session.project_id,
             {

@@ -673,6 +673,13 @@ export interface components {
             readonly evaluator_reasoning: string;
             readonly commit_message: string;
             readonly human_feedback: string;
+            /**
+             * Format: uuid
+             * @description The rejected diff whose feedback started the run that made this one.
+             */
+            readonly previous_iteration_id: string | null;
+            /** @description The diffs made by runs that this diff's rejection started, oldest first. */
+            readonly next_iteration_ids: string[];
             readonly committed_sha: string;
             /** @description One per test of the last run, as each finishes. */
             readonly test_results: components["schemas"]["PairResult"][] | null;
@@ -1073,6 +1080,13 @@ export interface components {
             readonly evaluator_reasoning: string;
             readonly commit_message: string;
             readonly human_feedback: string;
+            /**
+             * Format: uuid
+             * @description The rejected diff whose feedback started the run that made this one.
+             */
+            readonly previous_iteration_id: string | null;
+            /** @description The diffs made by runs that this diff's rejection started, oldest first. */
+            readonly next_iteration_ids: string[];
             readonly committed_sha: string;
             /** @description One per test of the last run, as each finishes. */
             readonly test_results: components["schemas"]["PairResult"][] | null;

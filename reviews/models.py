@@ -39,6 +39,11 @@ class Diff(models.Model):
     # restart can tell at once which runs died with their process, and which tests.
     tests_owner = CleanCharField(max_length=200, blank=True, default="", editable=False)
     tests_planned = CleanJSONField(default=list, blank=True, editable=False)
+    # The diff a person rejected, whose feedback started the run that made this one:
+    # the iterations of one change, so its commit can count all of them.
+    previous = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="next_iterations"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

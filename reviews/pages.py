@@ -180,6 +180,41 @@ def requested_by(diff: Diff) -> ConversationMessage | None:
 
 
 @dataclass(frozen=True)
+class Iterations:
+    """Where a diff stands in its change: the rejected diffs before it (each one's
+    feedback started the next run), the ones after, and what was first asked."""
+
+    number: int
+    previous: Diff | None
+    following: list[Diff]
+    # The person's message that started the change's first run.
+    original_request: ConversationMessage | None
+    original_prompt: str
+    # From the previous iteration's patched file to this one's: what the feedback changed.
+    since_previous: list[diff_view.Block] | None
+
+    @property
+    def shown(self) -> bool:
+        return self.previous is not None or bool(self.following)
+
+
+def iterations_of(diff: Diff, chain: list[Diff]) -> Iterations:
+    """`chain`: `provenance.iterations(diff)`."""
+    first = chain[0]
+    previous = chain[-2] if len(chain) > 1 else None
+    return Iterations(
+        number=len(chain),
+        previous=previous,
+        following=list(diff.next_iterations.order_by("created_at")),
+        original_request=requested_by(first),
+        original_prompt=first.vibecoder_prompt,
+        since_previous=(
+            diff_view.blocks(previous.patched_code, diff.patched_code) if previous else None
+        ),
+    )
+
+
+@dataclass(frozen=True)
 class HistoryEntry:
     """A commit on the project page, linked to its review and its conversation turn."""
 
@@ -249,7 +284,9 @@ def diff_page(request: HttpRequest, diff_id: uuid.UUID) -> HttpResponse:
     except git.GitError:
         blocks = None  # the base commit is gone: the stored diff text is all there is
     asked = requested_by(diff)
-    usage = costs.totals_of(provenance.diff_messages(diff))
+    # What the change took, as its commit's trailers count it: every run, rejected too.
+    chain = provenance.iterations(diff)
+    usage = costs.totals_of(provenance.change_messages(chain))
     preference = ReviewPreference.objects.filter(user=user).first()
     layout = preference.diff_layout if preference else ReviewPreference.DiffLayout.UNIFIED
     committed = None
@@ -278,10 +315,12 @@ def diff_page(request: HttpRequest, diff_id: uuid.UUID) -> HttpResponse:
             "diff_html": highlight.diff_html(diff.diff_content),
             "graph": graph_pages.diff_graph(diff),
             "asked": asked,
+            "iterations": iterations_of(diff, chain),
             # What the change took: the run's model calls and its refinements.
             "usage": usage,
             "models": provenance.models_trailer(usage),
-            "evaluator_verdict": provenance.evaluator_trailer(diff),
+            "evaluator_verdict": provenance.evaluator_trailer(diff, len(chain)),
+            "runs": len(chain),
             "layout": layout,
             "closed": diff.status in (Diff.Status.COMMITTED, Diff.Status.HUMAN_REJECTED),
             "committed": committed,

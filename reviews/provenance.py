@@ -12,8 +12,12 @@ wrote and reviewed it, what they used and cost, and how its tests ended:
     Cost: $0.0123
     Tests: 5 passed, 0 regressed
 
-The tokens and cost are those of the run that produced the diff (every model call
-sharing its trace id) and of the commit-message refinements asked for it.
+The tokens and cost are those of every run of the change: the run that produced the
+diff (every model call sharing its trace id), and each earlier run whose diff a person
+rejected and whose feedback led to it (`Diff.previous`), with the commit-message
+refinements asked for any of them. When there was more than one run the trailers say
+so: `Evaluator: approved in round 1 of 3 of run 2 (after 1 rejected diff)`,
+`Tokens: … over 2 runs`, `Cost: $0.0105 over 2 runs`.
 """
 
 from decimal import Decimal
@@ -46,6 +50,32 @@ def diff_messages(diff: Diff) -> QuerySet[ConversationMessage]:
     )
 
 
+# A chain longer than this is cut (each rejection makes one link; no person goes near).
+MAX_ITERATIONS = 1000
+
+
+def iterations(diff: Diff) -> list[Diff]:
+    """The diffs of one change, oldest first, ending with `diff`: each earlier one was
+    rejected by a person, and its feedback started the run of the next."""
+    chain = [diff]
+    seen = {diff.id}
+    while chain[0].previous_id is not None and len(chain) < MAX_ITERATIONS:
+        earlier = Diff.objects.filter(id=chain[0].previous_id).first()
+        if earlier is None or earlier.id in seen:
+            break
+        seen.add(earlier.id)
+        chain.insert(0, earlier)
+    return chain
+
+
+def change_messages(chain: list[Diff]) -> QuerySet[ConversationMessage]:
+    """The model calls behind every diff of the chain, each counted once."""
+    ids: set[object] = set()
+    for diff in chain:
+        ids.update(diff_messages(diff).values_list("id", flat=True))
+    return ConversationMessage.objects.filter(id__in=ids)
+
+
 def approving_round(diff: Diff) -> int | None:
     """The round of the Evaluator's approval (its message is linked to the diff)."""
     found: int | None = (
@@ -56,11 +86,23 @@ def approving_round(diff: Diff) -> int | None:
     return found
 
 
-def evaluator_trailer(diff: Diff) -> str:
+def evaluator_trailer(diff: Diff, runs: int = 1) -> str:
+    """The approving round; with `runs` > 1, which run it was and the rejections before."""
     found = approving_round(diff)
-    if found is None:
-        return "approved (round not recorded)"
-    return f"approved in round {found} of {settings.VIBECODE_MAX_ROUNDS}"
+    text = (
+        "approved (round not recorded)"
+        if found is None
+        else f"approved in round {found} of {settings.VIBECODE_MAX_ROUNDS}"
+    )
+    if runs <= 1:
+        return text
+    rejected = runs - 1
+    return f"{text} of run {runs} (after {rejected} rejected diff{'s' if rejected > 1 else ''})"
+
+
+def over_runs(text: str, runs: int) -> str:
+    """ "… over 2 runs" when the figures cover more than the final run."""
+    return text if runs <= 1 else f"{text} over {runs} runs"
 
 
 def models_trailer(usage: UsageTotals) -> str:
@@ -99,13 +141,16 @@ def tests_trailer(results: list[dict[str, Any]] | None) -> str:
 
 
 def commit_trailers(diff: Diff) -> list[tuple[str, str]]:
-    """The trailers after `Vibegrapher-Diff` on the diff's commit."""
-    usage = totals_of(diff_messages(diff))
+    """The trailers after `Vibegrapher-Diff` on the diff's commit: the usage figures
+    cover every run of the change (the rejected diffs' too)."""
+    chain = iterations(diff)
+    usage = totals_of(change_messages(chain))
+    runs = len(chain)
     return [
         (SESSION_TRAILER, str(diff.session_id)),
-        ("Evaluator", evaluator_trailer(diff)),
+        ("Evaluator", evaluator_trailer(diff, runs)),
         ("Models", models_trailer(usage)),
-        ("Tokens", tokens_trailer(usage)),
-        ("Cost", cost_trailer(usage)),
+        ("Tokens", over_runs(tokens_trailer(usage), runs)),
+        ("Cost", over_runs(cost_trailer(usage), runs)),
         ("Tests", tests_trailer(diff.test_results)),
     ]

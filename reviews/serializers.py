@@ -1,3 +1,5 @@
+import uuid
+
 from rest_framework import serializers
 
 from reviews.diff_tests import StoredResult
@@ -10,6 +12,15 @@ class DiffSerializer(serializers.ModelSerializer[Diff]):
     project_id = serializers.UUIDField(read_only=True)
     session_id = serializers.UUIDField(read_only=True)
     tests_running = serializers.SerializerMethodField()
+    previous_iteration_id = serializers.UUIDField(
+        source="previous_id",
+        read_only=True,
+        allow_null=True,
+        help_text="The rejected diff whose feedback started the run that made this one.",
+    )
+    next_iteration_ids = serializers.SerializerMethodField(
+        help_text="The diffs made by runs that this diff's rejection started, oldest first."
+    )
     test_results = typed_json(
         list[StoredResult] | None, help_text="One per test of the last run, as each finishes."
     )
@@ -28,6 +39,8 @@ class DiffSerializer(serializers.ModelSerializer[Diff]):
             "evaluator_reasoning",
             "commit_message",
             "human_feedback",
+            "previous_iteration_id",
+            "next_iteration_ids",
             "committed_sha",
             "test_results",
             "tests_run_at",
@@ -39,6 +52,11 @@ class DiffSerializer(serializers.ModelSerializer[Diff]):
 
     def get_tests_running(self, diff: Diff) -> bool:
         return diff.tests_started_at is not None
+
+    def get_next_iteration_ids(self, diff: Diff) -> list[uuid.UUID]:
+        # `.all()`, sorted here: lists prefetch `next_iterations` in one query.
+        later = sorted(diff.next_iterations.all(), key=lambda d: (d.created_at, d.id))
+        return [d.id for d in later]
 
 
 class ReviewSerializer(serializers.Serializer[None]):

@@ -90,7 +90,10 @@ async def reject(diff: Diff, feedback: str) -> ConversationMessage:
     )
     try:
         message = await runs.start_run(
-            diff.session, runs.rejection_prompt(diff, feedback), display_text=feedback
+            diff.session,
+            runs.rejection_prompt(diff, feedback),
+            display_text=feedback,
+            revises=diff.id,
         )
     except BaseException:
         await sync_to_async(rejected.delete)()

@@ -54,7 +54,9 @@ class ProjectDiffsView(APIView):
     def get(self, request: Request, project_id: uuid.UUID) -> Response:
         project = get_owned_project(api_user(request), project_id)
         page, next_page = keyset_page(
-            request, Diff.objects.filter(project=project), direction="newest_first"
+            request,
+            Diff.objects.filter(project=project).prefetch_related("next_iterations"),
+            direction="newest_first",
         )
         return Response(page_body(DiffSerializer(page, many=True).data, next_page))
 
@@ -71,7 +73,7 @@ class SessionDiffsView(APIView):
         session = owned_sessions(api_user(request)).filter(id=session_id)
         if not session.exists():
             raise Http404("No such session.")
-        diffs = Diff.objects.filter(session_id=session_id)
+        diffs = Diff.objects.filter(session_id=session_id).prefetch_related("next_iterations")
         if self.pending_only:
             diffs = diffs.filter(status__in=services.PENDING)
         page, next_page = keyset_page(request, diffs, direction="newest_first")

@@ -71,7 +71,10 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    # With DEBUG on, compressed copies of the source files (`vibegrapher.dev_static`).
+    "vibegrapher.dev_static.DevStaticMiddleware"
+    if DEBUG
+    else "whitenoise.middleware.WhiteNoiseMiddleware",
     # Outside CorsMiddleware: names the setting when a preflight is refused.
     "vibegrapher.cors_hint.CorsRefusalHint",
     "corsheaders.middleware.CorsMiddleware",
@@ -360,6 +363,10 @@ MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "media"))).resolv
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Development only (DEBUG on): where the compressed copies of the static files are kept.
+DEV_STATIC_CACHE_DIR = Path(
+    env.str("DEV_STATIC_CACHE_DIR", default=str(BASE_DIR / ".cache" / "dev-static"))
+)
 
 # Largest project file accepted through the API (the code of one workflow).
 MAX_CODE_BYTES: int = env.int("MAX_CODE_BYTES", default=200_000)

@@ -107,3 +107,62 @@ async def test_a_reviewed_commit_carries_its_trailers_in_git_and_the_commits_api
         "alice <alice@vibegrapher.local>|Vibegrapher Bot <bot@vibegrapher.test>|$0.0071\n"
         "Evaluator: approved in round 2 of 3"
     )
+
+
+async def test_a_commit_after_a_rejection_counts_both_runs_in_its_trailers(
+    vibe: Vibe, model_server, user
+) -> None:
+    """The shipped diff's own run is not the whole cost: the rejected run before it,
+    whose feedback started it, is in `Cost`/`Tokens`, and the trailers say so."""
+
+    def approved_run(description: str, vibecoder: Usage, evaluator: Usage) -> list[object]:
+        return [
+            custom_tool_call("submit_patch", patch_input(description, RENAME), usage=vibecoder),
+            text(verdict(True, "Good.", "feat: refunds"), usage=evaluator),
+        ]
+
+    # gpt-5: 1000*1.25 + 200*10 per 1M = $0.00325; gpt-5-mini: 500*0.25 + 50*2 = $0.000225.
+    model_server.script(
+        *approved_run(
+            "Mention refunds",
+            Usage(input_tokens=1000, output_tokens=200),
+            Usage(input_tokens=500, output_tokens=50),
+        )
+    )
+    first = await vibe.run("Billing should also handle refunds")
+    assert first["outcome"] == "diff", first
+    # $0.0055 + $0.00027: the final run alone would say $0.0058.
+    model_server.script(
+        *approved_run(
+            "Mention refunds, politely",
+            Usage(input_tokens=2000, output_tokens=300),
+            Usage(input_tokens=600, output_tokens=60),
+        )
+    )
+    rejected = await vibe.client.post(
+        f"/api/diffs/{first['diff_id']}/review",
+        {"approved": False, "feedback": "Say it politely"},
+        content_type="application/json",
+    )
+    assert rejected.status_code == 200, rejected.content
+    second = await vibe.until("run_finished")
+    assert second["outcome"] == "diff", second
+    diff = await Diff.objects.aget(id=second["diff_id"])
+    assert str(diff.previous_id) == first["diff_id"]
+    approved = await vibe.client.post(
+        f"/api/diffs/{diff.id}/review", {"approved": True}, content_type="application/json"
+    )
+    assert approved.status_code == 200, approved.content
+
+    committed = await vibe.client.post(
+        f"/api/diffs/{diff.id}/commit", {}, content_type="application/json"
+    )
+
+    assert committed.status_code == 200, committed.content
+    commits = (await vibe.client.get(f"/api/projects/{vibe.project.id}/commits")).json()["results"]
+    trailers = commits[0]["trailers"]
+    assert trailers["Vibegrapher-Diff"] == str(diff.id)
+    assert trailers["Evaluator"] == "approved in round 1 of 3 of run 2 (after 1 rejected diff)"
+    assert trailers["Tokens"] == "4,710 (cached 0) over 2 runs"
+    assert trailers["Cost"] == "$0.0092 over 2 runs"
+    assert trailers["Models"] == "gpt-5 (VibeCoder), gpt-5-mini (Evaluator)"

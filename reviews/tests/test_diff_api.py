@@ -52,6 +52,30 @@ def diff(project, session) -> Diff:
     return make_diff(project, session, "Help kindly.")
 
 
+def test_iterations_are_linked_both_ways(api, project, session, diff) -> None:
+    """A rejected diff names the diffs its feedback led to, and they name it back, in
+    the detail and in every list."""
+    diff.status, diff.human_feedback = Diff.Status.HUMAN_REJECTED, "Warmer, please."
+    diff.save()
+    second = make_diff(project, session, "Help warmly.", previous=diff)
+    unrelated = make_diff(project, session, "Other.")
+
+    first_json = api.get(f"/api/diffs/{diff.id}").json()
+    second_json = api.get(f"/api/diffs/{second.id}").json()
+    listed = {d["id"]: d for d in api.get(f"/api/projects/{project.id}/diffs").json()["results"]}
+    by_session = api.get(f"/api/sessions/{session.id}/diffs").json()["results"]
+
+    assert first_json["previous_iteration_id"] is None
+    assert first_json["next_iteration_ids"] == [str(second.id)]
+    assert first_json["human_feedback"] == "Warmer, please."
+    assert second_json["previous_iteration_id"] == str(diff.id)
+    assert second_json["next_iteration_ids"] == []
+    assert listed[str(diff.id)]["next_iteration_ids"] == [str(second.id)]
+    assert listed[str(second.id)]["previous_iteration_id"] == str(diff.id)
+    assert listed[str(unrelated.id)]["previous_iteration_id"] is None
+    assert {d["id"]: d["next_iteration_ids"] for d in by_session}[str(diff.id)] == [str(second.id)]
+
+
 def test_lists_and_preview(api, other_api, project, session, diff) -> None:
     committed = make_diff(project, session, "Old.", status="committed")
 

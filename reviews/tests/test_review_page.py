@@ -1,5 +1,7 @@
 """The review page's server side: the diff rows, the checks line, the request shown."""
 
+from typing import Any
+
 import pytest
 from django.test import Client
 
@@ -8,7 +10,8 @@ from projects.services import create_project
 from reviews.checks import checks_summary
 from reviews.diff_view import blocks
 from reviews.models import Diff
-from sessions_app.models import ConversationMessage
+from sessions_app.costs import cost_of_usage
+from sessions_app.models import ConversationMessage, VibecodeSession
 from sessions_app.services import get_or_create_session
 
 CODE = "".join(f"v{n} = {n}\n" for n in range(1, 31))
@@ -115,3 +118,124 @@ def test_diff_layout_is_remembered_per_user(user, other_user) -> None:
     assert client.post("/diff-layout", {"layout": "split"}).status_code == 204
     assert ReviewPreference.objects.get(user=user).diff_layout == "split"
     assert not ReviewPreference.objects.filter(user=other_user).exists()
+
+
+@pytest.mark.django_db
+def test_review_pages_link_iterations_and_show_the_changes_since_the_last_review(user) -> None:
+    project = create_project(user, "Iterated", CODE)
+    session, _ = get_or_create_session(project, "global")
+    asked = ConversationMessage.objects.create(
+        session=session, role="user", agent="user", content="Zero out line ten"
+    )
+    first_code = CODE.replace("v10 = 10\n", "v10 = 0\n")
+    first = Diff.objects.create(
+        session=session, project=project, base_commit=project.current_commit,
+        diff_content=unified_diff(CODE, first_code, "agents.py"), patched_code=first_code,
+        vibecoder_prompt="Zero out line ten", status=Diff.Status.HUMAN_REJECTED,
+        human_feedback="Also zero line eleven",
+    )  # fmt: skip
+    feedback = ConversationMessage.objects.create(
+        session=session, role="user", agent="user", content="Also zero line eleven"
+    )
+    second_code = first_code.replace("v11 = 11\n", "v11 = 0\n")
+    second = Diff.objects.create(
+        session=session, project=project, base_commit=project.current_commit,
+        diff_content=unified_diff(CODE, second_code, "agents.py"), patched_code=second_code,
+        vibecoder_prompt="A person reviewed the diff you produced and rejected it.", previous=first,
+    )  # fmt: skip
+    for diff, round_, tokens in ((first, 1, 1000), (second, 2, 3000)):  # $0.00045, $0.00135
+        usage = {"model": "gpt-5-mini", "prompt_tokens": tokens, "cached_tokens": 0,
+                 "completion_tokens": tokens // 10, "total_tokens": tokens * 11 // 10}  # fmt: skip
+        ConversationMessage.objects.create(
+            session=session, role="assistant", agent="evaluator", iteration=round_,
+            token_usage=usage, cost_usd=cost_of_usage(usage), trace_id=f"t{round_}", diff=diff,
+        )  # fmt: skip
+    client = Client()
+    client.force_login(user)
+
+    rejected_html = client.get(f"/diffs/{first.id}/").content.decode()
+    follow_up_html = client.get(f"/diffs/{second.id}/").content.decode()
+
+    # The rejected review: its feedback beside the original request, a link onward.
+    assert "<h2>Iteration 1 of this change</h2>" in rejected_html
+    shown_feedback = '<pre class="content" id="rejection-feedback">Also zero line eleven</pre>'
+    assert shown_feedback in rejected_html
+    assert '<q id="original-request">Zero out line ten</q>' in rejected_html
+    assert f'<a class="next-iteration" href="/diffs/{second.id}/">iteration 2</a>' in rejected_html
+    assert 'id="since-last-review"' not in rejected_html
+    # The follow-up: asked by the feedback, still showing what was first asked.
+    assert f'<q id="asked">{feedback.content}</q>' in follow_up_html
+    assert "<h2>Iteration 2 of this change</h2>" in follow_up_html
+    assert f'<q id="original-request">{asked.content}</q>' in follow_up_html
+    assert f'<a id="previous-iteration" href="/diffs/{first.id}/">iteration 1</a>' in follow_up_html
+    assert '<q id="previous-feedback">Also zero line eleven</q>' in follow_up_html
+    # Since the last review only line eleven changed (line ten was in both).
+    since = follow_up_html.split('id="since-last-review"')[1].split("</details>")[0]
+    assert '<td class="ln old">11</td><td class="ln new"></td><td class="sign">-</td>' in since
+    assert '<td class="ln old"></td><td class="ln new">11</td><td class="sign">+</td>' in since
+    removed_ten = '<td class="sign">-</td><td class="code"><span class="n">v10</span>'
+    assert removed_ten not in since and removed_ten in follow_up_html  # in the whole diff
+    assert "unchanged lines" in since
+    # What the change took counts both runs, as its commit's trailers will.
+    assert (
+        "Approved in round 2 of 3 of run 2 (after 1 rejected diff) · gpt-5-mini (Evaluator)"
+        " · 4,400 tokens · $0.0018 over 2 runs"
+    ) in follow_up_html
+    assert "Approved in round 1 of 3 · gpt-5-mini (Evaluator) · 1,100 tokens · $0.0005<" in (
+        rejected_html
+    )
+
+
+@pytest.mark.django_db
+def test_a_lone_review_has_no_iterations_section(user) -> None:
+    project = create_project(user, "Lone", CODE)
+    session, _ = get_or_create_session(project, "global")
+    patched = CODE.replace("v10 = 10\n", "v10 = 0\n")
+    diff = Diff.objects.create(
+        session=session, project=project, base_commit=project.current_commit,
+        diff_content=unified_diff(CODE, patched, "agents.py"), patched_code=patched,
+    )  # fmt: skip
+    client = Client()
+    client.force_login(user)
+    assert 'id="iterations"' not in client.get(f"/diffs/{diff.id}/").content.decode()
+
+
+@pytest.mark.django_db
+def test_diffs_made_before_the_link_existed_are_linked_by_their_rejection_prompt(user) -> None:
+    import importlib
+
+    from django.apps import apps
+
+    from agents_app.runs import rejection_prompt
+
+    backfill = importlib.import_module("reviews.migrations.0009_backfill_diff_previous")
+    project = create_project(user, "Old", CODE)
+    session, _ = get_or_create_session(project, "global")
+    other_session = VibecodeSession.objects.create(
+        project=project, session_type="node", node_id="x"
+    )
+
+    def diff(prompt: str, in_session: VibecodeSession = session, **fields: Any) -> Diff:
+        patched = CODE.replace("v1 = 1\n", f"v1 = {len(prompt)}\n")
+        return Diff.objects.create(
+            session=in_session, project=project,
+            base_commit=project.current_commit, patched_code=patched,
+            diff_content=unified_diff(CODE, patched, "agents.py"), vibecoder_prompt=prompt,
+            **fields,
+        )  # fmt: skip
+
+    rejected = diff("Change v1", status=Diff.Status.HUMAN_REJECTED, human_feedback="Smaller")
+    decoy = diff("Change v1 too", status=Diff.Status.HUMAN_REJECTED, human_feedback="Bigger")
+    follow_up = diff(rejection_prompt(rejected, "Smaller"))
+    # Same words, another session: not the same change.
+    elsewhere = diff(rejection_prompt(decoy, "Bigger"), other_session)
+    fresh = diff("Something new")
+
+    backfill.link_iterations(apps, None)
+
+    follow_up.refresh_from_db()
+    elsewhere.refresh_from_db()
+    fresh.refresh_from_db()
+    assert follow_up.previous_id == rejected.id
+    assert elsewhere.previous_id is None
+    assert fresh.previous_id is None

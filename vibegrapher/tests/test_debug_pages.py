@@ -83,4 +83,4 @@ def test_make_run_listens_on_this_machine_unless_host_is_set(host, address) -> N
         ["make", "-n", "run"], cwd=ROOT, env=env, capture_output=True, text=True, check=True
     )
 
-    assert f"manage.py runserver {address}" in dry.stdout
+    assert f"manage.py runserver --nostatic {address}" in dry.stdout
