@@ -60,16 +60,17 @@
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const data = response.status === 204 ? {} : await response.json().catch(() => ({}));
-    return { ok: response.ok, data };
+    return { ok: response.ok, status: response.status, data };
   }
 
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const body = { name: $("tc-name").value, test_code: $("tc-code").value, quick_test: $("tc-quick").checked };
-    const { ok, data } = editing
+    const { ok, status, data } = editing
       ? await send("PATCH", `/api/tests/${editing}`, body)
       : await send("POST", `/api/projects/${config.projectId}/tests`, body);
-    if (!ok) { showFieldErrors(data); return; }
+    // 409: the name is taken (the one unique field), so the answer goes beside it.
+    if (!ok) { showFieldErrors(status === 409 ? { name: data.detail } : data); return; }
     // The list, the counts and the run buttons are the server's: show them afresh.
     reloadAtTests();
   });
