@@ -48,6 +48,8 @@ class LiveMessage:
     iteration: int | None
     # Model requests made for it so far (a cut stream is asked again).
     attempts: int = 0
+    # What browsers were sent of it, by kind: kept if its run ends before it does.
+    shown: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -96,6 +98,8 @@ class LiveStream:
         message.attempts += 1
         # A retry after a cut stream: the browser drops what the cut attempt showed.
         self._restart = message.attempts > 1
+        if self._restart:
+            message.shown = {}
         self._pending: list[tuple[DeltaKind, str]] = []
         self._patch_items: set[str] = set()
         self._lock = asyncio.Lock()
@@ -144,6 +148,7 @@ class LiveStream:
                     # A lone surrogate cannot cross the channel layer.
                     "delta": scrub(delta),
                 }
+                self.message.shown[kind] = self.message.shown.get(kind, "") + event["delta"]
                 if self._restart:
                     event["restart"] = True
                     self._restart = False

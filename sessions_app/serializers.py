@@ -83,6 +83,7 @@ class MessageSerializer(serializers.ModelSerializer[ConversationMessage]):
             "action",
             "run_outcome",
             "refusal",
+            "stopped",
             "reasoning_summary",
             "created_at",
         ]

@@ -6,7 +6,9 @@ Stored in the conversation itself, so a reload shows them where they happened:
 - a run's outcome is kept on the person's message that started the run
   (`run_outcome`), which is where the page draws the run's separator;
 - a patch the server refused before review (`agents_app.refusals`) is a message with
-  role `check`, in the round it happened, with why in `refusal`.
+  role `check`, in the round it happened, with why in `refusal`;
+- a response cut off by a stopped, failed or interrupted run keeps what was streamed
+  of it, marked `stopped`.
 
 Events are never sent to a model: the agents' memory is the SDK's own session store.
 """
@@ -40,6 +42,8 @@ def message_event(message: ConversationMessage, project_id: uuid.UUID) -> Conver
         event["diff_id"] = str(message.diff_id)
     if message.refusal:
         event["refusal"] = message.refusal
+    if message.stopped:
+        event["stopped"] = True
     return event
 
 
@@ -97,6 +101,40 @@ def store_refusal(
         content=text,
         refusal=refusal,
     )
+
+
+def store_stopped_response(
+    session_id: uuid.UUID,
+    message_id: uuid.UUID,
+    agent: str,
+    iteration: int | None,
+    shown: dict[str, str],
+) -> ConversationMessage | None:
+    """Keep what a response cut off by its run's end had streamed (`shown`, by delta
+    kind), under the id its live text was sent with; None when nothing was streamed or
+    the response was stored whole meanwhile."""
+    if not any(shown.values()):
+        return None
+    reasoning = shown.get("reasoning", "")
+    message, created = ConversationMessage.objects.get_or_create(
+        id=message_id,
+        defaults={
+            "session_id": session_id,
+            "role": ConversationMessage.Role.ASSISTANT,
+            "agent": agent,
+            "iteration": iteration,
+            "content": shown.get("text", ""),
+            "patch_preview": shown.get("patch", ""),
+            # Where `reasoning_summary` reads a stored response's summary.
+            "openai_response": (
+                {"output": [{"type": "reasoning", "summary": [{"text": reasoning}]}]}
+                if reasoning
+                else None
+            ),
+            "stopped": True,
+        },
+    )
+    return message if created else None
 
 
 def store_run_outcome(person_message_id: uuid.UUID | None, outcome: str) -> None:

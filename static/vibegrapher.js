@@ -118,6 +118,10 @@
         meta.append(` · round ${m.iteration}`);
       }
       if (m.role === "check") meta.append(" ", refusedBadge());
+      if (m.stopped) {
+        li.classList.add("stopped");
+        meta.append(" ", stoppedBadge());
+      }
       if (m.agent === "refiner" && m.diff_id) meta.append(" · ", diffLink(m.diff_id, "its diff"));
       li.append(meta);
       return li;
@@ -172,6 +176,14 @@
       const badge = document.createElement("span");
       badge.className = "badge status-failed";
       badge.textContent = "patch refused";
+      return badge;
+    }
+    // A response cut off by its run's end: what was written until then (as message.html).
+    function stoppedBadge() {
+      const badge = document.createElement("span");
+      badge.className = "badge stopped-badge";
+      badge.title = "Its run ended while it was being written: this is what was written until then.";
+      badge.textContent = "stopped";
       return badge;
     }
     function refusalTests(refusal) {
@@ -396,10 +408,12 @@
           setStatus(`VibeCoder revising${roundOf((event.iteration || 1) + 1)}`);
         }
       } else if (event.type === "run_finished") {
-        // Live text that never became a stored message (a stopped run) stays, marked.
+        // Live text that never became a stored message (a stopped run) stays, marked
+        // (the server stores it too, sent just before as a `stopped` message).
         for (const li of liveItems.values()) {
           li.classList.add("stopped");
           li.removeAttribute("aria-busy");
+          if (!li.querySelector(".stopped-badge")) li.querySelector(".meta").append(" ", stoppedBadge());
         }
         liveItems.clear();
         setRunOutcome(lastRun(), event.interrupted ? "interrupted" : event.outcome === "error" ? "failed" : event.outcome);

@@ -102,6 +102,10 @@ def test_project_page_tells_the_story_refinements_and_reasoning(browser, user) -
     ConversationMessage.objects.create(
         session=session, role="user", agent="user", content="wait", run_outcome="cancelled"
     )
+    ConversationMessage.objects.create(
+        session=session, role="assistant", agent="vibecoder", content="Half an ans",
+        stopped=True,
+    )  # fmt: skip
 
     page = browser.get(f"/projects/{project.id}/").content.decode()
 
@@ -113,6 +117,9 @@ def test_project_page_tells_the_story_refinements_and_reasoning(browser, user) -
     assert f'· <a href="/diffs/{diff.id}/">its diff</a>' in page
     assert 'class="message user event"' in page and "<strong>You</strong>" in page
     assert f'<a class="event-link" href="/diffs/{diff.id}/">Open the review</a>' in page
+    # A stopped run's cut answer, kept and marked.
+    assert page.count('class="message vibecoder stopped"') == 1
+    assert 'class="badge stopped-badge"' in page and "Half an ans</pre>" in page
 
 
 def test_project_page_shows_a_refused_patch_and_the_tests_that_gate_patches(browser, user) -> None:
