@@ -370,6 +370,12 @@
       $("pending").hidden = false;
     }
 
+    // A diff committed or rejected (here or in another window) no longer awaits review.
+    function diffResolved(diffId, status) {
+      if (status !== "committed" && status !== "human_rejected") return;
+      if ($("pending-link").getAttribute("href") === `/diffs/${diffId}/`) $("pending").hidden = true;
+    }
+
     // On every (re)connect: what happened while the socket was closed.
     async function catchUp() {
       const session = `/api/sessions/${config.sessionId}`;
@@ -387,6 +393,7 @@
       if (running && run && !run.querySelector(".run-outcome-label").textContent) setRunOutcome(run, "running");
       const pending = await api("GET", `${session}/diffs/pending`);
       if (pending.results.length) showPending(pending.results[0].id);
+      else $("pending").hidden = true;
     }
 
     connect((event) => {
@@ -426,19 +433,26 @@
         showQuickTest(event);
       } else if (event.type === "diff_created") {
         showPending(event.diff_id);
+      } else if (event.type === "diff_status") {
+        diffResolved(event.diff_id, event.status);
       } else if (event.type === "code_changed") {
         location.reload();
       }
     }, () => catchUp().catch(() => {}));
 
+    // A diff awaiting review stays reviewable while another run goes: the person is
+    // told first, since the new run starts from the current code, not from that diff.
+    const PENDING_QUESTION = "A diff awaits your review. Start another run anyway? " +
+      "It starts from the current code; the diff stays pending and reviewable.";
+
     async function send() {
       $("prompt-error").textContent = "";
+      if (!$("pending").hidden && !window.confirm(PENDING_QUESTION)) return;
       try {
         await api("POST", `/api/sessions/${config.sessionId}/messages`, { prompt: $("prompt").value });
         $("prompt").value = "";
         setRunning(true);
         showOutcome("", false);
-        $("pending").hidden = true;
       } catch (error) {
         $("prompt-error").textContent = error.message;
       }
