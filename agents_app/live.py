@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 from django.conf import settings
 
+from agents_app.json_field_stream import JsonStringFieldReader
 from sessions_app.events import MessageDeltaEvent, emit
 
 logger = logging.getLogger(__name__)
@@ -37,6 +38,8 @@ _DELTA_KINDS: dict[str, DeltaKind] = {
     "response.custom_tool_call_input.delta": "patch",
 }
 _ARGUMENTS_DELTA = "response.function_call_arguments.delta"
+# Agents that answer with a JSON verdict: a person reads its `reasoning` as it streams.
+_VERDICT_AGENTS = frozenset({"evaluator", "refiner"})
 
 
 @dataclass
@@ -102,6 +105,9 @@ class LiveStream:
             message.shown = {}
         self._pending: list[tuple[DeltaKind, str]] = []
         self._patch_items: set[str] = set()
+        self._verdict = (
+            JsonStringFieldReader("reasoning") if message.agent in _VERDICT_AGENTS else None
+        )
         self._lock = asyncio.Lock()
         self._stopped = asyncio.Event()
         self._pump = asyncio.create_task(self._flush_periodically())
@@ -119,6 +125,10 @@ class LiveStream:
         delta = getattr(event, "delta", None)
         if delta_kind is None or not isinstance(delta, str) or not delta:
             return
+        if delta_kind == "text" and self._verdict is not None:
+            delta = self._verdict.feed(delta)
+            if not delta:
+                return
         if self._pending and self._pending[-1][0] == delta_kind:
             self._pending[-1] = (delta_kind, self._pending[-1][1] + delta)
         else:
