@@ -256,7 +256,8 @@
         const summary = document.createElement("summary");
         summary.textContent = "Patch";
         const pre = document.createElement("pre");
-        pre.textContent = m.patch_preview;
+        pre.className = "patch";
+        appendPatchText(pre, m.patch_preview);
         details.append(summary, pre);
         li.append(details);
       }
@@ -280,6 +281,35 @@
       return li;
     }
 
+    // A patch as it is written: one span per line, coloured by its +/- mark like the
+    // review's diff; only the line being written is redrawn as text arrives.
+    function patchLineClass(line) {
+      if (line.startsWith("+++") || line.startsWith("---")) return "patch-line file";
+      if (line.startsWith("@@")) return "patch-line hunk";
+      if (line.startsWith("+")) return "patch-line add";
+      if (line.startsWith("-")) return "patch-line del";
+      return "patch-line";
+    }
+    function appendPatchText(pre, text) {
+      let last = pre.lastElementChild;
+      const pieces = text.split("\n");
+      pieces.forEach((piece, index) => {
+        if (index > 0 || !last) {
+          if (last) last.textContent += "\n";
+          last = document.createElement("span");
+          pre.append(last);
+        }
+        last.textContent += piece;
+        last.className = patchLineClass(last.textContent);
+      });
+    }
+    function colourPatch(pre) {
+      const text = pre.textContent;
+      pre.textContent = "";
+      appendPatchText(pre, text);
+    }
+    list.querySelectorAll("pre.patch").forEach(colourPatch);
+
     const roundOf = (n) => (config.maxRounds ? `, round ${n} of ${config.maxRounds}` : `, round ${n}`);
 
     function addDelta(d) {
@@ -302,7 +332,8 @@
           pre.className = cls;
           li.append(pre);
         }
-        pre.textContent += d.delta;
+        if (d.kind === "patch") appendPatchText(pre, d.delta);
+        else pre.textContent += d.delta;
       }
       const who = d.agent === "vibecoder" ? "VibeCoder" : AGENTS[d.agent] || d.agent;
       // Rounds count patches: a text answer has none.

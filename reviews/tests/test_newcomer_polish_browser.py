@@ -1,10 +1,12 @@
 """What a newcomer met on the project page, in a real browser (Playwright + Chromium).
 
-A pending review stays on the page while another run goes, and the person is told
-before that run starts. One server for the module: the tests build on one conversation.
+A patch streams in monospace with its +/- lines coloured; a pending review stays on the
+page while another run goes, and the person is told before that run starts. One server
+for the module: the tests build on one conversation.
 """
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -37,7 +39,7 @@ def answers(request: RecordedRequest) -> Step:
     asked = json.dumps(items[-1:]) if isinstance(items, list) else str(items)
     if "be kind" in asked:
         patch = "Kind\n" + unified_diff(CODE, KIND, "workflow.py")
-        return custom_tool_call("submit_patch", patch, stream_delay_s=0.05)
+        return custom_tool_call("submit_patch", patch, stream_delay_s=0.15)
     return text("The bot helps.")
 
 
@@ -103,6 +105,14 @@ def test_a_pending_review_stays_and_is_named_before_another_run(
     page = open_project(chromium, served, WIDE)
     page.fill("#prompt", "be kind")
     page.press("#prompt", "Control+Enter")
+    # The patch is written live in monospace, its lines coloured by their +/- marks.
+    live_added = page.locator(".message.live pre.patch .patch-line.add")
+    expect(live_added.first).to_have_text(re.compile(r'^\+bot = Agent\(name="Bot", instruc'))
+    looks = live_added.first.evaluate(
+        "el => [getComputedStyle(el.parentElement).fontFamily, getComputedStyle(el).color]"
+    )
+    assert "monospace" in looks[0] and looks[1] == "rgb(17, 99, 41)", looks
+    expect(page.locator(".message.live pre.patch .patch-line.del")).to_have_count(1)
     pending = page.locator("#pending")
     expect(pending).to_be_visible()
     expect(pending).to_contain_text("A diff awaits your review.")
