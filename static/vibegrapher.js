@@ -228,6 +228,8 @@
         badge.textContent = usageText(m.token_usage.total_tokens, cost, 0);
         li.querySelector(".meta").append(" ", badge);
         addUsage($("token-total"), m.token_usage.total_tokens, cost, "");
+        // The project's line counts this conversation too (as after a reload).
+        addUsage($("project-usage-total"), m.token_usage.total_tokens, cost, "");
         const run = lastRequestId && document.getElementById(`run-${lastRequestId}`);
         if (run) addUsage(run, m.token_usage.total_tokens, cost, "this run: ");
       } else if (m.agent === "user" && m.role !== "event") {

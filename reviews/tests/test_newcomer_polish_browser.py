@@ -116,6 +116,10 @@ def test_a_pending_review_stays_and_is_named_before_another_run(
     pending = page.locator("#pending")
     expect(pending).to_be_visible()
     expect(pending).to_contain_text("A diff awaits your review.")
+    # The project's total follows the conversation's without a reload (one conversation).
+    conversation = page.locator("#token-total")
+    expect(conversation).not_to_have_text(re.compile(r"^0 tokens"))
+    expect(page.locator("#project-usage-total")).to_have_text(conversation.inner_text())
     expect(page.locator("#send")).to_be_visible()
 
     asked: list[str] = []
@@ -140,4 +144,5 @@ def test_a_pending_review_stays_and_is_named_before_another_run(
     # Through the whole run and after it, the review is still one click away.
     expect(pending).to_be_visible()
     expect(page.locator("#pending-link")).to_have_text("Review the diff")
+    expect(page.locator("#project-usage-total")).to_have_text(conversation.inner_text())
     page.context.close()
