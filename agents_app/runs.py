@@ -406,7 +406,7 @@ async def _finish(run: VibecodeRun, state: str) -> None:
     try:
         await _release(run.session_id, state, run.error)
         await in_thread(story.store_run_outcome)(
-            run.person_message_id, story.run_outcome(run.outcome, interrupted)
+            run.person_message_id, story.run_outcome(run.outcome, interrupted), run.error
         )
     except DatabaseError:
         # The heartbeat stops with the run: the claim goes stale and is taken over.
@@ -526,7 +526,7 @@ def mark_interrupted_runs() -> int:
             updated_at=now,
         ):
             marked += 1
-            story.mark_last_run_interrupted(session_id)
+            story.mark_last_run_interrupted(session_id, OWNER_SILENT)
             emit_sync(
                 project_id,
                 {

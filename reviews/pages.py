@@ -124,6 +124,7 @@ def project_page(request: HttpRequest, project_id: uuid.UUID) -> HttpResponse:
     session_usage = costs.totals((m.token_usage, m.cost_usd, m.agent) for m in history)
     runs = {r.request_message_id: r for r in costs.runs_of(history) if r.request_message_id}
     pending = session.diffs.filter(status__in=services.PENDING).first()
+    run_diffs = diffs_by_run(history, list(session.diffs.all()))
     tests, test_views = test_case_views(project)
     config = {
         "projectId": str(project.id),
@@ -144,6 +145,7 @@ def project_page(request: HttpRequest, project_id: uuid.UUID) -> HttpResponse:
                 ConversationMessage.objects.filter(session__project=project)
             ),
             "runs": runs,
+            "run_diffs": run_diffs,
             "pending": pending,
             "code_html": graph_pages.code_html(project.current_code, graph.focused),
             "graph": graph,
@@ -161,6 +163,34 @@ def test_case_views(project: Project) -> tuple[list[TestCase], list[tuple[TestCa
     (`reviews/_test_cases.html`, on the project and review pages)."""
     tests = list(project.test_cases.order_by("name"))
     return tests, [(test, highlight.python_html(test.test_code)) for test in tests]
+
+
+# What a run's separator says once its diff was reviewed ("diff ready for review" before).
+DIFF_RUN_LABELS = {
+    Diff.Status.HUMAN_APPROVED: "diff approved",
+    Diff.Status.HUMAN_REJECTED: "diff rejected",
+    Diff.Status.COMMITTED: "diff committed",
+}
+
+
+@dataclass(frozen=True)
+class RunDiff:
+    """The diff a run produced, and what its separator says of it now ("" while it
+    awaits review: the run's own outcome says so)."""
+
+    id: uuid.UUID
+    label: str
+
+
+def diffs_by_run(history: list[ConversationMessage], diffs: list[Diff]) -> dict[uuid.UUID, RunDiff]:
+    """Each diff by the person's message that started its run (as `requested_by`)."""
+    requests = [m for m in history if m.role == ConversationMessage.Role.USER]
+    by_run: dict[uuid.UUID, RunDiff] = {}
+    for diff in diffs:
+        started = [m for m in requests if m.created_at <= diff.created_at]
+        if started:
+            by_run[started[-1].id] = RunDiff(diff.id, DIFF_RUN_LABELS.get(diff.status, ""))
+    return by_run
 
 
 def requested_by(diff: Diff) -> ConversationMessage | None:

@@ -137,12 +137,16 @@ def store_stopped_response(
     return message if created else None
 
 
-def store_run_outcome(person_message_id: uuid.UUID | None, outcome: str) -> None:
+def store_run_outcome(person_message_id: uuid.UUID | None, outcome: str, error: str = "") -> None:
+    """How the run ended, and why when it failed: kept with the run, so a later run's
+    failure does not hide this one's reason."""
     if person_message_id is not None:
-        ConversationMessage.objects.filter(id=person_message_id).update(run_outcome=outcome)
+        ConversationMessage.objects.filter(id=person_message_id).update(
+            run_outcome=outcome, run_error=error
+        )
 
 
-def mark_last_run_interrupted(session: VibecodeSession | uuid.UUID) -> None:
+def mark_last_run_interrupted(session: VibecodeSession | uuid.UUID, error: str = "") -> None:
     """The session's latest run (its owner died) ended as interrupted, unless it said
     how it ended already."""
     session_id = session.id if isinstance(session, VibecodeSession) else session
@@ -156,7 +160,7 @@ def mark_last_run_interrupted(session: VibecodeSession | uuid.UUID) -> None:
     )
     if last is not None:
         ConversationMessage.objects.filter(id=last, run_outcome="").update(
-            run_outcome=Outcome.INTERRUPTED
+            run_outcome=Outcome.INTERRUPTED, run_error=error
         )
 
 

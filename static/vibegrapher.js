@@ -75,11 +75,27 @@
       cancelled: "stopped", failed: "failed", interrupted: "interrupted (server restart)", running: "running",
     };
 
-    function setRunOutcome(li, outcome) {
+    // A run's diff once reviewed (as reviews/pages.py DIFF_RUN_LABELS).
+    const DIFF_LABELS = { human_approved: "diff approved", human_rejected: "diff rejected", committed: "diff committed" };
+
+    function setRunOutcome(li, outcome, diffId) {
       const label = li && li.querySelector(".run-outcome-label");
       if (!label) return;
       label.textContent = OUTCOMES[outcome] || "";
       label.className = `run-outcome-label outcome-${outcome || "none"}`;
+      if (diffId) label.dataset.diffId = diffId;
+    }
+
+    // Why a run failed stays under its own separator, whatever later runs do.
+    function setRunError(li, text) {
+      if (!li || !text) return;
+      let error = li.querySelector(":scope > .run-error");
+      if (!error) {
+        error = document.createElement("p");
+        error.className = "run-error";
+        li.querySelector(".run-head").after(error);
+      }
+      error.textContent = text;
     }
 
     const lastRun = () => [...list.querySelectorAll(":scope > .message.user:not(.event)")].pop();
@@ -107,6 +123,7 @@
         head.append("Run · ", label);
         li.append(head);
         setRunOutcome(li, m.run_outcome);
+        setRunError(li, m.run_error);
       }
       const meta = document.createElement("div");
       meta.className = "meta";
@@ -390,6 +407,9 @@
       }
     }
 
+    // How many runs ended while this page was open (`run_finished`).
+    let runsFinished = 0;
+
     function showOutcome(text, isError) {
       const outcome = $("run-outcome");
       outcome.hidden = !text;
@@ -405,6 +425,9 @@
 
     // A diff committed or rejected (here or in another window) no longer awaits review.
     function diffResolved(diffId, status) {
+      list.querySelectorAll(`.run-outcome-label[data-diff-id="${diffId}"]`).forEach((label) => {
+        if (DIFF_LABELS[status]) label.textContent = DIFF_LABELS[status];
+      });
       if (status !== "committed" && status !== "human_rejected") return;
       if ($("pending-link").getAttribute("href") === `/diffs/${diffId}/`) $("pending").hidden = true;
     }
@@ -456,7 +479,9 @@
           if (!li.querySelector(".stopped-badge")) li.querySelector(".meta").append(" ", stoppedBadge());
         }
         liveItems.clear();
-        setRunOutcome(lastRun(), event.interrupted ? "interrupted" : event.outcome === "error" ? "failed" : event.outcome);
+        setRunOutcome(lastRun(), event.interrupted ? "interrupted" : event.outcome === "error" ? "failed" : event.outcome, event.diff_id);
+        if (event.outcome === "error") setRunError(lastRun(), event.error);
+        runsFinished += 1;
         setRunning(false);
         if (event.outcome === "cancelled") showOutcome("Run stopped. What was written so far is kept.", false);
         else if (event.error) showOutcome(event.final_feedback ? `${event.error}: ${event.final_feedback}` : event.error, true);
@@ -482,9 +507,11 @@
       $("prompt-error").textContent = "";
       if (!$("pending").hidden && !window.confirm(PENDING_QUESTION)) return;
       try {
+        const finishedBefore = runsFinished;
         await api("POST", `/api/sessions/${config.sessionId}/messages`, { prompt: $("prompt").value });
         $("prompt").value = "";
-        setRunning(true);
+        // A run that failed at once may have ended before this answer came.
+        if (runsFinished === finishedBefore) setRunning(true);
         showOutcome("", false);
       } catch (error) {
         $("prompt-error").textContent = error.message;

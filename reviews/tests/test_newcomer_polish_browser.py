@@ -15,7 +15,7 @@ import pytest
 
 from agents_app.patching import unified_diff
 from tests.browser import CHROMIUM, launch_chromium
-from tests.model_server import ModelServer, RecordedRequest, Step, custom_tool_call, text
+from tests.model_server import ModelServer, RecordedRequest, Step, custom_tool_call, error, text
 from tests.servers import AppServer, create_user_and_project
 
 pytestmark = pytest.mark.browser
@@ -37,6 +37,12 @@ def answers(request: RecordedRequest) -> Step:
     if isinstance(items, list) and items and items[-1].get("type", "").endswith("_output"):
         return text("Done.")
     asked = json.dumps(items[-1:]) if isinstance(items, list) else str(items)
+    if "fail one" in asked:
+        return error(400, "The first failure")
+    if "fail two" in asked:
+        return error(400, "The second failure")
+    if "rejected it" in asked:
+        return text("Understood.")
     if "be kind" in asked:
         patch = "Kind\n" + unified_diff(CODE, KIND, "workflow.py")
         return custom_tool_call("submit_patch", patch, stream_delay_s=0.15)
@@ -145,4 +151,53 @@ def test_a_pending_review_stays_and_is_named_before_another_run(
     expect(pending).to_be_visible()
     expect(page.locator("#pending-link")).to_have_text("Review the diff")
     expect(page.locator("#project-usage-total")).to_have_text(conversation.inner_text())
+    page.context.close()
+
+
+REVIEW = """async ([diffId, feedback]) => {
+  const csrf = document.querySelector("[name=csrfmiddlewaretoken]").value;
+  const response = await fetch(`/api/diffs/${diffId}/review`, {
+    method: "POST", credentials: "same-origin",
+    headers: {"Content-Type": "application/json", "X-CSRFToken": csrf},
+    body: JSON.stringify({approved: false, feedback}),
+  });
+  return response.status;
+}"""
+
+
+def test_each_run_keeps_its_error_and_its_separator_follows_its_diff(
+    served: AppServer, chromium: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    page = open_project(chromium, served, WIDE)
+    page.on("dialog", lambda dialog: dialog.accept())  # the diff above awaits review
+    labels = page.locator(".message.user:not(.event) .run-outcome-label")
+    diff_run = labels.nth(0)
+    expect(diff_run).to_have_text("diff ready for review")
+    for prompt in ("fail one", "fail two"):
+        before = labels.count()
+        page.fill("#prompt", prompt)
+        page.click("#send")
+        expect(labels).to_have_count(before + 1)
+        expect(labels.last).to_have_text("failed")
+        expect(page.locator("#send")).to_be_visible()
+    runs = page.locator(".message.user:not(.event)")
+    count = runs.count()
+    first_failed, second_failed = runs.nth(count - 2), runs.nth(count - 1)
+    expect(second_failed.locator(".run-error")).to_contain_text("The second failure")
+    expect(first_failed.locator(".run-error")).to_contain_text("The first failure")
+
+    # Rejected (in another window, say): the diff's run says so at once.
+    diff_id = diff_run.get_attribute("data-diff-id")
+    assert diff_id
+    assert page.evaluate(REVIEW, [diff_id, "Not kind enough"]) == 200
+    expect(diff_run).to_have_text("diff rejected")
+    expect(page.locator("#pending")).to_be_hidden()
+    expect(labels.last).to_have_text("answered")
+
+    page.reload()
+    expect(labels.nth(0)).to_have_text("diff rejected")
+    expect(first_failed.locator(".run-error")).to_contain_text("The first failure")
+    expect(second_failed.locator(".run-error")).to_contain_text("The second failure")
     page.context.close()

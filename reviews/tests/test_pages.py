@@ -2,6 +2,7 @@
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from agents_app.patching import unified_diff
 from projects.models import Project, TestCase
@@ -85,6 +86,9 @@ def test_project_page_tells_the_story_refinements_and_reasoning(browser, user) -
     ConversationMessage.objects.create(
         session=session, role="user", agent="user", content="be kind", run_outcome="diff"
     )
+    diff.created_at = timezone.now()
+    diff.status = Diff.Status.HUMAN_APPROVED
+    diff.save()
     ConversationMessage.objects.create(
         session=session, role="assistant", agent="vibecoder", content="The bot helps.",
         openai_response={"output": [
@@ -103,20 +107,27 @@ def test_project_page_tells_the_story_refinements_and_reasoning(browser, user) -
         session=session, role="user", agent="user", content="wait", run_outcome="cancelled"
     )
     ConversationMessage.objects.create(
+        session=session, role="user", agent="user", content="oops", run_outcome="failed",
+        run_error="The model said no.",
+    )  # fmt: skip
+    ConversationMessage.objects.create(
         session=session, role="assistant", agent="vibecoder", content="Half an ans",
         stopped=True,
     )  # fmt: skip
 
     page = browser.get(f"/projects/{project.id}/").content.decode()
 
-    assert page.count('class="run-head"') == 2  # one per run, none for the action
-    assert ">diff ready for review</span>" in page and ">stopped</span>" in page
+    assert page.count('class="run-head"') == 3  # one per run, none for the action
+    assert ">stopped</span>" in page and ">Failed</span>" in page
     assert '<details class="reasoning"><summary>Reasoning</summary>' in page
     assert "Thinking &lt;b&gt;" in page
     assert "<strong>Commit message refiner</strong>" in page
     assert f'· <a href="/diffs/{diff.id}/">its diff</a>' in page
     assert 'class="message user event"' in page and "<strong>You</strong>" in page
     assert f'<a class="event-link" href="/diffs/{diff.id}/">Open the review</a>' in page
+    # The run's diff was approved since: its separator says so, not "ready for review".
+    assert f'class="run-outcome-label outcome-diff" data-diff-id="{diff.id}">diff approved<' in page
+    assert '<p class="run-error">The model said no.</p>' in page
     # A stopped run's cut answer, kept and marked.
     assert page.count('class="message vibecoder stopped"') == 1
     assert 'class="badge stopped-badge"' in page and "Half an ans</pre>" in page
