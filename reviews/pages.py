@@ -166,7 +166,7 @@ def test_case_views(project: Project) -> tuple[list[TestCase], list[tuple[TestCa
 
 
 # What a run's separator says once its diff was reviewed ("diff ready for review" before).
-DIFF_RUN_LABELS = {
+DIFF_RUN_LABELS: dict[str, str] = {
     Diff.Status.HUMAN_APPROVED: "diff approved",
     Diff.Status.HUMAN_REJECTED: "diff rejected",
     Diff.Status.COMMITTED: "diff committed",
