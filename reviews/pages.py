@@ -32,14 +32,15 @@ from vibegrapher.async_api import api_user
 @require_http_methods(["GET", "POST"])
 def project_list(request: HttpRequest) -> HttpResponse:
     user = api_user(request)
-    code = ""
+    code = name = code_error = ""
     if request.method == "POST":
         name = request.POST.get("name", "").strip()
         try:
             code = _submitted_code(request)
         except InvalidCode as exc:
-            code = request.POST.get("code", "")  # kept in the form, to be fixed
-            messages.error(request, str(exc))
+            # The name and code stay in the form, the error beside the code to fix.
+            code = request.POST.get("code", "")
+            code_error = str(exc)
         else:
             if not name or len(name) > 100:
                 messages.error(request, "A project needs a name of 1 to 100 characters.")
@@ -54,7 +55,12 @@ def project_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "reviews/project_list.html",
-        {"projects": [(p, usage.get(p.id)) for p in projects], "code": code},
+        {
+            "projects": [(p, usage.get(p.id)) for p in projects],
+            "code": code,
+            "name": name,
+            "code_error": code_error,
+        },
     )
 
 
