@@ -319,6 +319,9 @@ def test_checks_box_and_approve_in_one_window_updates_the_other(served: Served) 
     expect(second.locator("#elsewhere")).to_have_text("Approved in another window.")
     expect(second.locator("#approve")).to_be_disabled()
     expect(second.locator("#commit")).to_be_enabled()
+    expect(second.locator("#merge-reason")).to_have_text(
+        "Approved: Commit applies the diff to the project."
+    )
 
     second.fill("#commit-message", "feat: kinder bot, reviewed")
     second.click("#commit")
@@ -326,9 +329,11 @@ def test_checks_box_and_approve_in_one_window_updates_the_other(served: Served) 
     sha = served.api("GET", f"/diffs/{served.diff_id}").json()["committed_sha"]
     expect(first.locator("#elsewhere")).to_have_text("Committed in another window.")
     expect(first.locator("#committed-sha")).to_have_text(sha[:12])
-    expect(first.locator("#commit")).to_be_disabled()
     expect(first.locator("#run-tests")).to_be_disabled()
-    expect(first.locator("#refine")).to_be_disabled()
+    # Read-only: no greyed actions, no empty feedback box.
+    for action in ("#refine", "#approve", "#commit", "#reject", "#feedback", "#hint"):
+        expect(first.locator(action)).to_be_hidden()
+    expect(first.locator("#commit-message")).to_be_visible()
     # The history entry links back to the review.
     entry = second.locator(f"#commit-{sha}")
     expect(entry).to_contain_text("feat: kinder bot, reviewed")
