@@ -175,7 +175,8 @@
   $("refine").addEventListener("click", () => {
     const button = $("refine");
     button.disabled = true;
-    button.textContent = "Evaluator writing…";
+    // As the conversation labels its messages (agents_app.all_agents.REFINER_NAME).
+    button.textContent = "Commit message refiner writing…";
     button.setAttribute("aria-busy", "true");
     api("POST", `${base}/refine-message`, { hint: $("hint").value })
       .then((data) => {

@@ -39,8 +39,9 @@ DEMO_PASSWORD = "demo-password-42"
 def scripted_agents() -> Callable[[RecordedRequest], Step]:
     def answer(request: RecordedRequest) -> Step:
         if "You write commit messages" in request.instructions:
+            # Slow enough for the page to be seen waiting for it.
             return text(json.dumps({"approved": True, "reasoning": "Clearer.",
-                                    "commit_message": REFINED}))  # fmt: skip
+                                    "commit_message": REFINED}), delay=0.5)  # fmt: skip
         if "You are the Evaluator" in request.instructions:
             return text(json.dumps({"approved": True, "reasoning": "Does what was asked.",
                                     "commit_message": "feat: kinder bot"}))  # fmt: skip
@@ -190,7 +191,10 @@ def test_refine_never_overwrites_what_the_person_typed(served: Served) -> None:
     page.goto(f"{served.server.url}/diffs/{served.diff_id}/")
     page.fill("#commit-message", "fix: my own words")
     page.click("#refine")
+    # Named as the conversation names it.
+    expect(page.locator("#refine")).to_have_text("Commit message refiner writing…")
     expect(page.locator("#suggested-message")).to_have_text(REFINED)
+    expect(page.locator("#refine")).to_have_text("Refine message")
     expect(page.locator("#commit-message")).to_have_value("fix: my own words")
     expect(page.locator("#refine")).to_be_enabled()
     page.click("#dismiss-suggestion")
