@@ -185,3 +185,21 @@ def test_review_page_and_other_users(browser, other_user, user) -> None:
     stranger.force_login(other_user)
     assert stranger.get(f"/diffs/{diff.id}/").status_code == 404
     assert stranger.get(f"/projects/{project.id}/").status_code == 404
+
+
+def test_project_page_downloads_its_repository_and_staff_find_the_audit(browser, user) -> None:
+    project = create_project(user, "Bundled", CODE)
+    page = browser.get(f"/projects/{project.id}/").content.decode()
+    link = f'<a id="download-repository" href="/api/projects/{project.id}/export" download>'
+    assert link in page and "Download repository</a>" in page
+    bundle = browser.get(f"/api/projects/{project.id}/export")  # the page's session suffices
+    assert bundle.status_code == 200 and bundle.content.startswith(b"# v2 git bundle")
+    assert 'id="audit-link"' not in page  # not staff: the admin would refuse them
+
+    user.is_staff = user.is_superuser = True
+    user.save()
+    page = browser.get("/").content.decode()
+    assert '<a id="audit-link" class="top-link" href="/admin/">Audit</a>' in page
+    admin = browser.get("/admin/").content.decode()
+    assert "<title>Stored model calls" in admin and "Vibegrapher audit" in admin
+    assert "Django administration" not in admin
