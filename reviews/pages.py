@@ -12,6 +12,7 @@ from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import pluralize
+from django.templatetags.static import static
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -52,11 +53,17 @@ def project_list(request: HttpRequest) -> HttpResponse:
                 return redirect("project-page", project_id=project.id)
     projects = list(user.projects.all())
     usage = costs.totals_by_project([p.id for p in projects])
+    # Each project's newest diff awaiting review, if any (the list marks it).
+    pending: dict[uuid.UUID, uuid.UUID] = {}
+    for project_id, diff_id in Diff.objects.filter(
+        project__in=projects, status__in=services.PENDING
+    ).values_list("project_id", "id"):
+        pending.setdefault(project_id, diff_id)
     return render(
         request,
         "reviews/project_list.html",
         {
-            "projects": [(p, usage.get(p.id)) for p in projects],
+            "projects": [(p, usage.get(p.id), pending.get(p.id)) for p in projects],
             "code": code,
             "name": name,
             "code_error": code_error,
@@ -339,3 +346,10 @@ def diff_layout(request: HttpRequest) -> HttpResponse:
 
 def pygments_css(request: HttpRequest) -> HttpResponse:
     return HttpResponse(highlight.stylesheet(), content_type="text/css")
+
+
+@require_GET
+def favicon(request: HttpRequest) -> HttpResponse:
+    """The site's icon, for pages that name none (the admin's): browsers ask for
+    /favicon.ico, which would otherwise be a 404 on every such page."""
+    return redirect(static("favicon.svg"), permanent=True)

@@ -236,6 +236,7 @@
     function addMessage(m) {
       if (seen.has(m.id)) return;
       seen.add(m.id);
+      $("example-prompts").hidden = true;  // only for an empty conversation
       lastId = m.id;
       const li = messageItem(m);
       if (m.token_usage) {
@@ -544,6 +545,13 @@
     document.addEventListener("keydown", (event) => {
       if (event.key !== "Escape" || $("stop").hidden || $("stop").disabled) return;
       if (window.confirm("Stop the agents' run? What they wrote so far is kept.")) $("stop").click();
+    });
+    // An example prompt fills the prompt box, to edit or send.
+    $("example-prompts").addEventListener("click", (event) => {
+      const example = event.target.closest(".example-prompt");
+      if (!example) return;
+      $("prompt").value = example.textContent;
+      $("prompt").focus();
     });
     setRunning(!$("working").hidden);
     followNewest(list);

@@ -45,7 +45,7 @@ def answers(request: RecordedRequest) -> Step:
         return text("Understood.")
     if "be kind" in asked:
         patch = "Kind\n" + unified_diff(CODE, KIND, "workflow.py")
-        return custom_tool_call("submit_patch", patch, stream_delay_s=0.15)
+        return custom_tool_call("submit_patch", patch, stream_delay_s=0.3)
     return text("The bot helps.")
 
 
@@ -103,6 +103,27 @@ def open_project(chromium: Any, served: AppServer, viewport: dict[str, int]) -> 
     return page
 
 
+def test_an_empty_conversation_offers_example_prompts(served: AppServer, chromium: Any) -> None:
+    from playwright.sync_api import expect
+
+    page = log_in(chromium, served, PHONE)
+    # The list's links are in the site's colour, not the browser's default blue.
+    link = page.locator(".projects a", has_text="Polish")
+    assert link.evaluate("el => getComputedStyle(el).color") not in (
+        "rgb(0, 0, 238)",
+        "rgb(85, 26, 139)",
+    )
+    delete = page.locator(".projects button.danger")
+    expect(delete).to_be_hidden()  # folded under "More"
+    link.click()
+    examples = page.locator("#example-prompts .example-prompt")
+    expect(examples).to_have_count(3)
+    examples.first.click()
+    expect(page.locator("#prompt")).to_have_value("What does this workflow do?")
+    expect(page.locator("#prompt")).to_be_focused()
+    page.context.close()
+
+
 def test_a_pending_review_stays_and_is_named_before_another_run(
     served: AppServer, chromium: Any
 ) -> None:
@@ -150,6 +171,7 @@ def test_a_pending_review_stays_and_is_named_before_another_run(
     # Through the whole run and after it, the review is still one click away.
     expect(pending).to_be_visible()
     expect(page.locator("#pending-link")).to_have_text("Review the diff")
+    expect(page.locator("#example-prompts")).to_be_hidden()
     expect(page.locator("#project-usage-total")).to_have_text(conversation.inner_text())
     page.context.close()
 

@@ -203,3 +203,36 @@ def test_project_page_downloads_its_repository_and_staff_find_the_audit(browser,
     admin = browser.get("/admin/").content.decode()
     assert "<title>Stored model calls" in admin and "Vibegrapher audit" in admin
     assert "Django administration" not in admin
+
+
+def test_project_list_marks_pending_reviews_and_folds_delete(browser, user) -> None:
+    quiet = create_project(user, "Quiet", CODE)
+    waiting = create_project(user, "Waiting", CODE)
+    session = get_or_create_session(waiting, "global")[0]
+    diff = Diff.objects.create(
+        session=session, project=waiting, base_commit=waiting.current_commit,
+        diff_content="", patched_code=CODE, commit_message="feat: x",
+    )  # fmt: skip
+
+    page = browser.get("/").content.decode()
+
+    waiting_item = page.split(">Waiting</a>", 1)[1].split("</li>", 1)[0]
+    quiet_item = page.split(">Quiet</a>", 1)[1].split("</li>", 1)[0]
+    assert f'<a class="badge review-pending" href="/diffs/{diff.id}/">review pending</a>' in (
+        waiting_item
+    )
+    assert "review pending" not in quiet_item
+    # Deleting is folded under "More", outlined, and asks first.
+    assert '<details class="project-more">' in quiet_item
+    assert '<button type="submit" class="danger quiet">Delete project…</button>' in quiet_item
+    assert 'data-confirm="Delete Quiet and its repository?"' in quiet_item
+    assert 'rel="icon" href="/static/favicon.svg"' in page
+    # Pages that name no icon (the admin's) ask for /favicon.ico: no 404.
+    icon = browser.get("/favicon.ico")
+    assert icon.status_code == 301 and icon["Location"] == "/static/favicon.svg"
+    # An empty conversation offers example prompts; one with messages does not.
+    empty = browser.get(f"/projects/{quiet.id}/").content.decode()
+    assert '<div id="example-prompts" class="example-prompts" >' in empty
+    ConversationMessage.objects.create(session=session, role="user", agent="user", content="hi")
+    busy = browser.get(f"/projects/{waiting.id}/").content.decode()
+    assert '<div id="example-prompts" class="example-prompts" hidden>' in busy
