@@ -175,6 +175,18 @@ def test_diff_shows_old_and_new_line_numbers_folds_and_split(served: Served) -> 
     elsewhere = served.page()
     elsewhere.goto(f"{served.server.url}/diffs/{served.diff_id}/")
     expect(elsewhere.locator("table.diff-table.split")).to_be_visible()
+    expect(elsewhere.locator("#split-narrow")).to_be_hidden()
+    # On a 390 px phone two columns would break every identifier: unified, and said so.
+    elsewhere.set_viewport_size({"width": 390, "height": 844})
+    expect(elsewhere.locator("table.diff-table.split")).to_be_hidden()
+    expect(elsewhere.locator("table.diff-table.unified")).to_be_visible()
+    expect(elsewhere.locator("#split-narrow")).to_have_text(
+        "Split needs a wider screen: shown unified."
+    )
+    widths = elsewhere.evaluate(
+        "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+    )
+    assert widths == [390, 390], widths
     elsewhere.context.close()
     with page.expect_response("**/diff-layout"):
         page.click("#layout-unified")
