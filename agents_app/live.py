@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 from django.conf import settings
 
+from agents_app.json_field_stream import JsonStringFieldReader
 from sessions_app.events import MessageDeltaEvent, emit
 
 logger = logging.getLogger(__name__)
@@ -37,6 +38,8 @@ _DELTA_KINDS: dict[str, DeltaKind] = {
     "response.custom_tool_call_input.delta": "patch",
 }
 _ARGUMENTS_DELTA = "response.function_call_arguments.delta"
+# Agents that answer with a JSON verdict: a person reads its `reasoning` as it streams.
+_VERDICT_AGENTS = frozenset({"evaluator", "refiner"})
 
 
 @dataclass
@@ -48,6 +51,8 @@ class LiveMessage:
     iteration: int | None
     # Model requests made for it so far (a cut stream is asked again).
     attempts: int = 0
+    # What browsers were sent of it, by kind: kept if its run ends before it does.
+    shown: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -96,8 +101,13 @@ class LiveStream:
         message.attempts += 1
         # A retry after a cut stream: the browser drops what the cut attempt showed.
         self._restart = message.attempts > 1
+        if self._restart:
+            message.shown = {}
         self._pending: list[tuple[DeltaKind, str]] = []
         self._patch_items: set[str] = set()
+        self._verdict = (
+            JsonStringFieldReader("reasoning") if message.agent in _VERDICT_AGENTS else None
+        )
         self._lock = asyncio.Lock()
         self._stopped = asyncio.Event()
         self._pump = asyncio.create_task(self._flush_periodically())
@@ -115,6 +125,10 @@ class LiveStream:
         delta = getattr(event, "delta", None)
         if delta_kind is None or not isinstance(delta, str) or not delta:
             return
+        if delta_kind == "text" and self._verdict is not None:
+            delta = self._verdict.feed(delta)
+            if not delta:
+                return
         if self._pending and self._pending[-1][0] == delta_kind:
             self._pending[-1] = (delta_kind, self._pending[-1][1] + delta)
         else:
@@ -144,6 +158,7 @@ class LiveStream:
                     # A lone surrogate cannot cross the channel layer.
                     "delta": scrub(delta),
                 }
+                self.message.shown[kind] = self.message.shown.get(kind, "") + event["delta"]
                 if self._restart:
                     event["restart"] = True
                     self._restart = False

@@ -6,6 +6,7 @@ from typing import Literal
 
 from agents import RunResultStreaming, gen_trace_id
 
+from agents_app.live import LiveTarget
 from agents_app.model_guard import ModelCalls
 
 Outcome = Literal[
@@ -42,6 +43,8 @@ class VibecodeRun:
     # Messages of the current round, linked to the diff when it is stored.
     round_message_ids: list[uuid.UUID] = field(default_factory=list)
     stream: RunResultStreaming | None = None
+    # Where its live text goes: the response being written when the run ends is kept.
+    live: LiveTarget | None = None
     # The VibeCoder's model requests: retries of the latest, lone surrogates per call.
     vibecoder_calls: ModelCalls = field(default_factory=ModelCalls)
     # The one `submit_patch` call of the VibeCoder's latest answer that is reviewed.

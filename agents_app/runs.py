@@ -330,6 +330,7 @@ async def _drive(run: VibecodeRun) -> None:
         target = LiveTarget(
             run.project_id, run.session_id, patch_tools=frozenset({all_agents.SUBMIT_PATCH})
         )
+        run.live = target
         with tracked_model_calls(run.vibecoder_calls), live_target(target):
             run.stream = Runner.run_streamed(
                 cached_agent(_build_vibecoder),
@@ -405,10 +406,12 @@ async def _finish(run: VibecodeRun, state: str) -> None:
         logger.info("vibecode run stopped session=%s: %s", run.session_id, TAKEN_OVER)
         return
     interrupted = state == VibecodeSession.RunState.INTERRUPTED
+    if run.outcome in ("cancelled", "error"):
+        await _keep_cut_response(run)
     try:
         await _release(run.session_id, state, run.error)
         await in_thread(story.store_run_outcome)(
-            run.person_message_id, story.run_outcome(run.outcome, interrupted)
+            run.person_message_id, story.run_outcome(run.outcome, interrupted), run.error
         )
     except DatabaseError:
         # The heartbeat stops with the run: the claim goes stale and is taken over.
@@ -448,6 +451,23 @@ async def _finish(run: VibecodeRun, state: str) -> None:
         run.outcome,
         run.iteration,
     )
+
+
+async def _keep_cut_response(run: VibecodeRun) -> None:
+    """Store what the response being written when the run ended had streamed, marked
+    stopped, so a reload still shows it; every open browser gets it as a message."""
+    message = run.live.current if run.live is not None else None
+    if message is None:
+        return
+    try:
+        stored = await in_thread(story.store_stopped_response)(
+            run.session_id, message.message_id, message.agent, message.iteration, message.shown
+        )
+    except DatabaseError:
+        logger.exception("could not keep the cut response of session=%s", run.session_id)
+        return
+    if stored is not None:
+        await emit(run.project_id, story.message_event(stored, run.project_id))
 
 
 class NoRunToCancel(Exception):
@@ -511,7 +531,7 @@ def mark_interrupted_runs() -> int:
             updated_at=now,
         ):
             marked += 1
-            story.mark_last_run_interrupted(session_id)
+            story.mark_last_run_interrupted(session_id, OWNER_SILENT)
             emit_sync(
                 project_id,
                 {

@@ -12,4 +12,5 @@ urlpatterns = [
     path("diffs/<uuid:diff_id>/", pages.diff_page, name="diff-page"),
     path("diff-layout", pages.diff_layout, name="diff-layout"),
     path("pygments.css", pages.pygments_css, name="pygments-css"),
+    path("favicon.ico", pages.favicon, name="favicon"),
 ]

@@ -12,6 +12,7 @@ from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import pluralize
+from django.templatetags.static import static
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -39,14 +40,15 @@ from vibegrapher.lanes import in_lane
 @require_http_methods(["GET", "POST"])
 def project_list(request: HttpRequest) -> HttpResponse:
     user = api_user(request)
-    code = ""
+    code = name = code_error = ""
     if request.method == "POST":
         name = request.POST.get("name", "").strip()
         try:
             code = _submitted_code(request)
         except InvalidCode as exc:
-            code = request.POST.get("code", "")  # kept in the form, to be fixed
-            messages.error(request, str(exc))
+            # The name and code stay in the form, the error beside the code to fix.
+            code = request.POST.get("code", "")
+            code_error = str(exc)
         else:
             try:
                 check_project_name(name)
@@ -58,10 +60,21 @@ def project_list(request: HttpRequest) -> HttpResponse:
                 return redirect("project-page", project_id=project.id)
     projects = list(user.projects.all())
     usage = costs.totals_by_project([p.id for p in projects])
+    # Each project's newest diff awaiting review, if any (the list marks it).
+    pending: dict[uuid.UUID, uuid.UUID] = {}
+    for project_id, diff_id in Diff.objects.filter(
+        project__in=projects, status__in=services.PENDING
+    ).values_list("project_id", "id"):
+        pending.setdefault(project_id, diff_id)
     return render(
         request,
         "reviews/project_list.html",
-        {"projects": [(p, usage.get(p.id)) for p in projects], "code": code},
+        {
+            "projects": [(p, usage.get(p.id), pending.get(p.id)) for p in projects],
+            "code": code,
+            "name": name,
+            "code_error": code_error,
+        },
     )
 
 
@@ -131,6 +144,7 @@ def project_page(request: HttpRequest, project_id: uuid.UUID) -> HttpResponse:
     session_usage = costs.totals((m.token_usage, m.cost_usd, m.agent) for m in history)
     runs = {r.request_message_id: r for r in costs.runs_of(history) if r.request_message_id}
     pending = session.diffs.filter(status__in=services.PENDING).first()
+    run_diffs = diffs_by_run(history, list(session.diffs.all()))
     tests, test_views = test_case_views(project)
     config = {
         "projectId": str(project.id),
@@ -151,6 +165,7 @@ def project_page(request: HttpRequest, project_id: uuid.UUID) -> HttpResponse:
                 ConversationMessage.objects.filter(session__project=project)
             ),
             "runs": runs,
+            "run_diffs": run_diffs,
             "pending": pending,
             "code_html": graph_pages.code_html(project.current_code, graph.focused),
             "graph": graph,
@@ -168,6 +183,34 @@ def test_case_views(project: Project) -> tuple[list[TestCase], list[tuple[TestCa
     (`reviews/_test_cases.html`, on the project and review pages)."""
     tests = list(project.test_cases.order_by("name"))
     return tests, [(test, highlight.python_html(test.test_code)) for test in tests]
+
+
+# What a run's separator says once its diff was reviewed ("diff ready for review" before).
+DIFF_RUN_LABELS: dict[str, str] = {
+    Diff.Status.HUMAN_APPROVED: "diff approved",
+    Diff.Status.HUMAN_REJECTED: "diff rejected",
+    Diff.Status.COMMITTED: "diff committed",
+}
+
+
+@dataclass(frozen=True)
+class RunDiff:
+    """The diff a run produced, and what its separator says of it now ("" while it
+    awaits review: the run's own outcome says so)."""
+
+    id: uuid.UUID
+    label: str
+
+
+def diffs_by_run(history: list[ConversationMessage], diffs: list[Diff]) -> dict[uuid.UUID, RunDiff]:
+    """Each diff by the person's message that started its run (as `requested_by`)."""
+    requests = [m for m in history if m.role == ConversationMessage.Role.USER]
+    by_run: dict[uuid.UUID, RunDiff] = {}
+    for diff in diffs:
+        started = [m for m in requests if m.created_at <= diff.created_at]
+        if started:
+            by_run[started[-1].id] = RunDiff(diff.id, DIFF_RUN_LABELS.get(diff.status, ""))
+    return by_run
 
 
 def requested_by(diff: Diff) -> ConversationMessage | None:
@@ -350,3 +393,10 @@ def diff_layout(request: HttpRequest) -> HttpResponse:
 
 def pygments_css(request: HttpRequest) -> HttpResponse:
     return HttpResponse(highlight.stylesheet(), content_type="text/css")
+
+
+@require_GET
+def favicon(request: HttpRequest) -> HttpResponse:
+    """The site's icon, for pages that name none (the admin's): browsers ask for
+    /favicon.ico, which would otherwise be a 404 on every such page."""
+    return redirect(static("favicon.svg"), permanent=True)

@@ -84,6 +84,8 @@ class ConversationMessageEvent(TypedDict):
     reasoning_summary: NotRequired[str]
     # Role `check` only: why the server refused the round's patch before review.
     refusal: NotRequired[PatchRefusal]
+    # A response cut off by the end of its run: the text streamed of it until then.
+    stopped: NotRequired[bool]
 
 
 class MessageDeltaEvent(TypedDict):

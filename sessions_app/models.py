@@ -116,8 +116,13 @@ class ConversationMessage(models.Model):
     run_outcome = models.CharField(
         max_length=20, choices=RunOutcome.choices, blank=True, default=""
     )
+    # Role USER only: why the run this message started failed or was interrupted.
+    run_error = CleanTextField(blank=True, default="")
     # Role CHECK only: why the patch was refused (`sessions_app.events.PatchRefusal`).
     refusal = CleanJSONField(null=True, blank=True)
+    # A response cut off when its run was stopped, failed or interrupted: what was
+    # streamed of it before then (`agents_app.runs`).
+    stopped = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:

@@ -63,6 +63,11 @@ class MessageSerializer(serializers.ModelSerializer[ConversationMessage]):
     run_outcome = serializers.ChoiceField(
         choices=ConversationMessage.RunOutcome.choices, allow_blank=True, read_only=True
     )
+    run_error = serializers.CharField(
+        read_only=True,
+        help_text="The person's message only: why the run it started failed, or was "
+        "interrupted (blank otherwise).",
+    )
     # Role `check` only: why the server refused the round's patch before review.
     refusal = typed_json(PatchRefusal | None)
 
@@ -82,7 +87,9 @@ class MessageSerializer(serializers.ModelSerializer[ConversationMessage]):
             "diff_id",
             "action",
             "run_outcome",
+            "run_error",
             "refusal",
+            "stopped",
             "reasoning_summary",
             "created_at",
         ]

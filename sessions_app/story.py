@@ -6,7 +6,9 @@ Stored in the conversation itself, so a reload shows them where they happened:
 - a run's outcome is kept on the person's message that started the run
   (`run_outcome`), which is where the page draws the run's separator;
 - a patch the server refused before review (`agents_app.refusals`) is a message with
-  role `check`, in the round it happened, with why in `refusal`.
+  role `check`, in the round it happened, with why in `refusal`;
+- a response cut off by a stopped, failed or interrupted run keeps what was streamed
+  of it, marked `stopped`.
 
 Events are never sent to a model: the agents' memory is the SDK's own session store.
 """
@@ -40,6 +42,8 @@ def message_event(message: ConversationMessage, project_id: uuid.UUID) -> Conver
         event["diff_id"] = str(message.diff_id)
     if message.refusal:
         event["refusal"] = message.refusal
+    if message.stopped:
+        event["stopped"] = True
     return event
 
 
@@ -99,12 +103,50 @@ def store_refusal(
     )
 
 
-def store_run_outcome(person_message_id: uuid.UUID | None, outcome: str) -> None:
+def store_stopped_response(
+    session_id: uuid.UUID,
+    message_id: uuid.UUID,
+    agent: str,
+    iteration: int | None,
+    shown: dict[str, str],
+) -> ConversationMessage | None:
+    """Keep what a response cut off by its run's end had streamed (`shown`, by delta
+    kind), under the id its live text was sent with; None when nothing was streamed or
+    the response was stored whole meanwhile."""
+    if not any(shown.values()):
+        return None
+    reasoning = shown.get("reasoning", "")
+    message, created = ConversationMessage.objects.get_or_create(
+        id=message_id,
+        defaults={
+            "session_id": session_id,
+            "role": ConversationMessage.Role.ASSISTANT,
+            "agent": agent,
+            "iteration": iteration,
+            "content": shown.get("text", ""),
+            "patch_preview": shown.get("patch", ""),
+            # Where `reasoning_summary` reads a stored response's summary.
+            "openai_response": (
+                {"output": [{"type": "reasoning", "summary": [{"text": reasoning}]}]}
+                if reasoning
+                else None
+            ),
+            "stopped": True,
+        },
+    )
+    return message if created else None
+
+
+def store_run_outcome(person_message_id: uuid.UUID | None, outcome: str, error: str = "") -> None:
+    """How the run ended, and why when it failed: kept with the run, so a later run's
+    failure does not hide this one's reason."""
     if person_message_id is not None:
-        ConversationMessage.objects.filter(id=person_message_id).update(run_outcome=outcome)
+        ConversationMessage.objects.filter(id=person_message_id).update(
+            run_outcome=outcome, run_error=error
+        )
 
 
-def mark_last_run_interrupted(session: VibecodeSession | uuid.UUID) -> None:
+def mark_last_run_interrupted(session: VibecodeSession | uuid.UUID, error: str = "") -> None:
     """The session's latest run (its owner died) ended as interrupted, unless it said
     how it ended already."""
     session_id = session.id if isinstance(session, VibecodeSession) else session
@@ -118,7 +160,7 @@ def mark_last_run_interrupted(session: VibecodeSession | uuid.UUID) -> None:
     )
     if last is not None:
         ConversationMessage.objects.filter(id=last, run_outcome="").update(
-            run_outcome=Outcome.INTERRUPTED
+            run_outcome=Outcome.INTERRUPTED, run_error=error
         )
 
 

@@ -67,6 +67,11 @@
   let knownMessage = config.commitMessage;
   let ownAction = null; // the status this window's own click is about to cause
 
+  const MERGE_REASONS = {
+    evaluator_approved: "Commit is enabled once you approve.",
+    human_approved: "Approved: Commit applies the diff to the project.",
+  };
+
   function applyStatus(next) {
     status = next;
     const badge = $("diff-status");
@@ -83,6 +88,9 @@
     });
     if (!closed) setTestsRunning(testsRunning);
     document.body.classList.toggle("review-closed", closed);
+    // A closed review is read-only: its actions go, and a disabled one says why.
+    $("review-actions").hidden = closed;
+    $("merge-reason").textContent = MERGE_REASONS[next] || "";
   }
 
   function applyDiff(diff) {
@@ -167,7 +175,8 @@
   $("refine").addEventListener("click", () => {
     const button = $("refine");
     button.disabled = true;
-    button.textContent = "Evaluator writing…";
+    // As the conversation labels its messages (agents_app.all_agents.REFINER_NAME).
+    button.textContent = "Commit message refiner writing…";
     button.setAttribute("aria-busy", "true");
     api("POST", `${base}/refine-message`, { hint: $("hint").value })
       .then((data) => {

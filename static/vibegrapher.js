@@ -91,11 +91,27 @@
       cancelled: "stopped", failed: "failed", interrupted: "interrupted (server restart)", running: "running",
     };
 
-    function setRunOutcome(li, outcome) {
+    // A run's diff once reviewed (as reviews/pages.py DIFF_RUN_LABELS).
+    const DIFF_LABELS = { human_approved: "diff approved", human_rejected: "diff rejected", committed: "diff committed" };
+
+    function setRunOutcome(li, outcome, diffId) {
       const label = li && li.querySelector(".run-outcome-label");
       if (!label) return;
       label.textContent = OUTCOMES[outcome] || "";
       label.className = `run-outcome-label outcome-${outcome || "none"}`;
+      if (diffId) label.dataset.diffId = diffId;
+    }
+
+    // Why a run failed stays under its own separator, whatever later runs do.
+    function setRunError(li, text) {
+      if (!li || !text) return;
+      let error = li.querySelector(":scope > .run-error");
+      if (!error) {
+        error = document.createElement("p");
+        error.className = "run-error";
+        li.querySelector(".run-head").after(error);
+      }
+      error.textContent = text;
     }
 
     const lastRun = () => [...list.querySelectorAll(":scope > .message.user:not(.event)")].pop();
@@ -123,6 +139,7 @@
         head.append("Run · ", label);
         li.append(head);
         setRunOutcome(li, m.run_outcome);
+        setRunError(li, m.run_error);
       }
       const meta = document.createElement("div");
       meta.className = "meta";
@@ -134,6 +151,10 @@
         meta.append(` · round ${m.iteration}`);
       }
       if (m.role === "check") meta.append(" ", refusedBadge());
+      if (m.stopped) {
+        li.classList.add("stopped");
+        meta.append(" ", stoppedBadge());
+      }
       if (m.agent === "refiner" && m.diff_id) meta.append(" · ", diffLink(m.diff_id, "its diff"));
       li.append(meta);
       return li;
@@ -190,6 +211,14 @@
       badge.textContent = "patch refused";
       return badge;
     }
+    // A response cut off by its run's end: what was written until then (as message.html).
+    function stoppedBadge() {
+      const badge = document.createElement("span");
+      badge.className = "badge stopped-badge";
+      badge.title = "Its run ended while it was being written: this is what was written until then.";
+      badge.textContent = "stopped";
+      return badge;
+    }
     function refusalTests(refusal) {
       if (!refusal.tests || !refusal.tests.length) return [];
       const ul = document.createElement("ul");
@@ -223,6 +252,7 @@
     function addMessage(m) {
       if (seen.has(m.id)) return;
       seen.add(m.id);
+      $("example-prompts").hidden = true;  // only for an empty conversation
       lastId = m.id;
       const li = messageItem(m);
       if (m.token_usage) {
@@ -232,6 +262,8 @@
         badge.textContent = usageText(m.token_usage.total_tokens, cost, 0);
         li.querySelector(".meta").append(" ", badge);
         addUsage($("token-total"), m.token_usage.total_tokens, cost, "");
+        // The project's line counts this conversation too (as after a reload).
+        addUsage($("project-usage-total"), m.token_usage.total_tokens, cost, "");
         const run = lastRequestId && document.getElementById(`run-${lastRequestId}`);
         if (run) addUsage(run, m.token_usage.total_tokens, cost, "this run: ");
       } else if (m.agent === "user" && m.role !== "event") {
@@ -260,7 +292,8 @@
         const summary = document.createElement("summary");
         summary.textContent = "Patch";
         const pre = document.createElement("pre");
-        pre.textContent = m.patch_preview;
+        pre.className = "patch";
+        appendPatchText(pre, m.patch_preview);
         details.append(summary, pre);
         li.append(details);
       }
@@ -284,6 +317,35 @@
       return li;
     }
 
+    // A patch as it is written: one span per line, coloured by its +/- mark like the
+    // review's diff; only the line being written is redrawn as text arrives.
+    function patchLineClass(line) {
+      if (line.startsWith("+++") || line.startsWith("---")) return "patch-line file";
+      if (line.startsWith("@@")) return "patch-line hunk";
+      if (line.startsWith("+")) return "patch-line add";
+      if (line.startsWith("-")) return "patch-line del";
+      return "patch-line";
+    }
+    function appendPatchText(pre, text) {
+      let last = pre.lastElementChild;
+      const pieces = text.split("\n");
+      pieces.forEach((piece, index) => {
+        if (index > 0 || !last) {
+          if (last) last.textContent += "\n";
+          last = document.createElement("span");
+          pre.append(last);
+        }
+        last.textContent += piece;
+        last.className = patchLineClass(last.textContent);
+      });
+    }
+    function colourPatch(pre) {
+      const text = pre.textContent;
+      pre.textContent = "";
+      appendPatchText(pre, text);
+    }
+    list.querySelectorAll("pre.patch").forEach(colourPatch);
+
     const roundOf = (n) => (config.maxRounds ? `, round ${n} of ${config.maxRounds}` : `, round ${n}`);
 
     function addDelta(d) {
@@ -306,7 +368,8 @@
           pre.className = cls;
           li.append(pre);
         }
-        pre.textContent += d.delta;
+        if (d.kind === "patch") appendPatchText(pre, d.delta);
+        else pre.textContent += d.delta;
       }
       const who = d.agent === "vibecoder" ? "VibeCoder" : AGENTS[d.agent] || d.agent;
       // Rounds count patches: a text answer has none.
@@ -361,6 +424,9 @@
       }
     }
 
+    // How many runs ended while this page was open (`run_finished`).
+    let runsFinished = 0;
+
     function showOutcome(text, isError) {
       const outcome = $("run-outcome");
       outcome.hidden = !text;
@@ -372,6 +438,15 @@
     function showPending(diffId) {
       $("pending-link").href = `/diffs/${diffId}/`;
       $("pending").hidden = false;
+    }
+
+    // A diff committed or rejected (here or in another window) no longer awaits review.
+    function diffResolved(diffId, status) {
+      list.querySelectorAll(`.run-outcome-label[data-diff-id="${diffId}"]`).forEach((label) => {
+        if (DIFF_LABELS[status]) label.textContent = DIFF_LABELS[status];
+      });
+      if (status !== "committed" && status !== "human_rejected") return;
+      if ($("pending-link").getAttribute("href") === `/diffs/${diffId}/`) $("pending").hidden = true;
     }
 
     // On every (re)connect: what happened while the socket was closed.
@@ -391,6 +466,7 @@
       if (running && run && !run.querySelector(".run-outcome-label").textContent) setRunOutcome(run, "running");
       const pending = await api("GET", `${session}/diffs/pending`);
       if (pending.results.length) showPending(pending.results[0].id);
+      else $("pending").hidden = true;
     }
 
     connect((event) => {
@@ -412,13 +488,17 @@
           setStatus(`VibeCoder revising${roundOf((event.iteration || 1) + 1)}`);
         }
       } else if (event.type === "run_finished") {
-        // Live text that never became a stored message (a stopped run) stays, marked.
+        // Live text that never became a stored message (a stopped run) stays, marked
+        // (the server stores it too, sent just before as a `stopped` message).
         for (const li of liveItems.values()) {
           li.classList.add("stopped");
           li.removeAttribute("aria-busy");
+          if (!li.querySelector(".stopped-badge")) li.querySelector(".meta").append(" ", stoppedBadge());
         }
         liveItems.clear();
-        setRunOutcome(lastRun(), event.interrupted ? "interrupted" : event.outcome === "error" ? "failed" : event.outcome);
+        setRunOutcome(lastRun(), event.interrupted ? "interrupted" : event.outcome === "error" ? "failed" : event.outcome, event.diff_id);
+        if (event.outcome === "error") setRunError(lastRun(), event.error);
+        runsFinished += 1;
         setRunning(false);
         if (event.outcome === "cancelled") showOutcome("Run stopped. What was written so far is kept.", false);
         else if (event.error) showOutcome(event.final_feedback ? `${event.error}: ${event.final_feedback}` : event.error, true);
@@ -428,19 +508,28 @@
         showQuickTest(event);
       } else if (event.type === "diff_created") {
         showPending(event.diff_id);
+      } else if (event.type === "diff_status") {
+        diffResolved(event.diff_id, event.status);
       } else if (event.type === "code_changed") {
         location.reload();
       }
     }, () => catchUp().catch(() => {}));
 
+    // A diff awaiting review stays reviewable while another run goes: the person is
+    // told first, since the new run starts from the current code, not from that diff.
+    const PENDING_QUESTION = "A diff awaits your review. Start another run anyway? " +
+      "It starts from the current code; the diff stays pending and reviewable.";
+
     async function send() {
       $("prompt-error").textContent = "";
+      if (!$("pending").hidden && !window.confirm(PENDING_QUESTION)) return;
       try {
+        const finishedBefore = runsFinished;
         await api("POST", `/api/sessions/${config.sessionId}/messages`, { prompt: $("prompt").value });
         $("prompt").value = "";
-        setRunning(true);
+        // A run that failed at once may have ended before this answer came.
+        if (runsFinished === finishedBefore) setRunning(true);
         showOutcome("", false);
-        $("pending").hidden = true;
       } catch (error) {
         $("prompt-error").textContent = error.message;
       }
@@ -472,6 +561,13 @@
     document.addEventListener("keydown", (event) => {
       if (event.key !== "Escape" || $("stop").hidden || $("stop").disabled) return;
       if (window.confirm("Stop the agents' run? What they wrote so far is kept.")) $("stop").click();
+    });
+    // An example prompt fills the prompt box, to edit or send.
+    $("example-prompts").addEventListener("click", (event) => {
+      const example = event.target.closest(".example-prompt");
+      if (!example) return;
+      $("prompt").value = example.textContent;
+      $("prompt").focus();
     });
     setRunning(!$("working").hidden);
     followNewest(list);

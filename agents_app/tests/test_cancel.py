@@ -130,3 +130,47 @@ async def test_a_run_of_another_process_is_flagged_and_its_owner_stops_it(
     assert response.status_code == 202
     assert response.json() == {"status": "cancelling"}
     assert (await VibecodeSession.objects.aget(id=vibe.session_id)).run_cancel_requested
+
+
+async def test_stop_keeps_the_answer_written_so_far_marked_stopped(
+    vibe: Vibe, model_server: ModelServer
+) -> None:
+    answer = "The billing agent hands refunds over to the support agent, and then " * 4
+    model_server.script(text(answer, stream_delay_s=0.3), text("Back again."))
+    assert (await vibe.send("Explain the workflow")).status_code == 202
+    delta = await vibe.until("message_delta")
+
+    assert (await cancel(vibe)).status_code == 200
+    finished = await vibe.until("run_finished", wait=2.0)
+
+    assert finished["outcome"] == "cancelled"
+    shown = "".join(
+        e["delta"] for e in vibe.stream if e["type"] == "message_delta" and e["kind"] == "text"
+    )
+    assert shown and answer.startswith(shown) and shown != answer
+    # Every open browser gets it as a stored message of the live text's id, before the end.
+    kept = [e for e in vibe.events if e["type"] == "conversation_message" and e.get("stopped")]
+    assert [(e["message_id"], e["content"]) for e in kept] == [(delta["message_id"], shown)]
+    assert vibe.types().index("conversation_message", 1) < vibe.types().index("run_finished")
+    # After a reload: the person's message, then the partial answer, marked stopped.
+    messages = await vibe.messages()
+    assert [(m["agent"], m["content"], m["stopped"]) for m in messages] == [
+        ("user", "Explain the workflow", False),
+        ("vibecoder", shown, True),
+    ]
+    assert messages[1]["id"] == delta["message_id"]
+
+    again = await vibe.run("Hello?")
+    assert again["outcome"] == "text"
+    assert [m["stopped"] for m in await vibe.messages()] == [False, True, False, False]
+
+
+async def test_a_stop_before_any_text_keeps_no_empty_message(
+    vibe: Vibe, model_server: ModelServer
+) -> None:
+    model_server.script(hang())
+    assert (await vibe.send("Rename the agents")).status_code == 202
+    await requests_reached(model_server, 1)
+    assert (await cancel(vibe)).status_code == 200
+    await vibe.until("run_finished", wait=2.0)
+    assert not await ConversationMessage.objects.filter(stopped=True).aexists()

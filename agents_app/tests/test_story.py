@@ -105,6 +105,23 @@ async def test_each_run_keeps_how_it_ended(vibe: Vibe, model_server: ModelServer
     ]  # fmt: skip
 
 
+async def test_each_failed_run_keeps_its_own_reason(vibe: Vibe, model_server: ModelServer) -> None:
+    model_server.script(error(400, "The first request is wrong"))
+    first = await vibe.run("Fail once")
+    model_server.script(text("Fine now."))
+    assert (await vibe.run("Work"))["outcome"] == "text"
+    model_server.script(error(400, "The second request is wrong"))
+    second = await vibe.run("Fail again")
+
+    assert "The first request is wrong" in first["error"]
+    assert "The second request is wrong" in second["error"]
+    requests = [m for m in await vibe.messages() if m["role"] == "user"]
+    # A later failure does not hide an earlier one's reason; a run that worked has none.
+    assert [(m["run_outcome"], m["run_error"]) for m in requests] == [
+        ("failed", first["error"]), ("text", ""), ("failed", second["error"]),
+    ]  # fmt: skip
+
+
 async def test_a_run_whose_server_died_is_marked_interrupted(vibe: Vibe) -> None:
     await sync_to_async(_dead_run)(vibe.session_id)
     assert await sync_to_async(runs.mark_interrupted_runs)() == 1
@@ -112,6 +129,7 @@ async def test_a_run_whose_server_died_is_marked_interrupted(vibe: Vibe) -> None
     assert (finished["outcome"], finished.get("interrupted")) == ("error", True)
     listed = await vibe.messages()
     assert [m["run_outcome"] for m in listed] == ["interrupted"]
+    assert listed[0]["run_error"] == runs.OWNER_SILENT
 
 
 def _dead_run(session_id: str) -> None:

@@ -53,9 +53,11 @@ async def test_a_patch_streams_as_patch_and_the_evaluator_under_its_own_message(
 ) -> None:
     diff = change('name="Billing"', 'name="Invoices"')
     submitted = patch_input("Rename billing", diff)
+    # Escapes in the JSON verdict (json.dumps writes é as \u00e9) cut across events.
+    reasoning = 'Fine: "Billing" becomes "Invoices" \\ é 𝄞\nas asked.'
     model_server.script(
         custom_tool_call(all_agents.SUBMIT_PATCH, submitted, stream_delay_s=0.005),
-        text(verdict(True, "Fine.", "feat: rename billing"), stream_delay_s=0.005),
+        text(verdict(True, reasoning, "feat: rename billing"), stream_delay_s=0.005),
     )
     finished = await vibe.run("Rename billing")
 
@@ -68,7 +70,9 @@ async def test_a_patch_streams_as_patch_and_the_evaluator_under_its_own_message(
     assert "".join(d["delta"] for d in patch) == submitted
     review = deltas(vibe, evaluator["message_id"])
     assert {(d["kind"], d["agent"], d["iteration"]) for d in review} == {("text", "evaluator", 1)}
-    assert "".join(d["delta"] for d in review) == verdict(True, "Fine.", "feat: rename billing")
+    # The verdict streams as its reasoning only, never as raw JSON.
+    assert "\\u00e9" in verdict(True, reasoning, "feat: rename billing")
+    assert "".join(d["delta"] for d in review) == reasoning
     assert len(deltas(vibe)) == len(patch) + len(review)
 
 

@@ -105,6 +105,7 @@ def test_chat_review_reject_approve_commit(served) -> None:
         page.fill("input[name=password]", "ada-password-77")
         page.click("button[type=submit]")
         # Deleting asks first (a static script, not an inline handler); "no" keeps it.
+        page.click("li:has-text('Browser Bot') .project-more summary")
         page.click("li:has-text('Browser Bot') button.danger")
         expect(page.locator("text=Browser Bot")).to_be_visible()
         assert dialogs == ["Delete Browser Bot and its repository?"]

@@ -108,13 +108,20 @@ def test_create_refuses_code_that_does_not_parse_and_keeps_it(browser) -> None:
     response = browser.post("/", {"name": "Broken", "code": "def (:\n"})
     page = response.content.decode()
     assert response.status_code == 200
-    assert "The pasted code is not valid Python: line 1" in page
-    assert "def (:" in page  # kept in the form to fix
+    # The error beside the code, the name and the code kept in the form to fix.
+    error = page.split('<p id="code-error" class="field-error" role="alert">', 1)[1]
+    assert error.startswith("The pasted code is not valid Python: line 1")
+    assert 'aria-describedby="code-error"' in page
+    assert (
+        'name="name" placeholder="New project name" maxlength="100" required value="Broken"' in page
+    )
+    assert "def (:" in page and '<details id="create-from-code" open>' in page
     assert not Project.objects.filter(name="Broken").exists()
     upload = SimpleUploadedFile("bad.py", b"\xff\xfe", content_type="text/x-python")
-    response = browser.post("/", {"name": "Binary", "file": upload})
-    message = "The file bad.py is not UTF-8 text (byte 0); save it as UTF-8."
-    assert message in response.content.decode()
+    response = browser.post("/", {"name": "Binary <b>", "file": upload})
+    page = response.content.decode()
+    assert 'role="alert">The file bad.py is not UTF-8 text (byte 0); save it as UTF-8.</p>' in page
+    assert 'value="Binary &lt;b&gt;"' in page
 
 
 def test_api_create_answers_the_graph(api) -> None:

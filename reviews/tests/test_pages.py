@@ -2,6 +2,7 @@
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from agents_app.patching import unified_diff
 from projects.models import Project, TestCase
@@ -85,6 +86,9 @@ def test_project_page_tells_the_story_refinements_and_reasoning(browser, user) -
     ConversationMessage.objects.create(
         session=session, role="user", agent="user", content="be kind", run_outcome="diff"
     )
+    diff.created_at = timezone.now()
+    diff.status = Diff.Status.HUMAN_APPROVED
+    diff.save()
     ConversationMessage.objects.create(
         session=session, role="assistant", agent="vibecoder", content="The bot helps.",
         openai_response={"output": [
@@ -102,17 +106,31 @@ def test_project_page_tells_the_story_refinements_and_reasoning(browser, user) -
     ConversationMessage.objects.create(
         session=session, role="user", agent="user", content="wait", run_outcome="cancelled"
     )
+    ConversationMessage.objects.create(
+        session=session, role="user", agent="user", content="oops", run_outcome="failed",
+        run_error="The model said no.",
+    )  # fmt: skip
+    ConversationMessage.objects.create(
+        session=session, role="assistant", agent="vibecoder", content="Half an ans",
+        stopped=True,
+    )  # fmt: skip
 
     page = browser.get(f"/projects/{project.id}/").content.decode()
 
-    assert page.count('class="run-head"') == 2  # one per run, none for the action
-    assert ">diff ready for review</span>" in page and ">stopped</span>" in page
+    assert page.count('class="run-head"') == 3  # one per run, none for the action
+    assert ">stopped</span>" in page and ">Failed</span>" in page
     assert '<details class="reasoning"><summary>Reasoning</summary>' in page
     assert "Thinking &lt;b&gt;" in page
     assert "<strong>Commit message refiner</strong>" in page
     assert f'· <a href="/diffs/{diff.id}/">its diff</a>' in page
     assert 'class="message user event"' in page and "<strong>You</strong>" in page
     assert f'<a class="event-link" href="/diffs/{diff.id}/">Open the review</a>' in page
+    # The run's diff was approved since: its separator says so, not "ready for review".
+    assert f'class="run-outcome-label outcome-diff" data-diff-id="{diff.id}">diff approved<' in page
+    assert '<p class="run-error">The model said no.</p>' in page
+    # A stopped run's cut answer, kept and marked.
+    assert page.count('class="message vibecoder stopped"') == 1
+    assert 'class="badge stopped-badge"' in page and "Half an ans</pre>" in page
 
 
 def test_project_page_shows_a_refused_patch_and_the_tests_that_gate_patches(browser, user) -> None:
@@ -167,3 +185,54 @@ def test_review_page_and_other_users(browser, other_user, user) -> None:
     stranger.force_login(other_user)
     assert stranger.get(f"/diffs/{diff.id}/").status_code == 404
     assert stranger.get(f"/projects/{project.id}/").status_code == 404
+
+
+def test_project_page_downloads_its_repository_and_staff_find_the_audit(browser, user) -> None:
+    project = create_project(user, "Bundled", CODE)
+    page = browser.get(f"/projects/{project.id}/").content.decode()
+    link = f'<a id="download-repository" href="/api/projects/{project.id}/export" download>'
+    assert link in page and "Download repository</a>" in page
+    bundle = browser.get(f"/api/projects/{project.id}/export")  # the page's session suffices
+    assert bundle.status_code == 200 and bundle.content.startswith(b"# v2 git bundle")
+    assert 'id="audit-link"' not in page  # not staff: the admin would refuse them
+
+    user.is_staff = user.is_superuser = True
+    user.save()
+    page = browser.get("/").content.decode()
+    assert '<a id="audit-link" class="top-link" href="/admin/">Audit</a>' in page
+    admin = browser.get("/admin/").content.decode()
+    assert "<title>Stored model calls" in admin and "Vibegrapher audit" in admin
+    assert "Django administration" not in admin
+
+
+def test_project_list_marks_pending_reviews_and_folds_delete(browser, user) -> None:
+    quiet = create_project(user, "Quiet", CODE)
+    waiting = create_project(user, "Waiting", CODE)
+    session = get_or_create_session(waiting, "global")[0]
+    diff = Diff.objects.create(
+        session=session, project=waiting, base_commit=waiting.current_commit,
+        diff_content="", patched_code=CODE, commit_message="feat: x",
+    )  # fmt: skip
+
+    page = browser.get("/").content.decode()
+
+    waiting_item = page.split(">Waiting</a>", 1)[1].split("</li>", 1)[0]
+    quiet_item = page.split(">Quiet</a>", 1)[1].split("</li>", 1)[0]
+    assert f'<a class="badge review-pending" href="/diffs/{diff.id}/">review pending</a>' in (
+        waiting_item
+    )
+    assert "review pending" not in quiet_item
+    # Deleting is folded under "More", outlined, and asks first.
+    assert '<details class="project-more">' in quiet_item
+    assert '<button type="submit" class="danger quiet">Delete project…</button>' in quiet_item
+    assert 'data-confirm="Delete Quiet and its repository?"' in quiet_item
+    assert 'rel="icon" href="/static/favicon.svg"' in page
+    # Pages that name no icon (the admin's) ask for /favicon.ico: no 404.
+    icon = browser.get("/favicon.ico")
+    assert icon.status_code == 301 and icon["Location"] == "/static/favicon.svg"
+    # An empty conversation offers example prompts; one with messages does not.
+    empty = browser.get(f"/projects/{quiet.id}/").content.decode()
+    assert '<div id="example-prompts" class="example-prompts" >' in empty
+    ConversationMessage.objects.create(session=session, role="user", agent="user", content="hi")
+    busy = browser.get(f"/projects/{waiting.id}/").content.decode()
+    assert '<div id="example-prompts" class="example-prompts" hidden>' in busy

@@ -39,8 +39,9 @@ DEMO_PASSWORD = "demo-password-42"
 def scripted_agents() -> Callable[[RecordedRequest], Step]:
     def answer(request: RecordedRequest) -> Step:
         if "You write commit messages" in request.instructions:
+            # Slow enough for the page to be seen waiting for it.
             return text(json.dumps({"approved": True, "reasoning": "Clearer.",
-                                    "commit_message": REFINED}))  # fmt: skip
+                                    "commit_message": REFINED}), delay=0.5)  # fmt: skip
         if "You are the Evaluator" in request.instructions:
             return text(json.dumps({"approved": True, "reasoning": "Does what was asked.",
                                     "commit_message": "feat: kinder bot"}))  # fmt: skip
@@ -174,6 +175,18 @@ def test_diff_shows_old_and_new_line_numbers_folds_and_split(served: Served) -> 
     elsewhere = served.page()
     elsewhere.goto(f"{served.server.url}/diffs/{served.diff_id}/")
     expect(elsewhere.locator("table.diff-table.split")).to_be_visible()
+    expect(elsewhere.locator("#split-narrow")).to_be_hidden()
+    # On a 390 px phone two columns would break every identifier: unified, and said so.
+    elsewhere.set_viewport_size({"width": 390, "height": 844})
+    expect(elsewhere.locator("table.diff-table.split")).to_be_hidden()
+    expect(elsewhere.locator("table.diff-table.unified")).to_be_visible()
+    expect(elsewhere.locator("#split-narrow")).to_have_text(
+        "Split needs a wider screen: shown unified."
+    )
+    widths = elsewhere.evaluate(
+        "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+    )
+    assert widths == [390, 390], widths
     elsewhere.context.close()
     with page.expect_response("**/diff-layout"):
         page.click("#layout-unified")
@@ -190,7 +203,10 @@ def test_refine_never_overwrites_what_the_person_typed(served: Served) -> None:
     page.goto(f"{served.server.url}/diffs/{served.diff_id}/")
     page.fill("#commit-message", "fix: my own words")
     page.click("#refine")
+    # Named as the conversation names it.
+    expect(page.locator("#refine")).to_have_text("Commit message refiner writing…")
     expect(page.locator("#suggested-message")).to_have_text(REFINED)
+    expect(page.locator("#refine")).to_have_text("Refine message")
     expect(page.locator("#commit-message")).to_have_value("fix: my own words")
     expect(page.locator("#refine")).to_be_enabled()
     page.click("#dismiss-suggestion")
@@ -319,6 +335,9 @@ def test_checks_box_and_approve_in_one_window_updates_the_other(served: Served) 
     expect(second.locator("#elsewhere")).to_have_text("Approved in another window.")
     expect(second.locator("#approve")).to_be_disabled()
     expect(second.locator("#commit")).to_be_enabled()
+    expect(second.locator("#merge-reason")).to_have_text(
+        "Approved: Commit applies the diff to the project."
+    )
 
     second.fill("#commit-message", "feat: kinder bot, reviewed")
     second.click("#commit")
@@ -326,9 +345,11 @@ def test_checks_box_and_approve_in_one_window_updates_the_other(served: Served) 
     sha = served.api("GET", f"/diffs/{served.diff_id}").json()["committed_sha"]
     expect(first.locator("#elsewhere")).to_have_text("Committed in another window.")
     expect(first.locator("#committed-sha")).to_have_text(sha[:12])
-    expect(first.locator("#commit")).to_be_disabled()
     expect(first.locator("#run-tests")).to_be_disabled()
-    expect(first.locator("#refine")).to_be_disabled()
+    # Read-only: no greyed actions, no empty feedback box.
+    for action in ("#refine", "#approve", "#commit", "#reject", "#feedback", "#hint"):
+        expect(first.locator(action)).to_be_hidden()
+    expect(first.locator("#commit-message")).to_be_visible()
     # The history entry links back to the review.
     entry = second.locator(f"#commit-{sha}")
     expect(entry).to_contain_text("feat: kinder bot, reviewed")

@@ -90,6 +90,12 @@ def test_review_page_shows_the_persons_request_and_the_committed_sha(user) -> No
     assert '<td class="ln old">10</td><td class="ln new"></td><td class="sign">-</td>' in html
     assert "2.11 s" in html and "No tests" in html
     assert 'id="committed" hidden' in html
+    # Open for review: the actions, a real label for the hint, why Commit waits.
+    assert '<div id="review-actions" >' in html
+    assert '<label for="hint">Hint for the commit message refiner' in html
+    assert (
+        '<span id="merge-reason" class="muted">Commit is enabled once you approve.</span>' in html
+    )
 
     from reviews import services
 
@@ -100,7 +106,12 @@ def test_review_page_shows_the_persons_request_and_the_committed_sha(user) -> No
     assert f"<code>{committed.committed_sha[:12]}</code>" in html
     assert f"#commit-{committed.committed_sha}" in html
     assert "read-only" in html
-    assert '<button type="button" id="refine" class="editable secondary" disabled>' in html
+    # Read-only: Refine, Approve, Commit, Reject and the feedback box are hidden.
+    assert '<div id="review-actions" hidden>' in html
+    actions = html.split('<div id="review-actions" hidden>', 1)[1].split('<p id="review-error"')[0]
+    for control in ('id="refine"', 'id="approve"', 'id="commit"', 'id="reject"', 'id="feedback"'):
+        assert control in actions
+    assert '<span id="merge-reason" class="muted"></span>' in html
     assert 'id="commit-message" class="editable" value="feat: ten" maxlength="500" readonly' in html
     project_html = client.get(f"/projects/{project.id}/").content.decode()
     assert f'<li id="commit-{committed.committed_sha}">' in project_html

@@ -118,8 +118,10 @@ def test_live_text_then_stop(served: AppServer) -> None:
         expect(page.locator("#pending")).to_be_in_viewport()
         expect(page.locator(".message.vibecoder").last.locator(".meta")).to_contain_text("round 1")
 
-        # Stop ends a hanging run within a second, and the page says so.
+        # Stop ends a hanging run within a second, and the page says so. (The diff
+        # above awaits review: the page asks before starting another run.)
         page.fill("#prompt", "stop me")
+        page.once("dialog", lambda dialog: dialog.accept())
         page.click("#send")
         expect(page.locator("#stop")).to_be_visible()
         expect(page.locator("#status-text")).to_have_text("VibeCoder thinking")
@@ -138,7 +140,15 @@ def test_live_text_then_stop(served: AppServer) -> None:
             "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
         )
         assert widths == [390, 390], widths
-        # The status sticks above the prompt the person is typing in.
+        # The status sticks above the prompt the person is typing in. (The diff still
+        # awaits review: sending asks first.)
+        dialogs: list[str] = []
+
+        def accept(dialog: Any) -> None:
+            dialogs.append(dialog.message)
+            dialog.accept()
+
+        page.on("dialog", accept)
         page.fill("#prompt", "stop me, on the phone")
         page.press("#prompt", "Control+Enter")
         page.focus("#prompt")
@@ -148,16 +158,10 @@ def test_live_text_then_stop(served: AppServer) -> None:
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(SCREENSHOTS / "project-phone-running.png"))
         # Escape stops it too, once the person confirms.
-        dialogs: list[str] = []
-
-        def accept(dialog: Any) -> None:
-            dialogs.append(dialog.message)
-            dialog.accept()
-
-        page.on("dialog", accept)
         page.keyboard.press("Escape")
         expect(page.locator("#run-outcome")).to_contain_text("stopped")
-        assert dialogs == ["Stop the agents' run? What they wrote so far is kept."]
+        assert dialogs[1:] == ["Stop the agents' run? What they wrote so far is kept."]
+        assert dialogs[0].startswith("A diff awaits your review.")
         browser.close()
     violations = [line for line in console if "Content Security Policy" in line]
     assert violations == [], violations

@@ -189,10 +189,11 @@ def test_run_outcomes_and_review_actions_survive_a_reload(served: AppServer) -> 
         page.click("#stop")
         expect(page.locator(".message.user .run-outcome-label").last).to_have_text("stopped")
 
+        # Each diff's run says what became of it: rejected, committed.
         expected = [
             "Run · answered",
-            "Run · diff ready for review",
-            "Run · diff ready for review",
+            "Run · diff rejected",
+            "Run · diff committed",
             "Run · stopped",
         ]
         assert run_labels(page) == expected
