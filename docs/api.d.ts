@@ -632,6 +632,7 @@ export interface components {
             diff_id?: string;
             reasoning_summary?: string;
             refusal?: components["schemas"]["PatchRefusal"];
+            stopped?: boolean;
         };
         /**
          * @description A project as the API shows it: where its repository lives on the server
@@ -869,7 +870,10 @@ export interface components {
             readonly diff_id: string | null;
             readonly action: components["schemas"]["ActionEnum"] | components["schemas"]["BlankEnum"];
             readonly run_outcome: components["schemas"]["RunOutcomeEnum"] | components["schemas"]["BlankEnum"];
+            /** @description The person's message only: why the run it started failed, or was interrupted (blank otherwise). */
+            readonly run_error: string;
             readonly refusal: components["schemas"]["PatchRefusal"] | null;
+            readonly stopped: boolean;
             readonly reasoning_summary: string;
             /** Format: date-time */
             readonly created_at: string;
