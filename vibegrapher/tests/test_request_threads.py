@@ -47,13 +47,18 @@ async def _get_with_body(handler: PooledThreadASGIHandler, path: str) -> tuple[i
     return int(start["status"]), body
 
 
+def _request_threads() -> set[threading.Thread]:
+    return {thread for thread in threading.enumerate() if thread.name.startswith("request")}
+
+
 async def test_sequential_requests_reuse_one_thread() -> None:
     handler = PooledThreadASGIHandler()
     assert await _get(handler, "/no-such-page") == 404
-    threads = threading.active_count()
+    # Request threads only: other tests' background threads may start or end meanwhile.
+    before = _request_threads()
     for _ in range(20):
         assert await _get(handler, "/no-such-page") == 404
-    assert threading.active_count() == threads
+    assert _request_threads() - before == set()
     assert handler.executors.idle() == 1
 
 
