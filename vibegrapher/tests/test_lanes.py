@@ -8,13 +8,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from asgiref.testing import ApplicationCommunicator
 from django.http import HttpRequest, HttpResponse
 from django.test import RequestFactory
 from django.urls import path
 
 from vibegrapher.lanes import in_lane, lane_for
 from vibegrapher.request_threads import PooledThreadASGIHandler, _route, _route_cached
+from vibegrapher.tests.asgi_requests import asgi_request
 
 RELEASE = threading.Event()
 NICENESS: dict[str, int] = {}
@@ -49,36 +49,6 @@ def lanes(settings: Any) -> Iterator[None]:
     _route_cached.cache_clear()
 
 
-async def _request(
-    handler: PooledThreadASGIHandler, path: str, method: str = "GET"
-) -> tuple[int, dict[bytes, bytes], bytes]:
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"testserver")],
-        "client": ("127.0.0.1", 1),
-        "server": ("testserver", 80),
-    }
-    communicator = ApplicationCommunicator(handler, scope)
-    await communicator.send_input({"type": "http.request", "body": b""})
-    start = await communicator.receive_output(30)
-    body = b""
-    while True:
-        message = await communicator.receive_output(30)
-        body += message.get("body", b"")
-        if not message.get("more_body"):
-            break
-    await communicator.wait(30)
-    return int(start["status"]), dict(start["headers"]), body
-
-
 async def _until_running(handler: PooledThreadASGIHandler) -> None:
     for _ in range(200):
         if "slow" in NICENESS:
@@ -90,10 +60,10 @@ async def _until_running(handler: PooledThreadASGIHandler) -> None:
 async def test_a_slow_request_holds_no_turn_of_the_fast_lane(lanes: None) -> None:
     NICENESS.clear()
     handler = PooledThreadASGIHandler()
-    slow = asyncio.ensure_future(_request(handler, "/lanes-test/slow"))
+    slow = asyncio.ensure_future(asgi_request(handler, "/lanes-test/slow"))
     await _until_running(handler)
     # One fast turn only, and the slow view is running: the fast one still gets it.
-    status, _, body = await _request(handler, "/lanes-test/fast")
+    status, _, body = await asgi_request(handler, "/lanes-test/fast")
     assert (status, body) == (200, b"fast")
     assert not slow.done()
     RELEASE.set()
@@ -105,11 +75,11 @@ async def test_beyond_the_waiting_limit_a_slow_request_is_answered_503_at_once(
 ) -> None:
     NICENESS.clear()
     handler = PooledThreadASGIHandler()
-    running = asyncio.ensure_future(_request(handler, "/lanes-test/slow"))
+    running = asyncio.ensure_future(asgi_request(handler, "/lanes-test/slow"))
     await _until_running(handler)
-    waiting = asyncio.ensure_future(_request(handler, "/lanes-test/slow"))
+    waiting = asyncio.ensure_future(asgi_request(handler, "/lanes-test/slow"))
     await asyncio.sleep(0.2)
-    status, headers, body = await _request(handler, "/lanes-test/slow")
+    status, headers, body = await asgi_request(handler, "/lanes-test/slow")
     assert status == 503
     assert headers[b"Retry-After"] == b"5"
     assert b"1 requests are waiting already" in body and b"try again in 5 seconds" in body
@@ -124,9 +94,9 @@ async def test_a_slow_request_that_waits_past_the_limit_is_answered_503(
     NICENESS.clear()
     settings.LANE_WAIT_SECONDS = 0.3
     handler = PooledThreadASGIHandler()
-    running = asyncio.ensure_future(_request(handler, "/lanes-test/slow"))
+    running = asyncio.ensure_future(asgi_request(handler, "/lanes-test/slow"))
     await _until_running(handler)
-    status, headers, body = await _request(handler, "/lanes-test/slow")
+    status, headers, body = await asgi_request(handler, "/lanes-test/slow")
     assert status == 503 and b"Retry-After" in headers
     assert b"no turn came within 0.3 seconds" in body
     assert not running.done()
@@ -140,8 +110,8 @@ async def test_a_slow_lane_runs_on_threads_of_its_own_at_a_lower_priority(
     NICENESS.clear()
     RELEASE.set()
     handler = PooledThreadASGIHandler()
-    assert (await _request(handler, "/lanes-test/slow"))[0] == 200
-    assert (await _request(handler, "/lanes-test/fast"))[0] == 200
+    assert (await asgi_request(handler, "/lanes-test/slow"))[0] == 200
+    assert (await asgi_request(handler, "/lanes-test/fast"))[0] == 200
     assert NICENESS["slow"] >= settings.LANE_NICENESS > NICENESS["fast"]
     assert handler.executors.idle() == 1  # the fast lane's thread, not the slow one's
     assert handler.lane_executors["slow"].idle() == 1

@@ -6,12 +6,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from asgiref.testing import ApplicationCommunicator
 from django.core import signals
 from django.http import HttpRequest, StreamingHttpResponse
 from django.urls import path
 
 from vibegrapher.request_threads import PooledThreadASGIHandler
+from vibegrapher.tests.asgi_requests import asgi_request
 
 
 async def _get(handler: PooledThreadASGIHandler, path: str) -> int:
@@ -20,31 +20,8 @@ async def _get(handler: PooledThreadASGIHandler, path: str) -> int:
 
 
 async def _get_with_body(handler: PooledThreadASGIHandler, path: str) -> tuple[int, bytes]:
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"testserver")],
-        "client": ("127.0.0.1", 1),
-        "server": ("testserver", 80),
-    }
-    communicator = ApplicationCommunicator(handler, scope)
-    await communicator.send_input({"type": "http.request", "body": b""})
-    start = await communicator.receive_output(10)
-    body = b""
-    while True:
-        message = await communicator.receive_output(10)
-        body += message.get("body", b"")
-        if not message.get("more_body"):
-            break
-    await communicator.wait(10)
-    return int(start["status"]), body
+    status, _, body = await asgi_request(handler, path, wait=10)
+    return status, body
 
 
 def _request_threads() -> set[threading.Thread]:
