@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from agents_app.patching import unified_diff
-from tests.browser import CHROMIUM, launch_chromium
+from tests.browser import CHROMIUM, chromium_browser
 from tests.model_server import ModelServer, RecordedRequest, Step, custom_tool_call, error, text
 from tests.servers import AppServer, create_user_and_project
 
@@ -77,13 +77,8 @@ def served() -> Iterator[AppServer]:
 
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
-    from playwright.sync_api import expect, sync_playwright
-
-    expect.set_options(timeout=WAIT_MS)
-    with sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
+    with chromium_browser(WAIT_MS) as browser:
         yield browser
-        browser.close()
 
 
 def log_in(chromium: Any, served: AppServer, viewport: dict[str, int]) -> Any:
