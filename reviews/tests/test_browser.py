@@ -156,9 +156,12 @@ def test_chat_review_reject_approve_commit(served) -> None:
         expect(page.locator("#code")).to_contain_text("Help warmly.")
         expect(page.locator("#commits li").first).to_contain_text("feat: warmer bot")
         # The commit's trailers, read back from git, and its links.
+        # The change took two runs (one rejected): the trailers cover both.
         expect(page.locator("#commits li .trailers").first).to_contain_text(
-            "Evaluator approved in round 1 of 3 · gpt-5 (VibeCoder), gpt-5-mini (Evaluator)"
+            "Evaluator approved in round 1 of 3 of run 2 (after 1 rejected diff)"
+            " · gpt-5 (VibeCoder), gpt-5-mini (Evaluator) · tokens: "
         )
+        expect(page.locator("#commits li .trailers").first).to_contain_text(" over 2 runs")
         page.locator("#commits li").first.locator("text=request").click()
         expect(page).to_have_url(re.compile(r"#message-"))
         browser.close()

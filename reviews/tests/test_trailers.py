@@ -86,10 +86,10 @@ def test_history_links_each_commit_to_its_review_and_conversation_turn(user) -> 
     assert f'href="/projects/{project.id}/?focus=agent%3ABot#message-{node_ask.id}">request' in page
     # Each entry says how it was made, from its trailers.
     assert (
-        "Evaluator approved in round 2 of 3 · gpt-5-mini (Evaluator) · 1,100 (cached 0) tokens"
+        "Evaluator approved in round 2 of 3 · gpt-5-mini (Evaluator) · tokens: 1,100 (cached 0)"
         " · $0.0005 · tests: none run"
     ) in page
-    assert "Evaluator approved (round not recorded) · none recorded · 0 (cached 0) tokens" in page
+    assert "Evaluator approved (round not recorded) · none recorded · tokens: 0 (cached 0)" in page
     # The review page says what the change took.
     review = client.get(f"/diffs/{global_diff.id}/").content.decode()
     assert "Approved in round 2 of 3 · gpt-5-mini (Evaluator) · 1,100 tokens · $0.0005" in review
