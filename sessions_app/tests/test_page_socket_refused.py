@@ -44,9 +44,12 @@ def test_a_refused_socket_shows_a_message_and_is_not_retried(served) -> None:
         page.goto(f"{server.url}/projects/{made['project_id']}/")
 
         expect(page.locator("#socket-closed")).to_contain_text("too many connections")
+        # Counted once the refusal is shown: an earlier socket that dropped for another
+        # reason (1006 on a loaded machine) is rightly retried; after a 4429 nothing is.
+        refusals_shown = server.log.read_text().count("sockets open, refused")
         time.sleep(3)  # the script retries other closes after 2 s
         browser.close()
         elsewhere.close()
 
-    refusals = server.log.read_text().count("sockets open, refused")
-    assert refusals == 1
+    assert refusals_shown >= 1
+    assert server.log.read_text().count("sockets open, refused") == refusals_shown
