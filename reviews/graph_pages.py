@@ -1,4 +1,9 @@
-"""The graph panels of the project and review pages (server-rendered SVG, no script needed)."""
+"""The graph panels of the project and review pages (server-rendered SVG, no script needed).
+
+The project page also carries each node's details, rendered hidden beside the graph: its
+node inspector (static/node_inspector.js) shows one when the node is clicked, so looking
+at a node neither reloads the page nor replaces the conversation.
+"""
 
 from dataclasses import dataclass, field
 
@@ -8,7 +13,7 @@ from pygments.formatters import HtmlFormatter
 from pygments.lexers import PythonLexer
 
 from projects import git
-from projects.graph import GraphNode, Unresolved, build_graph
+from projects.graph import GraphEdge, GraphNode, Unresolved, WorkflowGraph, build_graph
 from projects.graph_render import to_mermaid
 from projects.graph_service import project_page_url, project_svg, svg_or_reason
 from projects.models import Project
@@ -23,6 +28,77 @@ class ChangeLine:
     text: str
 
 
+# Instructions longer than this (characters, or lines) are folded in the inspector.
+FOLDED_CHARS = 400
+FOLDED_LINES = 6
+# Outgoing edges by what the inspector calls them; a kind not named here is "other".
+TOOL_EDGES = ("tool", "agent_tool")
+GUARDRAIL_EDGES = ("input_guardrail", "output_guardrail")
+
+
+@dataclass(frozen=True)
+class Neighbour:
+    """A node at the other end of an edge, and how the edge reads ("handoff", "as tool")."""
+
+    id: str
+    label: str
+    kind: str
+    line: int
+    words: str
+
+
+@dataclass
+class NodeDetails:
+    """What the node inspector shows of one node."""
+
+    node: GraphNode
+    entry: bool
+    instructions: str
+    handoffs: list[Neighbour]
+    tools: list[Neighbour]
+    guardrails: list[Neighbour]
+    other_out: list[Neighbour]
+    incoming: list[Neighbour]
+
+    @property
+    def folded(self) -> bool:
+        text = self.instructions
+        return len(text) > FOLDED_CHARS or text.count("\n") >= FOLDED_LINES
+
+
+def node_details(graph: WorkflowGraph) -> list[NodeDetails]:
+    """Every node with its whole instructions and its edges, sorted by what they are."""
+    by_id = {n.id: n for n in graph.nodes}
+
+    def neighbour(edge: GraphEdge, node_id: str) -> Neighbour:
+        other = by_id.get(node_id)
+        words = edge.kind.replace("_", " ") + (f" {edge.label}" if edge.label else "")
+        if other is None:  # an edge always ends at a node today; a bare id if not
+            return Neighbour(node_id, node_id, "", 0, words)
+        return Neighbour(other.id, other.label, other.kind, other.line, words)
+
+    details = []
+    for node in graph.nodes:
+        out = [e for e in graph.edges if e.source == node.id]
+        details.append(
+            NodeDetails(
+                node=node,
+                entry=node.id in graph.entry,
+                instructions=node.full_instructions or node.instructions or "",
+                handoffs=[neighbour(e, e.target) for e in out if e.kind == "handoff"],
+                tools=[neighbour(e, e.target) for e in out if e.kind in TOOL_EDGES],
+                guardrails=[neighbour(e, e.target) for e in out if e.kind in GUARDRAIL_EDGES],
+                other_out=[
+                    neighbour(e, e.target)
+                    for e in out
+                    if e.kind not in ("handoff", *TOOL_EDGES, *GUARDRAIL_EDGES)
+                ],
+                incoming=[neighbour(e, e.source) for e in graph.edges if e.target == node.id],
+            )
+        )
+    return details
+
+
 @dataclass
 class GraphPanel:
     svg: SafeString | None = None
@@ -32,10 +108,12 @@ class GraphPanel:
     focused: GraphNode | None = None
     changes: list[ChangeLine] = field(default_factory=list)
     mermaid: str = ""
+    details: list[NodeDetails] = field(default_factory=list)
 
 
 def project_graph(project: Project, focus: str = "") -> GraphPanel:
-    """The project's graph at HEAD; `focus` is a node id (its lines are highlighted)."""
+    """The project's graph at HEAD, with each node's details for the inspector; `focus`
+    is a node id (its lines are highlighted)."""
     try:
         graph = build_graph(project.current_code)
     except ValueError as exc:
@@ -51,14 +129,21 @@ def project_graph(project: Project, focus: str = "") -> GraphPanel:
         nodes=graph.nodes,
         unresolved=graph.unresolved,
         focused=focused,
+        details=node_details(graph),
     )
 
 
 def code_html(code: str, focused: GraphNode | None) -> SafeString:
-    """The code, highlighted, each line anchored (`#code-line-N`); a node's lines marked."""
+    """The code, highlighted, each line anchored (`#code-line-N`) and in its own span
+    (`#code-span-N`, which the node inspector marks); a node's lines marked."""
     lines = list(range(focused.line, focused.end_line + 1)) if focused else []
     formatter = HtmlFormatter(
-        linenos="table", cssclass="hl", wrapcode=True, hl_lines=lines, lineanchors="code-line"
+        linenos="table",
+        cssclass="hl",
+        wrapcode=True,
+        hl_lines=lines,
+        lineanchors="code-line",
+        linespans="code-span",
     )
     # Pygments escapes the code: the markup is its own.
     return mark_safe(highlight(code, PythonLexer(), formatter))

@@ -129,9 +129,11 @@ def project_delete(request: HttpRequest, project_id: uuid.UUID) -> HttpResponse:
 def project_page(request: HttpRequest, project_id: uuid.UUID) -> HttpResponse:
     project = get_owned_project(api_user(request), project_id)
     # ?focus=<graph node id>: its lines are highlighted; an agent's opens its conversation.
-    graph = graph_pages.project_graph(project, request.GET.get("focus", ""))
+    # ?lines=<graph node id>: its lines only (the node inspector's link, without a script).
+    focus = request.GET.get("focus", "")
+    graph = graph_pages.project_graph(project, focus or request.GET.get("lines", ""))
     session = None
-    if graph.focused is not None and graph.focused.kind == "agent":
+    if focus and graph.focused is not None and graph.focused.kind == "agent":
         try:
             session, _ = get_or_create_session(
                 project, VibecodeSession.SessionType.NODE, graph.focused.label

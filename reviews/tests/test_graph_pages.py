@@ -132,3 +132,57 @@ def test_api_create_answers_the_graph(api) -> None:
         "Mailer",
     ]
     assert body["graph"]["unresolved"] == [{"name": "escalation_agent", "line": 48}]
+
+
+def _details(page: str, node_id: str) -> str:
+    """The node inspector's hidden section of one node."""
+    return page.split(f'class="node-details" data-node-id="{node_id}"', 1)[1].split(
+        "</section>", 1
+    )[0]
+
+
+def test_project_page_carries_each_nodes_details_for_the_inspector(browser, project) -> None:
+    page = browser.get(f"/projects/{project.id}/").content.decode()
+
+    assert 'id="node-inspector" aria-label="Node inspector" hidden>' in page
+    assert page.count('class="node-details" data-node-id=') == 5  # two tools, three agents
+    triage = _details(page, "agent:Triage Agent")
+    assert "hand off to that specialist. Do not answer yourself." in triage  # whole text
+    handoffs = triage.split('class="node-handoffs"', 1)[1].split("</dd>", 1)[0]
+    assert 'data-node-id="agent:Billing Agent">Billing Agent</a>' in handoffs
+    assert 'data-node-id="agent:Technical Support Agent">' in handoffs
+    assert "the SDK's default" in triage  # no model= in the sample
+    assert '<span class="badge">entry</span>' in triage
+    billing = _details(page, "agent:Billing Agent")
+    assert 'data-node-id="tool:lookup_invoice">lookup_invoice</a>' in billing
+    assert "handoff" in billing.split('class="node-incoming"', 1)[1]  # from the Triage Agent
+    assert f'href="/projects/{project.id}/?focus=agent%3ABilling%20Agent">Open its conv' in billing
+    assert f'href="/projects/{project.id}/?lines=agent%3ABilling%20Agent#code-line-20"' in billing
+    assert "lines 20–25" in billing
+    tool = _details(page, "tool:lookup_invoice")
+    assert "Open its conversation" not in tool and "function" in tool
+
+
+def test_inspector_folds_long_instructions_and_lists_guardrails(browser, user) -> None:
+    fixtures = Path(__file__).resolve().parents[2] / "projects/tests/graph_fixtures"
+    code = (fixtures / "input_guardrails.py").read_text()
+    long_text = "\\n".join(f"Rule {i}: be kind." for i in range(10))
+    code = code.replace(
+        '"You are a customer support agent. You help customers with their questions."',
+        f'"You are a customer support agent.\\n{long_text}"',
+    )
+    project = create_project(user, "Guarded", code)
+    page = browser.get(f"/projects/{project.id}/").content.decode()
+
+    agent = _details(page, "agent:Customer support agent")
+    assert "<details><summary>You are a customer support agent.</summary>" in agent
+    assert "Rule 9: be kind." in agent
+    guardrails = agent.split('class="node-guardrails"', 1)[1].split("</dd>", 1)[0]
+    assert ">math_guardrail</a>" in guardrails and "input guardrail" in guardrails
+
+
+def test_lines_marks_a_nodes_lines_and_keeps_the_conversation(browser, project) -> None:
+    response = browser.get(f"/projects/{project.id}/?lines=agent:Billing Agent")
+    assert response.context["session"].session_type == "global"
+    assert response.content.decode().count('<span class="hll">') == 6  # lines 20-25
+    assert 'id="code-span-20"' in response.content.decode()
