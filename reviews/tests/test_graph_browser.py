@@ -1,7 +1,8 @@
 """The workflow graph in a real browser (Playwright driving Debian's Chromium, headless).
 
-The seeded project shows its three agents and two handoffs; clicking an agent opens its
-own conversation and highlights its lines; a review shows an added tool in green, with
+The seeded project shows its three agents and two handoffs; an agent's "Open its
+conversation" (in the node inspector a click opens) opens its own conversation and
+highlights its lines; a review shows an added tool in green, with
 its "+" mark, and follows a commit made elsewhere live.
 """
 
@@ -90,11 +91,16 @@ def test_project_graph_node_conversation_and_review_graph_diff(seeded) -> None:
         expect(drawing.locator("g.edge.handoff")).to_have_count(2)
         expect(drawing.locator("g.edge.tool")).to_have_count(2)
         expect(page.locator("#node-name")).to_have_count(0)
+
+        # A click inspects the node (reviews/tests/test_node_inspector_browser.py); its
+        # "Open its conversation" is what a click did before.
+        agents.filter(has_text="Triage Agent").locator("a").click()
+        expect(page.locator("#node-inspector")).to_be_visible()
         if os.environ.get("VIBEGRAPHER_SCREENSHOTS"):
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(SCREENSHOTS / "graph-project.png"), full_page=True)
-
         agents.filter(has_text="Billing Agent").locator("a").click()
+        page.locator("#node-inspector .node-details:visible .node-conversation").click()
         expect(page.locator("#node-name")).to_have_text("Billing Agent")
         highlighted = page.locator("#code .hll")
         expect(highlighted.first).to_contain_text("billing_agent = Agent(")

@@ -158,7 +158,7 @@ def test_project_page_carries_each_nodes_details_for_the_inspector(browser, proj
     assert "handoff" in billing.split('class="node-incoming"', 1)[1]  # from the Triage Agent
     assert f'href="/projects/{project.id}/?focus=agent%3ABilling%20Agent">Open its conv' in billing
     assert f'href="/projects/{project.id}/?lines=agent%3ABilling%20Agent#code-line-20"' in billing
-    assert "lines 20–25" in billing
+    assert "lines 20\u201325" in billing
     tool = _details(page, "tool:lookup_invoice")
     assert "Open its conversation" not in tool and "function" in tool
 
