@@ -67,6 +67,8 @@ INSTALLED_APPS = [
     "sessions_app",
     "reviews",
     "agents_app",
+    # The pages, last: the top layer, over every app above.
+    "web",
 ]
 
 MIDDLEWARE = [
