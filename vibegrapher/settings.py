@@ -98,7 +98,8 @@ WSGI_APPLICATION = None
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        # The kernel's own (the API docs page); the pages' are in web/templates (APP_DIRS).
+        "DIRS": [BASE_DIR / "vibegrapher" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
