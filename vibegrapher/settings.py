@@ -67,6 +67,8 @@ INSTALLED_APPS = [
     "sessions_app",
     "reviews",
     "agents_app",
+    # The pages, last: the top layer, over every app above.
+    "web",
 ]
 
 MIDDLEWARE = [
@@ -96,7 +98,8 @@ WSGI_APPLICATION = None
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        # The kernel's own (the API docs page); the pages' are in web/templates (APP_DIRS).
+        "DIRS": [BASE_DIR / "vibegrapher" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -362,7 +365,7 @@ MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "media"))).resolv
 # there is deliberately no MEDIA_URL route.
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
-STATICFILES_DIRS = [BASE_DIR / "static"]
+# No STATICFILES_DIRS: each app keeps its files in <app>/static (the pages' in web/).
 # Development only (DEBUG on): where the compressed copies of the static files are kept.
 DEV_STATIC_CACHE_DIR = Path(
     env.str("DEV_STATIC_CACHE_DIR", default=str(BASE_DIR / ".cache" / "dev-static"))

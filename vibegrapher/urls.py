@@ -27,5 +27,5 @@ urlpatterns = [
     # Anything else under /api/ (unknown path, trailing slash, non-UUID id): JSON 404,
     # whatever the characters (`[\s\S]`: newlines too, which `.` and `$` let through).
     re_path(r"^api(?:[/\s](?P<path>[\s\S]*))?\Z", not_found, name="api-not-found"),
-    path("", include("reviews.page_urls")),
+    path("", include("web.urls")),
 ]

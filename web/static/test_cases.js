@@ -1,4 +1,4 @@
-// The project's test cases (templates/reviews/_test_cases.html), on the project page and
+// The project's test cases (web/templates/web/_test_cases.html), on the project page and
 // the review page: add, edit, mark quick, delete, errors beside their fields, and run
 // them on the current code (HEAD). Through /api/projects/{id}/tests and /api/tests/{id}.
 // Plain browser JavaScript, no build step; `config` comes from vibegrapher.js.

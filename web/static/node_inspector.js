@@ -1,7 +1,7 @@
 // The project page's node inspector: clicking a graph node (or Enter on it) shows that
 // node's details beside the graph (below it on a narrow screen) instead of following the
 // node's link, which would reload the page into the node's conversation. The details are
-// server-rendered, hidden, in templates/reviews/_node_inspector.html; this only shows one.
+// server-rendered, hidden, in web/templates/web/_node_inspector.html; this only shows one.
 // Nothing here scrolls the page: the conversation and the prompt stay where they were.
 // Escape or Close hides the inspector and gives focus back to the node.
 // Plain browser JavaScript, no build step.

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from reviews import pages
+from web import pages
 
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),

@@ -91,7 +91,7 @@
       cancelled: "stopped", failed: "failed", interrupted: "interrupted (server restart)", running: "running",
     };
 
-    // A run's diff once reviewed (as reviews/pages.py DIFF_RUN_LABELS).
+    // A run's diff once reviewed (as web/pages.py DIFF_RUN_LABELS).
     const DIFF_LABELS = { human_approved: "diff approved", human_rejected: "diff rejected", committed: "diff committed" };
 
     function setRunOutcome(li, outcome, diffId) {
@@ -163,7 +163,7 @@
     // The person's latest message: the run under way adds up beside it.
     let lastRequestId = [...list.querySelectorAll(".message.user[data-id]")].map((li) => li.dataset.id).pop() || null;
 
-    // "13,627 tokens · $0.0123", as the server writes it (reviews/templatetags).
+    // "13,627 tokens · $0.0123", as the server writes it (web/templatetags).
     function usd(cost) {
       return cost > 0 && cost < 0.0001 ? "<$0.0001" : `$${cost.toFixed(4)}`;
     }
@@ -204,7 +204,7 @@
       return details;
     }
 
-    // A patch refused before review (role "check"): as templates/reviews/_refusal.html.
+    // A patch refused before review (role "check"): as web/templates/web/_refusal.html.
     function refusedBadge() {
       const badge = document.createElement("span");
       badge.className = "badge status-failed";

@@ -27,13 +27,14 @@ from projects.services import (
     delete_project,
     get_owned_project,
 )
-from reviews import checks, diff_view, graph_pages, highlight, provenance, services
+from reviews import checks, provenance, services
 from reviews.models import Diff, ReviewPreference
 from sessions_app import costs
 from sessions_app.models import ConversationMessage, VibecodeSession
 from sessions_app.services import UnknownNode, get_or_create_session
 from vibegrapher.async_api import api_user
 from vibegrapher.lanes import in_lane
+from web import diff_view, graph_pages, highlight
 
 
 @login_required
@@ -68,7 +69,7 @@ def project_list(request: HttpRequest) -> HttpResponse:
         pending.setdefault(project_id, diff_id)
     return render(
         request,
-        "reviews/project_list.html",
+        "web/project_list.html",
         {
             "projects": [(p, usage.get(p.id), pending.get(p.id)) for p in projects],
             "code": code,
@@ -157,7 +158,7 @@ def project_page(request: HttpRequest, project_id: uuid.UUID) -> HttpResponse:
     }
     return render(
         request,
-        "reviews/project.html",
+        "web/project.html",
         {
             "project": project,
             "session": session,
@@ -182,7 +183,7 @@ def project_page(request: HttpRequest, project_id: uuid.UUID) -> HttpResponse:
 
 def test_case_views(project: Project) -> tuple[list[TestCase], list[tuple[TestCase, str]]]:
     """The project's test cases by name, each with its highlighted code
-    (`reviews/_test_cases.html`, on the project and review pages)."""
+    (`web/_test_cases.html`, on the project and review pages)."""
     tests = list(project.test_cases.order_by("name"))
     return tests, [(test, highlight.python_html(test.test_code)) for test in tests]
 
@@ -352,7 +353,7 @@ def diff_page(request: HttpRequest, diff_id: uuid.UUID) -> HttpResponse:
     }
     return render(
         request,
-        "reviews/diff.html",
+        "web/diff.html",
         {
             "diff": diff,
             "project": diff.project,

@@ -8,11 +8,11 @@ from django.test import Client
 from agents_app.patching import unified_diff
 from projects.services import create_project
 from reviews.checks import checks_summary
-from reviews.diff_view import blocks
 from reviews.models import Diff
 from sessions_app.costs import cost_of_usage
 from sessions_app.models import ConversationMessage, VibecodeSession
 from sessions_app.services import get_or_create_session
+from web.diff_view import blocks
 
 CODE = "".join(f"v{n} = {n}\n" for n in range(1, 31))
 
