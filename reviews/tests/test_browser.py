@@ -22,7 +22,7 @@ from tests.servers import AppServer, create_user_and_project
 
 pytestmark = pytest.mark.browser
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "bench" / "screenshots"
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "images"
 CODE = 'from agents import Agent\n\nbot = Agent(name="Bot", instructions="Help.")\n'
 ROUNDS = ["Help kindly.", "Help warmly."]
 AGENT_TEST = (

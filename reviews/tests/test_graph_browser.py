@@ -20,7 +20,7 @@ from tests.servers import AppServer
 
 pytestmark = pytest.mark.browser
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "bench" / "screenshots"
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "images"
 PASSWORD = "demo-graph-pass-41"
 WITH_SEARCH = SAMPLE_CODE.replace(
     "from agents import Agent, Runner, function_tool",

@@ -20,7 +20,7 @@ from tests.servers import AppServer, create_user_and_project
 
 pytestmark = pytest.mark.browser
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "bench" / "screenshots"
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "images"
 CODE = 'from agents import Agent\n\nbot = Agent(name="Bot", instructions="Help.")\n'
 ANSWER = " ".join(f"word{n}" for n in range(60))  # 16 characters per event: ~28 events
 
