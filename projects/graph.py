@@ -5,7 +5,19 @@ Nodes are the file's agents, tools (`@function_tool` functions, hosted tools suc
 resolve (kept with their line, never dropped). Edges say how they meet: an agent hands
 off to another, uses a tool or an agent as a tool (`.as_tool(...)`), is checked by a
 guardrail, is a `.clone(...)` of another; a tool or guardrail that calls `Runner.run`
-on an agent "runs" it. The entry agents are those passed to `Runner.run*` elsewhere.
+on an agent "runs" it.
+
+Code that runs agents one after another (`Runner.run*` in a function, the way Agent
+Builder's export and the SDK's deterministic examples do) is read in statement order:
+an agent run after another gets a "then" edge from it, and one run inside an
+`if`/`elif`/`else`, `match` or `except` branch a "route" edge labelled with the
+condition, from the agent whose result the condition reads (else from the agent run
+before). The entry agents are those run first, with no agent run before them.
+
+Functions defined in the file are tools or guardrails where an agent lists them
+(`InputGuardrail(guardrail_function=check)`, `function_tool(lookup)`), decorated or
+not; an agent built by a factory (`def make_agent(name, ...): return Agent(name=name,
+...)`) is one node per call, named from the call's arguments.
 
 Names are followed through variables (`specialists = [a, b]`, `handoffs=specialists`),
 `handoff(agent, ...)`, `X.handoffs.append(...)`, list concatenation and `*` unpacking,
@@ -25,7 +37,15 @@ from typing import Any, Literal
 
 NodeKind = Literal["agent", "tool", "guardrail", "unresolved"]
 EdgeKind = Literal[
-    "handoff", "tool", "agent_tool", "input_guardrail", "output_guardrail", "clone", "runs"
+    "handoff",
+    "tool",
+    "agent_tool",
+    "input_guardrail",
+    "output_guardrail",
+    "clone",
+    "runs",
+    "then",
+    "route",
 ]
 
 HOSTED_TOOLS = frozenset(
@@ -55,6 +75,18 @@ FIRST_LINE_CHARS = 120
 # A label (an unresolved expression, an output type) shows this many levels of an
 # expression; deeper parts read `...`. Keeps `ast.unparse`, which recurses, shallow.
 SHOWN_LEVELS = 12
+# A route's label: each condition shortened to this, the whole label to ROUTE_LABEL_CHARS.
+CONDITION_CHARS = 40
+ROUTE_LABEL_CHARS = 80
+# Blocks (if, for, try, ...) followed one inside another when reading the order of runs;
+# deeper ones are read as one statement. Real code stays far below; it bounds the stack.
+FLOW_BLOCKS = 20
+# What a function an agent lists becomes, by the list it is in.
+FUNCTION_ROLES: dict[str, NodeKind] = {
+    "tool": "tool",
+    "input_guardrail": "guardrail",
+    "output_guardrail": "guardrail",
+}
 TOO_DEEP_TO_READ = "(this file: nested too deeply to read)"
 READER_FAILED = "(this file: the graph reader failed on it; the server log has why)"
 
@@ -230,16 +262,143 @@ def _deeper_than(expr: ast.AST, levels: int) -> bool:
     return False
 
 
-def _source(expr: ast.expr, limit: int = 80) -> str:
+def _source(expr: ast.AST, limit: int = 80) -> str:
     shown = _shown(expr, SHOWN_LEVELS) if _deeper_than(expr, SHOWN_LEVELS) else expr
     try:
         text = ast.unparse(shown)
     except Exception:  # `...` where unparse wants text (in an f-string), a deep stack
-        text = f"({type(expr).__name__} expression, line {expr.lineno})"
+        text = f"({type(expr).__name__} expression, line {getattr(expr, 'lineno', 0)})"
+    return _shortened(text, limit)
+
+
+def _shortened(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _is_run(node: ast.AST) -> bool:
+    """`Runner.run(...)`, `Runner.run_sync(...)`, `agents.Runner.run_streamed(...)`."""
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in RUNNER_METHODS
+        and _name(node.func.value) == "Runner"
+    )
+
+
+def _position(node: ast.AST) -> tuple[int, int]:
+    return getattr(node, "lineno", 0), getattr(node, "col_offset", 0)
+
+
+# A branch's condition: its test (an `if` or `while`), its `case`, or a word ("else").
+_Condition = ast.expr | ast.match_case | str
+
+
+def _condition_text(condition: _Condition) -> str:
+    if isinstance(condition, str):
+        return condition
+    if isinstance(condition, ast.match_case):
+        text = "case " + _source(condition.pattern, CONDITION_CHARS)
+        if condition.guard is not None:
+            text += " if " + _source(condition.guard, CONDITION_CHARS)
+        return text
+    return "if " + _test_text(condition)
+
+
+_OPERATORS = {
+    ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=",
+    ast.Is: "is", ast.IsNot: "is not", ast.In: "in", ast.NotIn: "not in",
+}  # fmt: skip
+
+
+def _test_text(test: ast.expr) -> str:
+    """A condition, shortened; a comparison loses the start of its left side, not the
+    value it compares with: `…['classification'] == 'billing'`."""
+    text = _source(test, CONDITION_CHARS)
+    if len(text) < CONDITION_CHARS or not (
+        isinstance(test, ast.Compare) and len(test.ops) == 1 and type(test.ops[0]) in _OPERATORS
+    ):
+        return text
+    right = f" {_OPERATORS[type(test.ops[0])]} {_source(test.comparators[0], CONDITION_CHARS // 2)}"
+    left = _source(test.left, 2 * CONDITION_CHARS)
+    room = max(CONDITION_CHARS - len(right), 8)
+    return (left if len(left) <= room else "…" + left[-(room - 1) :]) + right
+
+
+def _route_label(conditions: tuple[_Condition, ...]) -> str:
+    """The conditions on the way to a run, outermost first: `if a; else`."""
+    return _shortened("; ".join(_condition_text(c) for c in conditions), ROUTE_LABEL_CHARS)
+
+
+def _bound_arguments(
+    function: ast.FunctionDef | ast.AsyncFunctionDef, call: ast.Call
+) -> dict[str, ast.expr]:
+    """The expressions a call gives its function's parameters (defaults where it gives
+    none); a parameter filled by `*args` or `**kwargs` is left out."""
+    arguments = function.args
+    positional = [*arguments.posonlyargs, *arguments.args]
+    if positional and positional[0].arg in ("self", "cls") and isinstance(call.func, ast.Attribute):
+        positional = positional[1:]  # `self.make_agent(...)`: `self` is not in the call
+    bound: dict[str, ast.expr] = {}
+    every = [*arguments.posonlyargs, *arguments.args]  # defaults belong to the last ones
+    with_defaults = every[len(every) - len(arguments.defaults) :]
+    for parameter, default in zip(with_defaults, arguments.defaults, strict=True):
+        bound[parameter.arg] = default
+    for parameter, kw_default in zip(arguments.kwonlyargs, arguments.kw_defaults, strict=True):
+        if kw_default is not None:
+            bound[parameter.arg] = kw_default
+    for parameter, value in zip(positional, call.args, strict=False):
+        if isinstance(value, ast.Starred):
+            break
+        bound[parameter.arg] = value
+    by_keyword = {p.arg for p in arguments.args} | {p.arg for p in arguments.kwonlyargs}
+    for keyword in call.keywords:
+        if keyword.arg is not None and keyword.arg in by_keyword:
+            bound[keyword.arg] = keyword.value
+    return bound
+
+
+def _argument(expr: ast.expr | None, bound: dict[str, ast.expr]) -> ast.expr | None:
+    """`expr`, or what the call gave it where it is one of the factory's parameters."""
+    if isinstance(expr, ast.Name) and expr.id in bound:
+        return bound[expr.id]
+    return expr
+
+
+def _factory_text(expr: ast.expr | None, bound: dict[str, ast.expr]) -> str | None:
+    """The text of a string (or an f-string of parameters given strings) in a factory."""
+    expr = _argument(expr, bound)
+    text = _string(expr)
+    if text is not None or not isinstance(expr, ast.JoinedStr):
+        return text
+    parts: list[str] = []
+    for value in expr.values:
+        part = _string(value)
+        if (
+            isinstance(value, ast.FormattedValue)
+            and value.conversion == -1
+            and value.format_spec is None
+            and isinstance(value.value, ast.Name)
+        ):
+            part = _string(bound.get(value.value.id))
+        if part is None:
+            return None
+        parts.append(part)
+    return "".join(parts)
+
+
 _Target = tuple[str, str]  # (node id, label for an agent used as a tool, else "")
+# How the next agent run is reached: (from node id, edge kind, the conditions on the way).
+# No flows: nothing ran before, the next agent run is an entry.
+_Flow = tuple[str, EdgeKind, tuple[_Condition, ...]]
+_Function = ast.FunctionDef | ast.AsyncFunctionDef
+
+
+@dataclass(frozen=True)
+class _Factory:
+    """A function that returns an `Agent(...)` it builds from its parameters."""
+
+    function: _Function
+    agent: ast.Call
 
 
 class _Reader:
@@ -255,6 +414,16 @@ class _Reader:
         self.variable_of: dict[int, str] = {}  # id(value expression) -> the name bound to it
         self.resolving: set[str] = set()  # names being followed: `a = a + [b]` stops
         self.resolved: dict[str, list[_Target]] = {}  # what a variable was found to hold
+        self.module_functions: dict[str, _Function] = {
+            s.name: s for s in tree.body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))
+        }
+        # The list being read (tools, a guardrail list): a function named in it is one.
+        self.role: EdgeKind | None = None
+        self.factories: dict[str, _Factory] = {}
+        # While a factory's agent is read: its parameters, bound to what the call gave.
+        self.bound: dict[str, ast.expr] = {}
+        self.built_by: dict[int, tuple[_Factory, dict[str, ast.expr]]] = {}  # id(call) ->
+        self.entry: list[tuple[tuple[int, int], str]] = []  # (where it runs, node id)
 
     # --- pass 1: what the file defines -------------------------------------------------
     def read(self) -> WorkflowGraph:
@@ -281,8 +450,12 @@ class _Reader:
             (n for n in everything if isinstance(n, ast.Call)),
             key=lambda n: (n.lineno, n.col_offset),
         )
+        self._find_factories(calls)
+        made_by_factories = {id(f.agent) for f, _ in self.built_by.values()}
         for call in calls:
-            if _callee(call) == "Agent":
+            if id(call) in self.built_by:
+                self._define_built_agent(call)
+            elif _callee(call) == "Agent" and id(call) not in made_by_factories:
                 self._define_agent(call)
         # Clones after every agent, so a clone of an agent defined further down resolves.
         for call in calls:
@@ -292,12 +465,20 @@ class _Reader:
         for call in calls:
             node_id = self.call_nodes.get(id(call))
             if node_id is not None and self.nodes[node_id].kind == "agent":
+                agent_call, bound = call, dict[str, ast.expr]()
+                if id(call) in self.built_by:
+                    factory, bound = self.built_by[id(call)]
+                    agent_call = factory.agent
+                self.bound = bound
                 for argument, kind in AGENT_LISTS.items():
-                    value = _keyword(call, argument)
+                    value = _keyword(agent_call, argument)
                     if value is not None:
                         self._connect(node_id, value, kind)
+                self.bound = {}
         self._read_mutations(everything)
-        entry = self._read_runs()
+        self._read_runs()
+        entry = [node_id for _, node_id in sorted(self.entry, key=lambda e: e[0])]
+        entry = [node_id for node_id in dict.fromkeys(entry) if node_id in self.nodes]
         nodes = sorted(self.nodes.values(), key=lambda n: (n.line, n.id))
         edges = list(dict.fromkeys(self.edges))
         unresolved = list(dict.fromkeys(self.unresolved))
@@ -348,6 +529,78 @@ class _Reader:
         self._set_attributes(node, call)
         self.call_nodes[id(call)] = self._add(node).id
 
+    def _find_factories(self, calls: list[ast.Call]) -> None:
+        """Functions returning an `Agent(...)` that reads their parameters, and their calls."""
+        for name, function in self.functions.items():
+            agent = self._returned_agent(function)
+            if agent is None:
+                continue
+            parameters = {a.arg for a in ast.walk(function.args) if isinstance(a, ast.arg)}
+            used = {n.id for n in ast.walk(agent) if isinstance(n, ast.Name)}
+            if parameters & used:
+                self.factories[name] = _Factory(function, agent)
+        if not self.factories:
+            return
+        for call in calls:
+            factory = self.factories.get(_callee(call))
+            if factory is not None and not isinstance(call.func, ast.Subscript):
+                self.built_by[id(call)] = (factory, _bound_arguments(factory.function, call))
+
+    @staticmethod
+    def _returned_agent(function: _Function) -> ast.Call | None:
+        """The `Agent(...)` a function returns: `return Agent(...)`, or `agent = Agent(...)`
+        then `return agent`, in the function's own statements."""
+        assigned: dict[str, ast.Call] = {}
+        for statement in function.body:
+            if (
+                isinstance(statement, ast.Assign)
+                and len(statement.targets) == 1
+                and isinstance(statement.targets[0], ast.Name)
+                and isinstance(statement.value, ast.Call)
+                and _callee(statement.value) == "Agent"
+            ):
+                assigned[statement.targets[0].id] = statement.value
+            elif isinstance(statement, ast.Return) and statement.value is not None:
+                value = statement.value
+                if isinstance(value, ast.Name):
+                    return assigned.get(value.id)
+                if isinstance(value, ast.Call) and _callee(value) == "Agent":
+                    return value
+                return None
+        return None
+
+    def _define_built_agent(self, call: ast.Call) -> None:
+        """The agent a factory's call builds: named from the call, its line the call's."""
+        factory, bound = self.built_by[id(call)]
+        variable = self.variable_of.get(id(call))
+        name = (
+            _factory_text(_keyword(factory.agent, "name", 0), bound)
+            or variable
+            or f"{factory.function.name} (line {call.lineno})"
+        )
+        node = GraphNode(
+            f"agent:{name}", "agent", name, call.lineno, call.end_lineno or call.lineno,
+            variable=variable,
+        )  # fmt: skip
+        self._set_attributes(node, factory.agent, bound)
+        self.call_nodes[id(call)] = self._add(node).id
+
+    def _function_node(self, function: _Function, role: EdgeKind) -> str:
+        """A function of this file that an agent lists as a tool or guardrail."""
+        known = self.function_nodes.get(function.name)
+        if known is not None:
+            return known
+        kind = FUNCTION_ROLES[role]
+        first_line = min([function.lineno] + [d.lineno for d in function.decorator_list])
+        node = GraphNode(
+            f"{kind}:{function.name}", kind, function.name, first_line,
+            function.end_lineno or function.lineno, variable=function.name,
+            tool_type="function" if kind == "tool" else role,
+        )  # fmt: skip
+        node_id = self._add(node).id
+        self.function_nodes[function.name] = node_id
+        return node_id
+
     def _define_clone(self, call: ast.Call) -> None:
         assert isinstance(call.func, ast.Attribute)
         sources = [t for t, _ in self._followed(call.func.value) if self.nodes[t].kind == "agent"]
@@ -374,16 +627,20 @@ class _Reader:
                     if edge.kind == kind or (kind == "tool" and edge.kind == "agent_tool"):
                         self.edges.append(GraphEdge(node_id, edge.target, edge.kind, edge.label))
 
-    def _set_attributes(self, node: GraphNode, call: ast.Call) -> None:
-        model = _keyword(call, "model")
+    def _set_attributes(
+        self, node: GraphNode, call: ast.Call, bound: dict[str, ast.expr] | None = None
+    ) -> None:
+        """From the `Agent(...)` call; in a factory, `bound` holds what its call gave."""
+        bound = bound or {}
+        model = _argument(_keyword(call, "model"), bound)
         if model is not None:
-            node.model = self._constant_text(model)
-        instructions = _keyword(call, "instructions")
+            node.model = _factory_text(model, bound) or self._constant_text(model)
+        instructions = _argument(_keyword(call, "instructions"), bound)
         if instructions is not None:
-            text = self._instructions_text(instructions)
+            text = _factory_text(instructions, bound) or self._instructions_text(instructions)
             node.full_instructions = text
             node.instructions = _first_line(text)
-        output_type = _keyword(call, "output_type")
+        output_type = _argument(_keyword(call, "output_type"), bound)
         if output_type is not None:
             node.output_type = _source(output_type)
 
@@ -425,6 +682,13 @@ class _Reader:
             return self._resolve(expr.left, depth + 1) + self._resolve(expr.right, depth + 1)
         if isinstance(expr, ast.Constant) and expr.value is None:
             return []
+        if isinstance(expr, ast.Name) and expr.id in self.bound:
+            # A factory's parameter: what its call gave, read where the call is.
+            outer, self.bound = self.bound, {}
+            try:
+                return self._resolve(outer[expr.id], depth + 1)
+            finally:
+                self.bound = outer
         if isinstance(expr, ast.Call):
             return self._resolve_call(expr, depth)
         name = (
@@ -438,17 +702,28 @@ class _Reader:
             return self._unresolved(expr)
         if name in self.function_nodes:
             return [(self.function_nodes[name], "")]
+        if (
+            self.role in FUNCTION_ROLES
+            and isinstance(expr, ast.Name)
+            and name in self.module_functions
+        ):
+            assert self.role is not None
+            return [(self._function_node(self.module_functions[name], self.role), "")]
         if name in self.resolved:
             known = [t for t in self.resolved[name] if t[0] in self.nodes]
             return known or self._unresolved(expr)
         found: list[_Target] = []
         if name not in self.resolving:
             self.resolving.add(name)
+            # A variable's values are read where they are (a module's names, not a
+            # factory's parameters), and kept for the next time.
+            outer, self.bound = self.bound, {}
             try:
                 for value in self.bindings.get(name, []):
                     found += self._resolve_quietly(value, depth + 1)
             finally:
                 self.resolving.discard(name)
+                self.bound = outer
             # Once per name, each target once: `x2 = [x1, x1]; x3 = [x2, x2]; ...` stays
             # linear instead of doubling at every step.
             found = list(dict.fromkeys(found))
@@ -484,18 +759,28 @@ class _Reader:
         if callee == "handoff":
             agent = _keyword(call, "agent", 0)
             return self._resolve(agent, depth + 1) if agent is not None else []
+        if callee in ("list", "tuple") and isinstance(call.func, ast.Name) and len(call.args) == 1:
+            return self._resolve(call.args[0], depth + 1)  # `handoffs=list(specialists)`
         if callee == "as_tool" and isinstance(call.func, ast.Attribute):
             label = _string(_keyword(call, "tool_name", 0)) or ""
             return [(t, label) for t, _ in self._resolve(call.func.value, depth + 1)]
         if callee == "function_tool" and call.args:
-            return self._resolve(call.args[0], depth + 1)
+            return self._resolving_as("tool", call.args[0], depth + 1)
         if callee in ("InputGuardrail", "OutputGuardrail"):
             function = _keyword(call, "guardrail_function", 0)
             if function is not None:
-                return self._resolve(function, depth + 1)
+                role: EdgeKind = "input_guardrail" if callee[0] == "I" else "output_guardrail"
+                return self._resolving_as(role, function, depth + 1)
         if callee in HOSTED_TOOLS or callee == "FunctionTool":
             return [(self._tool_call(call, callee), "")]
         return self._unresolved(call)
+
+    def _resolving_as(self, role: EdgeKind | None, expr: ast.expr, depth: int) -> list[_Target]:
+        outer, self.role = self.role, role
+        try:
+            return self._resolve(expr, depth)
+        finally:
+            self.role = outer
 
     def _tool_call(self, call: ast.Call, callee: str) -> str:
         label = callee
@@ -513,7 +798,12 @@ class _Reader:
 
     # --- edges -------------------------------------------------------------------------
     def _connect(self, source: str, value: ast.expr, kind: EdgeKind) -> None:
-        for target, label in self._followed(value):
+        outer, self.role = self.role, kind
+        try:
+            found = self._followed(value)
+        finally:
+            self.role = outer
+        for target, label in found:
             edge_kind = kind
             if kind == "tool" and self.nodes[target].kind == "agent":
                 edge_kind = "agent_tool"
@@ -548,34 +838,274 @@ class _Reader:
                 if self.nodes[source].kind == "agent":
                     self._connect(source, value, kind)
 
-    def _read_runs(self) -> list[str]:
-        """Entry agents; `Runner.run` inside a tool or guardrail is an edge instead.
+    # --- the order agents run in ----------------------------------------------------------
+    def _read_runs(self) -> None:
+        """Entry agents and the "then", "route" and "runs" edges, from each function (and
+        the module, and each class body) that calls `Runner.run*`, read on its own.
 
-        Depth first in source order, with a stack of its own: the tree may be deeper than
+        The scopes are found with a stack of their own: the tree may be deeper than
         Python's recursion limit allows a visitor to go."""
-        entry: list[str] = []
-        stack: list[tuple[ast.AST, str | None]] = [
-            (child, None) for child in reversed(list(ast.iter_child_nodes(self.tree)))
+        scopes: list[tuple[list[ast.stmt], str | None]] = [(self.tree.body, None)]
+        with_runs: set[int] = set()
+        stack: list[tuple[ast.AST, str | None, int]] = [
+            (child, None, 0) for child in ast.iter_child_nodes(self.tree)
         ]
         while stack:
-            node, owner = stack.pop()
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                owner = self.function_nodes.get(node.name, owner)
-            elif (
-                isinstance(node, ast.Call)
-                and isinstance(node.func, ast.Attribute)
-                and node.func.attr in RUNNER_METHODS
-                and _name(node.func.value) == "Runner"
+            node, owner, scope = stack.pop()
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                if not isinstance(node, ast.ClassDef):
+                    # Runs inside a tool or guardrail (and functions nested in it) are its.
+                    owner = self.function_nodes.get(node.name, owner)
+                scope = len(scopes)
+                scopes.append((node.body, owner))
+            elif _is_run(node):
+                with_runs.add(scope)
+            stack.extend((child, owner, scope) for child in ast.iter_child_nodes(node))
+        for index in sorted(with_runs):
+            body, owner = scopes[index]
+            start: list[_Flow] = [] if owner is None else [(owner, "runs", ())]
+            self._flow_block(body, start, {}, 0)
+
+    def _flow_block(
+        self,
+        body: list[ast.stmt],
+        flows: list[_Flow],
+        results: dict[str, list[str]],
+        depth: int,
+    ) -> list[_Flow] | None:
+        """Reads `body`'s runs in order; the flows out of it, or None when every way
+        through it returns or raises. `results`: variable -> the agents whose run it
+        holds (`result = await Runner.run(a, ...)`, `parsed = result.final_output`)."""
+        out: list[_Flow] | None = flows
+        for statement in body:
+            if out is None:
+                break  # after a `return`: never runs
+            out = self._flow_statement(statement, out, results, depth)
+        return out
+
+    def _flow_statement(
+        self,
+        statement: ast.stmt,
+        flows: list[_Flow],
+        results: dict[str, list[str]],
+        depth: int,
+    ) -> list[_Flow] | None:
+        if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            return flows  # a scope of its own
+        compound = (
+            isinstance(
+                statement,
+                (
+                    ast.If,
+                    ast.Match,
+                    ast.For,
+                    ast.AsyncFor,
+                    ast.While,
+                    ast.Try,
+                    ast.With,
+                    ast.AsyncWith,
+                ),
+            )
+            or type(statement).__name__ == "TryStar"
+        )
+        if compound and depth >= FLOW_BLOCKS:
+            return self._flow_runs(statement, flows, results)
+        next_depth = depth + 1
+        if isinstance(statement, ast.If):
+            flows = self._flow_runs(statement.test, flows, results)
+            # `elif`: its own condition, not "else" as well.
+            is_elif = len(statement.orelse) == 1 and isinstance(statement.orelse[0], ast.If)
+            otherwise: _Condition | None = None if is_elif else "else"
+            branches: list[tuple[_Condition | None, list[ast.stmt]]] = [
+                (statement.test, statement.body)
+            ]
+            if statement.orelse:
+                branches.append((otherwise, statement.orelse))
+            return self._branches(
+                flows, branches, statement.test, bool(statement.orelse), results, next_depth
+            )
+        if isinstance(statement, ast.Match):
+            flows = self._flow_runs(statement.subject, flows, results)
+            cases = statement.cases
+            exhaustive = bool(cases) and (
+                isinstance(cases[-1].pattern, ast.MatchAs)
+                and cases[-1].pattern.pattern is None
+                and cases[-1].guard is None
+            )
+            return self._branches(
+                flows,
+                [(case, case.body) for case in cases],
+                statement.subject,
+                exhaustive,
+                results,
+                next_depth,
+            )
+        if isinstance(statement, (ast.For, ast.AsyncFor, ast.While)):
+            head = statement.test if isinstance(statement, ast.While) else statement.iter
+            flows = self._flow_runs(head, flows, results)
+            # Once through the body (or not at all); the way back round is not drawn.
+            looped = self._flow_block(statement.body, flows, results, next_depth)
+            after = _merged([looped, flows])
+            assert after is not None
+            return self._flow_block(statement.orelse, after, results, next_depth)
+        if isinstance(statement, (ast.With, ast.AsyncWith)):
+            for item in statement.items:
+                flows = self._flow_runs(item.context_expr, flows, results)
+            return self._flow_block(statement.body, flows, results, next_depth)
+        if isinstance(statement, ast.Try) or type(statement).__name__ == "TryStar":
+            body: list[ast.stmt] = getattr(statement, "body", [])
+            handlers: list[ast.ExceptHandler] = getattr(statement, "handlers", [])
+            done = self._flow_block(body, flows, results, next_depth)
+            if done is not None:
+                done = self._flow_block(getattr(statement, "orelse", []), done, results, next_depth)
+            ways = [done]
+            for handler in handlers:
+                caught = "except" + (
+                    f" {_source(handler.type, CONDITION_CHARS)}" if handler.type else ""
+                )
+                entered = self._entered(flows, caught, [])
+                ways.append(
+                    self._left(
+                        self._flow_block(handler.body, entered, results, next_depth), entered, flows
+                    )
+                )
+            merged = _merged(ways)
+            final: list[ast.stmt] = getattr(statement, "finalbody", [])
+            if not final:
+                return merged
+            after_final = self._flow_block(
+                final, flows if merged is None else merged, results, next_depth
+            )
+            return None if merged is None else after_final
+        after = self._flow_runs(statement, flows, results)
+        if isinstance(statement, (ast.Return, ast.Raise)):
+            return None
+        return after
+
+    def _branches(
+        self,
+        flows: list[_Flow],
+        branches: list[tuple[_Condition | None, list[ast.stmt]]],
+        read: ast.expr,
+        exhaustive: bool,
+        results: dict[str, list[str]],
+        depth: int,
+    ) -> list[_Flow] | None:
+        """Each branch from `flows` under its condition; the flows out of them all (and
+        past them, when no branch may be taken)."""
+        readers = self._readers(read, results)
+        ways: list[list[_Flow] | None] = []
+        for condition, body in branches:
+            entered = flows if condition is None else self._entered(flows, condition, readers)
+            ways.append(self._left(self._flow_block(body, entered, results, depth), entered, flows))
+        if not exhaustive:
+            ways.append(flows)
+        return _merged(ways)
+
+    @staticmethod
+    def _entered(flows: list[_Flow], condition: _Condition, readers: list[str]) -> list[_Flow]:
+        """The flows into a branch: a route from the agents whose results its condition
+        reads, else from the agents run before. Before any agent ran, an agent run in a
+        branch is still an entry (or run by its tool)."""
+        if readers:
+            return [(reader, "route", (condition,)) for reader in readers]
+        entered: list[_Flow] = []
+        for source, kind, conditions in flows:
+            if kind == "runs":
+                entered.append((source, kind, conditions))
+            elif kind == "route":
+                entered.append((source, kind, (*conditions, condition)))
+            else:
+                entered.append((source, "route", (condition,)))
+        return entered
+
+    @staticmethod
+    def _left(
+        out: list[_Flow] | None, entered: list[_Flow], flows: list[_Flow]
+    ) -> list[_Flow] | None:
+        """The flows out of a branch: where no agent ran on a way through it, the flows
+        from before it (its condition says nothing about what runs after)."""
+        if out is None or entered is flows:
+            return out
+        pending = set(entered) - set(flows)
+        if not any(flow in pending for flow in out):
+            return out
+        return list(dict.fromkeys([f for f in out if f not in pending] + flows))
+
+    def _readers(self, expr: ast.expr, results: dict[str, list[str]]) -> list[str]:
+        """The agents whose results `expr` reads."""
+        if not results:
+            return []
+        found: list[str] = []
+        for node in ast.walk(expr):
+            if isinstance(node, ast.Name) and node.id in results:
+                found += results[node.id]
+        return list(dict.fromkeys(found))
+
+    def _flow_runs(
+        self, node: ast.AST, flows: list[_Flow], results: dict[str, list[str]]
+    ) -> list[_Flow]:
+        """The runs in one statement or expression (side by side: `gather(run(a), run(b))`
+        runs both after what ran before); the flows after it."""
+        calls: list[ast.Call] = []
+        stack: list[ast.AST] = [node]
+        while stack:
+            current = stack.pop()
+            if current is not node and isinstance(
+                current, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
             ):
-                agent = _keyword(node, "starting_agent", 0)
-                if agent is not None:
-                    for target, _ in self._followed(agent):
-                        if owner is None:
-                            entry.append(target)
-                        else:
-                            self.edges.append(GraphEdge(owner, target, "runs"))
-            stack.extend((child, owner) for child in reversed(list(ast.iter_child_nodes(node))))
-        return list(dict.fromkeys(entry))
+                continue
+            if _is_run(current):
+                assert isinstance(current, ast.Call)
+                calls.append(current)
+            stack.extend(ast.iter_child_nodes(current))
+        ran: list[str] = []
+        for call in sorted(calls, key=_position):
+            agent = _keyword(call, "starting_agent", 0)
+            if agent is None:
+                continue
+            for target, _ in self._followed(agent):
+                ran.append(target)
+                if not flows:
+                    self.entry.append((_position(call), target))
+                for source, kind, conditions in flows:
+                    if source != target:
+                        label = _route_label(conditions) if conditions else ""
+                        self.edges.append(GraphEdge(source, target, kind, label))
+        ran = list(dict.fromkeys(ran))
+        names = _assigned_names(node)
+        if names:
+            value = getattr(node, "value", None)  # an assignment's (names were assigned)
+            held = ran or (self._readers(value, results) if value is not None else [])
+            for name in names:
+                if held:
+                    results[name] = held
+                else:
+                    results.pop(name, None)
+        return [(agent, "then", ()) for agent in ran] if ran else flows
+
+
+def _assigned_names(node: ast.AST) -> list[str]:
+    """The plain names a statement assigns (`a = `, `a, b = `, `a: T = `)."""
+    if isinstance(node, ast.Assign):
+        targets = node.targets
+    elif isinstance(node, (ast.AnnAssign, ast.AugAssign)):
+        targets = [node.target]
+    else:
+        return []
+    names: list[str] = []
+    for target in targets:
+        elements = target.elts if isinstance(target, (ast.Tuple, ast.List)) else [target]
+        names += [e.id for e in elements if isinstance(e, ast.Name)]
+    return names
+
+
+def _merged(ways: "list[list[_Flow] | None]") -> list[_Flow] | None:
+    """The flows out of several ways through a block; None when none comes out."""
+    open_ways = [way for way in ways if way is not None]
+    if not open_ways:
+        return None
+    return list(dict.fromkeys(flow for way in open_ways for flow in way))
 
 
 # --- the change between two graphs ---------------------------------------------------

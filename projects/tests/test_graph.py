@@ -312,3 +312,244 @@ def test_a_deep_expression_is_unresolved_with_a_short_label() -> None:
     assert names[0].startswith("lambda: lambda: ") and len(names[0]) <= 60
     assert names[1].startswith("not not ")
     assert graph.entry == [f"unresolved:{names[1]}"]
+
+
+# --- the order agents run in ---------------------------------------------------------------
+def _flow(graph) -> list[str]:
+    return [_edge(e) for e in graph.edges if e.kind in ("then", "route", "runs")]
+
+
+ROUTED = """\
+from agents import Agent, Runner
+triage = Agent(name="Triage", output_type=Category)
+billing = Agent(name="Billing")
+tech = Agent(name="Tech")
+other = Agent(name="Other")
+summary = Agent(name="Summary")
+
+def handle(text):
+    first = Runner.run_sync(triage, text)
+    kind = first.final_output.kind
+    if kind == "billing":
+        answer = Runner.run_sync(billing, text)
+    elif kind in ("bug", "crash"):
+        answer = Runner.run_sync(tech, text)
+    else:
+        answer = Runner.run_sync(other, text)
+    return Runner.run_sync(summary, answer.final_output)
+"""
+
+
+def test_a_branch_on_an_agent_result_is_a_route_from_that_agent() -> None:
+    graph = build_graph(ROUTED)
+    assert _flow(graph) == [
+        "agent:Triage -route[if kind == 'billing']-> agent:Billing",
+        "agent:Triage -route[if kind in ('bug', 'crash')]-> agent:Tech",
+        "agent:Triage -route[else]-> agent:Other",
+        "agent:Billing -then-> agent:Summary",
+        "agent:Tech -then-> agent:Summary",
+        "agent:Other -then-> agent:Summary",
+    ]
+    # Only the agent run first starts the workflow.
+    assert graph.entry == ["agent:Triage"]
+
+
+def test_runs_one_after_another_are_then_edges_and_a_branch_without_a_run_is_not_a_route() -> None:
+    graph = build_graph(
+        "import asyncio\nfrom agents import Agent, Runner\n"
+        "a, b, c, d = (Agent(name=n) for n in 'abcd')\n"
+        "A = Agent(name='A')\nB = Agent(name='B')\nC = Agent(name='C')\nD = Agent(name='D')\n"
+        "async def main(verbose):\n"
+        "    r = await Runner.run(A, 'x')\n"
+        "    if verbose:\n"
+        "        print(r)\n"
+        "    both = await asyncio.gather(Runner.run(B, 'x'), Runner.run(C, 'x'))\n"
+        "    for item in both:\n"
+        "        Runner.run_streamed(D, item)\n"
+    )
+    assert _flow(graph) == [
+        "agent:A -then-> agent:B",
+        "agent:A -then-> agent:C",
+        "agent:B -then-> agent:D",
+        "agent:C -then-> agent:D",
+    ]
+    assert graph.entry == ["agent:A"]
+
+
+def test_a_branch_that_returns_does_not_lead_on_and_nested_conditions_join() -> None:
+    graph = build_graph(
+        "from agents import Agent, Runner\n"
+        "A = Agent(name='A')\nB = Agent(name='B')\nC = Agent(name='C')\n"
+        "async def main(x, y):\n"
+        "    await Runner.run(A, 'x')\n"
+        "    if x:\n"
+        "        if y:\n"
+        "            await Runner.run(B, 'x')\n"
+        "        return\n"
+        "    await Runner.run(C, 'x')\n"
+    )
+    assert _flow(graph) == [
+        "agent:A -route[if x; if y]-> agent:B",
+        "agent:A -then-> agent:C",
+    ]
+
+
+def test_match_cases_and_except_are_routes() -> None:
+    graph = build_graph(
+        "from agents import Agent, Runner\n"
+        "A = Agent(name='A')\nB = Agent(name='B')\nC = Agent(name='C')\nD = Agent(name='D')\n"
+        "async def main():\n"
+        "    picked = await Runner.run(A, 'x')\n"
+        "    match picked.final_output:\n"
+        "        case 'b':\n"
+        "            await Runner.run(B, 'x')\n"
+        "        case _:\n"
+        "            try:\n"
+        "                await Runner.run(C, 'x')\n"
+        "            except TimeoutError:\n"
+        "                await Runner.run(D, 'x')\n"
+    )
+    assert _flow(graph) == [
+        "agent:A -route[case 'b']-> agent:B",
+        "agent:A -route[case _]-> agent:C",
+        "agent:A -route[case _; except TimeoutError]-> agent:D",
+    ]
+    assert graph.entry == ["agent:A"]
+
+
+def test_each_function_is_read_on_its_own_and_runs_in_a_tool_stay_runs() -> None:
+    graph = build_graph(
+        "from agents import Agent, Runner, function_tool\n"
+        "A = Agent(name='A')\nB = Agent(name='B')\nC = Agent(name='C')\n"
+        "@function_tool\nasync def ask(q: str) -> str:\n"
+        "    first = await Runner.run(A, q)\n"
+        "    return (await Runner.run(B, first.final_output)).final_output\n"
+        "def first(q):\n    return Runner.run_sync(C, q)\n"
+        "def second(q):\n    return Runner.run_sync(B, q)\n"
+    )
+    assert _flow(graph) == [
+        "tool:ask -runs-> agent:A",
+        "agent:A -then-> agent:B",
+    ]
+    assert graph.entry == ["agent:C", "agent:B"]
+
+
+def test_long_conditions_keep_what_they_compare_with() -> None:
+    graph = build_graph(
+        "from agents import Agent, Runner\nA = Agent(name='A')\nB = Agent(name='B')\n"
+        "def go():\n"
+        "    a_result = Runner.run_sync(A, 'x')\n"
+        "    parsed = {'output_parsed': a_result.final_output.model_dump()}\n"
+        "    if parsed['output_parsed']['classification_of_the_request'] == 'billing':\n"
+        "        Runner.run_sync(B, 'x')\n"
+    )
+    [route] = [e for e in graph.edges if e.kind == "route"]
+    assert route.source == "agent:A"
+    assert route.label.endswith("_request'] == 'billing'")
+    assert route.label.startswith("if …") and len(route.label) <= 45
+
+
+def test_routes_are_drawn_with_their_conditions() -> None:
+    drawing = drawing_of(build_graph(ROUTED))
+    text = to_mermaid(drawing)
+    _check_mermaid(text)
+    assert "-.->|\"if kind == 'billing'\"|" in text and '-->|"then"|' in text
+    svg = to_svg(drawing)
+    assert 'class="edge route"' in svg and 'class="edge then"' in svg
+    assert "if kind == &#39;billing&#39;" in svg or "if kind == 'billing'" in svg
+
+
+# --- functions of the file as tools and guardrails ---------------------------------------
+def test_functions_of_the_file_are_tools_and_guardrails_decorated_or_not() -> None:
+    graph = build_graph(
+        "from agents import Agent, InputGuardrail, OutputGuardrail, function_tool\n"
+        "from agents import input_guardrail\n"
+        "@input_guardrail\nasync def no_jailbreak(ctx, agent, data): ...\n"
+        "async def no_pii(ctx, agent, data): ...\n"
+        "def polite(ctx, agent, output): ...\n"
+        "def lookup(invoice: str) -> str: ...\n"
+        "def search(query: str) -> str: ...\n"
+        "a = Agent(name='A',\n"
+        "    input_guardrails=[no_jailbreak, InputGuardrail(guardrail_function=no_pii)],\n"
+        "    output_guardrails=[OutputGuardrail(polite)],\n"
+        "    tools=[function_tool(lookup), search])\n"
+        "b = Agent(name='B', input_guardrails=[InputGuardrail(guardrail_function=no_jailbreak)])\n"
+    )
+    assert graph.unresolved == []
+    assert graph.targets("agent:A", "input_guardrail") == [
+        "guardrail:no_jailbreak",
+        "guardrail:no_pii",
+    ]
+    assert graph.targets("agent:A", "output_guardrail") == ["guardrail:polite"]
+    assert graph.targets("agent:A", "tool") == ["tool:lookup", "tool:search"]
+    assert graph.targets("agent:B", "input_guardrail") == ["guardrail:no_jailbreak"]
+    no_pii = graph.node("guardrail:no_pii")
+    assert (no_pii.line, no_pii.tool_type) == (5, "input_guardrail")
+    assert graph.node("guardrail:polite").tool_type == "output_guardrail"
+    assert graph.node("tool:lookup").tool_type == "function"
+
+
+def test_a_function_is_not_taken_for_an_agent_nor_from_inside_another_function() -> None:
+    graph = build_graph(
+        "from agents import Agent\n"
+        "def helper(): ...\n"
+        "def outer():\n    def inner(): ...\n"
+        "a = Agent(name='A', handoffs=[helper], tools=[inner])\n"
+    )
+    assert [(u.name, u.line) for u in graph.unresolved] == [("helper", 5), ("inner", 5)]
+
+
+# --- agents built by a factory ----------------------------------------------------------
+FACTORY = """\
+from agents import Agent, WebSearchTool
+
+def make_agent(name, instructions, model="gpt-5-mini", *, handoffs=()):
+    return Agent(
+        name=name,
+        instructions=instructions,
+        model=model,
+        tools=[WebSearchTool()],
+        handoffs=list(handoffs),
+    )
+
+def specialist(topic: str) -> Agent:
+    agent = Agent(name=f"{topic} specialist", instructions=f"Answer {topic} questions.")
+    return agent
+
+billing = make_agent("Billing", "Handle invoices.\\nBe brief.")
+tech = make_agent(
+    name="Tech",
+    instructions="Fix things.",
+    model="gpt-5",
+)
+legal = specialist("Legal")
+triage = make_agent("Triage", "Route.", handoffs=[billing, tech, legal])
+"""
+
+
+def test_agents_built_by_a_factory_are_named_from_its_calls() -> None:
+    graph = build_graph(FACTORY)
+    agents = {n.id: n for n in graph.agents()}
+    assert list(agents) == [
+        "agent:Billing",
+        "agent:Tech",
+        "agent:Legal specialist",
+        "agent:Triage",
+    ]
+    billing, tech = agents["agent:Billing"], agents["agent:Tech"]
+    assert (billing.line, billing.end_line, billing.variable) == (16, 16, "billing")
+    assert (billing.model, billing.instructions) == ("gpt-5-mini", "Handle invoices.")
+    assert billing.full_instructions == "Handle invoices.\nBe brief."
+    assert (tech.line, tech.end_line, tech.model) == (17, 21, "gpt-5")
+    assert agents["agent:Legal specialist"].instructions == "Answer Legal questions."
+    assert graph.targets("agent:Triage", "handoff") == [
+        "agent:Billing",
+        "agent:Tech",
+        "agent:Legal specialist",
+    ]
+    assert graph.unresolved == []
+
+
+def test_a_factory_never_called_is_still_its_agent() -> None:
+    graph = build_graph("from agents import Agent\ndef make(name):\n    return Agent(name=name)\n")
+    assert [(n.label, n.line) for n in graph.agents()] == [("Agent (line 3)", 3)]
