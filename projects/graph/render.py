@@ -25,7 +25,7 @@ from typing import Literal
 import graphviz  # type: ignore[import-untyped]  # no stubs, no py.typed
 from django.conf import settings
 
-from projects.graph import GraphChange, GraphEdge, GraphNode, WorkflowGraph
+from projects.graph.reader import GraphChange, GraphEdge, GraphNode, WorkflowGraph
 
 Status = Literal["", "added", "removed", "changed"]
 # Text marks first: the drawing must read the same without colour.
