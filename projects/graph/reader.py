@@ -81,6 +81,12 @@ ROUTE_LABEL_CHARS = 80
 # Blocks (if, for, try, ...) followed one inside another when reading the order of runs;
 # deeper ones are read as one statement. Real code stays far below; it bounds the stack.
 FLOW_BLOCKS = 20
+# Bounds on what a file written to branch everywhere costs (thousands of `if`s, each
+# running one of hundreds of agents): the ways carried from one run to the next (beyond,
+# the most recent are kept), and the "then" and "route" edges a file gets (beyond, runs
+# are still read for the entry agents, without edges).
+MAX_FLOWS = 32
+MAX_FLOW_EDGES = 5_000
 # What a function an agent lists becomes, by the list it is in.
 FUNCTION_ROLES: dict[str, NodeKind] = {
     "tool": "tool",
@@ -424,6 +430,8 @@ class _Reader:
         self.bound: dict[str, ast.expr] = {}
         self.built_by: dict[int, tuple[_Factory, dict[str, ast.expr]]] = {}  # id(call) ->
         self.entry: list[tuple[tuple[int, int], str]] = []  # (where it runs, node id)
+        self.flow_edges = 0
+        self.labels: dict[tuple[_Condition, ...], str] = {}  # each label unparsed once
 
     # --- pass 1: what the file defines -------------------------------------------------
     def read(self) -> WorkflowGraph:
@@ -912,18 +920,21 @@ class _Reader:
             return self._flow_runs(statement, flows, results)
         next_depth = depth + 1
         if isinstance(statement, ast.If):
-            flows = self._flow_runs(statement.test, flows, results)
-            # `elif`: its own condition, not "else" as well.
-            is_elif = len(statement.orelse) == 1 and isinstance(statement.orelse[0], ast.If)
-            otherwise: _Condition | None = None if is_elif else "else"
-            branches: list[tuple[_Condition | None, list[ast.stmt]]] = [
-                (statement.test, statement.body)
-            ]
-            if statement.orelse:
-                branches.append((otherwise, statement.orelse))
-            return self._branches(
-                flows, branches, statement.test, bool(statement.orelse), results, next_depth
-            )
+            # An `elif` chain is one set of branches, read in a loop: a chain of any length
+            # keeps its conditions, and the stack does not grow with it.
+            branches: list[tuple[_Condition, list[ast.stmt], list[str]]] = []
+            chain: ast.If | None = statement
+            orelse: list[ast.stmt] = []
+            while chain is not None:
+                flows = self._flow_runs(chain.test, flows, results)
+                branches.append((chain.test, chain.body, self._readers(chain.test, results)))
+                orelse = chain.orelse
+                is_elif = len(orelse) == 1 and isinstance(orelse[0], ast.If)
+                chain = orelse[0] if is_elif and isinstance(orelse[0], ast.If) else None
+            if orelse:
+                readers = [r for _, _, rs in branches for r in rs]
+                branches.append(("else", orelse, list(dict.fromkeys(readers))))
+            return self._branches(flows, branches, bool(orelse), results, next_depth)
         if isinstance(statement, ast.Match):
             flows = self._flow_runs(statement.subject, flows, results)
             cases = statement.cases
@@ -932,10 +943,10 @@ class _Reader:
                 and cases[-1].pattern.pattern is None
                 and cases[-1].guard is None
             )
+            readers = self._readers(statement.subject, results)
             return self._branches(
                 flows,
-                [(case, case.body) for case in cases],
-                statement.subject,
+                [(case, case.body, readers) for case in cases],
                 exhaustive,
                 results,
                 next_depth,
@@ -985,18 +996,17 @@ class _Reader:
     def _branches(
         self,
         flows: list[_Flow],
-        branches: list[tuple[_Condition | None, list[ast.stmt]]],
-        read: ast.expr,
+        branches: list[tuple[_Condition, list[ast.stmt], list[str]]],
         exhaustive: bool,
         results: dict[str, list[str]],
         depth: int,
     ) -> list[_Flow] | None:
-        """Each branch from `flows` under its condition; the flows out of them all (and
-        past them, when no branch may be taken)."""
-        readers = self._readers(read, results)
+        """Each branch from `flows` under its condition (routed from the agents whose
+        results it reads); the flows out of them all (and past them, when no branch may
+        be taken)."""
         ways: list[list[_Flow] | None] = []
-        for condition, body in branches:
-            entered = flows if condition is None else self._entered(flows, condition, readers)
+        for condition, body, readers in branches:
+            entered = self._entered(flows, condition, readers)
             ways.append(self._left(self._flow_block(body, entered, results, depth), entered, flows))
         if not exhaustive:
             ways.append(flows)
@@ -1069,9 +1079,14 @@ class _Reader:
                 if not flows:
                     self.entry.append((_position(call), target))
                 for source, kind, conditions in flows:
-                    if source != target:
-                        label = _route_label(conditions) if conditions else ""
-                        self.edges.append(GraphEdge(source, target, kind, label))
+                    if source == target or self.flow_edges >= MAX_FLOW_EDGES:
+                        continue
+                    self.flow_edges += 1
+                    label = ""
+                    if conditions:
+                        label = self.labels.get(conditions) or _route_label(conditions)
+                        self.labels[conditions] = label
+                    self.edges.append(GraphEdge(source, target, kind, label))
         ran = list(dict.fromkeys(ran))
         names = _assigned_names(node)
         if names:
@@ -1105,7 +1120,7 @@ def _merged(ways: "list[list[_Flow] | None]") -> list[_Flow] | None:
     open_ways = [way for way in ways if way is not None]
     if not open_ways:
         return None
-    return list(dict.fromkeys(flow for way in open_ways for flow in way))
+    return list(dict.fromkeys(flow for way in open_ways for flow in way))[:MAX_FLOWS]
 
 
 # --- the change between two graphs ---------------------------------------------------

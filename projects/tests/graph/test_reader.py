@@ -1,11 +1,12 @@
 """The workflow graph read from code: fixtures in the styles people write, and diffs."""
 
 import json
+import time
 from pathlib import Path
 
 import pytest
 
-from projects.graph.reader import build_graph, diff_graphs
+from projects.graph.reader import MAX_FLOW_EDGES, build_graph, diff_graphs
 from projects.sample_workflow import SAMPLE_CODE, STARTER_CODE
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -378,6 +379,34 @@ def test_long_conditions_keep_what_they_compare_with() -> None:
     assert route.source == "agent:A"
     assert route.label.endswith("_request'] == 'billing'")
     assert route.label.startswith("if …") and len(route.label) <= 45
+
+
+def test_a_long_elif_chain_keeps_every_condition() -> None:
+    lines = ["from agents import Agent, Runner"]
+    lines += [f"a{i} = Agent(name='A{i}')" for i in range(40)]
+    lines += ["def go():", "    r = Runner.run_sync(a0, 'x')", "    if r == 1:", "        pass"]
+    for i in range(1, 40):
+        lines += [f"    elif r == {i}:", f"        Runner.run_sync(a{i}, 'x')"]
+    graph = build_graph("\n".join(lines) + "\n")
+    routes = [_edge(e) for e in graph.edges if e.kind == "route"]
+    assert len(routes) == 39
+    assert routes[-1] == "agent:A0 -route[if r == 39]-> agent:A39"
+    assert graph.entry == ["agent:A0"]
+
+
+def test_a_file_branching_everywhere_is_read_quickly_with_bounded_edges() -> None:
+    # Thousands of `if`s each running one of hundreds of agents: every earlier agent may
+    # lead to each run, hundreds of thousands of edges unbounded.
+    lines = ["from agents import Agent, Runner"]
+    lines += [f"a{i} = Agent(name='A{i}')" for i in range(200)]
+    lines += ["def go(c):"]
+    for j in range(3000):
+        lines += [f"    if c == {j}:", f"        Runner.run_sync(a{j % 200}, 'x')"]
+    started = time.monotonic()
+    graph = build_graph("\n".join(lines) + "\n")
+    assert time.monotonic() - started < 5
+    assert len(graph.edges) == MAX_FLOW_EDGES
+    assert len(graph.agents()) == 200
 
 
 # --- functions of the file as tools and guardrails ---------------------------------------
