@@ -115,7 +115,7 @@ ERROR_SCHEMAS: dict[str, Any] = {
 
 def postprocess(result: dict[str, Any], generator: Any, **kwargs: Any) -> dict[str, Any]:
     """Add the shared error schemas and the WebSocket events to the document."""
-    from projects.graph_schema import graph_components
+    from projects.graph.schema import graph_components
     from sessions_app.event_schema import add_events
 
     schemas = result.setdefault("components", {}).setdefault("schemas", {})

@@ -13,9 +13,9 @@ from pygments.formatters import HtmlFormatter
 from pygments.lexers import PythonLexer
 
 from projects import git
-from projects.graph import GraphEdge, GraphNode, Unresolved, WorkflowGraph, build_graph
-from projects.graph_render import to_mermaid
-from projects.graph_service import project_page_url, project_svg, svg_or_reason
+from projects.graph.reader import GraphEdge, GraphNode, Unresolved, WorkflowGraph, build_graph
+from projects.graph.render import to_mermaid
+from projects.graph.service import project_page_url, project_svg, svg_or_reason
 from projects.models import Project
 from reviews.graph_views import diff_graph_of
 from reviews.models import Diff

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from projects import git, trailers
 from projects.code import InvalidCode, python_text, read_python_file, validate_code
-from projects.graph import build_graph
+from projects.graph.reader import build_graph
 from projects.models import Project, TestCase
 from projects.services import (
     InvalidName,

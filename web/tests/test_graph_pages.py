@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 
 EXPORT = (
     Path(__file__).resolve().parents[2]
-    / "projects/tests/graph_fixtures/agent_builder_mcp_approval.py"
+    / "projects/tests/graph/fixtures/agent_builder_mcp_approval.py"
 ).read_text()
 
 

@@ -1,4 +1,4 @@
-"""The graph endpoints' answers in the OpenAPI document, generated from `projects.graph`'s
+"""The graph endpoints' answers in the OpenAPI document, generated from `projects.graph.reader`'s
 dataclasses (`components/schemas`: GraphNode, GraphEdge, Unresolved, ...)."""
 
 from typing import Any, get_args
@@ -6,8 +6,8 @@ from typing import Any, get_args
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from projects.graph import GraphEdge, GraphNode, Unresolved
-from projects.graph_render import Reason
+from projects.graph.reader import GraphEdge, GraphNode, Unresolved
+from projects.graph.render import Reason
 from vibegrapher.type_schema import REF_PREFIX, SchemaBuilder
 
 

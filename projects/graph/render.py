@@ -25,7 +25,7 @@ from typing import Literal
 import graphviz  # type: ignore[import-untyped]  # no stubs, no py.typed
 from django.conf import settings
 
-from projects.graph import GraphChange, GraphEdge, GraphNode, WorkflowGraph
+from projects.graph.reader import GraphChange, GraphEdge, GraphNode, WorkflowGraph
 
 Status = Literal["", "added", "removed", "changed"]
 # Text marks first: the drawing must read the same without colour.
@@ -41,6 +41,10 @@ EDGE_STYLES: dict[str, dict[str, str]] = {
     "output_guardrail": {"style": "dotted", "arrowhead": "tee"},
     "clone": {"style": "dotted", "arrowhead": "empty"},
     "runs": {"style": "solid", "arrowhead": "open"},
+    # The order agents run in: plain arrows; a route (a branch) starts at a diamond, as
+    # a decision does in a flowchart, and is dashed, so it reads without colour.
+    "then": {"style": "solid", "arrowhead": "normal"},
+    "route": {"style": "dashed", "arrowhead": "normal", "dir": "both", "arrowtail": "odiamond"},
 }
 EDGE_WORDS = {
     "handoff": "handoff",
@@ -50,7 +54,13 @@ EDGE_WORDS = {
     "output_guardrail": "output guardrail",
     "clone": "clone",
     "runs": "runs",
+    "then": "then",
+    "route": "",  # its label is the condition: "if x == 'billing'", "else"
 }
+
+
+def _edge_words(edge: GraphEdge) -> str:
+    return " ".join(word for word in (EDGE_WORDS[edge.kind], edge.label) if word)
 
 
 @dataclass(frozen=True)
@@ -200,7 +210,7 @@ def to_svg(
         edge = drawn_edge.edge
         if edge.source not in keys or edge.target not in keys:
             continue
-        words = EDGE_WORDS[edge.kind] + (f" {edge.label}" if edge.label else "")
+        words = _edge_words(edge)
         attributes = dict(EDGE_STYLES[edge.kind])
         if drawn_edge.status:
             words = MARKS[drawn_edge.status] + words
@@ -288,6 +298,8 @@ _MERMAID_ARROWS = {
     "output_guardrail": "-.-o",
     "clone": "-.->",
     "runs": "-->",
+    "then": "-->",
+    "route": "-.->",
 }
 
 
@@ -309,9 +321,7 @@ def to_mermaid(drawing: Drawing) -> str:
         edge = drawn_edge.edge
         if edge.source not in keys or edge.target not in keys:
             continue
-        words = MARKS[drawn_edge.status] + EDGE_WORDS[edge.kind]
-        if edge.label:
-            words += f" {edge.label}"
+        words = MARKS[drawn_edge.status] + _edge_words(edge)
         arrow = _MERMAID_ARROWS[edge.kind]
         lines.append(
             f'    {keys[edge.source]} {arrow}|"{_mermaid_text(words)}"| {keys[edge.target]}'

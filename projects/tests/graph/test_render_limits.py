@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from projects import graph_render
-from projects.graph import build_graph
-from projects.graph_render import GraphTooLarge, drawing_of, to_svg
+from projects.graph import render
+from projects.graph.reader import build_graph
+from projects.graph.render import GraphTooLarge, drawing_of, to_svg
 from projects.models import Project
 from projects.services import create_project
 from tests.slow_graphs import all_hand_off, ring_with_tools
@@ -27,7 +27,7 @@ EVERYONE_HANDS_OFF = all_hand_off(30)
 
 @pytest.fixture(autouse=True)
 def _no_remembered_layouts() -> None:
-    graph_render._layout.cache_clear()
+    render._layout.cache_clear()
 
 
 def _dot_children() -> list[int]:
@@ -93,7 +93,7 @@ def test_a_layout_past_the_time_limit_is_killed_and_answered_with_the_reason(
         layouts.append(command)
         return real_popen(command, **options)
 
-    monkeypatch.setattr(graph_render.subprocess, "Popen", counted_popen)
+    monkeypatch.setattr(render.subprocess, "Popen", counted_popen)
     started = time.monotonic()
     response = api.get(f"/api/projects/{crowded.id}/graph?format=svg")
     took = time.monotonic() - started

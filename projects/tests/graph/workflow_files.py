@@ -2,9 +2,11 @@
 
 `workflow_files()` draws whole files: agents with handoffs, tools, guardrails, clones,
 `.as_tool(...)`, `handoff(...)`, list variables and their concatenation and unpacking,
-mutations, `Runner.run*` calls, class-held agents; the constructs people write around
-them (walrus, match, starred targets, decorators, lambda defaults, f-strings, async
-comprehensions, nonlocal, except*); huge literals; and expressions or blocks nested
+mutations, `Runner.run*` calls, functions running agents one after another and routing
+on their results (if/elif/else, match, try), agents built by factory functions,
+undecorated guardrail and tool functions, class-held agents; the constructs people write
+around them (walrus, match, starred targets, decorators, lambda defaults, f-strings,
+async comprehensions, nonlocal, except*); huge literals; and expressions or blocks nested
 hundreds of levels deep in every way the parser allows. Every drawn file parses.
 Along with the code come the labels of the agents the reader must find in it, block by
 block: every prefix of a drawn file is a file too.
@@ -242,8 +244,16 @@ def agent_call(draw: st.DrawFn, label: str) -> str:
 
 STATEMENTS = [
     "agent", "agent", "agent", "tool", "guardrail", "clone", "list", "mutation", "run",
-    "async_main", "class", "odd", "deep_block", "deep_value", "rebind",
+    "async_main", "class", "odd", "deep_block", "deep_value", "rebind", "routed", "factory",
+    "plain_function",
 ]  # fmt: skip
+CONDITIONS = [
+    "first.final_output.kind == 'a'",
+    "parsed['output_parsed']['category'] in ('x', 'y')",
+    "not first",
+    "(w := first.final_output) and w.ok",
+    "check(" * 60 + "first" + ")" * 60,
+]
 
 
 @st.composite
@@ -332,9 +342,98 @@ def statement(draw: st.DrawFn, file: File, index: int) -> None:
             label = f"Buried {index}"
             # Agents inside functions and blocks are still read.
             file.add(f"{agent} = Agent(name={label!r}, handoffs=[{other}])", depth)
+            if chance(draw, 2):  # runs in blocks deeper than the order of runs is read
+                file.add(f"if {agent}:\n    Runner.run_sync({other}, 'x')", depth)
             file.agents.add(label)
         case "deep_value":
             file.add(f"{agent} = {draw(nested(draw(agent_call(f'Wrapped {index}'))))}")
+        case "routed":
+            # Runs in order, with branches on the first one's result (Agent Builder's export).
+            body = [
+                f"first = {pick(draw, ['await ', ''])}Runner.run({agent}, text)",
+                "parsed = {'output_parsed': first.final_output.model_dump()}",
+            ]
+            for _ in range(1 + draw(_below(4))):
+                target = pick(draw, AGENTS)
+                condition = pick(draw, CONDITIONS)
+                form = pick(draw, ["if", "match", "try", "loop", "plain"])
+                if form == "if":
+                    body += [
+                        f"if {condition}:",
+                        f"    r = await Runner.run({target}, text)",
+                        f"elif {pick(draw, CONDITIONS)}:",
+                        "    return 'no'" if chance(draw, 2) else "    pass",
+                        "else:",
+                        f"    r = Runner.run_sync({pick(draw, AGENTS)}, text)",
+                    ]
+                elif form == "match":
+                    body += [
+                        "match first.final_output:",
+                        f"    case {{'kind': 'a'}} if {condition}:",
+                        f"        await Runner.run({target}, text)",
+                        "    case _:",
+                        "        raise ValueError",
+                    ]
+                elif form == "try":
+                    body += [
+                        "try:",
+                        f"    await Runner.run({target}, text)",
+                        "except* (TimeoutError, OSError):" if chance(draw, 4) else "except:",
+                        f"    Runner.run_streamed({other}, text)",
+                        "finally:",
+                        "    pass",
+                    ]
+                elif form == "loop":
+                    body += [
+                        f"while {condition}:",
+                        f"    first = await Runner.run({target}, text)",
+                        "    break",
+                        "else:",
+                        "    pass",
+                    ]
+                else:
+                    body.append(
+                        f"await asyncio.gather(Runner.run({target}, text), Runner.run({other}, x))"
+                    )
+            name = pick(draw, ["run_workflow", "main", "handle"])
+            file.add(f"async def {name}(text):\n" + "\n".join("    " + line for line in body))
+        case "factory":
+            label = f"Made {index}"
+            file.add(
+                "def make_agent(name, instructions='Help.', *extra, model=None, **options):\n"
+                f"    built = Agent(name=name, instructions=instructions, model=model, "
+                f"handoffs=[*extra], tools={draw(agent_list())})\n"
+                "    return built"
+            )
+            call = pick(
+                draw,
+                [
+                    f"make_agent({label!r})",
+                    f"make_agent(name={label!r}, model='gpt-5')",
+                    f"make_agent({label!r}, 'Route.', {other}, {agent})",
+                    f"make_agent({label!r}, *args, **kwargs)",
+                ],
+            )
+            file.add(f"{agent} = {call}")
+            file.agents.add(label)
+        case "plain_function":
+            name = pick(draw, GUARDS + TOOLS)
+            wrapper = pick(
+                draw,
+                [
+                    f"InputGuardrail(guardrail_function={name})",
+                    f"OutputGuardrail({name})",
+                    f"function_tool({name})",
+                    name,
+                ],
+            )
+            keyword = pick(draw, ["tools", "input_guardrails", "output_guardrails", "handoffs"])
+            label = f"Guarded {index}"
+            file.add(
+                f"async def {name}(ctx, agent, data):\n    return await Runner.run({other}, data)\n"
+                f"{agent} = Agent(name={label!r}, {keyword}=[{wrapper}])"
+            )
+            file.agents.add(label)
         case "rebind":
             lists = pick(draw, LISTS)
             file.add(

@@ -17,10 +17,10 @@ from hypothesis import HealthCheck, example, given, note, settings
 from hypothesis import strategies as st
 
 from projects.code import InvalidCode, validate_code
-from projects.graph import READER_FAILED, WorkflowGraph, build_graph, diff_graphs
-from projects.graph_render import diff_drawing, drawing_of, to_mermaid
+from projects.graph.reader import READER_FAILED, WorkflowGraph, build_graph, diff_graphs
+from projects.graph.render import diff_drawing, drawing_of, to_mermaid
 from projects.nodes import find_agents
-from projects.tests.workflow_files import HEADER, Workflow, workflow_files
+from projects.tests.graph.workflow_files import HEADER, Workflow, workflow_files
 
 # Sized so each test takes a few seconds on an idle machine. The SDK-shaped test reads
 # every prefix and every block of each drawn file too: about two thousand reads of over

@@ -9,8 +9,8 @@ from urllib.parse import quote
 from django.urls import reverse
 
 from projects import git
-from projects.graph import GraphChange, GraphNode, WorkflowGraph, build_graph, diff_graphs
-from projects.graph_render import (
+from projects.graph.reader import GraphChange, GraphNode, WorkflowGraph, build_graph, diff_graphs
+from projects.graph.render import (
     Drawing,
     GraphNotDrawn,
     diff_drawing,
