@@ -164,7 +164,7 @@ def test_project_page_carries_each_nodes_details_for_the_inspector(browser, proj
 
 
 def test_inspector_folds_long_instructions_and_lists_guardrails(browser, user) -> None:
-    fixtures = Path(__file__).resolve().parents[2] / "projects/tests/graph_fixtures"
+    fixtures = Path(__file__).resolve().parents[2] / "projects/tests/graph/fixtures"
     code = (fixtures / "input_guardrails.py").read_text()
     long_text = "\\n".join(f"Rule {i}: be kind." for i in range(10))
     code = code.replace(
