@@ -15,8 +15,8 @@ import httpx
 import pytest
 from django.conf import settings
 
-from reviews import sandbox
-from reviews.sandbox import SandboxLimits, SandboxUnavailable, run_test
+from testruns import sandbox
+from testruns.sandbox import SandboxLimits, SandboxUnavailable, run_test
 
 SHORT = SandboxLimits(wall_seconds=3)
 
@@ -377,7 +377,7 @@ session, _ = get_or_create_session(project, "global")
 diff = Diff.objects.create(session=session, project=project, base_commit=project.current_commit,
     diff_content="", patched_code=project.current_code, commit_message="fix: something")
 token = create_token(user)
-from reviews import diff_tests
+from testruns import diff_tests
 async def serve():
     await diff_tests.start_test_run(diff)
     print(json.dumps({{"token": token, "diff_id": str(diff.id)}}), flush=True)
