@@ -26,9 +26,9 @@ import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from reviews.models import BaseTestResult
 from reviews.results import BaseRun, Outcome, PairResult, RunResult
 from testruns import sandbox
+from testruns.models import BaseTestResult
 from vibegrapher.background import in_thread
 
 logger = logging.getLogger(__name__)
