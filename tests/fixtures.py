@@ -230,7 +230,7 @@ async def open_project_socket(project_id: object, token: str) -> WebsocketCommun
 @pytest.fixture
 def bubblewrap() -> None:
     """The diff-test sandbox can run here; skips the test otherwise, or fails under CI."""
-    from reviews.sandbox import SandboxUnavailable, check_sandbox
+    from testruns.sandbox import SandboxUnavailable, check_sandbox
 
     try:
         check_sandbox()

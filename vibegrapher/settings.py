@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "projects",
     "sessions_app",
     "reviews",
+    "testruns",
     "agents_app",
     # The pages, last: the top layer, over every app above.
     "web",

@@ -51,7 +51,7 @@ def answers(request: RecordedRequest) -> Step:
 
 @pytest.fixture(scope="module")
 def served() -> Iterator[AppServer]:
-    from reviews.sandbox import SandboxUnavailable, check_sandbox
+    from testruns.sandbox import SandboxUnavailable, check_sandbox
 
     if not Path(CHROMIUM).exists():
         pytest.fail("chromium is not installed: `make test` installs the Debian package")

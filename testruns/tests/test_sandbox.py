@@ -15,8 +15,8 @@ import httpx
 import pytest
 from django.conf import settings
 
-from reviews import sandbox
-from reviews.sandbox import SandboxLimits, SandboxUnavailable, run_test
+from testruns import sandbox
+from testruns.sandbox import SandboxLimits, SandboxUnavailable, cgroups, process, run_test
 
 SHORT = SandboxLimits(wall_seconds=3)
 
@@ -171,7 +171,7 @@ def mem_available() -> int:
 
 
 async def test_one_memory_budget_for_all_the_processes_of_a_test() -> None:
-    if not sandbox.memory_budget_enforced():
+    if not cgroups.memory_budget_enforced():
         if os.environ.get("CI") == "true":
             pytest.fail("CI runs as root with cgroups: a memory cgroup must be possible")
         pytest.skip("no memory cgroup can be made here")
@@ -188,9 +188,9 @@ async def test_one_memory_budget_for_all_the_processes_of_a_test() -> None:
         "    children.append(pid)\n"
         "print([os.waitpid(pid, 0)[1] for pid in children])\n"
     )
-    parent = sandbox._cgroup_parents().memory
+    parent = cgroups.cgroup_parents().memory
     assert parent is not None
-    usage_file = "memory.current" if sandbox._cgroup_parents().v2 else "memory.usage_in_bytes"
+    usage_file = "memory.current" if cgroups.cgroup_parents().v2 else "memory.usage_in_bytes"
     before = mem_available()
     lowest = before
     peak = 0
@@ -199,7 +199,7 @@ async def test_one_memory_budget_for_all_the_processes_of_a_test() -> None:
         nonlocal lowest, peak
         while True:
             lowest = min(lowest, mem_available())
-            for group in parent.glob(f"vibegrapher-{sandbox._owner()}-*"):
+            for group in parent.glob(f"vibegrapher-{process.owner()}-*"):
                 with contextlib.suppress(OSError):
                     peak = max(peak, int((group / usage_file).read_text()))
             await asyncio.sleep(0.05)
@@ -328,7 +328,7 @@ async def test_sandboxes_beyond_the_concurrency_limit_wait_their_turn(settings) 
 
 
 def test_leftovers_of_a_dead_process_are_removed_and_a_live_ones_kept() -> None:
-    parents = sandbox._cgroup_parents()
+    parents = cgroups.cgroup_parents()
     if parents.memory is None and parents.pids is None:
         pytest.skip("no cgroup can be made here")
     parent = parents.memory or parents.pids
@@ -338,7 +338,7 @@ def test_leftovers_of_a_dead_process_are_removed_and_a_live_ones_kept() -> None:
     started = "1"  # no process started at tick 1 has this pid now
     dead_group = parent / f"vibegrapher-{dead.pid}.{started}-0123456789ab"
     dead_dir = Path(tempfile.gettempdir()) / f"vibegrapher-test-{dead.pid}.{started}-x1"
-    live_group = parent / f"vibegrapher-{sandbox._owner()}-0123456789ab"
+    live_group = parent / f"vibegrapher-{process.owner()}-0123456789ab"
     for path in (dead_group, dead_dir, live_group):
         path.mkdir()
     (dead_dir / "agents.py").write_text("left behind")
@@ -377,7 +377,7 @@ session, _ = get_or_create_session(project, "global")
 diff = Diff.objects.create(session=session, project=project, base_commit=project.current_commit,
     diff_content="", patched_code=project.current_code, commit_message="fix: something")
 token = create_token(user)
-from reviews import diff_tests
+from testruns import diff_tests
 async def serve():
     await diff_tests.start_test_run(diff)
     print(json.dumps({{"token": token, "diff_id": str(diff.id)}}), flush=True)
@@ -387,7 +387,7 @@ asyncio.run(serve())
 
 
 def sandbox_cgroups_of(pid: int) -> list[Path]:
-    parents = sandbox._cgroup_parents()
+    parents = cgroups.cgroup_parents()
     return [
         group
         for parent in {p for p in (parents.pids, parents.memory) if p}
@@ -425,7 +425,7 @@ def test_a_server_killed_mid_test_leaves_nothing_after_restart(tmp_path: Path) -
     finally:
         first.kill()  # SIGKILL: nothing of the server's own clean-up runs
         first.wait()
-    if sandbox._cgroup_parents() != sandbox._CgroupParents(None, None, False):
+    if cgroups.cgroup_parents() != cgroups.CgroupParents(None, None, False):
         assert left and all(group.exists() for group in left)  # what the issue saw
     pid, diff_id = first.pid, created["diff_id"]
     headers = {"Authorization": f"Token {created['token']}"}
@@ -454,10 +454,8 @@ def test_a_server_killed_mid_test_leaves_nothing_after_restart(tmp_path: Path) -
 
 
 async def test_results_say_which_limits_the_host_cannot_enforce(monkeypatch) -> None:
-    monkeypatch.setattr(
-        sandbox, "_cgroup_parents", lambda: sandbox._CgroupParents(None, None, False)
-    )
-    monkeypatch.setattr(sandbox, "_seccomp_program", lambda: "libseccomp cannot be loaded (test)")
+    monkeypatch.setattr(cgroups, "cgroup_parents", lambda: cgroups.CgroupParents(None, None, False))
+    monkeypatch.setattr(process, "seccomp_program", lambda: "libseccomp cannot be loaded (test)")
 
     result = await run("print('still isolated')")
 

@@ -1,10 +1,10 @@
 """Run a project's test cases against its current code (HEAD), without any diff.
 
 For writing and checking test cases: does this test pass on the code as committed?
-The tests run in the same sandbox as a diff's (`reviews.sandbox`, one process each,
+The tests run in the same sandbox as a diff's (`testruns.sandbox`, one process each,
 at most the server's sandbox slots at once), and the answer waits for them: nothing
 is stored, since the results describe HEAD only at that moment (a diff's results, in
-`reviews.diff_tests`, are stored on the diff).
+`testruns.diff_tests`, are stored on the diff).
 """
 
 import asyncio
@@ -12,8 +12,8 @@ import uuid
 from dataclasses import dataclass
 
 from projects.models import Project, TestCase
-from reviews import sandbox
-from reviews.before_after import TEST_FILE
+from testruns import sandbox
+from testruns.before_after import TEST_FILE
 from vibegrapher.background import in_thread
 
 

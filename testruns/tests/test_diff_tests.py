@@ -16,10 +16,10 @@ from agents_app.patching import unified_diff
 from projects.models import Project, TestCase
 from projects.sample_workflow import SAMPLE_CODE, SAMPLE_TESTS
 from projects.services import create_project
-from reviews import diff_tests
 from reviews.models import Diff
-from reviews.tests.test_sandbox import alive_sandboxes
 from sessions_app.services import get_or_create_session
+from testruns import diff_tests
+from testruns.tests.test_sandbox import alive_sandboxes
 from tests.fixtures import TokenClient, open_project_socket
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("bubblewrap")]

@@ -25,50 +25,16 @@ import uuid
 import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Literal, NotRequired, TypedDict
 
-from reviews import sandbox
-from reviews.models import BaseTestResult
+from reviews.results import BaseRun, Outcome, PairResult, RunResult
+from testruns import sandbox
+from testruns.models import BaseTestResult
 from vibegrapher.background import in_thread
 
 logger = logging.getLogger(__name__)
 
-Outcome = Literal["unchanged-pass", "unchanged-fail", "fixed", "regressed", "error"]
-OUTCOMES: tuple[Outcome, ...] = ("unchanged-pass", "unchanged-fail", "fixed", "regressed", "error")
-
 # The test file's name beside the project's file in the sandbox's directory.
 TEST_FILE = "vibegrapher_test.py"
-
-
-class RunResult(TypedDict):
-    """One run of one test, on one side (base or patched)."""
-
-    status: sandbox.Status
-    output: str
-    duration: float
-    isolation: str
-    # Which sandbox limit stopped it ("out of memory", "disk limit", ...), or "".
-    limit: str
-
-
-class BaseRun(RunResult):
-    # Read back from an earlier run on the same commit, rather than run now.
-    cached: bool
-    commit: str
-
-
-class PairResult(TypedDict):
-    """A test on both sides: the patched run's fields, its base run and the outcome."""
-
-    test_id: str
-    name: str
-    status: sandbox.Status
-    output: str
-    duration: float
-    isolation: str
-    limit: str
-    outcome: Outcome
-    base: NotRequired[BaseRun]
 
 
 @dataclass(frozen=True)

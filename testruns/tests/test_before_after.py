@@ -14,11 +14,12 @@ from django.test import Client
 from agents_app.patching import unified_diff
 from projects.models import Project, TestCase
 from projects.services import commit_project_code, create_project
-from reviews import diff_tests
-from reviews.before_after import classify
 from reviews.checks import checks_summary, lead_with_regressions
-from reviews.models import BaseTestResult, Diff
+from reviews.models import Diff
 from sessions_app.services import get_or_create_session
+from testruns import diff_tests
+from testruns.before_after import classify
+from testruns.models import BaseTestResult
 from tests.fixtures import TokenClient, open_project_socket
 
 CODE = 'from agents import Agent\n\nLIMIT = 10\nbot = Agent(name="Bot", instructions="Help.")\n'

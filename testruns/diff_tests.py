@@ -25,11 +25,11 @@ from django.utils import timezone
 
 from projects import git
 from projects.models import TestCase
-from reviews import before_after, sandbox
-from reviews.before_after import PairResult as StoredResult
-from reviews.before_after import TestToRun as PlannedTest
 from reviews.models import Diff
+from reviews.results import PairResult as StoredResult
 from sessions_app.events import emit
+from testruns import before_after, sandbox
+from testruns.before_after import TestToRun as PlannedTest
 from vibegrapher.background import BackgroundTasks, in_thread
 
 logger = logging.getLogger(__name__)
