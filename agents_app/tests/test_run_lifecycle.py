@@ -27,9 +27,16 @@ from agents_app import runs
 from agents_app.patching import unified_diff
 from agents_app.tests.conftest import Vibe, verdict
 from sessions_app.models import VibecodeSession
-from tests.fixtures import scratch_postgres
-from tests.model_server import ModelServer, RecordedRequest, Step, custom_tool_call, hang, text
-from tests.servers import AppServer, OwnRedis, create_user_and_project
+from tests.support.fixtures import scratch_postgres
+from tests.support.model_server import (
+    ModelServer,
+    RecordedRequest,
+    Step,
+    custom_tool_call,
+    hang,
+    text,
+)
+from tests.support.servers import AppServer, OwnRedis, create_user_and_project
 
 HEARTBEAT = 0.3
 STALE_AFTER = 3.0

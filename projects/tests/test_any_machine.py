@@ -20,9 +20,16 @@ from websockets.typing import Origin
 
 from agents_app.patching import unified_diff
 from agents_app.tests.conftest import verdict
-from tests.fixtures import scratch_postgres
-from tests.model_server import ModelServer, RecordedRequest, Step, custom_tool_call, hang, text
-from tests.servers import AppServer, create_user_and_project
+from tests.support.fixtures import scratch_postgres
+from tests.support.model_server import (
+    ModelServer,
+    RecordedRequest,
+    Step,
+    custom_tool_call,
+    hang,
+    text,
+)
+from tests.support.servers import AppServer, create_user_and_project
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 

@@ -19,7 +19,7 @@ from reviews.before_after import classify
 from reviews.checks import checks_summary, lead_with_regressions
 from reviews.models import BaseTestResult, Diff
 from sessions_app.services import get_or_create_session
-from tests.fixtures import TokenClient, open_project_socket
+from tests.support.fixtures import TokenClient, open_project_socket
 
 CODE = 'from agents import Agent\n\nLIMIT = 10\nbot = Agent(name="Bot", instructions="Help.")\n'
 # Lowers the limit (breaks "Limit is ten") and adds a greeting (fixes "Greets").

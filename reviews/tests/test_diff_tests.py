@@ -20,7 +20,7 @@ from reviews import diff_tests
 from reviews.models import Diff
 from reviews.tests.test_sandbox import alive_sandboxes
 from sessions_app.services import get_or_create_session
-from tests.fixtures import TokenClient, open_project_socket
+from tests.support.fixtures import TokenClient, open_project_socket
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("bubblewrap")]
 

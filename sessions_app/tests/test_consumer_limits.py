@@ -15,8 +15,8 @@ from websockets.typing import Origin
 
 from accounts.tokens import create_token
 from projects.models import Project
-from tests.fixtures import ProjectSocket
-from tests.servers import AppServer, create_user_and_project
+from tests.support.fixtures import ProjectSocket
+from tests.support.servers import AppServer, create_user_and_project
 from vibegrapher.asgi import application
 
 ORIGIN = (b"origin", b"http://localhost")

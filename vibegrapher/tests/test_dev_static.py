@@ -15,7 +15,7 @@ import pytest
 from django.conf import settings as django_settings
 from django.test import Client
 
-from tests.servers import START_TIMEOUT_SECONDS, free_port
+from tests.support.servers import START_TIMEOUT_SECONDS, free_port
 
 BUNDLE = Path(django_settings.BASE_DIR) / "static" / "vendor" / "codemirror" / "codemirror.min.js"
 URL = "/static/vendor/codemirror/codemirror.min.js"

@@ -1,4 +1,4 @@
-"""Pytest fixtures shared across apps: the local model server (tests/model_server.py),
+"""Pytest fixtures shared across apps: the local model server (tests/support/model_server.py),
 scratch PostgreSQL databases and Redis servers of a test's own."""
 
 import contextlib
@@ -18,9 +18,9 @@ from django.db import close_old_connections
 from django.test import AsyncClient
 
 from accounts.tokens import create_token
-from tests.contract import validate_frame
-from tests.model_server import ModelServer
-from tests.servers import OwnRedis
+from tests.support.contract import validate_frame
+from tests.support.model_server import ModelServer
+from tests.support.servers import OwnRedis
 
 
 def _serve(settings, api: str) -> Iterator[ModelServer]:
