@@ -13,9 +13,8 @@ from django.utils import timezone
 from accounts.tokens import create_token
 from agents_app import all_agents, runs
 from agents_app.tests.conftest import Vibe, change, patch_input
-from agents_app.tests.test_run_lifecycle import wait_for_requests
 from sessions_app.models import ConversationMessage, VibecodeSession
-from tests.support.fixtures import TokenClient
+from tests.support.fixtures import TokenClient, wait_for_requests
 from tests.support.model_server import ModelServer, custom_tool_call, hang, text
 
 
