@@ -133,7 +133,7 @@ def postprocess(result: dict[str, Any], generator: Any, **kwargs: Any) -> dict[s
 
 # Request fields holding Python source: the server parses them (projects/code.py), so a
 # string that is not Python is a 400. `format: python` says so; `make check`'s fuzzer
-# generates Python source for it (tests/api_fuzz_hooks.py).
+# generates Python source for it (tests/system/api_fuzz_hooks.py).
 PYTHON_FIELDS = {
     "ProjectCreateRequest": ["code"],
     "TestCaseRequest": ["test_code"],

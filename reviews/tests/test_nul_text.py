@@ -16,7 +16,7 @@ from reviews.models import Diff
 from sessions_app.models import VibecodeSession
 from testruns import diff_tests
 from testruns.tests.test_diff_tests import KEEPS_WORKFLOW, _diff
-from tests.fixtures import TokenClient
+from tests.support.fixtures import TokenClient
 
 PRINTS_NUL = 'print("before\\x00after")\n'
 

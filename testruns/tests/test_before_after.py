@@ -20,7 +20,7 @@ from sessions_app.services import get_or_create_session
 from testruns import diff_tests
 from testruns.before_after import classify
 from testruns.models import BaseTestResult
-from tests.fixtures import TokenClient, open_project_socket
+from tests.support.fixtures import TokenClient, open_project_socket
 
 CODE = 'from agents import Agent\n\nLIMIT = 10\nbot = Agent(name="Bot", instructions="Help.")\n'
 # Lowers the limit (breaks "Limit is ten") and adds a greeting (fixes "Greets").

@@ -20,7 +20,7 @@ from reviews.models import Diff
 from sessions_app.services import get_or_create_session
 from testruns import diff_tests
 from testruns.tests.test_sandbox import alive_sandboxes
-from tests.fixtures import TokenClient, open_project_socket
+from tests.support.fixtures import TokenClient, open_project_socket
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("bubblewrap")]
 

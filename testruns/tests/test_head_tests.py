@@ -9,7 +9,7 @@ from accounts.tokens import create_token
 from projects.models import Project, TestCase
 from projects.sample_workflow import SAMPLE_CODE
 from projects.services import commit_project_code, create_project
-from tests.fixtures import TokenClient
+from tests.support.fixtures import TokenClient
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("bubblewrap")]
 

@@ -396,7 +396,7 @@ def sandbox_cgroups_of(pid: int) -> list[Path]:
 
 
 def test_a_server_killed_mid_test_leaves_nothing_after_restart(tmp_path: Path) -> None:
-    from tests.servers import AppServer
+    from tests.support.servers import AppServer
 
     setup = AppServer(tmp_path)
     first = subprocess.Popen(

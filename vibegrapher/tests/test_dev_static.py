@@ -16,7 +16,7 @@ from django.conf import settings as django_settings
 from django.contrib.staticfiles import finders
 from django.test import Client
 
-from tests.servers import START_TIMEOUT_SECONDS, free_port
+from tests.support.servers import START_TIMEOUT_SECONDS, free_port
 
 # Found as the static files app finds it (it lives in an app's static/ folder).
 BUNDLE = Path(str(finders.find("vendor/codemirror/codemirror.min.js")))

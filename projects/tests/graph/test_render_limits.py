@@ -17,7 +17,7 @@ from projects.graph.reader import build_graph
 from projects.graph.render import GraphTooLarge, drawing_of, to_svg
 from projects.models import Project
 from projects.services import create_project
-from tests.slow_graphs import all_hand_off, ring_with_tools
+from tests.support.slow_graphs import all_hand_off, ring_with_tools
 
 pytestmark = pytest.mark.django_db
 

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from tests.browser import CHROMIUM, launch_chromium
-from tests.model_server import ModelServer, text
-from tests.servers import AppServer, create_user_and_project
+from tests.support.browser import CHROMIUM, launch_chromium
+from tests.support.model_server import ModelServer, text
+from tests.support.servers import AppServer, create_user_and_project
 
 pytestmark = pytest.mark.browser
 

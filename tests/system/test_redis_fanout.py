@@ -9,7 +9,7 @@ import pytest
 import websockets
 from websockets.typing import Origin
 
-from tests.servers import AppServer, create_user_and_project
+from tests.support.servers import AppServer, create_user_and_project
 
 pytestmark = pytest.mark.redis
 

@@ -12,7 +12,7 @@ import httpx
 import pygit2
 import pytest
 
-from tests.servers import AppServer, create_user_and_project
+from tests.support.servers import AppServer, create_user_and_project
 
 PARALLEL = 12
 

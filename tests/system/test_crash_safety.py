@@ -18,7 +18,7 @@ import httpx
 import pytest
 from inotify_simple import INotify, flags  # type: ignore[import-untyped]
 
-from tests.servers import AppServer, create_user_and_project
+from tests.support.servers import AppServer, create_user_and_project
 
 CODE = "from agents import Agent\n\nbot = Agent(name='Bot', instructions='v0')\n"
 

@@ -1,7 +1,7 @@
 """The API's published contract, as tests check answers and events against it.
 
 `validate_event` checks a WebSocket frame against `WebSocketEvent` (the test sockets
-of `tests.fixtures` call it on every frame they receive); `validate_response` checks
+of `tests.support.fixtures` call it on every frame they receive); `validate_response` checks
 an HTTP answer against the OpenAPI document's response for its operation and status.
 """
 

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from projects.sample_workflow import SAMPLE_CODE
-from tests.browser import CHROMIUM, chromium_browser
-from tests.servers import AppServer, create_user_and_project
+from tests.support.browser import CHROMIUM, chromium_browser
+from tests.support.servers import AppServer, create_user_and_project
 
 pytestmark = pytest.mark.browser
 

@@ -15,8 +15,8 @@ import httpx
 import pytest
 
 from projects.sample_workflow import SAMPLE_CODE
-from tests.browser import CHROMIUM, launch_chromium
-from tests.servers import AppServer
+from tests.support.browser import CHROMIUM, launch_chromium
+from tests.support.servers import AppServer
 
 pytestmark = pytest.mark.browser
 

@@ -20,9 +20,16 @@ from websockets.typing import Origin
 
 from agents_app.patching import unified_diff
 from agents_app.tests.conftest import verdict
-from tests.fixtures import scratch_postgres
-from tests.model_server import ModelServer, RecordedRequest, Step, custom_tool_call, hang, text
-from tests.servers import AppServer, create_user_and_project
+from tests.support.fixtures import scratch_postgres, wait_for_requests
+from tests.support.model_server import (
+    ModelServer,
+    RecordedRequest,
+    Step,
+    custom_tool_call,
+    hang,
+    text,
+)
+from tests.support.servers import AppServer, create_user_and_project
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
@@ -123,14 +130,6 @@ class Client:
                 return dict(state)
             time.sleep(0.1)
         pytest.fail(f"the run of session {session_id} did not end within {timeout} s")
-
-
-def wait_for_requests(model: ModelServer, count: int, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while len(model.requests) < count:
-        if time.monotonic() > deadline:
-            pytest.fail(f"the model got {len(model.requests)} requests, not {count}")
-        time.sleep(0.05)
 
 
 def repositories_on_disk(server: AppServer) -> list[str]:

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.servers import AppServer, OwnRedis, create_user_and_project
+from tests.support.servers import AppServer, OwnRedis, create_user_and_project
 
 pytestmark = pytest.mark.redis
 

@@ -1,9 +1,10 @@
-"""Pytest fixtures shared across apps: the local model server (tests/model_server.py),
+"""Pytest fixtures shared across apps: the local model server (tests/support/model_server.py),
 scratch PostgreSQL databases and Redis servers of a test's own."""
 
 import contextlib
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,9 +19,9 @@ from django.db import close_old_connections
 from django.test import AsyncClient
 
 from accounts.tokens import create_token
-from tests.contract import validate_frame
-from tests.model_server import ModelServer
-from tests.servers import OwnRedis
+from tests.support.contract import validate_frame
+from tests.support.model_server import ModelServer
+from tests.support.servers import OwnRedis
 
 
 def _serve(settings, api: str) -> Iterator[ModelServer]:
@@ -46,6 +47,15 @@ def model_server(settings) -> Iterator[ModelServer]:
 def chat_model_server(settings) -> Iterator[ModelServer]:
     """The same, with the app using Chat Completions (so `submit_patch` is a function tool)."""
     yield from _serve(settings, "chat_completions")
+
+
+def wait_for_requests(model: ModelServer, count: int, timeout: float = 20) -> None:
+    """Block until the model server has had `count` requests; fail the test after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while len(model.requests) < count:
+        if time.monotonic() > deadline:
+            pytest.fail(f"the model got {len(model.requests)} requests, not {count}")
+        time.sleep(0.05)
 
 
 REDIS_TEST_URL = os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/7")

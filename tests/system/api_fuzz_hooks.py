@@ -1,4 +1,4 @@
-"""Schemathesis hooks for `make check`'s API fuzzer (tests/api_fuzz.py loads them).
+"""Schemathesis hooks for `make check`'s API fuzzer (tests/system/api_fuzz.py loads them).
 
 - Tokens: the fuzzer calls `DELETE /api/auth/token` like any operation, which revokes
   the token it is using. The auth provider mints a new one for the seeded user straight

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from websockets.sync.client import connect
 
-from tests.browser import CHROMIUM, launch_chromium
-from tests.servers import AppServer, create_user_and_project
+from tests.support.browser import CHROMIUM, launch_chromium
+from tests.support.servers import AppServer, create_user_and_project
 
 pytestmark = pytest.mark.browser
 

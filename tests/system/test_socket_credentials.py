@@ -22,7 +22,7 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 from websockets.typing import Origin
 
-from tests.servers import AppServer, create_user_and_project
+from tests.support.servers import AppServer, create_user_and_project
 
 pytestmark = pytest.mark.redis
 

@@ -6,12 +6,10 @@ test's own that it kills, and real signals. Heartbeat and stale time are shrunk
 through the environment (RUN_HEARTBEAT_SECONDS, RUN_STALE_AFTER_SECONDS).
 """
 
-import asyncio
 import json
 import signal
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -19,17 +17,21 @@ from typing import Any
 
 import httpx
 import pytest
-from django.utils import timezone
 from websockets.sync.client import connect
 from websockets.typing import Origin
 
-from agents_app import runs
 from agents_app.patching import unified_diff
-from agents_app.tests.conftest import Vibe, verdict
-from sessions_app.models import VibecodeSession
-from tests.fixtures import scratch_postgres
-from tests.model_server import ModelServer, RecordedRequest, Step, custom_tool_call, hang, text
-from tests.servers import AppServer, OwnRedis, create_user_and_project
+from agents_app.tests.conftest import verdict
+from tests.support.fixtures import scratch_postgres, wait_for_requests
+from tests.support.model_server import (
+    ModelServer,
+    RecordedRequest,
+    Step,
+    custom_tool_call,
+    hang,
+    text,
+)
+from tests.support.servers import AppServer, OwnRedis, create_user_and_project
 
 HEARTBEAT = 0.3
 STALE_AFTER = 3.0
@@ -116,14 +118,6 @@ class Api:
 
     def messages(self, session_id: str) -> list[dict[str, Any]]:
         return list(self.http.get(f"/api/sessions/{session_id}/messages").json()["results"])
-
-
-def wait_for_requests(model: ModelServer, count: int, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while len(model.requests) < count:
-        if time.monotonic() > deadline:
-            pytest.fail(f"the model got {len(model.requests)} requests, not {count}")
-        time.sleep(0.05)
 
 
 def test_two_processes_on_one_database_each_keep_their_run(
@@ -331,51 +325,6 @@ def test_sigterm_ends_the_run_with_run_finished_and_interrupted(
     )
     assert row[0] == "interrupted"
     assert "send the message again" in row[1]
-
-
-async def test_a_run_whose_claim_was_taken_over_stops_without_events(
-    vibe: Vibe, model_server: ModelServer, settings: Any
-) -> None:
-    """Silent too long (a blocked loop, a database outage) and taken over: it stops."""
-    settings.RUN_HEARTBEAT_SECONDS = 0.1
-    model_server.script(hang())
-    assert (await vibe.send("one")).status_code == 202
-    task = runs.active_run(uuid.UUID(vibe.session_id))
-    assert task is not None
-    await asyncio.to_thread(wait_for_requests, model_server, 1)
-
-    # Another process took the session over, as it does once the heartbeat is stale.
-    await VibecodeSession.objects.filter(id=vibe.session_id).aupdate(
-        run_owner="other-host:1:cafe", run_heartbeat_at=timezone.now()
-    )
-    async with asyncio.timeout(5):
-        await asyncio.gather(task, return_exceptions=True)
-
-    session = await VibecodeSession.objects.aget(id=vibe.session_id)
-    assert (session.run_state, session.run_owner) == ("running", "other-host:1:cafe")
-    with pytest.raises(TimeoutError):
-        await vibe.until("run_finished", wait=0.5)
-
-
-async def test_once_shutdown_began_runs_end_and_no_new_one_starts(
-    vibe: Vibe, model_server: ModelServer
-) -> None:
-    model_server.script(hang())
-    assert (await vibe.send("one")).status_code == 202
-    await asyncio.to_thread(wait_for_requests, model_server, 1)
-    try:
-        assert await runs.interrupt_runs(5) == 1
-        finished = await vibe.until("run_finished")
-        refused = await vibe.send("two")
-    finally:
-        runs._Shutdown.started = False
-
-    assert (finished["outcome"], finished["error"]) == ("error", runs.RESTARTING)
-    assert refused.status_code == 503
-    assert "restarting" in refused.json()["detail"]
-    session = await VibecodeSession.objects.aget(id=vibe.session_id)
-    assert (session.run_state, session.run_owner) == ("interrupted", "")
-    assert [m["content"] for m in await vibe.messages()] == ["one"]
 
 
 @pytest.mark.redis

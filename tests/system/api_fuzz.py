@@ -1,6 +1,6 @@
 """`make check`'s contract test: schemathesis against a real server and its own document.
 
-    python -m tests.api_fuzz [extra schemathesis options…]
+    python -m tests.system.api_fuzz [extra schemathesis options…]
 
 Starts daphne on a free local port with a scratch SQLite database and media directory
 (a temporary directory, removed after), and no model configured (the model endpoints
@@ -26,11 +26,11 @@ import time
 from pathlib import Path
 from types import FrameType
 
-from tests.servers import ROOT, AppServer
+from tests.support.servers import ROOT, AppServer
 
 DEFAULT_SEED = "29"
 DEFAULT_MAX_EXAMPLES = "15"
-CONFIG = ROOT / "tests" / "schemathesis.toml"
+CONFIG = Path(__file__).resolve().parent / "schemathesis.toml"
 USERNAME = "fuzzer"
 
 SEED = """
@@ -68,7 +68,7 @@ print(json.dumps({{"diff_id": str(diff.id), "message_id": str(message.id)}}))
 
 
 def write_config(workdir: Path, ids: dict[str, str]) -> Path:
-    """tests/schemathesis.toml, with the seeded ids as the values of their parameters."""
+    """tests/system/schemathesis.toml, with the seeded ids as the values of their parameters."""
     lines = [CONFIG.read_text(), "[parameters]"]
     lines += [f'"path.{name}" = "{value}"' for name, value in sorted(ids.items())]
     config = workdir / "schemathesis.toml"
@@ -126,7 +126,7 @@ def main(extra: list[str]) -> int:
             print(f"api_fuzz: server at {server.url} ({time.monotonic() - started:.1f} s)")
             env = {
                 **server.env,
-                "SCHEMATHESIS_HOOKS": "tests.api_fuzz_hooks",
+                "SCHEMATHESIS_HOOKS": "tests.system.api_fuzz_hooks",
                 "PYTHONPATH": str(ROOT),
                 "API_FUZZ_USERNAME": USERNAME,
             }

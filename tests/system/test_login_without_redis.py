@@ -12,7 +12,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 from rest_framework.test import APIClient
 
-from tests.servers import OwnRedis, free_port
+from tests.support.servers import OwnRedis, free_port
 from vibegrapher import cache as fallback_cache
 
 pytestmark = pytest.mark.django_db

@@ -20,9 +20,9 @@ import websockets
 from websockets.typing import Origin
 
 from agents_app.patching import unified_diff
-from tests.contract import validate_event
-from tests.model_server import ModelServer, RecordedRequest, Step, custom_tool_call, text
-from tests.servers import AppServer, create_user_and_project
+from tests.support.contract import validate_event
+from tests.support.model_server import ModelServer, RecordedRequest, Step, custom_tool_call, text
+from tests.support.servers import AppServer, create_user_and_project
 
 INLINE_MAX = 64 * 1024
 # 250 KB of a model's answer: lines of text, quotes and a little non-ASCII, so that its
