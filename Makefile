@@ -52,7 +52,7 @@ run: system-deps seed
 PROCESSES ?= 2
 serve: APT_PACKAGES = bubblewrap libseccomp2
 serve: system-deps seed
-	DEBUG=$${DEBUG:-true} $(BIN)/python -m vibegrapher.serve --processes $(PROCESSES) \
+	DEBUG=$${DEBUG:-true} $(BIN)/python -m vibegrapher.server.serve --processes $(PROCESSES) \
 	  -b $(HOST) -p $(PORT) vibegrapher.asgi:application
 
 test: install system-deps

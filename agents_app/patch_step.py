@@ -28,7 +28,7 @@ from projects.code import InvalidCode, validate_code
 from reviews.before_after import PairResult
 from reviews.models import Diff
 from sessions_app.models import ConversationMessage
-from vibegrapher.background import in_thread
+from vibegrapher.lib.background import in_thread
 
 logger = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from projects.models import TestCase
 from reviews import before_after, sandbox
 from reviews.before_after import PairResult, TestToRun
 from sessions_app.events import emit
-from vibegrapher.background import in_thread
+from vibegrapher.lib.background import in_thread
 
 logger = logging.getLogger(__name__)
 

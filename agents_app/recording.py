@@ -23,7 +23,7 @@ from agents_app.run_state import VibecodeRun
 from sessions_app.costs import cost_of_usage, dollars
 from sessions_app.events import ConversationMessageEvent, TokenUsage, emit
 from sessions_app.models import ConversationMessage, reasoning_summary
-from vibegrapher.background import in_thread
+from vibegrapher.lib.background import in_thread
 
 logger = logging.getLogger(__name__)
 PREVIEW_CHARS = 20_000

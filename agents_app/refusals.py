@@ -17,7 +17,7 @@ from agents_app.run_state import VibecodeRun
 from reviews.before_after import output_tail
 from sessions_app import story
 from sessions_app.events import PatchRefusal, RefusedTest, emit
-from vibegrapher.background import in_thread
+from vibegrapher.lib.background import in_thread
 
 logger = logging.getLogger(__name__)
 

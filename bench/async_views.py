@@ -54,7 +54,7 @@ from rest_framework.request import Request  # noqa: E402
 from bench.handmade_async_api import async_api_view  # noqa: E402
 from sessions_app import services  # noqa: E402
 from sessions_app.views import _messages_page  # noqa: E402
-from vibegrapher.request_threads import PooledThreadASGIHandler  # noqa: E402
+from vibegrapher.server.request_threads import PooledThreadASGIHandler  # noqa: E402
 
 
 @async_api_view("GET")

@@ -13,9 +13,9 @@ from rest_framework.views import APIView
 from projects import graph_service, services
 from projects.graph import build_graph
 from projects.graph_schema import graph_answer
-from vibegrapher.api_errors import ApiError
-from vibegrapher.async_api import api_user
-from vibegrapher.schema import authed_errors
+from vibegrapher.api.api_errors import ApiError
+from vibegrapher.api.async_api import api_user
+from vibegrapher.api.schema import authed_errors
 
 FORMAT = OpenApiParameter(
     "format",

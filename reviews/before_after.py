@@ -29,7 +29,7 @@ from typing import Literal, NotRequired, TypedDict
 
 from reviews import sandbox
 from reviews.models import BaseTestResult
-from vibegrapher.background import in_thread
+from vibegrapher.lib.background import in_thread
 
 logger = logging.getLogger(__name__)
 

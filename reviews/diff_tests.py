@@ -30,7 +30,7 @@ from reviews.before_after import PairResult as StoredResult
 from reviews.before_after import TestToRun as PlannedTest
 from reviews.models import Diff
 from sessions_app.events import emit
-from vibegrapher.background import BackgroundTasks, in_thread
+from vibegrapher.lib.background import BackgroundTasks, in_thread
 
 logger = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ from reviews.reconcile import emit_committed
 from sessions_app import story
 from sessions_app.events import emit, emit_sync
 from sessions_app.models import ConversationMessage
-from vibegrapher.faults import crash_point
+from vibegrapher.lib.faults import crash_point
 
 PENDING = (Diff.Status.EVALUATOR_APPROVED, Diff.Status.HUMAN_APPROVED)
 

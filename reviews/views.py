@@ -32,9 +32,9 @@ from reviews.serializers import (
     TestRunSerializer,
 )
 from sessions_app.services import owned_sessions
-from vibegrapher.async_api import ApiError, api_user, validated_body
-from vibegrapher.pagination import keyset_page, page_body, paginated
-from vibegrapher.schema import PAGE_PARAMETERS, authed_errors
+from vibegrapher.api.async_api import ApiError, api_user, validated_body
+from vibegrapher.api.pagination import keyset_page, page_body, paginated
+from vibegrapher.api.schema import PAGE_PARAMETERS, authed_errors
 
 
 class Conflict(APIException):

@@ -33,9 +33,9 @@ from sessions_app.serializers import (
     SessionCreateSerializer,
     SessionSerializer,
 )
-from vibegrapher.async_api import ApiError, api_user, validated_body
-from vibegrapher.pagination import keyset_page, page_body, paginated
-from vibegrapher.schema import PAGE_PARAMETERS, UUID_OR_EMPTY, authed_errors
+from vibegrapher.api.async_api import ApiError, api_user, validated_body
+from vibegrapher.api.pagination import keyset_page, page_body, paginated
+from vibegrapher.api.schema import PAGE_PARAMETERS, UUID_OR_EMPTY, authed_errors
 
 
 class Conflict(APIException):

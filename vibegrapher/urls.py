@@ -2,17 +2,17 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView
 
-from vibegrapher.api_docs import ApiDocsView
-from vibegrapher.api_errors import not_found
-from vibegrapher.health import health
+from vibegrapher.api.api_docs import ApiDocsView
+from vibegrapher.api.api_errors import not_found
+from vibegrapher.server.health import health
 
 # The admin is the audit tool (README "Pages"): named so, not "Django administration".
 admin.site.site_header = "Vibegrapher audit"
 admin.site.site_title = "Vibegrapher audit"
 admin.site.index_title = "Stored model calls, conversations, sessions and diffs"
 
-handler400 = "vibegrapher.api_errors.bad_request"
-handler500 = "vibegrapher.api_errors.server_error"
+handler400 = "vibegrapher.api.api_errors.bad_request"
+handler500 = "vibegrapher.api.api_errors.server_error"
 
 urlpatterns = [
     path("health", health, name="health"),

@@ -13,9 +13,9 @@ from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema_field
 from rest_framework import serializers
 
-from vibegrapher.fields import StrictCharField
-from vibegrapher.pagination import ROW_CURSOR_PATTERN
-from vibegrapher.type_schema import SchemaBuilder
+from vibegrapher.api.fields import StrictCharField
+from vibegrapher.api.pagination import ROW_CURSOR_PATTERN
+from vibegrapher.api.type_schema import SchemaBuilder
 
 # The TypedDicts that JSON columns hold, described for the document (typed_json).
 API_TYPES = SchemaBuilder()
@@ -58,7 +58,7 @@ def authed_errors(*codes: int) -> dict[int, OpenApiResponse]:
     return errors(401, 404, *codes)
 
 
-# What `vibegrapher.pagination` accepts, stated in the document (the fuzzer of `make
+# What `vibegrapher.api.pagination` accepts, stated in the document (the fuzzer of `make
 # check` sends whatever the document allows and fails on any 400 for it).
 LIMIT = OpenApiParameter(
     "limit",
