@@ -356,6 +356,11 @@ SPECTACULAR_SETTINGS: dict[str, Any] = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "SWAGGER_UI_SETTINGS": {"persistAuthorization": True},
 }
+# What the apps add to the document (vibegrapher/api/schema.py `postprocess`, which
+# imports no app): functions returning component schemas, then functions that add to
+# the whole document.
+API_SCHEMA_COMPONENTS = ["projects.graph_schema.graph_components"]
+API_SCHEMA_ADDITIONS = ["sessions_app.event_schema.add_events"]
 
 # --- Files ----------------------------------------------------------------------
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "media"))).resolve()
