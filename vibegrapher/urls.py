@@ -21,6 +21,7 @@ urlpatterns = [
     path("api/", include("projects.urls")),
     path("api/", include("sessions_app.urls")),
     path("api/", include("reviews.urls")),
+    path("api/", include("agents_app.urls")),
     # The OpenAPI document (YAML; `?format=json` for JSON) and its docs page.
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", ApiDocsView.as_view(url_name="api-schema"), name="api-docs"),
