@@ -93,6 +93,8 @@ check: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	DEBUG=true $(BIN)/mypy .
+	@# Who may import whom: the contracts of pyproject.toml [tool.importlinter].
+	$(BIN)/lint-imports
 	$(BIN)/actionlint
 	$(DEPLOY_ENV) $(BIN)/python manage.py check --deploy --fail-level WARNING
 	@generated=$$(mktemp) && $(SCHEMA_CMD) --file $$generated && \
