@@ -111,4 +111,4 @@ bench: install
 	@echo "Benchmarks: see bench/README or run a script in bench/ with $(BIN)/python"
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .import_linter_cache
