@@ -34,6 +34,6 @@ RUN useradd --create-home --uid 1000 app \
 ENTRYPOINT ["/app/docker-entrypoint.sh"]
 
 EXPOSE 8080
-# WEB_PROCESSES daphne processes share the port (vibegrapher/serve.py; more than one
+# WEB_PROCESSES daphne processes share the port (vibegrapher/server/serve.py; more than one
 # needs REDIS_URL); 1 is plain daphne.
-CMD ["sh", "-c", "exec python -m vibegrapher.serve -b 0.0.0.0 -p \"${PORT}\" vibegrapher.asgi:application"]
+CMD ["sh", "-c", "exec python -m vibegrapher.server.serve -b 0.0.0.0 -p \"${PORT}\" vibegrapher.asgi:application"]

@@ -52,7 +52,7 @@ run: system-deps seed
 PROCESSES ?= 2
 serve: APT_PACKAGES = bubblewrap libseccomp2
 serve: system-deps seed
-	DEBUG=$${DEBUG:-true} $(BIN)/python -m vibegrapher.serve --processes $(PROCESSES) \
+	DEBUG=$${DEBUG:-true} $(BIN)/python -m vibegrapher.server.serve --processes $(PROCESSES) \
 	  -b $(HOST) -p $(PORT) vibegrapher.asgi:application
 
 test: install system-deps
@@ -93,6 +93,8 @@ check: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	DEBUG=true $(BIN)/mypy .
+	@# Who may import whom: the contracts of pyproject.toml [tool.importlinter].
+	$(BIN)/lint-imports
 	$(BIN)/actionlint
 	$(DEPLOY_ENV) $(BIN)/python manage.py check --deploy --fail-level WARNING
 	@generated=$$(mktemp) && $(SCHEMA_CMD) --file $$generated && \
@@ -109,4 +111,4 @@ bench: install
 	@echo "Benchmarks: see bench/README or run a script in bench/ with $(BIN)/python"
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .import_linter_cache

@@ -6,7 +6,7 @@ Django's own `user_login_failed` signal, so the API token endpoint, the `/login/
 and the admin's login are covered by one mechanism without a rate that also slows a
 person who types the password right. DRF's throttles count every request and only on
 DRF views; the login page would need a second, hand-written copy. Axes keeps its
-counters in Django's cache (Redis when `REDIS_URL` is set, vibegrapher/cache.py), so
+counters in Django's cache (Redis when `REDIS_URL` is set, vibegrapher/lib/cache.py), so
 every server process sees the same counts.
 
 Failures are counted per (username, client address) and per client address, never per

@@ -12,8 +12,8 @@ from rest_framework.views import APIView
 
 from accounts.models import ApiToken
 from accounts.tokens import create_token, revoke_token
-from vibegrapher.lanes import when_posted
-from vibegrapher.schema import ERROR_REF, errors
+from vibegrapher.api.schema import ERROR_REF, errors
+from vibegrapher.server.lanes import when_posted
 
 
 class CredentialsSerializer(serializers.Serializer):

@@ -5,7 +5,8 @@ from agents import MaxTurnsExceeded
 from django.conf import settings
 
 from agents_app.all_agents import RETRYABLE_STATUSES
-from agents_app.model_guard import ModelCalls, StreamCut, connect_failed, scrub
+from agents_app.model_guard import ModelCalls, StreamCut, connect_failed
+from agents_app.surrogates import scrub
 
 VIBECODER_MAX_TURNS = 12
 LOG_HEAD_CHARS = 200

@@ -23,6 +23,7 @@ from typing import Any, Literal
 from django.conf import settings
 
 from agents_app.json_field_stream import JsonStringFieldReader
+from agents_app.surrogates import scrub
 from sessions_app.events import MessageDeltaEvent, emit
 
 logger = logging.getLogger(__name__)
@@ -142,9 +143,6 @@ class LiveStream:
             await self.flush()
 
     async def flush(self) -> None:
-        # Here, not at import: model_guard imports this module.
-        from agents_app.model_guard import scrub
-
         async with self._lock:
             pending, self._pending = self._pending, []
             for kind, delta in pending:

@@ -1,7 +1,7 @@
 """The agents' conversation memory: the SDK's sessions.
 
-Keys: `project_{slug}` (global) or `project_{slug}_node_{node_id}`; the Evaluator's
-key is the VibeCoder's with `_evaluator` appended.
+Keys: a session's own (`sessions_app.services.session_key`); the Evaluator's key is
+the VibeCoder's with `_evaluator` appended.
 
 `AGENT_MEMORY` picks the store:
 - `sqlite` (default): the SDK's SQLiteSession, a file per project at
@@ -28,12 +28,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from agents_app.models import AgentMemorySession
 from projects.models import Project
 from projects.storage import conversations_db
+from sessions_app.services import session_key
 
 EVALUATOR_SUFFIX = "_evaluator"
-
-
-def session_key(slug: str, node_id: str = "") -> str:
-    return f"project_{slug}_node_{node_id}" if node_id else f"project_{slug}"
 
 
 def evaluator_key(key: str) -> str:

@@ -17,13 +17,13 @@ from django.utils import timezone
 from agents_app import all_agents
 from agents_app.errors import head
 from agents_app.live import current_target
-from agents_app.model_guard import scrub, scrub_all
 from agents_app.model_request import model_request
 from agents_app.run_state import VibecodeRun
+from agents_app.surrogates import scrub, scrub_all
 from sessions_app.costs import cost_of_usage, dollars
 from sessions_app.events import ConversationMessageEvent, TokenUsage, emit
 from sessions_app.models import ConversationMessage, reasoning_summary
-from vibegrapher.background import in_thread
+from vibegrapher.lib.background import in_thread
 
 logger = logging.getLogger(__name__)
 PREVIEW_CHARS = 20_000

@@ -17,7 +17,7 @@ from sessions_app import story
 from sessions_app.events import PatchRefusal, RefusedTest, emit
 from testruns.before_after import output_tail
 from testruns.quick_tests import LoopTests
-from vibegrapher.background import in_thread
+from vibegrapher.lib.background import in_thread
 
 logger = logging.getLogger(__name__)
 

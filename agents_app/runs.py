@@ -44,7 +44,7 @@ from reviews.models import Diff
 from sessions_app import story
 from sessions_app.events import emit, emit_sync
 from sessions_app.models import ConversationMessage, VibecodeSession
-from vibegrapher.background import BackgroundTasks, in_thread
+from vibegrapher.lib.background import BackgroundTasks, in_thread
 
 logger = logging.getLogger(__name__)
 

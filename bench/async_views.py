@@ -53,8 +53,8 @@ from rest_framework.request import Request  # noqa: E402
 
 from bench.handmade_async_api import async_api_view  # noqa: E402
 from sessions_app import services  # noqa: E402
-from sessions_app.views import _messages_page  # noqa: E402
-from vibegrapher.request_threads import PooledThreadASGIHandler  # noqa: E402
+from sessions_app.views import messages_page  # noqa: E402
+from vibegrapher.server.request_threads import PooledThreadASGIHandler  # noqa: E402
 
 
 @async_api_view("GET")
@@ -63,7 +63,7 @@ async def handmade_messages(
 ) -> HttpResponse:
     session = await services.owned_sessions(user).aget(id=session_id)
     drf_request = Request(request)  # only for its query_params, as the page reads them
-    return JsonResponse(await sync_to_async(_messages_page)(drf_request, session))
+    return JsonResponse(await sync_to_async(messages_page)(drf_request, session))
 
 
 urlpatterns = [

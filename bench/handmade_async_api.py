@@ -23,8 +23,8 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
 from accounts.tokens import afind_token
-from vibegrapher import json_body
-from vibegrapher.api_errors import as_json_response
+from vibegrapher.api import json_body
+from vibegrapher.api.api_errors import as_json_response
 
 P = ParamSpec("P")
 

@@ -1,5 +1,5 @@
 """Another user's read beside slow work: `GET /api/projects/{id}` with a Graphviz layout and
-twelve password checks in flight (the lanes of vibegrapher/lanes.py).
+twelve password checks in flight (the lanes of vibegrapher/server/lanes.py).
 
 Serves the app as production does (DEBUG off, SQLite, one daphne process). One user's
 workflow is genuinely slow to lay out (30 agents handing off to each other,

@@ -1,7 +1,7 @@
 """REST read throughput: `GET /api/projects` (50 projects) and `GET /api/projects/{id}`.
 
 Serves the app the way production does (DEBUG off, SQLite unless `--database-url`),
-with one process and with `--processes N` (`python -m vibegrapher.serve`, Redis layer),
+with one process and with `--processes N` (`python -m vibegrapher.server.serve`, Redis layer),
 and drives it with a small keep-alive HTTP/1.1 client (one asyncio connection per
 concurrent client, in its own process). Prints req/s, p50 and p99 per case, and the
 server's CPU time per request (all its processes, from /proc): on a machine that other
@@ -9,7 +9,7 @@ work keeps busy, req/s follows the load, the CPU per request much less.
 
 `--root DIR` serves another checkout of the app (e.g. `git archive main | tar -x -C
 /tmp/before`), so that before/after can be run in alternation with `--rounds`; a
-checkout without `vibegrapher/serve.py` is served by plain daphne (1 process only).
+checkout without `vibegrapher/server/serve.py` is served by plain daphne (1 process only).
 
 Usage: .venv/bin/python bench/rest.py [--requests 2000] [--processes 1 2]
        [--rounds 3] [--root . --root /tmp/before]
@@ -55,17 +55,26 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def launcher_of(root: Path) -> str | None:
+    """The multi-process launcher's module in the checkout at `root` (older checkouts
+    have it at the top of the package), or None when it has none."""
+    for module in ("vibegrapher.server.serve", "vibegrapher.serve"):
+        if (root / (module.replace(".", "/") + ".py")).exists():
+            return module
+    return None
+
+
 class Served:
     """The app of `root` on a free port: plain daphne, or the multi-process launcher."""
 
     def __init__(self, root: Path, workdir: Path, env: dict[str, str], processes: int) -> None:
         self.root, self.env, self.processes = root, env, processes
         self.port = free_port()
-        launcher = (root / "vibegrapher" / "serve.py").exists()
-        if processes > 1 and not launcher:
-            raise SystemExit(f"{root} has no vibegrapher/serve.py: one process only")
-        if launcher:
-            command = ["-m", "vibegrapher.serve", "--processes", str(processes)]
+        launcher = launcher_of(root)
+        if processes > 1 and launcher is None:
+            raise SystemExit(f"{root} has no vibegrapher/server/serve.py: one process only")
+        if launcher is not None:
+            command = ["-m", launcher, "--processes", str(processes)]
         else:
             command = ["-m", "daphne"]
         command += ["-b", "127.0.0.1", "-p", str(self.port), "vibegrapher.asgi:application"]
@@ -213,7 +222,7 @@ def main() -> None:
                 for root in roots:  # alternate checkouts within a round
                     workdir, env, made = prepared[root]
                     if processes > 1:
-                        if not (root / "vibegrapher" / "serve.py").exists():
+                        if launcher_of(root) is None:
                             continue
                         env = {**env, **redis.env()}
                     server = Served(root, workdir, env, processes)

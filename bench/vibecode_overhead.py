@@ -12,7 +12,7 @@ directory, configured as production runs it (DEBUG off), then:
    `run_finished`. Nothing should serialise them: N runs should take about as long
    as one.
 
-With `--processes N` the server is `python -m vibegrapher.serve --processes N` on a
+With `--processes N` the server is `python -m vibegrapher.server.serve --processes N` on a
 scratch Redis (bench/redis_scratch.py), so concurrent runs use every core. `--root DIR`
 serves another checkout (before/after comparisons); the model server and the clients
 are always this checkout's.

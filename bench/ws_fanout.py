@@ -1,7 +1,7 @@
 """WebSocket fan-out: latency from emit to receipt at every client, per channel layer.
 
 For each layer (in-memory, and Redis when reachable, with one process and with
-`python -m vibegrapher.serve --processes N`) this starts a real server
+`python -m vibegrapher.server.serve --processes N`) this starts a real server
 (`bench/ws_bench_app.py`: the app plus an in-process emitter), connects N clients to
 one project with token auth, emits M events (100 ms apart by default), and reports the
 median and p99 latency over all N x M deliveries and the deliveries per second.

@@ -32,7 +32,7 @@ from django.db import DatabaseError, transaction
 
 from projects import git_storage, trailers
 from projects.storage import check_file_name, projects_root, repository_dir
-from vibegrapher.faults import crash_point
+from vibegrapher.lib.faults import crash_point
 
 logger = logging.getLogger(__name__)
 

@@ -14,9 +14,9 @@ from projects import services
 from projects.graph import service as graph_service
 from projects.graph.reader import build_graph
 from projects.graph.schema import graph_answer
-from vibegrapher.api_errors import ApiError
-from vibegrapher.async_api import api_user
-from vibegrapher.schema import authed_errors
+from vibegrapher.api.api_errors import ApiError
+from vibegrapher.api.async_api import api_user
+from vibegrapher.api.schema import authed_errors
 
 FORMAT = OpenApiParameter(
     "format",

@@ -3,7 +3,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 
-from vibegrapher.text_fields import CleanCharField, CleanSlugField, CleanTextField
+from vibegrapher.api.text_fields import CleanCharField, CleanSlugField, CleanTextField
 
 
 class Project(models.Model):

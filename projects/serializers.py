@@ -12,8 +12,8 @@ from projects.code import validate_code as check_code
 from projects.git import DIFF_TRAILER, CommitInfo
 from projects.models import Project, TestCase
 from projects.services import InvalidName, check_project_name
-from vibegrapher.api_errors import ApiError
-from vibegrapher.fields import StrictBooleanField, StrictCharField
+from vibegrapher.api.api_errors import ApiError
+from vibegrapher.api.fields import StrictBooleanField, StrictCharField
 
 
 class ProjectSerializer(serializers.ModelSerializer[Project]):

@@ -30,8 +30,8 @@ from projects.serializers import (
     duplicate_test_name,
     represent_projects,
 )
-from vibegrapher.async_api import ApiError, api_user
-from vibegrapher.pagination import (
+from vibegrapher.api.async_api import ApiError, api_user
+from vibegrapher.api.pagination import (
     keyset_page,
     page_body,
     paginated,
@@ -39,7 +39,7 @@ from vibegrapher.pagination import (
     row_position,
     sequence_page,
 )
-from vibegrapher.schema import COMMIT_PAGE_PARAMETERS, PAGE_PARAMETERS, authed_errors, errors
+from vibegrapher.api.schema import COMMIT_PAGE_PARAMETERS, PAGE_PARAMETERS, authed_errors, errors
 
 
 class CreatedProjectSerializer(ProjectDetailSerializer):

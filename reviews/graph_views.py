@@ -14,9 +14,9 @@ from projects.graph.schema import graph_answer
 from projects.graph_views import FORMAT, FormatIsOurs, output_format
 from reviews import services
 from reviews.models import Diff
-from vibegrapher.api_errors import ApiError
-from vibegrapher.async_api import api_user
-from vibegrapher.schema import authed_errors
+from vibegrapher.api.api_errors import ApiError
+from vibegrapher.api.async_api import api_user
+from vibegrapher.api.schema import authed_errors
 
 
 def diff_graph_of(diff: Diff) -> graph_service.DiffGraph:

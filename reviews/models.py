@@ -4,7 +4,7 @@ from django.db import models
 
 from projects.models import Project
 from sessions_app.models import VibecodeSession
-from vibegrapher.text_fields import CleanCharField, CleanJSONField, CleanTextField
+from vibegrapher.api.text_fields import CleanCharField, CleanJSONField, CleanTextField
 
 
 class Diff(models.Model):

@@ -4,8 +4,8 @@ from rest_framework import serializers
 
 from reviews.models import Diff
 from reviews.results import PairResult
-from vibegrapher.fields import StrictBooleanField, StrictCharField
-from vibegrapher.schema import typed_json
+from vibegrapher.api.fields import StrictBooleanField, StrictCharField
+from vibegrapher.api.schema import typed_json
 
 
 class DiffSerializer(serializers.ModelSerializer[Diff]):

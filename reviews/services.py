@@ -1,4 +1,4 @@
-"""Human review of diffs: approve, reject (a new run starts), commit into git.
+"""Human review of diffs: approve, reject (a new round starts), commit into git.
 
 Every status change is a conditional UPDATE (`WHERE status = <expected>`) or runs
 under row locks, so two people, or two tabs, can never both win: one commit lands
@@ -6,15 +6,15 @@ and the other gets a 409, and git and the rows always agree.
 """
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from asgiref.sync import async_to_sync, sync_to_async
+from asgiref.sync import sync_to_async
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from agents_app import runs
 from projects import git
 from projects.code import InvalidCode, validate_code
 from projects.models import Project
@@ -22,10 +22,11 @@ from projects.services import author_of, commit_project_code, reconcile
 from reviews import provenance
 from reviews.models import Diff
 from reviews.reconcile import emit_committed
+from reviews.signals import diff_committed
 from sessions_app import story
 from sessions_app.events import emit, emit_sync
 from sessions_app.models import ConversationMessage
-from vibegrapher.faults import crash_point
+from vibegrapher.lib.faults import crash_point
 
 PENDING = (Diff.Status.EVALUATOR_APPROVED, Diff.Status.HUMAN_APPROVED)
 
@@ -72,11 +73,16 @@ def approve(diff: Diff) -> Diff:
     return Diff.objects.select_related("project", "session").get(id=diff.id)
 
 
-async def reject(diff: Diff, feedback: str) -> ConversationMessage:
+# Starts the round that answers a rejection (the diff, the feedback); gives the stored
+# feedback message. agents_app's review view passes the run that does it.
+StartRound = Callable[[Diff, str], Awaitable[ConversationMessage]]
+
+
+async def reject(diff: Diff, feedback: str, start_round: StartRound) -> ConversationMessage:
     """Mark the diff rejected and start the next round with the feedback.
 
-    If the run cannot start (a run is going, no model configured), the diff goes back
-    to what it was: nothing is left half-done.
+    If the round cannot start (`start_round` raises: a run is going, no model
+    configured), the diff goes back to what it was: nothing is left half-done.
     """
     before = diff.status
     moved = await sync_to_async(_move)(
@@ -89,12 +95,7 @@ async def reject(diff: Diff, feedback: str) -> ConversationMessage:
         diff.session_id, diff.id, "rejected", diff.commit_message
     )
     try:
-        message = await runs.start_run(
-            diff.session,
-            runs.rejection_prompt(diff, feedback),
-            display_text=feedback,
-            revises=diff.id,
-        )
+        message = await start_round(diff, feedback)
     except BaseException:
         await sync_to_async(rejected.delete)()
         await sync_to_async(_move)(
@@ -169,5 +170,5 @@ def _after_commit(diff: Diff, new_code: str) -> None:
         diff.committed_sha,
     )  # fmt: skip
     emit_committed(diff.project_id, new_code, diff.committed_sha, [diff.id])
-    # The Evaluator starts the next change fresh; the VibeCoder keeps its history.
-    async_to_sync(runs.clear_evaluator_memory)(diff.session)
+    # agents_app starts the Evaluator fresh on the next change.
+    diff_committed.send(sender=Diff, diff=diff)

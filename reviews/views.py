@@ -1,11 +1,9 @@
-"""Diffs API. Reviewing (a rejection starts a run) and refining call models: async
-views (adrf), so that a run's task lands on the server's event loop."""
+"""Diffs API: the diffs, their preview and commit. Running their tests is testruns's;
+reviewing (a rejection starts a run) and refining the commit message call models:
+agents_app's views."""
 
 import uuid
 
-from adrf.views import APIView as AsyncAPIView
-from asgiref.sync import sync_to_async
-from django.contrib.auth.models import User
 from django.http import Http404
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -15,22 +13,17 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from agents_app import runs
-from agents_app.commit_messages import refine_commit_message
-from agents_app.errors import ModelNotConfigured, describe_error
 from projects.services import get_owned_project
 from reviews import services
 from reviews.models import Diff
 from reviews.serializers import (
     CommitSerializer,
     DiffSerializer,
-    RefineSerializer,
-    ReviewSerializer,
 )
 from sessions_app.services import owned_sessions
-from vibegrapher.async_api import ApiError, api_user, validated_body
-from vibegrapher.pagination import keyset_page, page_body, paginated
-from vibegrapher.schema import PAGE_PARAMETERS, authed_errors
+from vibegrapher.api.async_api import api_user
+from vibegrapher.api.pagination import keyset_page, page_body, paginated
+from vibegrapher.api.schema import PAGE_PARAMETERS, authed_errors
 
 
 class Conflict(APIException):
@@ -127,77 +120,3 @@ class DiffCommitView(APIView):
         except services.ReviewConflict as exc:
             raise Conflict(str(exc)) from None
         return Response({"committed_sha": diff.committed_sha, **DiffSerializer(diff).data})
-
-
-async def _owned_diff(user: User, diff_id: uuid.UUID) -> Diff:
-    diff = await services.owned_diffs(user).filter(id=diff_id).afirst()
-    if diff is None:
-        raise ApiError(404, "No such diff.")
-    return diff
-
-
-class ReviewedDiffSerializer(DiffSerializer):
-    message_id = serializers.UUIDField(
-        required=False,
-        help_text="After a rejection: the stored feedback message that starts the new round.",
-    )
-
-    class Meta(DiffSerializer.Meta):
-        fields = [*DiffSerializer.Meta.fields, "message_id"]
-        read_only_fields = fields
-
-
-class ReviewView(AsyncAPIView):
-    lane = "model"  # waits for the Evaluator's answer
-
-    @extend_schema(
-        summary="Approve a diff, or reject it with feedback (a new round starts)",
-        description="`{approved: true}` makes it `human_approved`; `{approved: false, "
-        "feedback}` sends the feedback to the VibeCoder (a run: its events arrive on the "
-        "WebSocket) and answers with the diff and the feedback's `message_id`.",
-        request=ReviewSerializer,
-        responses={200: ReviewedDiffSerializer, **authed_errors(400, 409, 503)},
-    )
-    async def post(self, request: Request, diff_id: uuid.UUID) -> Response:
-        user = api_user(request)
-        diff = await _owned_diff(user, diff_id)
-        body = validated_body(request, ReviewSerializer)
-        try:
-            if body["approved"]:
-                diff = await sync_to_async(services.approve)(diff)
-                return Response(await sync_to_async(lambda: DiffSerializer(diff).data)())
-            message = await services.reject(diff, body["feedback"].strip())
-        except services.ReviewConflict as exc:
-            raise ApiError(409, str(exc)) from None
-        except runs.RunInProgress as exc:
-            raise ApiError(409, str(exc)) from None
-        except (ModelNotConfigured, runs.RunNotStarted) as exc:
-            raise ApiError(503, str(exc)) from None
-        diff = await services.owned_diffs(user).aget(id=diff_id)
-        data = await sync_to_async(lambda: DiffSerializer(diff).data)()
-        return Response({**data, "message_id": str(message.id)})
-
-
-class RefineMessageView(AsyncAPIView):
-    lane = "model"  # waits for the model's answer
-
-    @extend_schema(
-        summary="Ask the commit message refiner for a message; the diff keeps its own until commit",
-        request=RefineSerializer,
-        responses={
-            200: inline_serializer("RefinedMessage", {"commit_message": serializers.CharField()}),
-            **authed_errors(400, 409, 502, 503),
-        },
-    )
-    async def post(self, request: Request, diff_id: uuid.UUID) -> Response:
-        diff = await _owned_diff(api_user(request), diff_id)
-        hint = validated_body(request, RefineSerializer)["hint"]
-        if diff.status == Diff.Status.COMMITTED:
-            raise ApiError(409, "The diff is committed; its message can no longer change.")
-        try:
-            message = await refine_commit_message(diff, hint.strip())
-        except ModelNotConfigured as exc:
-            raise ApiError(503, str(exc)) from None
-        except Exception as exc:
-            raise ApiError(502, describe_error(exc, agent="Commit message refiner")) from None
-        return Response({"commit_message": message})

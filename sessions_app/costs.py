@@ -15,8 +15,8 @@ from typing import Any
 from django.conf import settings
 from django.db.models import QuerySet
 
+from sessions_app.model_prices import price_of
 from sessions_app.models import ConversationMessage, VibecodeSession
-from vibegrapher.model_prices import price_of
 
 MILLION = Decimal(1_000_000)
 # Stored to the hundred-millionth of a dollar (the field's precision).

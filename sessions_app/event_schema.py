@@ -11,7 +11,7 @@ import typing
 from typing import Any, Literal, TypedDict, get_args
 
 from sessions_app import consumers, events
-from vibegrapher.type_schema import REF_PREFIX, SchemaBuilder
+from vibegrapher.api.type_schema import REF_PREFIX, SchemaBuilder
 
 
 class PingFrame(TypedDict):

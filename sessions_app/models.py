@@ -3,7 +3,7 @@ import uuid
 from django.db import models
 
 from projects.models import Project
-from vibegrapher.text_fields import CleanCharField, CleanJSONField, CleanTextField
+from vibegrapher.api.text_fields import CleanCharField, CleanJSONField, CleanTextField
 
 
 class VibecodeSession(models.Model):

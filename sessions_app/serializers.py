@@ -5,8 +5,8 @@ from rest_framework import serializers
 
 from sessions_app.events import PatchRefusal, TokenUsage
 from sessions_app.models import ConversationMessage, VibecodeSession
-from vibegrapher.fields import StrictCharField
-from vibegrapher.schema import typed_json
+from vibegrapher.api.fields import StrictCharField
+from vibegrapher.api.schema import typed_json
 
 
 class SessionSerializer(serializers.ModelSerializer[VibecodeSession]):

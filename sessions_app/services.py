@@ -4,11 +4,16 @@ from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 
-from agents_app.memory import session_key
 from projects.models import Project
 from projects.nodes import find_agents
 from projects.storage import conversations_db, projects_root
 from sessions_app.models import ConversationMessage, VibecodeSession
+
+
+def session_key(slug: str, node_id: str = "") -> str:
+    """The key of a session's conversation memory: `project_{slug}` (global) or
+    `project_{slug}_node_{node_id}` (one agent's)."""
+    return f"project_{slug}_node_{node_id}" if node_id else f"project_{slug}"
 
 
 class UnknownNode(ValueError):

@@ -20,15 +20,5 @@ urlpatterns = [
     path(
         "sessions/<uuid:session_id>/usage", views.SessionUsageView.as_view(), name="session-usage"
     ),
-    path(
-        "sessions/<uuid:session_id>/messages",
-        views.SessionMessagesView.as_view(),
-        name="session-messages",
-    ),
-    path(
-        "sessions/<uuid:session_id>/cancel",
-        views.CancelRunView.as_view(),
-        name="session-cancel",
-    ),
     path("messages/<uuid:message_id>/full", views.FullResponseView.as_view(), name="message-full"),
 ]

@@ -1,41 +1,38 @@
-"""Sessions and messages API. Sending a message is async (adrf): the run's task needs the loop."""
+"""Sessions API: sessions, their usage, stored messages and event bodies.
+
+Sending a message (which starts a run) and stopping a run are agents_app's views.
+"""
 
 import uuid
 
-from adrf.views import APIView as AsyncAPIView
-from asgiref.sync import async_to_sync, sync_to_async
 from django.conf import settings
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
-    OpenApiParameter,
     OpenApiResponse,
     extend_schema,
     extend_schema_view,
-    inline_serializer,
 )
-from rest_framework import serializers, status
+from rest_framework import status
 from rest_framework.exceptions import APIException, NotFound
 from rest_framework.generics import RetrieveAPIView, RetrieveDestroyAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from agents_app import runs
-from agents_app.errors import ModelNotConfigured
 from projects.services import get_owned_project
 from sessions_app import costs, event_bodies, services
 from sessions_app.models import ConversationMessage, VibecodeSession
 from sessions_app.serializers import (
     FullResponseSerializer,
     MessageSerializer,
-    PromptSerializer,
     SessionCreateSerializer,
     SessionSerializer,
 )
-from vibegrapher.async_api import ApiError, api_user, validated_body
-from vibegrapher.pagination import keyset_page, page_body, paginated
-from vibegrapher.schema import PAGE_PARAMETERS, UUID_OR_EMPTY, authed_errors
+from sessions_app.signals import SessionBusy, session_deleting, sessions_read
+from vibegrapher.api.async_api import ApiError, api_user
+from vibegrapher.api.pagination import keyset_page, page_body, paginated
+from vibegrapher.api.schema import PAGE_PARAMETERS, authed_errors
 
 
 class Conflict(APIException):
@@ -53,7 +50,7 @@ class ProjectSessionsView(APIView):
     )
     def get(self, request: Request, project_id: uuid.UUID) -> Response:
         project = get_owned_project(api_user(request), project_id)
-        runs.mark_interrupted_runs()
+        sessions_read.send(sender=VibecodeSession)
         sessions = VibecodeSession.objects.filter(project=project)
         page, next_page = keyset_page(request, sessions, direction="oldest_first")
         return Response(page_body(SessionSerializer(page, many=True).data, next_page))
@@ -94,15 +91,17 @@ class SessionView(RetrieveDestroyAPIView[VibecodeSession]):
     lookup_url_kwarg = "session_id"
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
-        runs.mark_interrupted_runs()
+        sessions_read.send(sender=VibecodeSession)
         return services.owned_sessions(api_user(self.request))
 
     def perform_destroy(self, instance: VibecodeSession) -> None:
-        if runs.active_run(instance.id) is not None or (
-            instance.run_state == VibecodeSession.RunState.RUNNING
-        ):
-            raise Conflict("A run is going in this session; wait for it to finish, then delete.")
-        async_to_sync(runs.clear_session_memory)(instance)
+        busy = "A run is going in this session; wait for it to finish, then delete."
+        if instance.run_state == VibecodeSession.RunState.RUNNING:
+            raise Conflict(busy)
+        try:
+            session_deleting.send(sender=VibecodeSession, session=instance)
+        except SessionBusy:
+            raise Conflict(busy) from None
         instance.delete()
 
 
@@ -171,8 +170,9 @@ class FullResponseView(RetrieveAPIView[ConversationMessage]):
         return services.owned_messages(api_user(self.request))
 
 
-def _messages_page(request: Request, session: VibecodeSession) -> dict:
-    """Oldest first; `?after=<message id>` starts after that message (a reconnecting
+def messages_page(request: Request, session: VibecodeSession) -> dict:
+    """A page of the session's messages, oldest first (agents_app's messages view
+    answers GET with it); `?after=<message id>` starts after that message (a reconnecting
     client's catch-up), `?cursor=` (from `next`) after the previous page."""
     after = request.query_params.get("after")
     anchor = None
@@ -189,105 +189,3 @@ def _messages_page(request: Request, session: VibecodeSession) -> dict:
         request, session.messages.all(), direction="oldest_first", anchor=anchor
     )
     return page_body(MessageSerializer(page, many=True).data, next_page)
-
-
-def run_in_progress(exc: runs.RunInProgress) -> dict[str, str | None]:
-    """The 409 body: why, and when the run counts as dead should its server have stopped."""
-    dead_at = exc.dead_at.isoformat() if exc.dead_at else None
-    return {"detail": str(exc), "run_dead_at": dead_at}
-
-
-async def _owned_session(request: Request, session_id: uuid.UUID) -> VibecodeSession:
-    try:
-        return await services.owned_sessions(api_user(request)).aget(id=session_id)
-    except VibecodeSession.DoesNotExist:
-        raise ApiError(404, "No such session.") from None
-
-
-RUN_CONFLICT = inline_serializer(
-    "RunInProgress",
-    {
-        "detail": serializers.CharField(),
-        "run_dead_at": serializers.DateTimeField(
-            allow_null=True,
-            help_text="From then on the run counts as dead (should its server have "
-            "stopped) and a new message is accepted.",
-        ),
-    },
-)
-
-
-class SessionMessagesView(AsyncAPIView):
-    @extend_schema(
-        summary="The session's messages, oldest first",
-        parameters=[
-            *PAGE_PARAMETERS,
-            OpenApiParameter(
-                "after",
-                {"type": "string", "pattern": UUID_OR_EMPTY},
-                description="Only the messages after this one (a client catching up "
-                "after a reconnect). Ignored when `cursor` is given.",
-            ),
-        ],
-        responses={200: paginated(MessageSerializer, "MessagePage"), **authed_errors(400)},
-    )
-    async def get(self, request: Request, session_id: uuid.UUID) -> Response:
-        session = await _owned_session(request, session_id)
-        return Response(await sync_to_async(_messages_page)(request, session))
-
-    @extend_schema(
-        summary="Send a prompt: starts a run (202); its events arrive on the WebSocket",
-        request=PromptSerializer,
-        responses={
-            202: inline_serializer(
-                "RunStarted",
-                {
-                    "status": serializers.ChoiceField(choices=["processing"]),
-                    "message_id": serializers.UUIDField(
-                        help_text="The stored user message; the run's messages follow it."
-                    ),
-                },
-            ),
-            409: OpenApiResponse(RUN_CONFLICT, description="A run is going in this session."),
-            **authed_errors(400, 413, 503),
-        },
-    )
-    async def post(self, request: Request, session_id: uuid.UUID) -> Response:
-        session = await _owned_session(request, session_id)
-        prompt = validated_body(request, PromptSerializer)["prompt"]
-        try:
-            message = await runs.start_run(session, prompt)
-        except (ModelNotConfigured, runs.RunNotStarted) as exc:
-            raise ApiError(503, str(exc)) from None
-        except runs.RunInProgress as exc:
-            raise ApiError(409, run_in_progress(exc)) from None
-        return Response({"status": "processing", "message_id": str(message.id)}, status=202)
-
-
-class CancelRunView(AsyncAPIView):
-    @extend_schema(
-        summary="Stop the session's run",
-        description="200 when the run ended here (its `run_finished` says `cancelled`); "
-        "202 when it runs in another server process, which stops it within "
-        "RUN_HEARTBEAT_SECONDS; 409 when no run is going.",
-        request=None,
-        responses={
-            200: inline_serializer(
-                "RunCancelled", {"status": serializers.ChoiceField(choices=["cancelled"])}
-            ),
-            202: inline_serializer(
-                "RunCancelling", {"status": serializers.ChoiceField(choices=["cancelling"])}
-            ),
-            **authed_errors(409),
-        },
-    )
-    async def post(self, request: Request, session_id: uuid.UUID) -> Response:
-        if not await services.owned_sessions(api_user(request)).filter(id=session_id).aexists():
-            raise ApiError(404, "No such session.")
-        try:
-            ended = await runs.cancel_run(session_id)
-        except runs.NoRunToCancel as exc:
-            raise ApiError(409, str(exc)) from None
-        if ended:
-            return Response({"status": "cancelled"})
-        return Response({"status": "cancelling"}, status=202)

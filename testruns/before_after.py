@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from reviews.results import BaseRun, Outcome, PairResult, RunResult
 from testruns import sandbox
 from testruns.models import BaseTestResult
-from vibegrapher.background import in_thread
+from vibegrapher.lib.background import in_thread
 
 logger = logging.getLogger(__name__)
 

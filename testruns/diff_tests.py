@@ -30,7 +30,7 @@ from reviews.results import PairResult as StoredResult
 from sessions_app.events import emit
 from testruns import before_after, sandbox
 from testruns.before_after import TestToRun as PlannedTest
-from vibegrapher.background import BackgroundTasks, in_thread
+from vibegrapher.lib.background import BackgroundTasks, in_thread
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from projects.models import Project, TestCase
 from testruns import sandbox
 from testruns.before_after import TEST_FILE
-from vibegrapher.background import in_thread
+from vibegrapher.lib.background import in_thread
 
 
 class NoTestsToRun(Exception):

@@ -4,7 +4,7 @@ the base side of a before/after comparison runs once per commit (`before_after`)
 from django.db import models
 
 from projects.models import Project
-from vibegrapher.text_fields import CleanCharField, CleanTextField
+from vibegrapher.api.text_fields import CleanCharField, CleanTextField
 
 
 class BaseTestResult(models.Model):

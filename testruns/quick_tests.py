@@ -16,7 +16,7 @@ from reviews.results import PairResult
 from sessions_app.events import emit
 from testruns import before_after
 from testruns.before_after import Sides, TestToRun
-from vibegrapher.background import in_thread
+from vibegrapher.lib.background import in_thread
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from vibegrapher.fields import StrictBooleanField
+from vibegrapher.api.fields import StrictBooleanField
 
 
 class TestRunSerializer(serializers.Serializer[None]):

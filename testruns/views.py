@@ -18,8 +18,8 @@ from reviews.models import Diff
 from reviews.services import owned_diffs
 from testruns import diff_tests, head_tests, sandbox
 from testruns.serializers import HeadTestRunSerializer, TestRunSerializer
-from vibegrapher.async_api import ApiError, api_user, validated_body
-from vibegrapher.schema import authed_errors
+from vibegrapher.api.async_api import ApiError, api_user, validated_body
+from vibegrapher.api.schema import authed_errors
 
 
 async def _owned_diff(user: User, diff_id: uuid.UUID) -> Diff:

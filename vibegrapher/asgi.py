@@ -12,7 +12,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vibegrapher.settings")
 # Django must be set up before anything imports models (the consumers do).
 django.setup(set_prefix=False)
 
-from vibegrapher.request_threads import PooledThreadASGIHandler  # noqa: E402
+from vibegrapher.server.request_threads import PooledThreadASGIHandler  # noqa: E402
 
 # Django's ASGI handler, with request threads reused instead of made per request.
 django_asgi_app = PooledThreadASGIHandler()
@@ -26,9 +26,9 @@ from projects.services import reconcile_all  # noqa: E402
 from sessions_app.origin import CookieOriginValidator  # noqa: E402
 from sessions_app.routing import websocket_urlpatterns  # noqa: E402
 from testruns.diff_tests import recover_after_restart  # noqa: E402
-from vibegrapher import shutdown  # noqa: E402
-from vibegrapher.body_limit import BodySizeLimit  # noqa: E402
-from vibegrapher.http_refusals import install as install_http_refusals  # noqa: E402
+from vibegrapher.server import shutdown  # noqa: E402
+from vibegrapher.server.body_limit import BodySizeLimit  # noqa: E402
+from vibegrapher.server.http_refusals import install as install_http_refusals  # noqa: E402
 
 
 def _sweep_interrupted_runs() -> None:

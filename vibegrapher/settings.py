@@ -14,7 +14,7 @@ import environ
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
-from vibegrapher import model_prices
+from sessions_app import model_prices
 
 # Lets `admin.ModelAdmin[Project]` and friends be subscripted at run time, as typed.
 django_stubs_ext.monkeypatch()
@@ -74,12 +74,12 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    # With DEBUG on, compressed copies of the source files (`vibegrapher.dev_static`).
-    "vibegrapher.dev_static.DevStaticMiddleware"
+    # With DEBUG on, compressed copies of the source files (`vibegrapher.server.dev_static`).
+    "vibegrapher.server.dev_static.DevStaticMiddleware"
     if DEBUG
     else "whitenoise.middleware.WhiteNoiseMiddleware",
     # Outside CorsMiddleware: names the setting when a preflight is refused.
-    "vibegrapher.cors_hint.CorsRefusalHint",
+    "vibegrapher.server.cors_hint.CorsRefusalHint",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -131,7 +131,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {
         "NAME": env.str("TEST_SQLITE_PATH", default=str(BASE_DIR / ".test-db.sqlite3"))
     }
-# Requests run on reused threads (vibegrapher/request_threads.py), each thread with its
+# Requests run on reused threads (vibegrapher/server/request_threads.py), each thread with its
 # own connection: keeping it open saves a connect per request. Connections are checked
 # before reuse, and closed after this many seconds (0: one connection per request, the
 # default with DEBUG on, so that a test database is never held open when it is dropped).
@@ -140,14 +140,14 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # Idle request threads kept per server process (each may hold a database connection).
 REQUEST_THREADS_IDLE: int = env.int("REQUEST_THREADS_IDLE", default=16)
 # Requests whose sync part (middleware, DRF view, ORM) runs at once per process; the
-# rest wait their turn on the event loop (vibegrapher/request_threads.py). SQLite
+# rest wait their turn on the event loop (vibegrapher/server/request_threads.py). SQLite
 # answers inside the process, so a second request at once only contends for the
 # interpreter; a second one overlaps a networked database's round trips (bench/rest.py).
 REQUEST_THREADS_RUNNING: int = env.int(
     "REQUEST_THREADS_RUNNING",
     default=1 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" else 2,
 )
-# Slow kinds of request run in lanes of their own (vibegrapher/lanes.py), never in the
+# Slow kinds of request run in lanes of their own (vibegrapher/server/lanes.py), never in the
 # turns above: how many of each run at once per process. Each holds a thread while it
 # runs; a password check or a layout keeps a core busy, so one of each leaves the other
 # core to quick reads on a 2-core machine.
@@ -217,14 +217,14 @@ else:
 
 # The cache holds the failed-login counts, which every server process must see: Redis
 # when there is one, process memory otherwise. While Redis is unreachable the cache
-# answers from process memory and says so in the log (vibegrapher/cache.py), so logins
+# answers from process memory and says so in the log (vibegrapher/lib/cache.py), so logins
 # go on working. A Redis that stops answering costs a cache call at most
 # REDIS_CACHE_TIMEOUT_SECONDS; it is then asked again every 5 s.
 REDIS_CACHE_TIMEOUT_SECONDS: float = env.float("REDIS_CACHE_TIMEOUT_SECONDS", default=1.0)
 if REDIS_URL:
     CACHES: dict[str, dict[str, Any]] = {
         "default": {
-            "BACKEND": "vibegrapher.cache.FallbackRedisCache",
+            "BACKEND": "vibegrapher.lib.cache.FallbackRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": REDIS_KEY_PREFIX,
             "OPTIONS": {
@@ -322,13 +322,14 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["vibegrapher.json_body.DepthLimitedJSONParser"],
-    "EXCEPTION_HANDLER": "vibegrapher.api_errors.exception_handler",
+    "DEFAULT_PARSER_CLASSES": ["vibegrapher.api.json_body.DepthLimitedJSONParser"],
+    "EXCEPTION_HANDLER": "vibegrapher.api.api_errors.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
-    "DEFAULT_SCHEMA_CLASS": "vibegrapher.schema.ApiAutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "vibegrapher.api.schema.ApiAutoSchema",
 }
 
-# Lists answer pages of this many items (`?limit=` up to the maximum), vibegrapher/pagination.py.
+# Lists answer pages of this many items (`?limit=` up to the maximum),
+# vibegrapher/api/pagination.py.
 API_PAGE_SIZE: int = env.int("API_PAGE_SIZE", default=50)
 API_MAX_PAGE_SIZE: int = env.int("API_MAX_PAGE_SIZE", default=200)
 
@@ -353,12 +354,17 @@ SPECTACULAR_SETTINGS: dict[str, Any] = {
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "vibegrapher.schema.postprocess",
+        "vibegrapher.api.schema.postprocess",
     ],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "SWAGGER_UI_SETTINGS": {"persistAuthorization": True},
 }
+# What the apps add to the document (vibegrapher/api/schema.py `postprocess`, which
+# imports no app): functions returning component schemas, then functions that add to
+# the whole document.
+API_SCHEMA_COMPONENTS = ["projects.graph.schema.graph_components"]
+API_SCHEMA_ADDITIONS = ["sessions_app.event_schema.add_events"]
 
 # --- Files ----------------------------------------------------------------------
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "media"))).resolve()
@@ -393,17 +399,17 @@ MAX_PROMPT_CHARS: int = env.int("MAX_PROMPT_CHARS", default=20_000)
 
 # --- Hostile input --------------------------------------------------------------
 # Request bodies over these are answered 413 before Django reads them
-# (vibegrapher/body_limit.py says which URL has which limit). Each holds the largest
+# (vibegrapher/server/body_limit.py says which URL has which limit). Each holds the largest
 # body the OpenAPI document allows on its routes even with every character escaped
 # (12 bytes for an astral one): test_every_valid_body_fits_its_routes_byte_limit.
 MAX_BODY_BYTES_AUTH: int = env.int("MAX_BODY_BYTES_AUTH", default=16 * 1024)
 MAX_BODY_BYTES_PROMPT: int = env.int("MAX_BODY_BYTES_PROMPT", default=256 * 1024)
 MAX_BODY_BYTES_CODE: int = env.int("MAX_BODY_BYTES_CODE", default=256 * 1024)
 MAX_BODY_BYTES_DEFAULT: int = env.int("MAX_BODY_BYTES_DEFAULT", default=128 * 1024)
-# JSON nested deeper than this is a 400 (vibegrapher/json_body.py).
+# JSON nested deeper than this is a 400 (vibegrapher/api/json_body.py).
 MAX_JSON_DEPTH: int = env.int("MAX_JSON_DEPTH", default=64)
 # Debug pages (DEBUG on) hide settings named like secrets and passwords inside URLs.
-DEFAULT_EXCEPTION_REPORTER_FILTER = "vibegrapher.debug_filter.SecretHidingReporterFilter"
+DEFAULT_EXCEPTION_REPORTER_FILTER = "vibegrapher.lib.debug_filter.SecretHidingReporterFilter"
 
 # --- Content-Security-Policy (django-csp): scripts, styles and everything else from
 # this site only; no inline script, style or event handler on any page.
@@ -452,7 +458,7 @@ if GIT_STORAGE not in ("filesystem", "database"):
     raise ImproperlyConfigured(
         f"GIT_STORAGE={GIT_STORAGE!r} is unknown: use filesystem or database."
     )
-# What model calls cost, per model (see vibegrapher/model_prices.py for the defaults and
+# What model calls cost, per model (see sessions_app/model_prices.py for the defaults and
 # their sources); MODEL_PRICES, a JSON object, adds, replaces or removes models.
 try:
     MODEL_PRICES: dict[str, model_prices.ModelPrice] = model_prices.load(
@@ -497,7 +503,7 @@ TEST_DISK_MB: int = env.int("TEST_DISK_MB", default=32)
 TEST_SANDBOX_CONCURRENCY: int = env.int("TEST_SANDBOX_CONCURRENCY", default=2)
 
 # --- Crash tests ------------------------------------------------------------------
-# A named instant at which the process SIGKILLs itself (vibegrapher/faults.py), for the
+# A named instant at which the process SIGKILLs itself (vibegrapher/lib/faults.py), for the
 # crash-safety tests only: honoured only with DEBUG on, so production cannot enable it.
 FAULT_POINT: str = env.str("VIBEGRAPHER_FAULT_POINT", default="") if DEBUG else ""
 
@@ -530,7 +536,7 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {
         "line": {
-            "()": "vibegrapher.logformat.OneLineFormatter",
+            "()": "vibegrapher.lib.logformat.OneLineFormatter",
             "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
         },
     },

@@ -2,17 +2,17 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView
 
-from vibegrapher.api_docs import ApiDocsView
-from vibegrapher.api_errors import not_found
-from vibegrapher.health import health
+from vibegrapher.api.api_docs import ApiDocsView
+from vibegrapher.api.api_errors import not_found
+from vibegrapher.server.health import health
 
 # The admin is the audit tool (README "Pages"): named so, not "Django administration".
 admin.site.site_header = "Vibegrapher audit"
 admin.site.site_title = "Vibegrapher audit"
 admin.site.index_title = "Stored model calls, conversations, sessions and diffs"
 
-handler400 = "vibegrapher.api_errors.bad_request"
-handler500 = "vibegrapher.api_errors.server_error"
+handler400 = "vibegrapher.api.api_errors.bad_request"
+handler500 = "vibegrapher.api.api_errors.server_error"
 
 urlpatterns = [
     path("health", health, name="health"),
@@ -22,6 +22,7 @@ urlpatterns = [
     path("api/", include("sessions_app.urls")),
     path("api/", include("reviews.urls")),
     path("api/", include("testruns.urls")),
+    path("api/", include("agents_app.urls")),
     # The OpenAPI document (YAML; `?format=json` for JSON) and its docs page.
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", ApiDocsView.as_view(url_name="api-schema"), name="api-docs"),

@@ -32,8 +32,8 @@ from reviews.models import Diff, ReviewPreference
 from sessions_app import costs
 from sessions_app.models import ConversationMessage, VibecodeSession
 from sessions_app.services import UnknownNode, get_or_create_session
-from vibegrapher.async_api import api_user
-from vibegrapher.lanes import in_lane
+from vibegrapher.api.async_api import api_user
+from vibegrapher.server.lanes import in_lane
 from web import diff_view, graph_pages, highlight
 
 

@@ -5,8 +5,9 @@ from asgiref.sync import sync_to_async
 from django.contrib.auth.models import User
 from django.test import override_settings
 
-from agents_app.memory import close_memory, open_memory, session_key
+from agents_app.memory import close_memory, open_memory
 from projects.services import create_project, delete_project
+from sessions_app.services import session_key
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -1,6 +1,6 @@
 """NUL characters from the model are stored (as U+FFFD) instead of failing the run.
 
-PostgreSQL refuses NUL in text and jsonb; the fields of vibegrapher/text_fields.py
+PostgreSQL refuses NUL in text and jsonb; the fields of vibegrapher/api/text_fields.py
 clean it on both databases, so the two behave alike.
 """
 

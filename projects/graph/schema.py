@@ -8,7 +8,7 @@ from rest_framework import serializers
 
 from projects.graph.reader import GraphEdge, GraphNode, Unresolved
 from projects.graph.render import Reason
-from vibegrapher.type_schema import REF_PREFIX, SchemaBuilder
+from vibegrapher.api.type_schema import REF_PREFIX, SchemaBuilder
 
 
 def _ref(name: str) -> dict[str, str]:

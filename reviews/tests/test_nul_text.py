@@ -1,6 +1,6 @@
 """NUL characters from a test's output or a person's input never break a request.
 
-Stored as U+FFFD on both databases (vibegrapher/text_fields.py); PostgreSQL would
+Stored as U+FFFD on both databases (vibegrapher/api/text_fields.py); PostgreSQL would
 otherwise refuse them ("cannot contain NUL").
 """
 

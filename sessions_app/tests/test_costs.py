@@ -7,10 +7,10 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from projects.services import create_project
+from sessions_app import model_prices
 from sessions_app.costs import cost_of_usage, format_usd
 from sessions_app.models import ConversationMessage
 from sessions_app.services import get_or_create_session
-from vibegrapher import model_prices
 
 CODE = 'from agents import Agent\n\nbot = Agent(name="Bot", instructions="Help.")\n'
 

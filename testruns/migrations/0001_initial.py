@@ -7,7 +7,7 @@ type follows the model, so whatever points at it (permissions) points at this ap
 from typing import Any
 
 import django.db.models.deletion
-import vibegrapher.text_fields
+import vibegrapher.api.text_fields
 from django.db import migrations, models
 
 
@@ -46,14 +46,14 @@ class Migration(migrations.Migration):
                     name='BaseTestResult',
                     fields=[
                         ('id', models.BigAutoField(primary_key=True, serialize=False)),
-                        ('base_commit', vibegrapher.text_fields.CleanCharField(max_length=40)),
-                        ('test_hash', vibegrapher.text_fields.CleanCharField(max_length=64)),
+                        ('base_commit', vibegrapher.api.text_fields.CleanCharField(max_length=40)),
+                        ('test_hash', vibegrapher.api.text_fields.CleanCharField(max_length=64)),
                         ('quick', models.BooleanField()),
-                        ('status', vibegrapher.text_fields.CleanCharField(max_length=20)),
-                        ('output', vibegrapher.text_fields.CleanTextField(blank=True, default='')),
+                        ('status', vibegrapher.api.text_fields.CleanCharField(max_length=20)),
+                        ('output', vibegrapher.api.text_fields.CleanTextField(blank=True, default='')),
                         ('duration', models.FloatField(default=0.0)),
-                        ('isolation', vibegrapher.text_fields.CleanCharField(blank=True, default='', max_length=300)),
-                        ('limit', vibegrapher.text_fields.CleanCharField(blank=True, default='', max_length=50)),
+                        ('isolation', vibegrapher.api.text_fields.CleanCharField(blank=True, default='', max_length=300)),
+                        ('limit', vibegrapher.api.text_fields.CleanCharField(blank=True, default='', max_length=50)),
                         ('created_at', models.DateTimeField(auto_now_add=True)),
                         ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='base_results', to='projects.project')),
                     ],

@@ -76,7 +76,7 @@ class AppServer:
     """A daphne process serving `vibegrapher.asgi:application`."""
 
     app = "vibegrapher.asgi:application"
-    # More than one: `python -m vibegrapher.serve --processes N` (needs REDIS_URL).
+    # More than one: `python -m vibegrapher.server.serve --processes N` (needs REDIS_URL).
     processes = 1
     # The checkout served (benchmarks compare another one's code with this one).
     root = ROOT
@@ -122,7 +122,7 @@ class AppServer:
             server = (
                 ["-m", "daphne"]
                 if self.processes == 1
-                else ["-m", "vibegrapher.serve", "--processes", str(self.processes)]
+                else ["-m", "vibegrapher.server.serve", "--processes", str(self.processes)]
             )
             self.process = subprocess.Popen(
                 [sys.executable, *server, "-b", "127.0.0.1", "-p", str(self.port), self.app],

@@ -2,7 +2,7 @@
 
 Real daphne processes on the test pass's database kind (SQLite or PostgreSQL), killed
 with a real SIGKILL at each step of `POST /api/diffs/{id}/commit` (the crash points of
-vibegrapher/faults.py, armed by VIBEGRAPHER_FAULT_POINT under DEBUG), or by this test
+vibegrapher/lib/faults.py, armed by VIBEGRAPHER_FAULT_POINT under DEBUG), or by this test
 the instant libgit2 touches the branch's ref files (inotify). After a restart the
 project's row, the diff and HEAD agree, and further commits work.
 """

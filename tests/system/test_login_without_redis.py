@@ -13,7 +13,7 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from tests.support.servers import OwnRedis, free_port
-from vibegrapher import cache as fallback_cache
+from vibegrapher.lib import cache as fallback_cache
 
 pytestmark = pytest.mark.django_db
 
@@ -40,7 +40,7 @@ def use_redis(settings, url: str, timeout: float = 1.0, retry: float = 5.0) -> N
     """The app's cache as settings.py makes it for REDIS_URL=url."""
     settings.CACHES = {
         "default": {
-            "BACKEND": "vibegrapher.cache.FallbackRedisCache",
+            "BACKEND": "vibegrapher.lib.cache.FallbackRedisCache",
             "LOCATION": url,
             "OPTIONS": {
                 "socket_connect_timeout": timeout,
@@ -67,7 +67,7 @@ def log_lines(caplog: pytest.LogCaptureFixture, text: str) -> int:
     return sum(
         text in record.getMessage()
         for record in caplog.records
-        if record.name == "vibegrapher.cache" and record.levelno == logging.WARNING
+        if record.name == "vibegrapher.lib.cache" and record.levelno == logging.WARNING
     )
 
 

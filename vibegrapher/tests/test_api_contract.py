@@ -30,7 +30,7 @@ from tests.support.contract import (
 )
 from tests.support.fixtures import open_project_socket
 from tests.support.model_server import custom_tool_call, text
-from vibegrapher.schema import ID_SOURCES
+from vibegrapher.api.schema import ID_SOURCES
 
 # Routes under /api/ that are not API operations: the catch-all JSON 404 and the
 # document and its page themselves.
@@ -375,8 +375,8 @@ def _largest_body(schema: dict[str, Any], schemas: dict[str, Any]) -> int | None
 
 def test_every_valid_body_fits_its_routes_byte_limit() -> None:
     # A body the document allows must not be refused as too large (413) by the body
-    # limit (vibegrapher/body_limit.py), however its client escapes the JSON.
-    from vibegrapher.body_limit import body_limit
+    # limit (vibegrapher/server/body_limit.py), however its client escapes the JSON.
+    from vibegrapher.server.body_limit import body_limit
 
     document = openapi_document()
     checked = []

@@ -23,8 +23,8 @@ from django.test import RequestFactory
 from projects.services import create_project
 from sessions_app.services import get_or_create_session
 from tests.support.servers import AppServer
-from vibegrapher import api_errors
-from vibegrapher.body_limit import BodySizeLimit, body_limit
+from vibegrapher.api import api_errors
+from vibegrapher.server.body_limit import BodySizeLimit, body_limit
 
 CODE = 'from agents import Agent\n\nbot = Agent(name="Bot", instructions="Help.")\n'
 DEEP = 100_000

@@ -1,21 +1,22 @@
 """Pieces of the OpenAPI document shared by every app's views (drf-spectacular).
 
 `errors(400, 404)` gives the error responses of an operation in the API's one error
-shape; `postprocess` adds what no view describes: the error schemas, the WebSocket
-event schemas (generated from `sessions_app.events`), and the document's info.
+shape; `postprocess` adds what no view describes: the error schemas, and the parts
+the apps list in settings (the WebSocket's event schemas, the graph's), and the links.
 """
 
 import re
 from typing import Any
 
 from django.conf import settings
+from django.utils.module_loading import import_string
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema_field
 from rest_framework import serializers
 
-from vibegrapher.fields import StrictCharField
-from vibegrapher.pagination import ROW_CURSOR_PATTERN
-from vibegrapher.type_schema import SchemaBuilder
+from vibegrapher.api.fields import StrictCharField
+from vibegrapher.api.pagination import ROW_CURSOR_PATTERN
+from vibegrapher.api.type_schema import SchemaBuilder
 
 # The TypedDicts that JSON columns hold, described for the document (typed_json).
 API_TYPES = SchemaBuilder()
@@ -58,7 +59,7 @@ def authed_errors(*codes: int) -> dict[int, OpenApiResponse]:
     return errors(401, 404, *codes)
 
 
-# What `vibegrapher.pagination` accepts, stated in the document (the fuzzer of `make
+# What `vibegrapher.api.pagination` accepts, stated in the document (the fuzzer of `make
 # check` sends whatever the document allows and fails on any 400 for it).
 LIMIT = OpenApiParameter(
     "limit",
@@ -114,18 +115,22 @@ ERROR_SCHEMAS: dict[str, Any] = {
 
 
 def postprocess(result: dict[str, Any], generator: Any, **kwargs: Any) -> dict[str, Any]:
-    """Add the shared error schemas and the WebSocket events to the document."""
-    from projects.graph.schema import graph_components
-    from sessions_app.event_schema import add_events
+    """Add the shared error schemas and what the apps contribute to the document.
 
+    The apps' parts are named in settings (`API_SCHEMA_COMPONENTS`: functions giving
+    schemas, such as the graph's; `API_SCHEMA_ADDITIONS`: functions that add to the
+    whole document, such as the WebSocket's events), so the kernel imports no app.
+    """
     schemas = result.setdefault("components", {}).setdefault("schemas", {})
     schemas.update(ERROR_SCHEMAS)
-    schemas.update(graph_components())
+    for components in settings.API_SCHEMA_COMPONENTS:
+        schemas.update(import_string(components)())
     schemas.update(API_TYPES.components)
     _add_csrf_refusals(result)
     _state_body_rules(schemas)
     _add_links(result)
-    add_events(result)
+    for addition in settings.API_SCHEMA_ADDITIONS:
+        import_string(addition)(result)
     # Sorted, so that the committed document changes only where the API does.
     result["components"]["schemas"] = dict(sorted(schemas.items()))
     return result

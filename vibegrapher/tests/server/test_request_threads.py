@@ -1,4 +1,5 @@
-"""Requests reuse their threads instead of starting one each (vibegrapher/request_threads.py)."""
+"""Requests reuse their threads instead of starting one each
+(vibegrapher/server/request_threads.py)."""
 
 import asyncio
 import threading
@@ -10,8 +11,8 @@ from django.core import signals
 from django.http import HttpRequest, StreamingHttpResponse
 from django.urls import path
 
-from vibegrapher.request_threads import PooledThreadASGIHandler
-from vibegrapher.tests.asgi_requests import asgi_request
+from vibegrapher.server.request_threads import PooledThreadASGIHandler
+from vibegrapher.tests.server.asgi_requests import asgi_request
 
 
 async def _get(handler: PooledThreadASGIHandler, path: str) -> int:

@@ -1,4 +1,4 @@
-"""The Redis cache with a memory stand-in (vibegrapher/cache.py), on a redis-server of
+"""The Redis cache with a memory stand-in (vibegrapher/lib/cache.py), on a redis-server of
 the test's own that it kills: every cache call still answers, none raises."""
 
 from collections.abc import Iterator
@@ -6,8 +6,8 @@ from collections.abc import Iterator
 import pytest
 
 from tests.support.servers import OwnRedis
-from vibegrapher import cache as fallback_cache
-from vibegrapher.cache import FallbackRedisCache
+from vibegrapher.lib import cache as fallback_cache
+from vibegrapher.lib.cache import FallbackRedisCache
 
 pytestmark = pytest.mark.redis
 

@@ -16,7 +16,7 @@ from django.http.request import RawPostDataException
 from rest_framework import serializers
 from rest_framework.request import Request
 
-from vibegrapher.api_errors import ApiError
+from vibegrapher.api.api_errors import ApiError
 
 __all__ = ["ApiError", "api_user", "validated_body"]
 

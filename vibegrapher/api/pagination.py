@@ -20,7 +20,7 @@ from django.db import models
 from django.http import HttpRequest, QueryDict
 from rest_framework import serializers
 
-from vibegrapher.api_errors import ApiError
+from vibegrapher.api.api_errors import ApiError
 
 RowT = TypeVar("RowT")  # a model instance, or a `.values()` dict
 ItemT = TypeVar("ItemT")

@@ -9,7 +9,7 @@ from django.test import Client, RequestFactory
 from django.views.debug import ExceptionReporter
 
 from tests.support.servers import ROOT
-from vibegrapher.debug_filter import SecretHidingReporterFilter
+from vibegrapher.lib.debug_filter import SecretHidingReporterFilter
 
 PASSWORD = "hunter2-redis-secret"
 DB_PASSWORD = "pg-secret-77"
@@ -33,7 +33,7 @@ def secret_settings(settings):
 
 def test_the_setting_is_installed(settings) -> None:
     assert settings.DEFAULT_EXCEPTION_REPORTER_FILTER == (
-        "vibegrapher.debug_filter.SecretHidingReporterFilter"
+        "vibegrapher.lib.debug_filter.SecretHidingReporterFilter"
     )
 
 

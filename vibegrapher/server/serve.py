@@ -1,6 +1,6 @@
 """Serve the app with N daphne processes on one port.
 
-    python -m vibegrapher.serve --processes N [-b HOST] [-p PORT] [daphne options…] APP
+    python -m vibegrapher.server.serve --processes N [-b HOST] [-p PORT] [daphne options…] APP
 
 One process (the default, `WEB_PROCESSES`) is exactly `daphne …`. With more, this
 parent binds one listening socket per child, all on the same port with SO_REUSEPORT,
@@ -106,12 +106,12 @@ def main() -> None:
     # Python's own descriptors are not inheritable, so nothing else leaks.
     children = [
         subprocess.Popen(
-            [sys.executable, "-m", "vibegrapher.serve", "--child", *daphne_args],
+            [sys.executable, "-m", "vibegrapher.server.serve", "--child", *daphne_args],
             close_fds=False,
             preexec_fn=functools.partial(_place_socket, listener.fileno()),
             # Signals reach the children once, from this parent: a terminal's Ctrl-C
             # sent to the whole group as well would be daphne's "second signal, stop
-            # at once" and cut the runs' graceful end (vibegrapher/shutdown.py).
+            # at once" and cut the runs' graceful end (vibegrapher/server/shutdown.py).
             start_new_session=True,
         )
         for listener in listeners
@@ -137,7 +137,10 @@ def main() -> None:
             if child.pid == pid:
                 child.returncode = code
         if not stopping:
-            print(f"vibegrapher.serve: process {pid} exited ({code}); stopping", file=sys.stderr)
+            print(
+                f"vibegrapher.server.serve: process {pid} exited ({code}); stopping",
+                file=sys.stderr,
+            )
             status = code or 1
             stop(signal.SIGTERM)
     sys.exit(status)

@@ -24,7 +24,7 @@ database wait with another's work.
 
 Those few turns are for quick work. A view whose work can take long (a password
 check, a Graphviz layout, a git bundle, a test run) declares a lane
-(vibegrapher/lanes.py) and its requests take that lane's turns instead, bounded by the
+(vibegrapher/server/lanes.py) and its requests take that lane's turns instead, bounded by the
 lane's own limits, so that a slow request never holds a turn a quick one needs.
 
 A request crosses to its thread once: `request_started`, the middleware chain and
@@ -50,7 +50,7 @@ from django.db import connections
 from django.http.response import HttpResponseBase
 from django.urls import Resolver404, resolve, set_script_prefix
 
-from vibegrapher.lanes import Lane, LaneBusy, LaneChoice, Lanes, choice_of, lane_for
+from vibegrapher.server.lanes import Lane, LaneBusy, LaneChoice, Lanes, choice_of, lane_for
 
 
 class ExecutorPool:
@@ -224,7 +224,7 @@ class PooledThreadASGIHandler(ASGIHandler):
     def _turn_for(self, request: ASGIRequest) -> asyncio.Semaphore | Lane | None:
         """The turn a request waits for: its slow lane's, a fast one, or none.
 
-        A view that declares a lane (vibegrapher/lanes.py) takes that lane's turn,
+        A view that declares a lane (vibegrapher/server/lanes.py) takes that lane's turn,
         sync or async: its slow work never holds a fast turn. Otherwise an `async
         def` view (`/health` waits up to its Redis timeout) mostly waits on the loop
         and takes no turn; a sync view takes a fast turn for its sync work only.
@@ -253,7 +253,7 @@ class PooledThreadASGIHandler(ASGIHandler):
         try:
             # asgiref refuses thread-sensitive calls from tasks that outlive a context
             # with its own executor: background work starts in a fresh context
-            # (vibegrapher/background.py), so nothing of a request outlives it.
+            # (vibegrapher/lib/background.py), so nothing of a request outlives it.
             async with ThreadSensitiveContext(executor=executor):
                 try:
                     response = await sync_to_async(self._respond, thread_sensitive=True)(request)

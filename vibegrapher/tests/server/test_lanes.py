@@ -1,4 +1,4 @@
-"""Slow requests take their lane's turns, never the fast lane's (vibegrapher/lanes.py)."""
+"""Slow requests take their lane's turns, never the fast lane's (vibegrapher/server/lanes.py)."""
 
 import asyncio
 import os
@@ -12,9 +12,9 @@ from django.http import HttpRequest, HttpResponse
 from django.test import RequestFactory
 from django.urls import path
 
-from vibegrapher.lanes import in_lane, lane_for
-from vibegrapher.request_threads import PooledThreadASGIHandler, _route, _route_cached
-from vibegrapher.tests.asgi_requests import asgi_request
+from vibegrapher.server.lanes import in_lane, lane_for
+from vibegrapher.server.request_threads import PooledThreadASGIHandler, _route, _route_cached
+from vibegrapher.tests.server.asgi_requests import asgi_request
 
 RELEASE = threading.Event()
 NICENESS: dict[str, int] = {}

@@ -3,7 +3,7 @@
 import io
 import logging
 
-from vibegrapher.logformat import OneLineFormatter
+from vibegrapher.lib.logformat import OneLineFormatter
 
 
 def test_an_exception_is_logged_on_one_line() -> None:

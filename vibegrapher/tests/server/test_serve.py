@@ -1,4 +1,4 @@
-"""`python -m vibegrapher.serve`: N real daphne processes on one port, real signals."""
+"""`python -m vibegrapher.server.serve`: N real daphne processes on one port, real signals."""
 
 import os
 import resource
@@ -32,7 +32,7 @@ def _wait(condition: Callable[[], bool], seconds: float = 20.0) -> bool:
 def test_more_than_one_process_needs_redis() -> None:
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
     done = subprocess.run(
-        [sys.executable, "-m", "vibegrapher.serve", "--processes", "2", "-p", "0",
+        [sys.executable, "-m", "vibegrapher.server.serve", "--processes", "2", "-p", "0",
          "vibegrapher.asgi:application"],
         cwd=ROOT, env={**env, "DEBUG": "true"}, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
@@ -55,14 +55,14 @@ def test_the_server_raises_its_soft_limit_of_open_files() -> None:
         pytest.skip("the hard limit leaves nothing to raise")
     scratch = AppServer()  # its temporary database and media directory
     server = subprocess.Popen(
-        [sys.executable, "-m", "vibegrapher.serve", "-p", str(scratch.port), scratch.app],
+        [sys.executable, "-m", "vibegrapher.server.serve", "-p", str(scratch.port), scratch.app],
         cwd=ROOT, env=scratch.env,
         # As a container often starts it: 1,024 open files.
         preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (1024, hard)),
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
-        # One process: `vibegrapher.serve` becomes daphne, with the limit raised.
+        # One process: `vibegrapher.server.serve` becomes daphne, with the limit raised.
         assert _wait(lambda: b"daphne" in Path(f"/proc/{server.pid}/cmdline").read_bytes())
         assert _soft_open_files_limit(server.pid) == wanted
     finally:

@@ -2,7 +2,7 @@
 
 from asgiref.testing import ApplicationCommunicator
 
-from vibegrapher.request_threads import PooledThreadASGIHandler
+from vibegrapher.server.request_threads import PooledThreadASGIHandler
 
 
 async def asgi_request(

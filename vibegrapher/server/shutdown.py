@@ -4,10 +4,11 @@ Daphne has no ASGI lifespan events; it stops Twisted's reactor on SIGTERM/SIGINT
 whose "before shutdown" triggers run (daphne's own cancels every connection's
 application at once, so a WebSocket on this process would miss what follows), and
 then the asyncio loop simply stops: pending tasks are dropped, not cancelled. So the
-signals are taken over here once the reactor runs: the first one ends every run
-(`interrupted`, `run_finished` to every browser, the SDK memory's pools closed),
-then stops the reactor as daphne would; a second one stops it at once. A "before
-shutdown" trigger does the same for any other way the reactor stops.
+signals are taken over here once the reactor runs: the first one does the work the
+apps registered (`register`, from their `AppConfig.ready`: agents_app ends every run,
+`interrupted` with `run_finished` to every browser, and closes the SDK memory's
+pools), then stops the reactor as daphne would; a second one stops it at once. A
+"before shutdown" trigger does the same for any other way the reactor stops.
 """
 
 import asyncio
@@ -16,18 +17,25 @@ import logging
 import signal
 import sys
 import threading
+from collections.abc import Awaitable, Callable
 from types import FrameType
 from typing import Any
 
-from django.conf import settings
-
-from agents_app.memory import dispose_engines
-from agents_app.runs import interrupt_runs
-
 logger = logging.getLogger(__name__)
 
-# Time for the events of the ended runs to reach this process's WebSockets.
-FLUSH_SECONDS = 0.5
+# What the apps do before the process stops, in the order they registered.
+ShutdownWork = Callable[[], Awaitable[None]]
+_work: list[ShutdownWork] = []
+
+
+def register(work: ShutdownWork) -> None:
+    """Have `work` awaited when the server stops (once, even if registered twice).
+
+    Each piece runs after the one registered before it; one that raises is logged and
+    the next still runs.
+    """
+    if work not in _work:
+        _work.append(work)
 
 
 class _State:
@@ -72,25 +80,20 @@ def _on_signal(reactor: Any, number: int) -> None:
         _stop(reactor)
         return
     _State.stopping = True
-    logger.info("signal %s: ending the runs, then stopping", signal.Signals(number).name)
-    ended = asyncio.ensure_future(_end_runs())
+    logger.info("signal %s: doing the shutdown work, then stopping", signal.Signals(number).name)
+    ended = asyncio.ensure_future(_do_registered_work())
     ended.add_done_callback(lambda _: _stop(reactor))
 
 
-async def _end_runs() -> None:
-    try:
-        count = await interrupt_runs(settings.RUN_SHUTDOWN_SECONDS)
-        if count:
-            logger.info("shutdown: %d runs ended as interrupted", count)
-            # The consumers on this process forward the last events, and the sockets
-            # write them out, before daphne cancels every connection.
-            await asyncio.sleep(FLUSH_SECONDS)
-        await dispose_engines()
-    except Exception:
-        logger.exception("shutdown: ending the runs failed")
+async def _do_registered_work() -> None:
+    for work in list(_work):
+        try:
+            await work()
+        except Exception:
+            logger.exception("shutdown: %s failed", getattr(work, "__qualname__", work))
 
 
 def _before_shutdown() -> Any:
     from twisted.internet.defer import Deferred
 
-    return Deferred.fromFuture(asyncio.ensure_future(_end_runs()))
+    return Deferred.fromFuture(asyncio.ensure_future(_do_registered_work()))

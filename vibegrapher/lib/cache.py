@@ -25,7 +25,7 @@ from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django.core.cache.backends.locmem import LocMemCache
 from django.core.cache.backends.redis import RedisCache
 
-from vibegrapher.debug_filter import URL_PASSWORD
+from vibegrapher.lib.debug_filter import URL_PASSWORD
 
 logger = logging.getLogger(__name__)
 
