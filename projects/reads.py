@@ -2,7 +2,7 @@
 
 Every page load and every client's polling reads these. Through the ORM, building and
 compiling the query and converting each row's values field by field (two datetimes
-and a UUID per row, each converter looking settings up again) was most of a 50-project
+and a UUID per row, each converter looking settings up again) was most of a project
 list's time in the view. Here the SQL is written once per process from the model's
 own table and column names, values go in adapted by the model's fields (as the ORM
 would adapt them), and the rows come back as `.values()` would give them. The rows

@@ -3,8 +3,8 @@
 Endpoints that start a vibecode run must be `async def` so the run's task lands on
 the server's event loop. They are adrf views: DRF's authentication (token, or
 session with CSRF), parsers, throttles, error shapes and schema generation, with an
-`async def` handler (bench/async_views.py measured the same latency as the
-hand-made async stack it replaced).
+`async def` handler (bench/async_views.py compares it with the hand-made async
+stack it replaced).
 """
 
 import contextlib

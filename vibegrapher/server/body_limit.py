@@ -9,7 +9,7 @@ Django the body it read (at most the limit, so memory stays bounded per request)
 
 daphne itself receives a whole body (into a temporary file) and queues all of it for
 the app before the app runs; the middleware then reads that queue empty and gives the
-freed memory back, so a refused 40 MB body leaves the process as it was.
+freed memory back, so a refused large body leaves the process as it was.
 """
 
 import ctypes

@@ -2,7 +2,7 @@
 
 Sync requests take turns (`REQUEST_THREADS_RUNNING` at once per process,
 vibegrapher/server/request_threads.py). A request that can take long — a password check
-(PBKDF2, hundreds of milliseconds of CPU), a Graphviz layout, a git bundle, a test run
+(PBKDF2, deliberately slow), a Graphviz layout, a git bundle, a test run
 in the sandbox, a model call — would hold one of those few turns meanwhile, and every
 other user's quick read would queue behind it. So a view says which lane its slow work
 belongs to (`lane = "graph"`, or a function of the request when only some requests

@@ -3,9 +3,9 @@
 Django runs each ASGI request in a `ThreadSensitiveContext`: the sync parts of the
 request (middleware, DRF views, the ORM) run on one thread of their own, so that code
 relying on thread-locals sees one thread. asgiref makes that thread by creating a
-`ThreadPoolExecutor(max_workers=1)` per request and joining it afterwards; on the
-2-core development machine thread creation alone was about half of the event loop's
-time per `GET /api/projects`, and a new thread also means a new database connection.
+`ThreadPoolExecutor(max_workers=1)` per request and joining it afterwards; thread creation is then a large share of a quick request's
+time on the event loop (bench/README.md), and a new thread also means a new database
+connection.
 
 Here each request still gets a single-thread executor to itself while it runs (the
 same guarantee), but executors come from a free list and go back to it when the
@@ -18,8 +18,7 @@ wait on the event loop for a turn, holding no thread (`async def` views, which m
 wait on the loop, take none). Python threads share one interpreter lock, so
 twenty requests running at once finish no sooner than two at a time: they only switch
 more, and contend for the locks they share (asgiref's `Local`, behind Django's
-current time zone and translation, took more than half of the request threads' time
-at 20 concurrent list requests). A few running at once still overlap one request's
+current time zone and translation). A few running at once still overlap one request's
 database wait with another's work.
 
 Those few turns are for quick work. A view whose work can take long (a password
