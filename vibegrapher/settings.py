@@ -194,7 +194,7 @@ if REDIS_URL:
         }
     }
     # "pubsub" (the default): one Redis PUBLISH per event and one delivery per server
-    # process, which fans it out to its own sockets (README, "Benchmarks": p99 at 200
+    # process, which fans it out to its own sockets (bench/README.md: p99 at 200
     # clients). Events are not queued in Redis: a socket that is not connected misses
     # them and re-reads history through the API, as after any reconnect. "lists": a
     # Redis queue per socket (capacity and expiry above), one Redis round trip per
@@ -287,7 +287,7 @@ LOGIN_LOCKOUT_SECONDS: int = env.int("LOGIN_LOCKOUT_SECONDS", default=900)
 CLIENT_IP_HEADER: str = env.str("CLIENT_IP_HEADER", default="")
 # Counts in Django's cache: Redis when set (process memory while it is unreachable);
 # without REDIS_URL, process memory, which is complete: there is one server process
-# then (README, "Scaling").
+# then (docs/scaling-and-deployment.md).
 AXES_HANDLER = "accounts.throttling.LoginFailureHandler"
 # Read through functions, so the settings above can change at run time (tests).
 AXES_FAILURE_LIMIT = "accounts.throttling.failure_limit"
@@ -452,7 +452,7 @@ if AGENT_MEMORY not in ("sqlite", "database"):
 AGENT_MEMORY_OPEN_SESSIONS: int = env.int("AGENT_MEMORY_OPEN_SESSIONS", default=64)
 # Where the projects' git repositories live: "filesystem" (a bare repository per
 # project under MEDIA_ROOT/projects, one machine) or "database" (objects and refs in
-# DATABASE_URL, shared by every machine; README, "Scaling").
+# DATABASE_URL, shared by every machine; docs/git-and-database.md).
 GIT_STORAGE: str = env.str("GIT_STORAGE", default="filesystem")
 if GIT_STORAGE not in ("filesystem", "database"):
     raise ImproperlyConfigured(

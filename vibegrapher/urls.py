@@ -6,7 +6,7 @@ from vibegrapher.api.api_docs import ApiDocsView
 from vibegrapher.api.api_errors import not_found
 from vibegrapher.server.health import health
 
-# The admin is the audit tool (README "Pages"): named so, not "Django administration".
+# The admin is the audit tool (docs/pages.md): named so, not "Django administration".
 admin.site.site_header = "Vibegrapher audit"
 admin.site.site_title = "Vibegrapher audit"
 admin.site.index_title = "Stored model calls, conversations, sessions and diffs"

@@ -132,7 +132,7 @@ def test_chat_review_reject_approve_commit(served) -> None:
         expect(page.locator("#tests-state")).to_have_text("run just now")
         expect(page.locator("#test-results .status-passed")).to_have_text("passed")
         page.fill("#feedback", "Warmer, please")
-        if os.environ.get("VIBEGRAPHER_SCREENSHOTS"):  # refreshes the README's picture
+        if os.environ.get("VIBEGRAPHER_SCREENSHOTS"):  # refreshes the docs' picture (docs/images)
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(SCREENSHOTS / "review.png"), full_page=True)
         page.click("#reject")

@@ -161,7 +161,7 @@ def test_live_text_then_stop(served: AppServer) -> None:
         page.focus("#prompt")
         expect(page.locator("#working")).to_be_in_viewport()
         expect(page.locator("#stop")).to_be_in_viewport()
-        if os.environ.get("VIBEGRAPHER_SCREENSHOTS"):  # refreshes the README's picture
+        if os.environ.get("VIBEGRAPHER_SCREENSHOTS"):  # refreshes the docs' picture (docs/images)
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(SCREENSHOTS / "project-phone-running.png"))
         # Escape stops it too, once the person confirms.

@@ -80,7 +80,7 @@ class Served:
 
 
 def screenshot(page: Any, name: str) -> None:
-    """Refreshes the README's pictures with VIBEGRAPHER_SCREENSHOTS=1."""
+    """Refreshes the docs' pictures (docs/images) with VIBEGRAPHER_SCREENSHOTS=1."""
     if os.environ.get("VIBEGRAPHER_SCREENSHOTS"):
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOTS / name), full_page=True)
