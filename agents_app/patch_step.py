@@ -1,8 +1,11 @@
-"""The `submit_patch` step: apply and parse the patch, then let the Evaluator review it."""
+"""The `submit_patch` step: apply and parse the patch, then let the Evaluator review it.
+
+A diff the Evaluator approves is stored here and its `diff_created` sent from here, by
+the code that made it, before the run's `run_finished`.
+"""
 
 import asyncio
 import logging
-import uuid
 from typing import Any
 
 from agents import RunContextWrapper, Runner
@@ -27,6 +30,7 @@ from agents_app.run_state import VibecodeRun
 from projects.code import InvalidCode, validate_code
 from reviews.before_after import PairResult
 from reviews.models import Diff
+from sessions_app.events import diff_created_event, emit
 from sessions_app.models import ConversationMessage
 from vibegrapher.background import in_thread
 
@@ -135,8 +139,13 @@ async def handle_patch(context: RunContextWrapper[Any], patch: str, description:
         message = one_line(verdict.commit_message) or fallback_commit_message(
             description, run.person_text or run.prompt
         )
-        run.diff_id = await store_diff(
+        diff = await store_diff(
             run, diff_text, result.code, verdict, message, tests.results if tests else None
+        )
+        run.diff_id = diff.id
+        await emit(
+            run.project_id,
+            diff_created_event(diff.id, run.session_id, diff.status, diff.commit_message),
         )
         run.finish("diff")
         return f"{notes}Approved by the Evaluator and stored for human review. Stop here."
@@ -210,7 +219,7 @@ def store_diff(
     verdict: all_agents.Evaluation,
     commit_message: str,
     test_results: list[PairResult] | None = None,
-) -> uuid.UUID:
+) -> Diff:
     # The quick tests the loop ran on this very patch are its first test results.
     tested: dict[str, Any] = (
         {"test_results": test_results, "tests_run_at": timezone.now()} if test_results else {}
@@ -229,4 +238,4 @@ def store_diff(
         **tested,
     )
     ConversationMessage.objects.filter(id__in=run.round_message_ids).update(diff=diff)
-    return diff.id
+    return diff

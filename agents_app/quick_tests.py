@@ -20,7 +20,7 @@ from agents_app.run_state import VibecodeRun
 from projects.models import TestCase
 from reviews import before_after, sandbox
 from reviews.before_after import PairResult, TestToRun
-from sessions_app.events import emit
+from sessions_app.events import emit, quick_test_event
 from vibegrapher.background import in_thread
 
 logger = logging.getLogger(__name__)
@@ -103,20 +103,21 @@ async def _emit(
     total: int,
     result: PairResult | None = None,
 ) -> None:
-    event = {
-        "type": "quick_test",
-        "session_id": str(run.session_id),
-        "iteration": run.iteration,
-        "test_name": name,
-        "status": status,
-        "done": done,
-        "total": total,
-    }
-    if result is not None:
-        event["outcome"] = result["outcome"]
-        event["base_status"] = result["base"]["status"] if "base" in result else ""
-        event["output"] = before_after.output_tail(result["output"])
-    await emit(run.project_id, event)  # type: ignore[arg-type]
+    if result is None:
+        event = quick_test_event(run.session_id, run.iteration, name, status, done, total)
+    else:
+        event = quick_test_event(
+            run.session_id,
+            run.iteration,
+            name,
+            status,
+            done,
+            total,
+            outcome=result["outcome"],
+            base_status=result["base"]["status"] if "base" in result else "",
+            output=before_after.output_tail(result["output"]),
+        )
+    await emit(run.project_id, event)
 
 
 def regression_feedback(notes: str, tests: LoopTests) -> str:
