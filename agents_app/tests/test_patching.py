@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from agents_app.patching import apply_patch, unified_diff
+from agents_app.patching.placement import apply_patch, unified_diff
 
 CODE = """\
 from agents import Agent
