@@ -17,7 +17,9 @@ from agents_app.agent_cache import cached_agent, run_config
 from agents_app.errors import describe_error, head
 from agents_app.memory import close_memory, evaluator_key, open_memory
 from agents_app.model_guard import ModelCalls, surrogate_position, tracked_model_calls
-from agents_app.patching.placement import PatchResult, apply_patch, unified_diff
+from agents_app.patching.apply import apply_patch
+from agents_app.patching.hunks import PatchResult
+from agents_app.patching.render import unified_diff
 from agents_app.quick_tests import (
     LoopTests,
     evaluator_section,

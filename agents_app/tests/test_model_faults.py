@@ -10,7 +10,7 @@ import pytest
 
 from agents_app.model_guard import scrub_in_place
 from agents_app.patch_step import applied_notes
-from agents_app.patching.placement import PatchResult
+from agents_app.patching.hunks import PatchResult
 from agents_app.tests.conftest import WORKFLOW, Vibe, change, patch_input, verdict
 from reviews.models import Diff
 from sessions_app.models import ConversationMessage, VibecodeSession

@@ -24,7 +24,7 @@ from websockets.sync.client import connect
 from websockets.typing import Origin
 
 from agents_app import runs
-from agents_app.patching.placement import unified_diff
+from agents_app.patching.render import unified_diff
 from agents_app.tests.conftest import Vibe, verdict
 from sessions_app.models import VibecodeSession
 from tests.fixtures import scratch_postgres

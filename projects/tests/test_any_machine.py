@@ -18,7 +18,7 @@ import pytest
 from websockets.sync.client import connect
 from websockets.typing import Origin
 
-from agents_app.patching.placement import unified_diff
+from agents_app.patching.render import unified_diff
 from agents_app.tests.conftest import verdict
 from tests.fixtures import scratch_postgres
 from tests.model_server import ModelServer, RecordedRequest, Step, custom_tool_call, hang, text

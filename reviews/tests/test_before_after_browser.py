@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from agents_app.patching.placement import unified_diff
+from agents_app.patching.render import unified_diff
 from tests.browser import launch_chromium
 from tests.model_server import ModelServer, RecordedRequest, Step, custom_tool_call, text
 from tests.servers import AppServer, create_user_and_project

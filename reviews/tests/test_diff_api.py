@@ -7,7 +7,7 @@ import uuid
 import pytest
 from django.db import connection
 
-from agents_app.patching.placement import unified_diff
+from agents_app.patching.render import unified_diff
 from agents_app.runs import active_run
 from projects import git
 from projects.models import Project

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from agents_app.patching.placement import unified_diff
+from agents_app.patching.render import unified_diff
 from reviews.tests.test_browser import SCREENSHOTS
 from tests.browser import launch_chromium
 from tests.model_server import ModelServer, RecordedRequest, Step, custom_tool_call, text

@@ -19,7 +19,7 @@ import pytest
 import websockets
 from websockets.typing import Origin
 
-from agents_app.patching.placement import unified_diff
+from agents_app.patching.render import unified_diff
 from tests.contract import validate_event
 from tests.model_server import ModelServer, RecordedRequest, Step, custom_tool_call, text
 from tests.servers import AppServer, create_user_and_project

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from agents_app.patching.placement import unified_diff
+from agents_app.patching.render import unified_diff
 from tests.browser import CHROMIUM, launch_chromium
 from tests.model_server import ModelServer, RecordedRequest, Step, custom_tool_call, hang, text
 from tests.servers import AppServer, create_user_and_project
