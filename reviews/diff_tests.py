@@ -23,7 +23,7 @@ from typing import Any, Literal
 from django.db.models import Q
 from django.utils import timezone
 
-from projects import git
+from projects.git import repository as git
 from projects.models import TestCase
 from reviews import before_after, sandbox
 from reviews.before_after import PairResult as StoredResult

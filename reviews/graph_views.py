@@ -8,7 +8,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from projects import git, graph_service
+from projects import graph_service
+from projects.git import repository as git
 from projects.graph_schema import graph_answer
 from projects.graph_views import FORMAT, FormatIsOurs, output_format
 from reviews import services

@@ -14,7 +14,7 @@ from django.db import transaction
 from django.dispatch import receiver
 from django.utils import timezone
 
-from projects import git
+from projects.git import repository as git
 from projects.models import Project
 from projects.services import head_advanced
 from reviews.models import Diff

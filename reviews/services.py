@@ -15,8 +15,8 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from agents_app import runs
-from projects import git
 from projects.code import InvalidCode, validate_code
+from projects.git import repository as git
 from projects.models import Project
 from projects.services import author_of, commit_project_code, reconcile
 from reviews import provenance
