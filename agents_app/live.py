@@ -24,7 +24,7 @@ from django.conf import settings
 
 from agents_app.json_field_stream import JsonStringFieldReader
 from agents_app.surrogates import scrub
-from sessions_app.events import MessageDeltaEvent, emit
+from sessions_app.events import emit, message_delta_event
 
 logger = logging.getLogger(__name__)
 
@@ -146,20 +146,19 @@ class LiveStream:
         async with self._lock:
             pending, self._pending = self._pending, []
             for kind, delta in pending:
-                event: MessageDeltaEvent = {
-                    "type": "message_delta",
-                    "message_id": str(self.message.message_id),
-                    "session_id": str(self.target.session_id),
-                    "agent": self.message.agent,
-                    "iteration": self.message.iteration,
-                    "kind": kind,
-                    # A lone surrogate cannot cross the channel layer.
-                    "delta": scrub(delta),
-                }
-                self.message.shown[kind] = self.message.shown.get(kind, "") + event["delta"]
-                if self._restart:
-                    event["restart"] = True
-                    self._restart = False
+                # A lone surrogate cannot cross the channel layer.
+                delta = scrub(delta)
+                self.message.shown[kind] = self.message.shown.get(kind, "") + delta
+                event = message_delta_event(
+                    self.message.message_id,
+                    self.target.session_id,
+                    self.message.agent,
+                    self.message.iteration,
+                    kind,
+                    delta,
+                    restart=self._restart,
+                )
+                self._restart = False
                 await emit(self.target.project_id, event)
 
     def stop(self) -> None:

@@ -1,8 +1,11 @@
-"""The `submit_patch` step: apply and parse the patch, then let the Evaluator review it."""
+"""The `submit_patch` step: apply and parse the patch, then let the Evaluator review it.
+
+A diff the Evaluator approves is stored here and its `diff_created` sent from here, by
+the code that made it, before the run's `run_finished`.
+"""
 
 import asyncio
 import logging
-import uuid
 from typing import Any
 
 from agents import RunContextWrapper, Runner
@@ -14,7 +17,9 @@ from agents_app.agent_cache import cached_agent, run_config
 from agents_app.errors import describe_error, head
 from agents_app.memory import close_memory, evaluator_key, open_memory
 from agents_app.model_guard import ModelCalls, tracked_model_calls
-from agents_app.patching import PatchResult, apply_patch, unified_diff
+from agents_app.patching.apply import apply_patch
+from agents_app.patching.hunks import PatchResult
+from agents_app.patching.render import unified_diff
 from agents_app.quick_tests import evaluator_section, regression_feedback, run_quick_tests
 from agents_app.recording import RecordingHooks
 from agents_app.refusals import other_refusal, record_refusal, reviewed, tests_refusal
@@ -23,6 +28,7 @@ from agents_app.surrogates import surrogate_position
 from projects.code import InvalidCode, validate_code
 from reviews.models import Diff
 from reviews.results import PairResult
+from sessions_app.events import diff_created_event, emit
 from sessions_app.models import ConversationMessage
 from testruns.quick_tests import LoopTests
 from vibegrapher.lib.background import in_thread
@@ -132,8 +138,13 @@ async def handle_patch(context: RunContextWrapper[Any], patch: str, description:
         message = one_line(verdict.commit_message) or fallback_commit_message(
             description, run.person_text or run.prompt
         )
-        run.diff_id = await store_diff(
+        diff = await store_diff(
             run, diff_text, result.code, verdict, message, tests.results if tests else None
+        )
+        run.diff_id = diff.id
+        await emit(
+            run.project_id,
+            diff_created_event(diff.id, run.session_id, diff.status, diff.commit_message),
         )
         run.finish("diff")
         return f"{notes}Approved by the Evaluator and stored for human review. Stop here."
@@ -207,7 +218,7 @@ def store_diff(
     verdict: all_agents.Evaluation,
     commit_message: str,
     test_results: list[PairResult] | None = None,
-) -> uuid.UUID:
+) -> Diff:
     # The quick tests the loop ran on this very patch are its first test results.
     tested: dict[str, Any] = (
         {"test_results": test_results, "tests_run_at": timezone.now()} if test_results else {}
@@ -226,4 +237,4 @@ def store_diff(
         **tested,
     )
     ConversationMessage.objects.filter(id__in=run.round_message_ids).update(diff=diff)
-    return diff.id
+    return diff

@@ -21,7 +21,12 @@ from agents_app.model_request import model_request
 from agents_app.run_state import VibecodeRun
 from agents_app.surrogates import scrub, scrub_all
 from sessions_app.costs import cost_of_usage, dollars
-from sessions_app.events import ConversationMessageEvent, TokenUsage, emit
+from sessions_app.events import (
+    TokenUsage,
+    conversation_message_event,
+    emit,
+    token_usage_event,
+)
 from sessions_app.models import ConversationMessage, reasoning_summary
 from vibegrapher.lib.background import in_thread
 
@@ -219,32 +224,22 @@ class RecordingHooks(RunHooks[Any]):
             usage["total_tokens"],
         )
         stored_response = full_response(response, model)
-        message_event: ConversationMessageEvent = {
-            "type": "conversation_message",
-            "message_id": str(message_id),
-            "session_id": str(self.session_id),
-            "role": "assistant",
-            "agent": label,
-            "content": readable.content,
-            "patch_preview": readable.patch_preview or None,
-            "iteration": iteration,
-            "token_usage": priced,
-            "created_at": created_at.isoformat(),
-        }
-        if summary := reasoning_summary(stored_response["output"]):
-            message_event["reasoning_summary"] = summary
-        if self.diff_id is not None:
-            message_event["diff_id"] = str(self.diff_id)
+        message_event = conversation_message_event(
+            message_id,
+            self.session_id,
+            "assistant",
+            label,
+            readable.content,
+            readable.patch_preview or None,
+            iteration,
+            priced,
+            created_at,
+            reasoning_summary=reasoning_summary(stored_response["output"]),
+            diff_id=self.diff_id,
+        )
         await emit(self.project_id, message_event)
         await emit(
-            self.project_id,
-            {
-                "type": "token_usage",
-                "session_id": str(self.session_id),
-                "message_id": str(message_id),
-                "usage": priced,
-                "timestamp": created_at.isoformat(),
-            },
+            self.project_id, token_usage_event(self.session_id, message_id, priced, created_at)
         )
         await in_thread(ConversationMessage.objects.create)(
             id=message_id,

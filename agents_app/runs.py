@@ -42,7 +42,12 @@ from projects.models import Project
 from projects.services import reconcile
 from reviews.models import Diff
 from sessions_app import story
-from sessions_app.events import emit, emit_sync
+from sessions_app.events import (
+    conversation_message_event,
+    emit,
+    emit_sync,
+    run_finished_event,
+)
 from sessions_app.models import ConversationMessage, VibecodeSession
 from vibegrapher.lib.background import BackgroundTasks, in_thread
 
@@ -254,18 +259,17 @@ async def start_run(
         run.revises_diff_id = revises
         await emit(
             session.project_id,
-            {
-                "type": "conversation_message",
-                "message_id": str(message.id),
-                "session_id": str(session.id),
-                "role": message.role,
-                "agent": message.agent,
-                "content": message.content,
-                "patch_preview": None,
-                "iteration": None,
-                "token_usage": None,
-                "created_at": message.created_at.isoformat(),
-            },
+            conversation_message_event(
+                message.id,
+                session.id,
+                message.role,
+                message.agent,
+                message.content,
+                None,
+                None,
+                None,
+                message.created_at,
+            ),
         )
         _runs[session.id] = run
         _active_runs.start(session.id, _run(run))
@@ -395,11 +399,6 @@ async def _run(run: VibecodeRun) -> None:
                 del _runs[run.session_id]
 
 
-@in_thread
-def _diff(diff_id: uuid.UUID) -> Diff:
-    return Diff.objects.get(id=diff_id)
-
-
 async def _finish(run: VibecodeRun, state: str) -> None:
     if run.stop_reason == TAKEN_OVER:
         # The session belongs to another run now: its events and state are not ours.
@@ -416,35 +415,17 @@ async def _finish(run: VibecodeRun, state: str) -> None:
     except DatabaseError:
         # The heartbeat stops with the run: the claim goes stale and is taken over.
         logger.exception("could not store the end of the run of session=%s", run.session_id)
-    event: dict[str, Any] = {
-        "type": "run_finished",
-        "session_id": str(run.session_id),
-        "outcome": run.outcome or "error",
-    }
-    if run.diff_id is not None:
-        event["diff_id"] = str(run.diff_id)
-    if run.error:
-        event["error"] = run.error
-    if interrupted:
-        event["interrupted"] = True
-    if run.outcome in ("refused_by_tests", "patch_refused"):
-        event["refusal"] = run.refused_text
-    if run.outcome == "max_iterations":
-        event["final_feedback"] = run.final_feedback
-        event["error"] = "Max iterations reached"
-    if run.diff_id is not None:
-        diff = await _diff(run.diff_id)
-        await emit(
-            run.project_id,
-            {
-                "type": "diff_created",
-                "diff_id": str(diff.id),
-                "session_id": str(run.session_id),
-                "status": diff.status,
-                "commit_message": diff.commit_message,
-            },
-        )
-    await emit(run.project_id, event)  # type: ignore[arg-type]
+    max_iterations = run.outcome == "max_iterations"
+    event = run_finished_event(
+        run.session_id,
+        run.outcome or "error",
+        diff_id=run.diff_id,
+        refusal=run.refused_text if run.outcome in ("refused_by_tests", "patch_refused") else None,
+        final_feedback=run.final_feedback if max_iterations else None,
+        error="Max iterations reached" if max_iterations else run.error,
+        interrupted=interrupted,
+    )
+    await emit(run.project_id, event)
     logger.info(
         "vibecode run finished session=%s outcome=%s rounds=%d",
         run.session_id,
@@ -534,13 +515,7 @@ def mark_interrupted_runs() -> int:
             story.mark_last_run_interrupted(session_id, OWNER_SILENT)
             emit_sync(
                 project_id,
-                {
-                    "type": "run_finished",
-                    "session_id": str(session_id),
-                    "outcome": "error",
-                    "error": OWNER_SILENT,
-                    "interrupted": True,
-                },
+                run_finished_event(session_id, "error", error=OWNER_SILENT, interrupted=True),
             )
     return marked
 

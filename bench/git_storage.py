@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> None:
     from django.test import Client
 
     from accounts.tokens import create_token
-    from projects import git_storage
+    from projects.git import storage as git_storage
     from projects.services import commit_project_code, create_project
 
     call_command("migrate", "--no-input", verbosity=0)

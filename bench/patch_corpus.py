@@ -42,7 +42,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from agents_app.patching import apply_patch  # noqa: E402
+from agents_app.patching.apply import apply_patch  # noqa: E402
 
 CORPUS = ROOT / "tests" / "patch_corpus"
 HELDOUT = CORPUS / "heldout"

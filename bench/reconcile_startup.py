@@ -36,7 +36,7 @@ def main() -> None:
     from django.contrib.auth.models import User
     from django.core.management import call_command
 
-    from projects import git
+    from projects.git import repository as git
     from projects.services import create_project, reconcile_all
 
     call_command("migrate", verbosity=0)

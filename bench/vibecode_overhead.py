@@ -44,7 +44,7 @@ from websockets.typing import Origin
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from agents_app.patching import unified_diff  # noqa: E402
+from agents_app.patching.render import unified_diff  # noqa: E402
 from bench.cpu import tree_cpu_seconds  # noqa: E402
 from bench.redis_scratch import ScratchRedis  # noqa: E402
 from tests.support.model_server import (  # noqa: E402

@@ -10,7 +10,7 @@ class Project(models.Model):
     """A workflow file under version control: one git repository per project.
 
     `current_code`, `current_commit` and `current_branch` mirror the repository's
-    HEAD; only `projects.git` and the services that call it change them.
+    HEAD; only `projects.git.repository` and the services that call it change them.
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)

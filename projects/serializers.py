@@ -6,10 +6,10 @@ from typing import Any
 from django.utils import timezone
 from rest_framework import serializers
 
-from projects import trailers
 from projects.code import InvalidCode, python_text
 from projects.code import validate_code as check_code
-from projects.git import DIFF_TRAILER, CommitInfo
+from projects.git import trailers
+from projects.git.repository import DIFF_TRAILER, CommitInfo
 from projects.models import Project, TestCase
 from projects.services import InvalidName, check_project_name
 from vibegrapher.api.api_errors import ApiError

@@ -19,7 +19,8 @@ from django.dispatch import Signal
 from django.http import Http404
 from django.utils.text import slugify
 
-from projects import git, trailers
+from projects.git import repository as git
+from projects.git import trailers
 from projects.models import Project
 from projects.sample_workflow import STARTER_CODE
 from projects.storage import conversations_db, projects_root, repository_dir

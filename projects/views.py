@@ -1,4 +1,4 @@
-"""Projects API: thin views over `projects.services` and `projects.git`."""
+"""Projects API: thin views over `projects.services` and `projects.git.repository`."""
 
 import tempfile
 import uuid
@@ -14,7 +14,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from projects import git, reads, services
+from projects import reads, services
+from projects.git import repository as git
 from projects.graph.reader import build_graph
 from projects.graph.schema import GraphSerializer
 from projects.models import Project, TestCase

@@ -26,7 +26,7 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Max, Q, QuerySet
 
-from projects.trailers import SESSION_TRAILER
+from projects.git.trailers import SESSION_TRAILER
 from reviews.models import Diff
 from sessions_app.costs import UsageTotals, format_usd, totals_of
 from sessions_app.models import ConversationMessage

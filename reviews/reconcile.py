@@ -14,11 +14,11 @@ from django.db import transaction
 from django.dispatch import receiver
 from django.utils import timezone
 
-from projects import git
+from projects.git import repository as git
 from projects.models import Project
 from projects.services import head_advanced
 from reviews.models import Diff
-from sessions_app.events import emit_sync
+from sessions_app.events import code_changed_event, diff_status_event, emit_sync
 
 logger = logging.getLogger(__name__)
 
@@ -28,11 +28,9 @@ def emit_committed(
 ) -> None:
     """The events of a commit; best-effort (the rows are the truth, a reload shows them)."""
     try:
-        emit_sync(project_id, {"type": "code_changed", "project_id": str(project_id),
-                               "new_code": new_code, "commit_sha": sha})  # fmt: skip
+        emit_sync(project_id, code_changed_event(project_id, new_code, sha))
         for diff_id in diff_ids:
-            emit_sync(project_id, {"type": "diff_status", "diff_id": str(diff_id),
-                                   "status": Diff.Status.COMMITTED})  # fmt: skip
+            emit_sync(project_id, diff_status_event(diff_id, Diff.Status.COMMITTED))
     except Exception:
         logger.exception("project %s: the commit's events could not be sent", project_id)
 

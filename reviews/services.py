@@ -15,8 +15,8 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from projects import git
 from projects.code import InvalidCode, validate_code
+from projects.git import repository as git
 from projects.models import Project
 from projects.services import author_of, commit_project_code, reconcile
 from reviews import provenance
@@ -24,7 +24,7 @@ from reviews.models import Diff
 from reviews.reconcile import emit_committed
 from reviews.signals import diff_committed
 from sessions_app import story
-from sessions_app.events import emit, emit_sync
+from sessions_app.events import diff_status_event, emit, emit_sync
 from sessions_app.models import ConversationMessage
 from vibegrapher.lib.faults import crash_point
 
@@ -67,8 +67,7 @@ def _conflict(diff_id: uuid.UUID, wanted: str) -> ReviewConflict:
 def approve(diff: Diff) -> Diff:
     if not _move(diff.id, (Diff.Status.EVALUATOR_APPROVED,), status=Diff.Status.HUMAN_APPROVED):
         raise _conflict(diff.id, "approved")
-    emit_sync(diff.project_id, {"type": "diff_status", "diff_id": str(diff.id),
-                                "status": Diff.Status.HUMAN_APPROVED})  # fmt: skip
+    emit_sync(diff.project_id, diff_status_event(diff.id, Diff.Status.HUMAN_APPROVED))
     story.record_action(diff.project_id, diff.session_id, diff.id, "approved", diff.commit_message)
     return Diff.objects.select_related("project", "session").get(id=diff.id)
 
@@ -105,8 +104,7 @@ async def reject(diff: Diff, feedback: str, start_round: StartRound) -> Conversa
             human_feedback=diff.human_feedback,
         )
         raise
-    await emit(diff.project_id, {"type": "diff_status", "diff_id": str(diff.id),
-                                 "status": Diff.Status.HUMAN_REJECTED})  # fmt: skip
+    await emit(diff.project_id, diff_status_event(diff.id, Diff.Status.HUMAN_REJECTED))
     await emit(diff.project_id, story.message_event(rejected, diff.project_id))
     return message
 

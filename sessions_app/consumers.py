@@ -24,7 +24,7 @@ from accounts.tokens import afind_token
 from projects.models import Project
 from sessions_app import presence
 from sessions_app.credential_watch import watch
-from sessions_app.events import LAYER_MESSAGE_TYPE, HeartbeatEvent, project_group
+from sessions_app.events import LAYER_MESSAGE_TYPE, heartbeat_event, project_group
 from sessions_app.origin import query_token
 
 logger = logging.getLogger(__name__)
@@ -208,11 +208,7 @@ class ProjectConsumer(AsyncWebsocketConsumer):
             await presence.touch(self.project_id, self.connection_id)
             if self.user_id is not None:
                 await presence.touch_user(self.user_id, self.connection_id)
-            event: HeartbeatEvent = {
-                "type": "heartbeat",
-                "server_time": timezone.now().isoformat(),
-                "project_id": self.project_id,
-                "status": "alive",
-                "connections": await presence.count(self.project_id),
-            }
+            event = heartbeat_event(
+                timezone.now(), self.project_id, await presence.count(self.project_id)
+            )
             await self.send(text_data=json.dumps(event))

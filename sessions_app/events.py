@@ -1,7 +1,9 @@
-"""The events a project's WebSocket carries, and the one way to emit them.
+"""The events a project's WebSocket carries, how each is built, and the one way to emit them.
 
-Every producer builds one of these dicts (`type` first, JSON-ready values: string
-UUIDs, ISO times) and calls `emit` (async code) or `emit_sync` (sync code). The
+Each event has one constructor beside its TypedDict (`diff_status_event`, ...), which
+every producer calls: it puts `type` first and makes the values JSON-ready (string
+UUIDs, ISO times), so an event's shape is decided here only. The producer, the code
+that made the change, then calls `emit` (async code) or `emit_sync` (sync code). The
 consumer forwards each event to its browser as one JSON text frame; an event too long
 for that goes as a `large_event` reference to its body (`sessions_app.event_bodies`).
 """
@@ -10,6 +12,7 @@ import asyncio
 import json
 import logging
 import uuid
+from datetime import datetime
 from typing import Literal, NotRequired, TypedDict
 
 from asgiref.sync import async_to_sync
@@ -88,6 +91,50 @@ class ConversationMessageEvent(TypedDict):
     stopped: NotRequired[bool]
 
 
+def conversation_message_event(
+    message_id: uuid.UUID | str,
+    session_id: uuid.UUID | str,
+    role: str,
+    agent: str,
+    content: str,
+    patch_preview: str | None,
+    iteration: int | None,
+    token_usage: TokenUsage | None,
+    created_at: datetime,
+    *,
+    action: str = "",
+    reasoning_summary: str = "",
+    diff_id: uuid.UUID | str | None = None,
+    refusal: PatchRefusal | None = None,
+    stopped: bool = False,
+) -> ConversationMessageEvent:
+    """A message of the conversation; the optional fields only when they say something."""
+    event: ConversationMessageEvent = {
+        "type": "conversation_message",
+        "message_id": str(message_id),
+        "session_id": str(session_id),
+        "role": role,
+        "agent": agent,
+        "content": content,
+        "patch_preview": patch_preview,
+        "iteration": iteration,
+        "token_usage": token_usage,
+        "created_at": created_at.isoformat(),
+    }
+    # In the order the fields were always sent, so each event's JSON stays the same.
+    if action:
+        event["action"] = action
+    if reasoning_summary:
+        event["reasoning_summary"] = reasoning_summary
+    if diff_id is not None:
+        event["diff_id"] = str(diff_id)
+    if refusal:
+        event["refusal"] = refusal
+    if stopped:
+        event["stopped"] = True
+    return event
+
+
 class MessageDeltaEvent(TypedDict):
     """Live text of the response stored next as `conversation_message` `message_id`."""
 
@@ -102,6 +149,30 @@ class MessageDeltaEvent(TypedDict):
     restart: NotRequired[bool]
 
 
+def message_delta_event(
+    message_id: uuid.UUID | str,
+    session_id: uuid.UUID | str,
+    agent: str,
+    iteration: int | None,
+    kind: Literal["text", "reasoning", "patch"],
+    delta: str,
+    *,
+    restart: bool = False,
+) -> MessageDeltaEvent:
+    event: MessageDeltaEvent = {
+        "type": "message_delta",
+        "message_id": str(message_id),
+        "session_id": str(session_id),
+        "agent": agent,
+        "iteration": iteration,
+        "kind": kind,
+        "delta": delta,
+    }
+    if restart:
+        event["restart"] = True
+    return event
+
+
 class TokenUsageEvent(TypedDict):
     type: Literal["token_usage"]
     session_id: str
@@ -110,12 +181,27 @@ class TokenUsageEvent(TypedDict):
     timestamp: str
 
 
+def token_usage_event(
+    session_id: uuid.UUID | str, message_id: uuid.UUID | str, usage: TokenUsage, timestamp: datetime
+) -> TokenUsageEvent:
+    return {
+        "type": "token_usage",
+        "session_id": str(session_id),
+        "message_id": str(message_id),
+        "usage": usage,
+        "timestamp": timestamp.isoformat(),
+    }
+
+
+RunOutcome = Literal[
+    "diff", "text", "max_iterations", "refused_by_tests", "patch_refused", "error", "cancelled"
+]
+
+
 class RunFinishedEvent(TypedDict):
     type: Literal["run_finished"]
     session_id: str
-    outcome: Literal[
-        "diff", "text", "max_iterations", "refused_by_tests", "patch_refused", "error", "cancelled"
-    ]
+    outcome: RunOutcome
     diff_id: NotRequired[str]
     error: NotRequired[str]
     final_feedback: NotRequired[str]
@@ -123,6 +209,35 @@ class RunFinishedEvent(TypedDict):
     interrupted: NotRequired[bool]
     # Outcome "refused_by_tests" or "patch_refused": what the last refusal said.
     refusal: NotRequired[str]
+
+
+def run_finished_event(
+    session_id: uuid.UUID | str,
+    outcome: RunOutcome,
+    *,
+    diff_id: uuid.UUID | str | None = None,
+    refusal: str | None = None,
+    final_feedback: str | None = None,
+    error: str = "",
+    interrupted: bool = False,
+) -> RunFinishedEvent:
+    event: RunFinishedEvent = {
+        "type": "run_finished",
+        "session_id": str(session_id),
+        "outcome": outcome,
+    }
+    # In the order the fields were always sent, so each event's JSON stays the same.
+    if diff_id is not None:
+        event["diff_id"] = str(diff_id)
+    if refusal is not None:
+        event["refusal"] = refusal
+    if final_feedback is not None:
+        event["final_feedback"] = final_feedback
+    if error:
+        event["error"] = error
+    if interrupted:
+        event["interrupted"] = True
+    return event
 
 
 class DiffCreatedEvent(TypedDict):
@@ -133,10 +248,26 @@ class DiffCreatedEvent(TypedDict):
     commit_message: str
 
 
+def diff_created_event(
+    diff_id: uuid.UUID | str, session_id: uuid.UUID | str, status: str, commit_message: str
+) -> DiffCreatedEvent:
+    return {
+        "type": "diff_created",
+        "diff_id": str(diff_id),
+        "session_id": str(session_id),
+        "status": status,
+        "commit_message": commit_message,
+    }
+
+
 class DiffStatusEvent(TypedDict):
     type: Literal["diff_status"]
     diff_id: str
     status: str
+
+
+def diff_status_event(diff_id: uuid.UUID | str, status: str) -> DiffStatusEvent:
+    return {"type": "diff_status", "diff_id": str(diff_id), "status": status}
 
 
 class CodeChangedEvent(TypedDict):
@@ -144,6 +275,17 @@ class CodeChangedEvent(TypedDict):
     project_id: str
     new_code: str
     commit_sha: str
+
+
+def code_changed_event(
+    project_id: uuid.UUID | str, new_code: str, commit_sha: str
+) -> CodeChangedEvent:
+    return {
+        "type": "code_changed",
+        "project_id": str(project_id),
+        "new_code": new_code,
+        "commit_sha": commit_sha,
+    }
 
 
 TestOutcome = Literal["unchanged-pass", "unchanged-fail", "fixed", "regressed", "error"]
@@ -163,6 +305,29 @@ class TestCompletedEvent(TypedDict):
     base_status: NotRequired[str | None]
 
 
+def test_completed_event(
+    diff_id: uuid.UUID | str,
+    test_name: str,
+    status: Literal["passed", "failed", "error", "timeout"],
+    output: str,
+    duration: float,
+    limit: str,
+    outcome: TestOutcome,
+    base_status: str | None,
+) -> TestCompletedEvent:
+    return {
+        "type": "test_completed",
+        "diff_id": str(diff_id),
+        "test_name": test_name,
+        "status": status,
+        "output": output,
+        "duration": duration,
+        "limit": limit,
+        "outcome": outcome,
+        "base_status": base_status,
+    }
+
+
 class TestStatusEvent(TypedDict):
     """A test waits for a sandbox slot ("queued"), then has one ("running")."""
 
@@ -170,6 +335,17 @@ class TestStatusEvent(TypedDict):
     diff_id: str
     test_name: str
     status: Literal["queued", "running"]
+
+
+def test_status_event(
+    diff_id: uuid.UUID | str, test_name: str, status: Literal["queued", "running"]
+) -> TestStatusEvent:
+    return {
+        "type": "test_status",
+        "diff_id": str(diff_id),
+        "test_name": test_name,
+        "status": status,
+    }
 
 
 class QuickTestEvent(TypedDict):
@@ -188,12 +364,54 @@ class QuickTestEvent(TypedDict):
     output: NotRequired[str]
 
 
+QuickTestStatus = Literal["queued", "running", "passed", "failed", "error", "timeout"]
+
+
+def quick_test_event(
+    session_id: uuid.UUID | str,
+    iteration: int,
+    test_name: str,
+    status: QuickTestStatus,
+    done: int,
+    total: int,
+    *,
+    outcome: TestOutcome | None = None,
+    base_status: str = "",
+    output: str = "",
+) -> QuickTestEvent:
+    """`outcome` given (a finished test): `base_status` and `output` come with it."""
+    event: QuickTestEvent = {
+        "type": "quick_test",
+        "session_id": str(session_id),
+        "iteration": iteration,
+        "test_name": test_name,
+        "status": status,
+        "done": done,
+        "total": total,
+    }
+    if outcome is not None:
+        event["outcome"] = outcome
+        event["base_status"] = base_status
+        event["output"] = output
+    return event
+
+
 class HeartbeatEvent(TypedDict):
     type: Literal["heartbeat"]
     server_time: str
     project_id: str
     status: Literal["alive"]
     connections: int
+
+
+def heartbeat_event(server_time: datetime, project_id: str, connections: int) -> HeartbeatEvent:
+    return {
+        "type": "heartbeat",
+        "server_time": server_time.isoformat(),
+        "project_id": project_id,
+        "status": "alive",
+        "connections": connections,
+    }
 
 
 class LargeEvent(TypedDict):
@@ -212,6 +430,18 @@ class LargeEvent(TypedDict):
     # The length of the event's JSON (UTF-8 bytes; it is ASCII).
     bytes: int
     body_url: str | None
+
+
+def large_event(
+    event_type: str, ids: dict[str, str], size: int, body_url: str | None
+) -> LargeEvent:
+    return {
+        "type": "large_event",
+        "event_type": event_type,
+        "ids": ids,
+        "bytes": size,
+        "body_url": body_url,
+    }
 
 
 Event = (
@@ -291,17 +521,16 @@ async def _reference(project_id: str, event: Event, text: str) -> str:
             len(text),
         )
     fields: dict[str, object] = dict(event)
-    reference: LargeEvent = {
-        "type": "large_event",
-        "event_type": event["type"],
-        "ids": {
+    reference = large_event(
+        event["type"],
+        {
             name: str(fields[name])
             for name in REFERENCE_ID_FIELDS
             if isinstance(fields.get(name), str)
         },
-        "bytes": len(text),
-        "body_url": event_bodies.body_url(project_id, event_id) if event_id else None,
-    }
+        len(text),
+        event_bodies.body_url(project_id, event_id) if event_id else None,
+    )
     return json.dumps(reference)
 
 

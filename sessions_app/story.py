@@ -15,7 +15,12 @@ Events are never sent to a model: the agents' memory is the SDK's own session st
 
 import uuid
 
-from sessions_app.events import ConversationMessageEvent, PatchRefusal, emit_sync
+from sessions_app.events import (
+    ConversationMessageEvent,
+    PatchRefusal,
+    conversation_message_event,
+    emit_sync,
+)
 from sessions_app.models import ConversationMessage, VibecodeSession
 
 Outcome = ConversationMessage.RunOutcome
@@ -24,27 +29,21 @@ Outcome = ConversationMessage.RunOutcome
 def message_event(message: ConversationMessage, project_id: uuid.UUID) -> ConversationMessageEvent:
     """The `conversation_message` event of a stored message (`project_id`: for callers
     that have it; the event itself names only the session)."""
-    event: ConversationMessageEvent = {
-        "type": "conversation_message",
-        "message_id": str(message.id),
-        "session_id": str(message.session_id),
-        "role": message.role,
-        "agent": message.agent,
-        "content": message.content,
-        "patch_preview": message.patch_preview or None,
-        "iteration": message.iteration,
-        "token_usage": message.token_usage,
-        "created_at": message.created_at.isoformat(),
-    }
-    if message.action:
-        event["action"] = message.action
-    if message.diff_id is not None:
-        event["diff_id"] = str(message.diff_id)
-    if message.refusal:
-        event["refusal"] = message.refusal
-    if message.stopped:
-        event["stopped"] = True
-    return event
+    return conversation_message_event(
+        message.id,
+        message.session_id,
+        message.role,
+        message.agent,
+        message.content,
+        message.patch_preview or None,
+        message.iteration,
+        message.token_usage,
+        message.created_at,
+        action=message.action,
+        diff_id=message.diff_id,
+        refusal=message.refusal,
+        stopped=message.stopped,
+    )
 
 
 def _quoted(commit_message: str) -> str:

@@ -23,11 +23,11 @@ from typing import Any, Literal
 from django.db.models import Q
 from django.utils import timezone
 
-from projects import git
+from projects.git import repository as git
 from projects.models import TestCase
 from reviews.models import Diff
 from reviews.results import PairResult as StoredResult
-from sessions_app.events import emit
+from sessions_app.events import emit, test_completed_event, test_status_event
 from testruns import before_after, sandbox
 from testruns.before_after import TestToRun as PlannedTest
 from vibegrapher.lib.background import BackgroundTasks, in_thread
@@ -149,11 +149,7 @@ def running_task(diff_id: uuid.UUID) -> asyncio.Task[None] | None:
 async def _emit_status(
     run: PlannedRun, test: PlannedTest, status: Literal["queued", "running"]
 ) -> None:
-    await emit(
-        run.project_id,
-        {"type": "test_status", "diff_id": str(run.diff_id), "test_name": test.name,
-         "status": status},
-    )  # fmt: skip
+    await emit(run.project_id, test_status_event(run.diff_id, test.name, status))
 
 
 async def _run_one(run: PlannedRun, test: PlannedTest) -> StoredResult:
@@ -174,17 +170,16 @@ async def _run_all(run: PlannedRun) -> None:
             await _store(run.diff_id, results, finished=False)
             await emit(
                 run.project_id,
-                {
-                    "type": "test_completed",
-                    "diff_id": str(run.diff_id),
-                    "test_name": result["name"],
-                    "status": result["status"],
-                    "output": result["output"],
-                    "duration": result["duration"],
-                    "limit": result["limit"],
-                    "outcome": result["outcome"],
-                    "base_status": result["base"]["status"] if "base" in result else None,
-                },
+                test_completed_event(
+                    run.diff_id,
+                    result["name"],
+                    result["status"],
+                    result["output"],
+                    result["duration"],
+                    result["limit"],
+                    result["outcome"],
+                    result["base"]["status"] if "base" in result else None,
+                ),
             )
     finally:
         await _store(run.diff_id, results, finished=True)

@@ -13,7 +13,7 @@ from typing import Literal
 
 from projects.models import TestCase
 from reviews.results import PairResult
-from sessions_app.events import emit
+from sessions_app.events import emit, quick_test_event
 from testruns import before_after
 from testruns.before_after import Sides, TestToRun
 from vibegrapher.lib.background import in_thread
@@ -76,17 +76,18 @@ async def _emit(
     total: int,
     result: PairResult | None = None,
 ) -> None:
-    event = {
-        "type": "quick_test",
-        "session_id": str(at.session_id),
-        "iteration": at.iteration,
-        "test_name": name,
-        "status": status,
-        "done": done,
-        "total": total,
-    }
-    if result is not None:
-        event["outcome"] = result["outcome"]
-        event["base_status"] = result["base"]["status"] if "base" in result else ""
-        event["output"] = before_after.output_tail(result["output"])
-    await emit(sides.project_id, event)  # type: ignore[arg-type]
+    if result is None:
+        event = quick_test_event(at.session_id, at.iteration, name, status, done, total)
+    else:
+        event = quick_test_event(
+            at.session_id,
+            at.iteration,
+            name,
+            status,
+            done,
+            total,
+            outcome=result["outcome"],
+            base_status=result["base"]["status"] if "base" in result else "",
+            output=before_after.output_tail(result["output"]),
+        )
+    await emit(sides.project_id, event)

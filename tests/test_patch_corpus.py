@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from agents_app.patching import apply_patch
+from agents_app.patching.apply import apply_patch
 
 CORPUS = Path(__file__).parent / "patch_corpus"
 CASES = sorted(p for p in CORPUS.iterdir() if (p / "original.py").exists())

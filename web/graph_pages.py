@@ -12,7 +12,7 @@ from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import PythonLexer
 
-from projects import git
+from projects.git import repository as git
 from projects.graph.reader import GraphEdge, GraphNode, Unresolved, WorkflowGraph, build_graph
 from projects.graph.render import to_mermaid
 from projects.graph.service import project_page_url, project_svg, svg_or_reason

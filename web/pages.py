@@ -16,8 +16,9 @@ from django.templatetags.static import static
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from projects import git, trailers
 from projects.code import InvalidCode, python_text, read_python_file, validate_code
+from projects.git import repository as git
+from projects.git import trailers
 from projects.graph.reader import build_graph
 from projects.models import Project, TestCase
 from projects.services import (

@@ -12,7 +12,7 @@ from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
 
 from accounts.tokens import create_token
-from agents_app.patching import unified_diff
+from agents_app.patching.render import unified_diff
 from projects.models import Project
 from projects.services import create_project
 from tests.support.fixtures import TokenClient, open_project_socket

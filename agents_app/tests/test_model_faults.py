@@ -9,7 +9,7 @@ import json
 import pytest
 
 from agents_app.patch_step import applied_notes
-from agents_app.patching import PatchResult
+from agents_app.patching.hunks import PatchResult
 from agents_app.surrogates import scrub_in_place
 from agents_app.tests.conftest import WORKFLOW, Vibe, change, patch_input, verdict
 from reviews.models import Diff

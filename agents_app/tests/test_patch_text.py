@@ -9,8 +9,9 @@ from collections.abc import Callable
 import pytest
 
 from agents_app.patch_text import is_placeholder, json_patch, lost_body, reindent
-from agents_app.patching import apply_patch, unified_diff
-from agents_app.tests.test_patching import WORKFLOWS, random_edit
+from agents_app.patching.apply import apply_patch
+from agents_app.patching.render import unified_diff
+from agents_app.tests.patching.test_apply import WORKFLOWS, random_edit
 
 HEADERS = "--- a/agents.py\n+++ b/agents.py\n"
 CODE = """\

@@ -8,7 +8,7 @@ from asgiref.sync import sync_to_async
 from agents_app.memory import dispose_engines
 from agents_app.models import AgentMemoryMessage, AgentMemorySession
 from agents_app.tests.conftest import WORKFLOW, Vibe, change, patch_input, verdict
-from projects import git
+from projects.git import repository as git
 from projects.services import create_project
 from reviews.models import Diff
 from sessions_app.models import ConversationMessage, VibecodeSession

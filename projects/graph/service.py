@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 from django.urls import reverse
 
-from projects import git
+from projects.git import repository as git
 from projects.graph.reader import GraphChange, GraphNode, WorkflowGraph, build_graph, diff_graphs
 from projects.graph.render import (
     Drawing,

@@ -7,7 +7,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 
-from projects import git
+from projects.git import repository as git
 from projects.models import Project, TestCase
 from projects.sample_workflow import OLD_STRUCTURE_TEST, SAMPLE_CODE, STRUCTURE_TEST
 from projects.services import create_project

@@ -11,7 +11,7 @@ import pytest
 from django.test import Client
 from rest_framework.test import APIClient
 
-from agents_app.patching import unified_diff
+from agents_app.patching.render import unified_diff
 from projects.models import Project
 from projects.services import commit_project_code, create_project
 from reviews.models import Diff

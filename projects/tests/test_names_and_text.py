@@ -13,7 +13,7 @@ from django.test import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from projects import git
+from projects.git import repository as git
 from projects.models import Project
 from projects.services import InvalidName, check_project_name, create_project, slug_base
 from projects.storage import SLUG_PATTERN

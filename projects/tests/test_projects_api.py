@@ -7,7 +7,7 @@ import pytest
 from django.db import DatabaseError, connection
 from django.db.models.signals import pre_save
 
-from projects import git
+from projects.git import repository as git
 from projects.models import GitRef, Project
 from projects.sample_workflow import STARTER_CODE
 from projects.services import commit_project_code, create_project

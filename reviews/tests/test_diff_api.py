@@ -7,9 +7,9 @@ import uuid
 import pytest
 from django.db import connection
 
-from agents_app.patching import unified_diff
+from agents_app.patching.render import unified_diff
 from agents_app.runs import active_run
-from projects import git
+from projects.git import repository as git
 from projects.models import Project
 from projects.services import commit_project_code, create_project
 from reviews.models import Diff

@@ -2,7 +2,7 @@
 
 import pytest
 
-from agents_app.patching import unified_diff
+from agents_app.patching.render import unified_diff
 from projects.models import Project
 from projects.sample_workflow import SAMPLE_CODE
 from projects.services import author_of, commit_project_code, create_project

@@ -2,7 +2,7 @@
 
 import pytest
 
-from projects import git
+from projects.git import repository as git
 from projects.models import Project
 from projects.services import create_project, reconcile
 from reviews.models import Diff

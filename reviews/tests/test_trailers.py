@@ -4,7 +4,8 @@ and the commits API and the history read them back."""
 import pytest
 from django.test import Client
 
-from projects import git, trailers
+from projects.git import repository as git
+from projects.git import trailers
 from reviews import services
 from reviews.models import Diff
 from sessions_app.costs import cost_of_usage

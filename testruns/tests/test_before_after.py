@@ -11,7 +11,7 @@ from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
 from django.test import Client
 
-from agents_app.patching import unified_diff
+from agents_app.patching.render import unified_diff
 from projects.models import Project, TestCase
 from projects.services import commit_project_code, create_project
 from reviews.checks import checks_summary, lead_with_regressions

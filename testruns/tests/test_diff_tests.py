@@ -12,7 +12,7 @@ from django.contrib.auth.models import User
 from django.utils import timezone
 
 from accounts.tokens import create_token
-from agents_app.patching import unified_diff
+from agents_app.patching.render import unified_diff
 from projects.models import Project, TestCase
 from projects.sample_workflow import SAMPLE_CODE, SAMPLE_TESTS
 from projects.services import create_project

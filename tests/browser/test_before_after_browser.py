@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from agents_app.patching import unified_diff
+from agents_app.patching.render import unified_diff
 from tests.support.browser import launch_chromium
 from tests.support.model_server import ModelServer, RecordedRequest, Step, custom_tool_call, text
 from tests.support.servers import AppServer, create_user_and_project

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from agents_app.patching import unified_diff
+from agents_app.patching.render import unified_diff
 from tests.support.browser import CHROMIUM, launch_chromium
 from tests.support.model_server import (
     ModelServer,

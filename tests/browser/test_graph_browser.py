@@ -30,7 +30,7 @@ POLITER = SAMPLE_CODE.replace("You solve technical problems", "You politely solv
 
 MAKE_DIFFS = """
 import json
-from agents_app.patching import unified_diff
+from agents_app.patching.render import unified_diff
 from accounts.tokens import create_token
 from projects.models import Project
 from reviews.models import Diff

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from agents_app.patching import unified_diff
+from agents_app.patching.render import unified_diff
 from tests.support.browser import CHROMIUM, chromium_browser
 from tests.support.model_server import (
     ModelServer,

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from agents_app.patching import unified_diff
+from agents_app.patching.render import unified_diff
 from tests.browser.test_browser import SCREENSHOTS
 from tests.support.browser import launch_chromium
 from tests.support.model_server import ModelServer, RecordedRequest, Step, custom_tool_call, text

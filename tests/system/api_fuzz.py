@@ -36,7 +36,7 @@ USERNAME = "fuzzer"
 SEED = """
 import json
 from django.contrib.auth.models import User
-from agents_app.patching import unified_diff
+from agents_app.patching.render import unified_diff
 from projects.models import TestCase
 from projects.services import create_project
 from reviews.models import Diff

@@ -18,7 +18,7 @@ import pytest
 from websockets.sync.client import connect
 from websockets.typing import Origin
 
-from agents_app.patching import unified_diff
+from agents_app.patching.render import unified_diff
 from agents_app.tests.conftest import verdict
 from tests.support.fixtures import scratch_postgres, wait_for_requests
 from tests.support.model_server import (

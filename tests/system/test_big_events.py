@@ -19,7 +19,7 @@ import pytest
 import websockets
 from websockets.typing import Origin
 
-from agents_app.patching import unified_diff
+from agents_app.patching.render import unified_diff
 from tests.support.contract import validate_event
 from tests.support.model_server import ModelServer, RecordedRequest, Step, custom_tool_call, text
 from tests.support.servers import AppServer, create_user_and_project

@@ -18,7 +18,7 @@ import pytest
 from websockets.sync.client import connect
 from websockets.typing import Origin
 
-from agents_app.patching import unified_diff
+from agents_app.patching.render import unified_diff
 from tests.support.fixtures import scratch_postgres
 from tests.support.model_server import ModelServer, custom_tool_call, text
 from tests.support.servers import AppServer, create_user_and_project

@@ -3,9 +3,9 @@
 Django runs each ASGI request in a `ThreadSensitiveContext`: the sync parts of the
 request (middleware, DRF views, the ORM) run on one thread of their own, so that code
 relying on thread-locals sees one thread. asgiref makes that thread by creating a
-`ThreadPoolExecutor(max_workers=1)` per request and joining it afterwards; thread creation is then a large share of a quick request's
-time on the event loop (bench/README.md), and a new thread also means a new database
-connection.
+`ThreadPoolExecutor(max_workers=1)` per request and joining it afterwards; thread
+creation is then a large share of a quick request's time on the event loop
+(bench/README.md), and a new thread also means a new database connection.
 
 Here each request still gets a single-thread executor to itself while it runs (the
 same guarantee), but executors come from a free list and go back to it when the

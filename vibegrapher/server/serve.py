@@ -7,10 +7,11 @@ parent binds one listening socket per child, all on the same port with SO_REUSEP
 and starts N daphne children, each accepting on its own socket: the kernel spreads
 new connections evenly over them, so HTTP, WebSockets and runs use every core. (On
 one shared socket, whichever child woke first took a whole burst of connections:
-twisted accepts up to a hundred at a time, so one process did most of the work.) The spread is by address, not by load: a child
-whose loop stalls keeps its share of new connections. Every child must see the same
-events and counters: more than one process needs `REDIS_URL` (the channel layer and
-the cache) and refuses to start without it.
+twisted accepts up to a hundred at a time, so one process did most of the work.)
+The spread is by address, not by load: a child whose loop stalls keeps its share of
+new connections. Every child must see the same events and counters: more than one
+process needs `REDIS_URL` (the channel layer and the cache) and refuses to start
+without it.
 
 The soft limit of open files is raised first (children inherit it): containers often
 start with 1,024, and sockets, repositories and kept SQLite memories all hold some.

@@ -259,7 +259,7 @@ async def test_the_worked_example_answers_as_documented(
     # Every operation of the document was tried, apart from the sandboxed test runs
     # (their answers are checked in testruns/tests/test_diff_tests.py and
     # test_head_tests.py) and the export, which answers a git bundle, not JSON
-    # (projects/tests/test_git_storage.py).
+    # (projects/tests/git/test_storage.py).
     tried = {(m.lower(), _template(path)) for m, path, _ in call.seen | anonymous.seen}
     documented = {
         (method, path)

@@ -11,7 +11,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
-from agents_app.patching import unified_diff
+from agents_app.patching.render import unified_diff
 from projects.services import create_project
 from reviews.models import Diff
 from sessions_app.models import ConversationMessage

@@ -6,7 +6,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
-from agents_app.patching import unified_diff
+from agents_app.patching.render import unified_diff
 from projects.models import Project
 from projects.sample_workflow import SAMPLE_CODE
 from projects.services import create_project

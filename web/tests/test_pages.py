@@ -4,7 +4,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from agents_app.patching import unified_diff
+from agents_app.patching.render import unified_diff
 from projects.models import Project, TestCase
 from projects.services import create_project
 from reviews.models import Diff

@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from agents_app.patching import unified_diff
+from agents_app.patching.render import unified_diff
 from projects.services import create_project
 from reviews.checks import checks_summary
 from reviews.models import Diff

@@ -5,7 +5,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from projects import git
+from projects.git import repository as git
 from projects.models import Project
 
 

@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable
 
 # Vibegrapher's own trailer naming a commit's conversation (`Vibegrapher-Diff`, the
-# diff, is `projects.git.DIFF_TRAILER`).
+# diff, is `projects.git.repository.DIFF_TRAILER`).
 SESSION_TRAILER = "Vibegrapher-Session"
 
 # git's own rule for a key: letters, digits and hyphens.

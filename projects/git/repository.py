@@ -3,7 +3,7 @@
 Repositories are bare (no work tree to drift from HEAD); the file names in them are
 plain top-level names. `GIT_STORAGE` says where they live: `filesystem` at
 `MEDIA_ROOT/projects/<slug>`, or `database` (objects and refs in `GitObject`/`GitRef`
-rows, see `projects.git_storage`; a branch moves by compare-and-swap in the caller's
+rows, see `projects.git.storage`; a branch moves by compare-and-swap in the caller's
 transaction). Either way the same pygit2 code below reads and writes them. All
 functions are synchronous: async callers run them in a thread.
 
@@ -30,7 +30,7 @@ import pygit2
 from django.conf import settings
 from django.db import DatabaseError, transaction
 
-from projects import git_storage, trailers
+from projects.git import storage, trailers
 from projects.storage import check_file_name, projects_root, repository_dir
 from vibegrapher.lib.faults import crash_point
 
@@ -93,7 +93,7 @@ class CommitInfo:
     author_name: str
     author_email: str
     committed_at: datetime
-    # The message's git trailers ("Key", "value"), in order (`projects.trailers`).
+    # The message's git trailers ("Key", "value"), in order (`projects.git.trailers`).
     trailers: tuple[tuple[str, str], ...] = ()
 
 
@@ -104,7 +104,7 @@ def _in_database() -> bool:
 def _open(slug: str) -> pygit2.Repository:
     if _in_database():
         repository_dir(slug)  # the same check of the slug as on the filesystem
-        stored = git_storage.open_repository(slug, BRANCH_REF)
+        stored = storage.open_repository(slug, BRANCH_REF)
         if stored is None:
             raise GitError(f"No repository for project {slug!r}.")
         return stored
@@ -170,7 +170,7 @@ def stage_repository(
 def repository_exists(slug: str) -> bool:
     """Whether anything holds the slug's repository (a project's, or one left by a crash)."""
     if _in_database():
-        return git_storage.repository_exists(slug)
+        return storage.repository_exists(slug)
     path = repository_dir(slug)
     return path.exists() or path.is_symlink()
 
@@ -184,12 +184,12 @@ def place_repository(staged: Path, slug: str) -> None:
     """
     if _in_database():
         repository_dir(slug)
-        if git_storage.repository_exists(slug):
+        if storage.repository_exists(slug):
             raise RepositoryExists(f"A repository for {slug!r} already exists in the database.")
         try:
             with transaction.atomic():
-                git_storage.store_repository(slug, staged, BRANCH_REF, create=True)
-        except git_storage.RefMoved as exc:
+                storage.store_repository(slug, staged, BRANCH_REF, create=True)
+        except storage.RefMoved as exc:
             raise RepositoryExists(f"The repository of {slug!r} was taken.") from exc
         return
     target = repository_dir(slug)
@@ -370,8 +370,8 @@ def _reset_stored_branch(slug: str, sha: str, undoing: str) -> None:
     connection = transaction.get_connection()
     try:
         with transaction.atomic():
-            git_storage.move_ref(slug, BRANCH_REF, undoing, sha)
-    except git_storage.RefMoved:
+            storage.move_ref(slug, BRANCH_REF, undoing, sha)
+    except storage.RefMoved:
         pass
     except DatabaseError:
         # The caller's transaction failed (that is why it undoes the commit): the ref
@@ -415,7 +415,7 @@ def delete_repository(slug: str) -> None:
     if _in_database():
         repository_dir(slug)
         with transaction.atomic():
-            git_storage.delete_repository(slug)
+            storage.delete_repository(slug)
         return
     path = repository_dir(slug)
     with _locks[slug]:
@@ -435,7 +435,7 @@ def export_bundle(slug: str, target: Path) -> None:
         if _in_database():
             _open(slug)  # GitError if there is no such repository
             source = Path(scratch) / "repository.git"
-            git_storage.write_to_directory(slug, source, BRANCH_REF)
+            storage.write_to_directory(slug, source, BRANCH_REF)
         else:
             source = repository_dir(slug)
             _open(slug)
@@ -473,17 +473,17 @@ def move_repository(slug: str, to: str) -> MovedRepository:
     if to == "database":
         source = _open_directory(disk_path, slug)
         tip = str(_head_commit(source).id)
-        stored = git_storage.read_ref(slug, BRANCH_REF)
+        stored = storage.read_ref(slug, BRANCH_REF)
         if stored is not None and stored != tip:
             raise GitError(
                 f"{slug}: the database's branch is at {stored[:12]}, the directory's at "
                 f"{tip[:12]}; not overwriting it."
             )
         with transaction.atomic():
-            written = git_storage.store_repository(slug, disk_path, BRANCH_REF)
+            written = storage.store_repository(slug, disk_path, BRANCH_REF)
         target = _stored(slug, use_cache=False)
     elif to == "filesystem":
-        stored = git_storage.read_ref(slug, BRANCH_REF)
+        stored = storage.read_ref(slug, BRANCH_REF)
         if stored is None:
             raise GitError(f"{slug}: no repository in the database.")
         source = _stored(slug, use_cache=False)
@@ -501,7 +501,7 @@ def move_repository(slug: str, to: str) -> MovedRepository:
             root.mkdir(parents=True, exist_ok=True)
             staged = root / f".staging-{uuid.uuid4().hex}"
             try:
-                git_storage.write_to_directory(slug, staged, BRANCH_REF)
+                storage.write_to_directory(slug, staged, BRANCH_REF)
                 written = len(list(_open_directory(staged, slug).odb))
                 place_repository_directory(staged, slug)
             finally:
@@ -514,7 +514,7 @@ def move_repository(slug: str, to: str) -> MovedRepository:
 
 
 def _stored(slug: str, use_cache: bool) -> pygit2.Repository:
-    stored = git_storage.open_repository(slug, BRANCH_REF, use_cache=use_cache)
+    stored = storage.open_repository(slug, BRANCH_REF, use_cache=use_cache)
     if stored is None:
         raise GitError(f"{slug}: no repository in the database.")
     return stored

@@ -8,7 +8,8 @@ import pytest
 from django.core.management import call_command
 from django.db import transaction
 
-from projects import git, git_storage
+from projects.git import repository as git
+from projects.git import storage as git_storage
 from projects.models import GitObject, GitRef, Project
 from projects.services import commit_project_code, create_project
 from projects.storage import repository_dir

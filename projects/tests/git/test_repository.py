@@ -10,7 +10,7 @@ import pygit2
 import pytest
 from django.db import connection
 
-from projects import git
+from projects.git import repository as git
 from projects.models import GitObject, GitRef
 from projects.storage import UnsafePathError, conversations_db, repository_dir
 
@@ -22,7 +22,7 @@ def make(slug: str = "demo", code: str = "print(1)\n") -> str:
 
 
 def stored_repository(slug: str, git_storage: str, media_root) -> pygit2.Repository:
-    """The repository as stored, read without `projects.git`."""
+    """The repository as stored, read without `projects.git.repository`."""
     if git_storage == "filesystem":
         assert repository_dir(slug) == media_root / "projects" / slug
         return pygit2.Repository(str(repository_dir(slug)))

@@ -2,7 +2,7 @@
 
 libgit2 lets a repository use custom object and reference databases: here a
 `pygit2.Repository()` with no directory gets an object backend that reads and writes
-`GitObject` rows and a reference backend on `GitRef` rows. Everything `projects.git`
+`GitObject` rows and a reference backend on `GitRef` rows. Everything `projects.git.repository`
 does (commits, revwalk, diffs) then works unchanged, and the database is the only copy:
 any process on any machine sees the same repository.
 
@@ -10,7 +10,7 @@ A branch moves by compare-and-swap (`UPDATE ... WHERE target = <old>`), run on t
 calling thread's database connection, so inside the caller's transaction: the commit's
 objects, its ref move and the project's row are saved together or not at all.
 
-Only `projects.git` uses this module.
+Only `projects.git.repository` uses this module.
 """
 
 import zlib
@@ -79,7 +79,7 @@ COMMITS_PREFETCHED = 1000
 class DatabaseObjects(pygit2.OdbBackend):
     """libgit2's object database for one repository, on `GitObject` rows.
 
-    One instance serves one `projects.git` call. Objects it writes are kept in
+    One instance serves one `projects.git.repository` call. Objects it writes are kept in
     `pending` (served to its own reads) and inserted in one statement by `flush`,
     which the ref backend calls before it moves a branch: the objects and the ref
     move are in the same transaction. `absent` remembers the ids this instance found
@@ -203,7 +203,7 @@ class DatabaseObjects(pygit2.OdbBackend):
 class DatabaseRefs(pygit2.RefdbBackend):
     """libgit2's reference database for one repository, on `GitRef` rows.
 
-    HEAD is always the symbolic ref to the one branch (`projects.git.BRANCH_REF`);
+    HEAD is always the symbolic ref to the one branch (`projects.git.repository.BRANCH_REF`);
     reflogs are not kept (git's own record is the commits, and the rows record who
     committed what).
     """
@@ -215,7 +215,7 @@ class DatabaseRefs(pygit2.RefdbBackend):
         self.repository = repository
         self.branch_ref = branch_ref
         self.objects = objects
-        # The branch as read when the repository was opened: one call of `projects.git`
+        # The branch as read when the repository was opened: one call of `projects.git.repository`
         # reads it once (a move is a compare-and-swap, so a stale value only fails it).
         self.known = {branch_ref: branch}
         self._iterator: Iterator[pygit2.Reference] = iter([])
