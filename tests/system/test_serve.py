@@ -143,3 +143,14 @@ def test_a_dead_process_stops_the_server(two_processes: AppServer) -> None:
     os.kill(children[0], signal.SIGKILL)
     assert server.process.wait(timeout=30) != 0
     assert _wait(lambda: not _alive(children[1]))
+
+
+def test_children_stop_when_the_server_is_killed(two_processes: AppServer) -> None:
+    # SIGKILL leaves the parent no time to stop its children: they stop on their own
+    # rather than hold the port with nobody to restart them.
+    server = two_processes
+    assert server.process is not None
+    children = _children(server.process.pid)
+    server.process.kill()
+    server.process.wait(timeout=30)
+    assert _wait(lambda: not any(_alive(pid) for pid in children))

@@ -25,6 +25,7 @@ children adopt the socket through twisted's `systemd:` endpoint (LISTEN_FDS).
 """
 
 import argparse
+import ctypes
 import functools
 import os
 import resource
@@ -38,6 +39,8 @@ from types import FrameType
 LISTEN_FD = 3
 # The soft limit of open files the server raises itself to (see the module's docstring).
 OPEN_FILES = 65536
+# prctl(2): the signal a process gets when its parent dies.
+PR_SET_PDEATHSIG = 1
 
 
 def _child(argv: list[str]) -> None:
@@ -65,10 +68,16 @@ def _listeners(host: str, port: int, count: int) -> list[socket.socket]:
     return listeners
 
 
-def _place_socket(fd: int) -> None:
-    """In a child, before exec: its listening socket where the systemd protocol puts it."""
+def _prepare_child(fd: int, parent: int) -> None:
+    """In a child, before exec: its listening socket where the systemd protocol puts it,
+    and a SIGTERM (a graceful stop) when the parent dies, even by SIGKILL: a child
+    left behind would hold the port and its runs with nobody to restart or stop it."""
     os.dup2(fd, LISTEN_FD)
     os.set_inheritable(LISTEN_FD, True)
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
 
 
 def _raise_open_files_limit() -> None:
@@ -108,7 +117,7 @@ def main() -> None:
         subprocess.Popen(
             [sys.executable, "-m", "vibegrapher.server.serve", "--child", *daphne_args],
             close_fds=False,
-            preexec_fn=functools.partial(_place_socket, listener.fileno()),
+            preexec_fn=functools.partial(_prepare_child, listener.fileno(), os.getpid()),
             # Signals reach the children once, from this parent: a terminal's Ctrl-C
             # sent to the whole group as well would be daphne's "second signal, stop
             # at once" and cut the runs' graceful end (vibegrapher/server/shutdown.py).
