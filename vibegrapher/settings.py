@@ -491,6 +491,10 @@ TEST_SANDBOX: str = env.str("TEST_SANDBOX", default="bwrap")
 TEST_MEMORY_MB: int = env.int("TEST_MEMORY_MB", default=512)
 TEST_DISK_MB: int = env.int("TEST_DISK_MB", default=32)
 TEST_SANDBOX_CONCURRENCY: int = env.int("TEST_SANDBOX_CONCURRENCY", default=2)
+# Sandboxes kept started, the Agents SDK already imported, for tests that import a
+# workflow (reviews/sandbox_warm.py); 0: none. Each costs its interpreter's resident
+# memory (~MB_PER_WARM, counted in its job's TEST_MEMORY_MB) while it waits.
+TEST_SANDBOX_WARM: int = env.int("TEST_SANDBOX_WARM", default=2)
 
 # --- Crash tests ------------------------------------------------------------------
 # A named instant at which the process SIGKILLs itself (vibegrapher/faults.py), for the
