@@ -204,6 +204,11 @@ class Pool:
         with contextlib.suppress(BlockingIOError, OSError):
             os.write(self._wake_write, b"x")
 
+    def waiting_pids(self) -> set[int]:
+        """The bubblewrap processes of the sandboxes not running a job (ready or starting)."""
+        with self._lock:
+            return {warm.process.pid for warm in [*self._ready, *self._warming.values()]}
+
     def counts(self) -> tuple[int, int]:
         """(ready, starting) sandboxes."""
         with self._lock:
@@ -231,8 +236,8 @@ class Pool:
         """A ready sandbox, or one starting now once it is ready; None: start cold."""
         loop = asyncio.get_running_loop()
         while True:
-            self.poke()  # refill behind this job
             warm = self._take_ready(key)
+            self.poke()  # refill behind this job (after the take, or it may look too early)
             if warm is not None or not self._starting(key):
                 return warm
             waiter: asyncio.Future[None] = loop.create_future()
@@ -387,7 +392,7 @@ def pool() -> Pool:
     with _pool_lock:
         if _pool is None or _pool.pid != os.getpid():
             _pool = Pool()
-            atexit.register(_pool.stop)
+            atexit.register(_pool.stop)  # its sandboxes and their cgroups, at exit
         return _pool
 
 
@@ -395,6 +400,22 @@ def start() -> None:
     """Fill the pool now (at server start), so that the first test finds it warm."""
     if _target()[0] > 0:
         pool().poke()
+
+
+def waiting_pids() -> set[int]:
+    """The bubblewrap processes of this process's sandboxes waiting for a job."""
+    current = _pool
+    return current.waiting_pids() if current is not None and current.pid == os.getpid() else set()
+
+
+def stop() -> None:
+    """Kill this process's warm sandboxes and end the pool's thread (a later job or
+    `start()` makes a new pool)."""
+    global _pool
+    with _pool_lock:
+        stopping, _pool = _pool, None
+    if stopping is not None and stopping.pid == os.getpid():
+        stopping.stop()
 
 
 # --- Running a job in a warm sandbox ----------------------------------------------------
