@@ -19,7 +19,9 @@ Guarantees with bubblewrap (`TEST_SANDBOX=bwrap`, the default):
   the output kept (its tail) and capped; at most TEST_SANDBOX_CONCURRENCY sandboxes
   at once per server process, the others queued.
 Where the host cannot enforce one of these, `isolation_label()` (shown on every
-result) says which.
+result) says which. A test that imports the Agents SDK may run in a warm sandbox
+(`sandbox_warm.py`): this same sandbox, started ahead with the SDK imported, for that
+one test only.
 
 Without bubblewrap the sandbox refuses to run and says why, unless the operator sets
 `TEST_SANDBOX=unsafe-subprocess`: then the same limits and empty environment apply,
