@@ -16,7 +16,8 @@ With `--loop`, also a real server (daphne, the local model server of
 tests/model_server.py answering at once) running the three-round loop: the VibeCoder
 patches, the seeded quick test runs on the base and the patch, the Evaluator rejects,
 three times; from `POST /messages` to `run_finished`, each run in a fresh project
-(so the base runs too), cold (TEST_SANDBOX_WARM=0) and warm (the default pool).
+(so the base runs too): without quick tests (the loop's own time), cold
+(TEST_SANDBOX_WARM=0), warm with the default pool and with a pool of 4.
 
 Usage: DEBUG=true .venv/bin/python bench/sandbox_warm.py [--runs 20] [--loop 3]
 """
@@ -264,7 +265,7 @@ def loop_responder() -> Callable[[Any], Any]:
     from agents_app.patching import unified_diff
     from tests.model_server import custom_tool_call, text
 
-    new_code = SAMPLE_CODE.replace("Answer briefly.", "Answer briefly and kindly.", 1)
+    new_code = SAMPLE_CODE.replace("payments and refunds.", "payments and refunds, kindly.", 1)
     assert new_code != SAMPLE_CODE
     patch = "Be kind\n" + unified_diff(SAMPLE_CODE, new_code, "workflow.py")
     verdict = json.dumps({"approved": False, "reasoning": "Not kind enough.", "commit_message": ""})
@@ -287,7 +288,9 @@ def serve_model(base_url: "multiprocessing.Queue[str]") -> None:
     threading.Event().wait()
 
 
-async def loop_runs(server: Any, token: str, pairs: list[tuple[str, str]]) -> list[float]:
+async def loop_runs(
+    server: Any, token: str, pairs: list[tuple[str, str]], quick_tests: bool
+) -> list[float]:
     import httpx
     import websockets
     from websockets.typing import Origin
@@ -314,7 +317,7 @@ async def loop_runs(server: Any, token: str, pairs: list[tuple[str, str]]) -> li
                     if event["type"] == "run_finished":
                         times.append(time.perf_counter() - started)
                         assert event["outcome"] == "max_iterations", event
-                        assert quick == 3, quick
+                        assert quick == (3 if quick_tests else 0), quick
                         break
     return times
 
@@ -329,12 +332,19 @@ async def loop(runs: int) -> None:
     url = base_url.get(timeout=30)
     print(f"\nthree-round loop, one quick test, zero model latency, fresh project each ({load()})")
     try:
-        for label, warm in (("cold", "0"), ("warm", str(max(1, settings.TEST_SANDBOX_WARM)))):
+        default_pool = str(max(1, settings.TEST_SANDBOX_WARM))
+        for label, warm, quick_tests in (
+            ("no quick tests (the loop alone)", "0", "false"),
+            ("cold", "0", "true"),
+            (f"warm, pool of {default_pool}", default_pool, "true"),
+            ("warm, pool of 4", "4", "true"),
+        ):
             server = AppServer(
                 None,
                 OPENAI_BASE_URL=url,
                 OPENAI_API_KEY="bench",
                 TEST_SANDBOX_WARM=warm,
+                VIBECODE_RUN_QUICK_TESTS=quick_tests,
                 # As production runs: DEBUG off.
                 DEBUG="false",
                 SECRET_KEY="bench-only-" + "x" * 40,
@@ -347,11 +357,11 @@ async def loop(runs: int) -> None:
                 )
                 pairs = [tuple(pair) for pair in made["ids"]]
                 server.start()
-                times = await loop_runs(server, made["token"], pairs)
+                times = await loop_runs(server, made["token"], pairs, quick_tests == "true")
             finally:
                 server.stop()
             # The first run includes the server's first SDK run (its own imports).
-            print(f"  {label:<6} first {ms(times[0]):>9}  then {p50_p95(times[1:])}  ({load()})")
+            print(f"  {label:<32} first {ms(times[0]):>9}  then {p50_p95(times[1:])}  ({load()})")
     finally:
         model.terminate()
 
