@@ -102,8 +102,8 @@ check: install
 	    exit 1; \
 	  fi; rm -f $$generated $$generated.diff; echo "docs/openapi.yaml is current"
 	@# The API against its own document: schemathesis, every check and phase (stateful
-	@# too), on a real server with a scratch database (tests/api_fuzz.py).
-	DEBUG=true $(BIN)/python -m tests.api_fuzz
+	@# too), on a real server with a scratch database (tests/system/api_fuzz.py).
+	DEBUG=true $(BIN)/python -m tests.system.api_fuzz
 
 bench: install
 	@echo "Benchmarks: see bench/README or run a script in bench/ with $(BIN)/python"

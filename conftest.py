@@ -16,7 +16,7 @@ from rest_framework.test import APIClient
 from accounts.tokens import create_token
 
 # Cross-app test support (the local OpenAI-compatible model server and its fixtures).
-pytest_plugins = ["tests.fixtures"]
+pytest_plugins = ["tests.support.fixtures"]
 
 
 @pytest.fixture(autouse=True)

@@ -2,7 +2,7 @@
 # Start the container's command as the unprivileged APP_USER (default `app`), after
 # giving it a cgroup subtree of its own when the container starts as root: a non-root
 # server cannot make cgroups, and without them the diff-test sandbox has no memory
-# budget for a test as a whole (reviews/sandbox.py; its results then say so).
+# budget for a test as a whole (testruns/sandbox/cgroups.py; its results then say so).
 #
 # cgroup v1: a writable `app` group under the container's own, per controller (pids,
 #   memory), the server moved into it; test groups are made inside it.

@@ -15,19 +15,15 @@ from agents_app.errors import describe_error, head
 from agents_app.memory import close_memory, evaluator_key, open_memory
 from agents_app.model_guard import ModelCalls, surrogate_position, tracked_model_calls
 from agents_app.patching import PatchResult, apply_patch, unified_diff
-from agents_app.quick_tests import (
-    LoopTests,
-    evaluator_section,
-    regression_feedback,
-    run_quick_tests,
-)
+from agents_app.quick_tests import evaluator_section, regression_feedback, run_quick_tests
 from agents_app.recording import RecordingHooks
 from agents_app.refusals import other_refusal, record_refusal, reviewed, tests_refusal
 from agents_app.run_state import VibecodeRun
 from projects.code import InvalidCode, validate_code
-from reviews.before_after import PairResult
 from reviews.models import Diff
+from reviews.results import PairResult
 from sessions_app.models import ConversationMessage
+from testruns.quick_tests import LoopTests
 from vibegrapher.background import in_thread
 
 logger = logging.getLogger(__name__)

@@ -3,25 +3,21 @@ tests on the base and the patched file before the Evaluator sees it.
 
 A regression (a test that passes on the base and not on the patch) goes back to the
 VibeCoder as `submit_patch`'s result, like a parse error, and costs no Evaluator round;
-otherwise the Evaluator reads the before/after table. Each test is emitted as it goes
-(`quick_test` events) and runs under the sandbox's limits and concurrency like any
-other test run. `VIBECODE_RUN_QUICK_TESTS` (on by default) switches it off.
+otherwise the Evaluator reads the before/after table. This is the gate; the tests run
+in `testruns.quick_tests` (each emitted as it goes, under the sandbox's limits and
+concurrency like any other test run). `VIBECODE_RUN_QUICK_TESTS` (on by default)
+switches it off.
 """
 
 import asyncio
 import logging
-from dataclasses import dataclass
-from typing import Literal
 
 from django.conf import settings
 
 from agents_app import all_agents
 from agents_app.run_state import VibecodeRun
-from projects.models import TestCase
-from reviews import before_after, sandbox
-from reviews.before_after import PairResult, TestToRun
-from sessions_app.events import emit
-from vibegrapher.background import in_thread
+from testruns import before_after, sandbox
+from testruns.quick_tests import LoopPosition, LoopTests, quick_tests_of, run_loop_tests
 
 logger = logging.getLogger(__name__)
 
@@ -30,46 +26,15 @@ FEEDBACK_TAIL_LINES = 25
 FEEDBACK_TAIL_CHARS = 2000
 
 
-@dataclass(frozen=True)
-class LoopTests:
-    """The quick tests of one patch: their results, or why they could not run."""
-
-    results: list[PairResult]
-    unavailable: str = ""
-
-    @property
-    def regressions(self) -> list[PairResult]:
-        return [result for result in self.results if result["outcome"] == "regressed"]
-
-
-@in_thread
-def _quick_tests(run: VibecodeRun) -> list[TestToRun]:
-    cases = TestCase.objects.filter(project_id=run.project_id, quick_test=True).order_by(
-        "created_at", "name"
-    )
-    return [TestToRun(c.id, c.name, c.test_code, c.quick_test) for c in cases]
-
-
 async def run_quick_tests(run: VibecodeRun, patched_code: str) -> LoopTests | None:
     """The project's quick tests on `patched_code` against the run's base; None when
     there are none to run (or the setting is off): the patch step then goes on as if
     tests did not exist."""
     if not settings.VIBECODE_RUN_QUICK_TESTS:
         return None
-    tests = await _quick_tests(run)
+    tests = await quick_tests_of(run.project_id)
     if not tests:
         return None
-    try:
-        await asyncio.to_thread(sandbox.check_sandbox)
-        return await _run(run, tests, patched_code)
-    except Exception as exc:
-        # The Evaluator still reviews, told the tests did not run: a server that cannot
-        # run them must not stop the person's run.
-        logger.warning("quick tests not run session=%s: %s", run.session_id, exc)
-        return LoopTests([], unavailable=str(exc))
-
-
-async def _run(run: VibecodeRun, tests: list[TestToRun], patched_code: str) -> LoopTests:
     sides = before_after.Sides(
         project_id=run.project_id,
         main_file=run.filename,
@@ -77,46 +42,14 @@ async def _run(run: VibecodeRun, tests: list[TestToRun], patched_code: str) -> L
         base_code=run.original_code,
         patched_code=patched_code,
     )
-    total = len(tests)
-    results: list[PairResult] = []
-    for test in tests:
-        await _emit(run, test.name, "queued", len(results), total)
-    for test in tests:
-
-        async def running(name: str = test.name) -> None:
-            await _emit(run, name, "running", len(results), total)
-
-        result = await before_after.run_pair(sides, test, on_start=running)
-        results.append(result)
-        await _emit(run, test.name, result["status"], len(results), total, result)
-    return LoopTests(results)
-
-
-Status = Literal["queued", "running", "passed", "failed", "error", "timeout"]
-
-
-async def _emit(
-    run: VibecodeRun,
-    name: str,
-    status: Status,
-    done: int,
-    total: int,
-    result: PairResult | None = None,
-) -> None:
-    event = {
-        "type": "quick_test",
-        "session_id": str(run.session_id),
-        "iteration": run.iteration,
-        "test_name": name,
-        "status": status,
-        "done": done,
-        "total": total,
-    }
-    if result is not None:
-        event["outcome"] = result["outcome"]
-        event["base_status"] = result["base"]["status"] if "base" in result else ""
-        event["output"] = before_after.output_tail(result["output"])
-    await emit(run.project_id, event)  # type: ignore[arg-type]
+    try:
+        await asyncio.to_thread(sandbox.check_sandbox)
+        return await run_loop_tests(sides, tests, LoopPosition(run.session_id, run.iteration))
+    except Exception as exc:
+        # The Evaluator still reviews, told the tests did not run: a server that cannot
+        # run them must not stop the person's run.
+        logger.warning("quick tests not run session=%s: %s", run.session_id, exc)
+        return LoopTests([], unavailable=str(exc))
 
 
 def regression_feedback(notes: str, tests: LoopTests) -> str:

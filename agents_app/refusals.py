@@ -12,11 +12,11 @@ refused instead of "answered".
 import logging
 from typing import Literal
 
-from agents_app.quick_tests import LoopTests
 from agents_app.run_state import VibecodeRun
-from reviews.before_after import output_tail
 from sessions_app import story
 from sessions_app.events import PatchRefusal, RefusedTest, emit
+from testruns.before_after import output_tail
+from testruns.quick_tests import LoopTests
 from vibegrapher.background import in_thread
 
 logger = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.servers import AppServer
+from tests.support.servers import AppServer
 
 
 def rss_mb(pid: int) -> float:

@@ -1,6 +1,6 @@
 """How long the workflow graph takes: reading the file with `ast`, and Graphviz's layout.
 
-For the seeded workflow, each fixture of projects/tests/graph_fixtures, and synthetic
+For the seeded workflow, each fixture of projects/tests/graph/fixtures, and synthetic
 workflows of 10, 40 and 70 agents (each with a tool, handing off in a ring), prints the
 median of N runs of `build_graph` and of `to_svg` (one `dot` process each).
 
@@ -24,8 +24,8 @@ import django  # noqa: E402
 
 django.setup()
 
-from projects.graph import build_graph  # noqa: E402
-from projects.graph_render import drawing_of, to_svg  # noqa: E402
+from projects.graph.reader import build_graph  # noqa: E402
+from projects.graph.render import drawing_of, to_svg  # noqa: E402
 from projects.sample_workflow import SAMPLE_CODE  # noqa: E402
 
 
@@ -57,7 +57,7 @@ def main() -> None:
     cases = [("seeded workflow", SAMPLE_CODE)]
     cases += [
         (path.stem, path.read_text())
-        for path in sorted((ROOT / "projects/tests/graph_fixtures").glob("*.py"))
+        for path in sorted((ROOT / "projects/tests/graph/fixtures").glob("*.py"))
     ]
     cases += [(f"synthetic {n} agents", synthetic(n)) for n in (10, 40, 70)]
     print(f"{'workflow':32} {'nodes':>5} {'edges':>5} {'ast ms':>8} {'svg ms':>8}")

@@ -3,7 +3,7 @@ twelve password checks in flight (the lanes of vibegrapher/lanes.py).
 
 Serves the app as production does (DEBUG off, SQLite, one daphne process). One user's
 workflow is genuinely slow to lay out (30 agents handing off to each other,
-tests/slow_graphs.py); with the edge cap raised and GRAPH_LAYOUT_TIMEOUT_SECONDS=60 its
+tests/support/slow_graphs.py); with the edge cap raised and GRAPH_LAYOUT_TIMEOUT_SECONDS=60 its
 `?format=svg` keeps `dot` busy for 60 s. Twelve wrong-password logins are kept in
 flight (a new one as each ends; the lockout is raised out of the way). Meanwhile
 `--clients` keep-alive clients, in a process of their own, read another user's project
@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.rest import Served  # noqa: E402
-from tests.slow_graphs import all_hand_off  # noqa: E402
+from tests.support.slow_graphs import all_hand_off  # noqa: E402
 
 LAYOUT_SECONDS = 60
 PASSWORD_CHECKS = 12

@@ -23,7 +23,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.servers import AppServer, OwnRedis, create_user_and_project  # noqa: E402
+from tests.support.servers import AppServer, OwnRedis, create_user_and_project  # noqa: E402
 
 IP_HEADER = "X-Bench-Client-IP"
 

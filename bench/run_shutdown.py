@@ -23,8 +23,8 @@ from websockets.typing import Origin
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.model_server import ModelServer, RecordedRequest, Step, text  # noqa: E402
-from tests.servers import AppServer, create_user_and_project  # noqa: E402
+from tests.support.model_server import ModelServer, RecordedRequest, Step, text  # noqa: E402
+from tests.support.servers import AppServer, create_user_and_project  # noqa: E402
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
 """Cold and warm sandboxes: how long a test takes, what a warm one costs waiting.
 
-In this process (the sandbox as the server runs it, `reviews.sandbox.run_test`):
+In this process (the sandbox as the server runs it, `testruns.sandbox.run_test`):
 
 1. one test at a time, cold (a sandbox started for it) and warm (a warm sandbox,
    the pool refilled between runs, untimed): a trivial test (`print("ok")`, which
@@ -13,7 +13,7 @@ In this process (the sandbox as the server runs it, `reviews.sandbox.run_test`):
    pool (thread and sandboxes) over 10 idle seconds.
 
 With `--loop`, also a real server (daphne, the local model server of
-tests/model_server.py answering at once) running the three-round loop: the VibeCoder
+tests/support/model_server.py answering at once) running the three-round loop: the VibeCoder
 patches, the seeded quick test runs on the base and the patch, the Evaluator rejects,
 three times; from `POST /messages` to `run_finished`, each run in a fresh project
 (so the base runs too): without quick tests (the loop's own time), cold
@@ -50,7 +50,10 @@ from django.test import override_settings  # noqa: E402
 
 from bench.cpu import tree_cpu_seconds  # noqa: E402
 from projects.sample_workflow import SAMPLE_CODE, STRUCTURE_TEST  # noqa: E402
-from reviews import sandbox, sandbox_warm  # noqa: E402
+from testruns import sandbox  # noqa: E402
+from testruns.sandbox import cgroups  # noqa: E402
+from testruns.sandbox import warm as sandbox_warm  # noqa: E402
+from testruns.sandbox.process import MB  # noqa: E402
 
 TEST_FILE = "vibegrapher_test.py"
 TRIVIAL = {TEST_FILE: 'print("ok")'}
@@ -58,8 +61,8 @@ SDK = {"workflow.py": SAMPLE_CODE, TEST_FILE: STRUCTURE_TEST}
 # The quick-test limits, but more time: a cold SDK import on a loaded machine.
 LIMITS = sandbox.SandboxLimits(
     wall_seconds=60,
-    memory_bytes=settings.TEST_MEMORY_MB * sandbox.MB,
-    disk_bytes=settings.TEST_DISK_MB * sandbox.MB,
+    memory_bytes=settings.TEST_MEMORY_MB * MB,
+    disk_bytes=settings.TEST_DISK_MB * MB,
 )
 
 
@@ -156,14 +159,14 @@ def descendants(pid: int) -> list[int]:
 
 def cgroup_charge(pid: int) -> int | None:
     """What the memory cgroup of a sandbox's interpreter is charged (bytes)."""
-    parents = sandbox._cgroup_parents()
+    parents = cgroups.cgroup_parents()
     if parents.memory is None:
         return None
     for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
         _, controllers, path = line.split(":", 2)
         if ("memory" in controllers.split(",")) if not parents.v2 else controllers == "":
-            mount = sandbox.CGROUP_ROOT / ("" if parents.v2 else "memory")
-            group = sandbox._under(mount, path)
+            mount = cgroups.CGROUP_ROOT / ("" if parents.v2 else "memory")
+            group = cgroups._under(mount, path)
             usage = group / ("memory.current" if parents.v2 else "memory.usage_in_bytes")
             return int(usage.read_text())
     return None
@@ -183,8 +186,8 @@ def waiting_pool(size: int) -> list[tuple[str, str]]:
             rows.append(
                 (
                     f"warm sandbox {number}: RSS / PSS / cgroup charge",
-                    f"{rss / sandbox.MB:.0f} / {pss / sandbox.MB:.0f} / "
-                    + (f"{charge / sandbox.MB:.0f} MB" if charge is not None else "n/a"),
+                    f"{rss / MB:.0f} / {pss / MB:.0f} / "
+                    + (f"{charge / MB:.0f} MB" if charge is not None else "n/a"),
                 )
             )
             rows.append((f"warm sandbox {number}: CPU to start", ms(tree_cpu_seconds(tree[0]))))
@@ -263,7 +266,7 @@ print(json.dumps({{"token": create_token(user), "ids": ids}}))
 
 def loop_responder() -> Callable[[Any], Any]:
     from agents_app.patching import unified_diff
-    from tests.model_server import custom_tool_call, text
+    from tests.support.model_server import custom_tool_call, text
 
     new_code = SAMPLE_CODE.replace("payments and refunds.", "payments and refunds, kindly.", 1)
     assert new_code != SAMPLE_CODE
@@ -279,7 +282,7 @@ def loop_responder() -> Callable[[Any], Any]:
 
 
 def serve_model(base_url: "multiprocessing.Queue[str]") -> None:
-    from tests.model_server import ModelServer
+    from tests.support.model_server import ModelServer
 
     model = ModelServer()
     model.start()
@@ -323,7 +326,7 @@ async def loop_runs(
 
 
 async def loop(runs: int) -> None:
-    from tests.servers import AppServer
+    from tests.support.servers import AppServer
 
     context = multiprocessing.get_context("fork")
     base_url: multiprocessing.Queue[str] = context.Queue()

@@ -23,8 +23,8 @@ from websockets.typing import Origin
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.model_server import ModelServer, text
-from tests.servers import AppServer, create_user_and_project
+from tests.support.model_server import ModelServer, text
+from tests.support.servers import AppServer, create_user_and_project
 
 
 def cpu_seconds(pid: int) -> float:

@@ -1,6 +1,6 @@
 """Backend overhead of a vibecode run, and whether concurrent runs serialise.
 
-Starts the local model server (tests/model_server.py) in its own process, as a real
+Starts the local model server (tests/support/model_server.py) in its own process, as a real
 model lives elsewhere, and a real daphne server with a temporary database and media
 directory, configured as production runs it (DEBUG off), then:
 
@@ -47,14 +47,14 @@ sys.path.insert(0, str(ROOT))
 from agents_app.patching import unified_diff  # noqa: E402
 from bench.cpu import tree_cpu_seconds  # noqa: E402
 from bench.redis_scratch import ScratchRedis  # noqa: E402
-from tests.model_server import (  # noqa: E402
+from tests.support.model_server import (  # noqa: E402
     ModelServer,
     RecordedRequest,
     Step,
     custom_tool_call,
     text,
 )
-from tests.servers import AppServer  # noqa: E402
+from tests.support.servers import AppServer  # noqa: E402
 
 CODE = 'from agents import Agent\n\nhelper = Agent(name="Helper", instructions="Help.")\n'
 NEW_CODE = CODE.replace('"Help."', '"Help kindly."')

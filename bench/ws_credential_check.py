@@ -36,7 +36,7 @@ from websockets.typing import Origin
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.servers import AppServer  # noqa: E402
+from tests.support.servers import AppServer  # noqa: E402
 
 PER_USER = 10  # under WS_MAX_SOCKETS_PER_USER (20)
 

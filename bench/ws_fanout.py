@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.redis_scratch import ScratchRedis  # noqa: E402
-from tests.servers import AppServer, create_user_and_project  # noqa: E402
+from tests.support.servers import AppServer, create_user_and_project  # noqa: E402
 
 
 async def client(url: str, expected: int, ready: asyncio.Event, latencies: list[float]) -> None:

@@ -19,7 +19,7 @@ from websockets.typing import Origin
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.servers import AppServer, create_user_and_project
+from tests.support.servers import AppServer, create_user_and_project
 
 
 def rss_mb(pid: int) -> float:

@@ -792,7 +792,7 @@ export interface components {
             source: string;
             target: string;
             /** @enum {string} */
-            kind: "handoff" | "tool" | "agent_tool" | "input_guardrail" | "output_guardrail" | "clone" | "runs";
+            kind: "handoff" | "tool" | "agent_tool" | "input_guardrail" | "output_guardrail" | "clone" | "runs" | "then" | "route";
             label?: string;
         };
         GraphMermaid: {

@@ -10,9 +10,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from projects import graph_service, services
-from projects.graph import build_graph
-from projects.graph_schema import graph_answer
+from projects import services
+from projects.graph import service as graph_service
+from projects.graph.reader import build_graph
+from projects.graph.schema import graph_answer
 from vibegrapher.api_errors import ApiError
 from vibegrapher.async_api import api_user
 from vibegrapher.schema import authed_errors

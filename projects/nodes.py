@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass, field
 
-from projects.graph import build_graph
+from projects.graph.reader import build_graph
 
 
 @dataclass(frozen=True)

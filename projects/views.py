@@ -15,8 +15,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from projects import git, reads, services
-from projects.graph import build_graph
-from projects.graph_schema import GraphSerializer
+from projects.graph.reader import build_graph
+from projects.graph.schema import GraphSerializer
 from projects.models import Project, TestCase
 from projects.nodes import find_agents
 from projects.sample_workflow import STARTER_CODE

@@ -8,8 +8,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from projects import git, graph_service
-from projects.graph_schema import graph_answer
+from projects import git
+from projects.graph import service as graph_service
+from projects.graph.schema import graph_answer
 from projects.graph_views import FORMAT, FormatIsOurs, output_format
 from reviews import services
 from reviews.models import Diff

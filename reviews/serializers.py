@@ -2,8 +2,8 @@ import uuid
 
 from rest_framework import serializers
 
-from reviews.diff_tests import StoredResult
 from reviews.models import Diff
+from reviews.results import PairResult
 from vibegrapher.fields import StrictBooleanField, StrictCharField
 from vibegrapher.schema import typed_json
 
@@ -22,7 +22,7 @@ class DiffSerializer(serializers.ModelSerializer[Diff]):
         help_text="The diffs made by runs that this diff's rejection started, oldest first."
     )
     test_results = typed_json(
-        list[StoredResult] | None, help_text="One per test of the last run, as each finishes."
+        list[PairResult] | None, help_text="One per test of the last run, as each finishes."
     )
 
     class Meta:
@@ -77,15 +77,3 @@ class CommitSerializer(serializers.Serializer[None]):
 
 class RefineSerializer(serializers.Serializer[None]):
     hint = StrictCharField(required=False, allow_blank=True, max_length=2_000, default="")
-
-
-class TestRunSerializer(serializers.Serializer[None]):
-    __test__ = False
-
-    quick_only = StrictBooleanField(required=False, default=False)
-
-
-class HeadTestRunSerializer(serializers.Serializer[None]):
-    quick_only = StrictBooleanField(required=False, default=False)
-    # One test case only (the page's per-test "Run"); all of them when omitted.
-    test_id = serializers.UUIDField(required=False)

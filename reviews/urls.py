@@ -21,11 +21,5 @@ urlpatterns = [
     path(
         "diffs/<uuid:diff_id>/refine-message", views.RefineMessageView.as_view(), name="diff-refine"
     ),
-    path("diffs/<uuid:diff_id>/test", views.DiffTestsView.as_view(), name="diff-test"),
-    path(
-        "projects/<uuid:project_id>/tests/run",
-        views.HeadTestsView.as_view(),
-        name="project-tests-run",
-    ),
     path("diffs/<uuid:diff_id>/graph", graph_views.DiffGraphView.as_view(), name="diff-graph"),
 ]

@@ -23,10 +23,10 @@ from django.db import connections  # noqa: E402
 
 from agents_app.runs import mark_interrupted_runs  # noqa: E402
 from projects.services import reconcile_all  # noqa: E402
-from reviews import sandbox_warm  # noqa: E402
-from reviews.diff_tests import recover_after_restart  # noqa: E402
 from sessions_app.origin import CookieOriginValidator  # noqa: E402
 from sessions_app.routing import websocket_urlpatterns  # noqa: E402
+from testruns.diff_tests import recover_after_restart  # noqa: E402
+from testruns.sandbox import warm as sandbox_warm  # noqa: E402
 from vibegrapher import shutdown  # noqa: E402
 from vibegrapher.body_limit import BodySizeLimit  # noqa: E402
 from vibegrapher.http_refusals import install as install_http_refusals  # noqa: E402

@@ -3,7 +3,7 @@
 `crash_point(name)` kills this process when `settings.FAULT_POINT` is `name`. The
 setting is read from `VIBEGRAPHER_FAULT_POINT` only when DEBUG is on; production
 settings (DEBUG off) always leave it empty, so a production server cannot be told
-to crash. Tests start a real daphne with it set (see projects/tests/test_crash_safety.py).
+to crash. Tests start a real daphne with it set (see tests/system/test_crash_safety.py).
 """
 
 import os

@@ -115,7 +115,7 @@ ERROR_SCHEMAS: dict[str, Any] = {
 
 def postprocess(result: dict[str, Any], generator: Any, **kwargs: Any) -> dict[str, Any]:
     """Add the shared error schemas and the WebSocket events to the document."""
-    from projects.graph_schema import graph_components
+    from projects.graph.schema import graph_components
     from sessions_app.event_schema import add_events
 
     schemas = result.setdefault("components", {}).setdefault("schemas", {})
@@ -133,7 +133,7 @@ def postprocess(result: dict[str, Any], generator: Any, **kwargs: Any) -> dict[s
 
 # Request fields holding Python source: the server parses them (projects/code.py), so a
 # string that is not Python is a 400. `format: python` says so; `make check`'s fuzzer
-# generates Python source for it (tests/api_fuzz_hooks.py).
+# generates Python source for it (tests/system/api_fuzz_hooks.py).
 PYTHON_FIELDS = {
     "ProjectCreateRequest": ["code"],
     "TestCaseRequest": ["test_code"],

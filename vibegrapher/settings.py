@@ -66,7 +66,10 @@ INSTALLED_APPS = [
     "projects",
     "sessions_app",
     "reviews",
+    "testruns",
     "agents_app",
+    # The pages, last: the top layer, over every app above.
+    "web",
 ]
 
 MIDDLEWARE = [
@@ -96,7 +99,8 @@ WSGI_APPLICATION = None
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        # The kernel's own (the API docs page); the pages' are in web/templates (APP_DIRS).
+        "DIRS": [BASE_DIR / "vibegrapher" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -362,7 +366,7 @@ MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "media"))).resolv
 # there is deliberately no MEDIA_URL route.
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
-STATICFILES_DIRS = [BASE_DIR / "static"]
+# No STATICFILES_DIRS: each app keeps its files in <app>/static (the pages' in web/).
 # Development only (DEBUG on): where the compressed copies of the static files are kept.
 DEV_STATIC_CACHE_DIR = Path(
     env.str("DEV_STATIC_CACHE_DIR", default=str(BASE_DIR / ".cache" / "dev-static"))
@@ -491,9 +495,10 @@ TEST_SANDBOX: str = env.str("TEST_SANDBOX", default="bwrap")
 TEST_MEMORY_MB: int = env.int("TEST_MEMORY_MB", default=512)
 TEST_DISK_MB: int = env.int("TEST_DISK_MB", default=32)
 TEST_SANDBOX_CONCURRENCY: int = env.int("TEST_SANDBOX_CONCURRENCY", default=2)
-# Sandboxes kept started, the Agents SDK already imported, for tests that import a
-# workflow (reviews/sandbox_warm.py); 0: none. Each costs its interpreter's resident
-# memory (~MB_PER_WARM, counted in its job's TEST_MEMORY_MB) while it waits.
+# Sandboxes kept started per server process, the Agents SDK already imported, for tests
+# that import a workflow (testruns/sandbox/warm.py); 0: none. Each costs its
+# interpreter's memory while it waits (about 100 MB resident, 80 MB not shared with the
+# others), counted in its job's TEST_MEMORY_MB, and a full SDK import to replace.
 TEST_SANDBOX_WARM: int = env.int("TEST_SANDBOX_WARM", default=2)
 
 # --- Crash tests ------------------------------------------------------------------

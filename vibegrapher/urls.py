@@ -21,11 +21,12 @@ urlpatterns = [
     path("api/", include("projects.urls")),
     path("api/", include("sessions_app.urls")),
     path("api/", include("reviews.urls")),
+    path("api/", include("testruns.urls")),
     # The OpenAPI document (YAML; `?format=json` for JSON) and its docs page.
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", ApiDocsView.as_view(url_name="api-schema"), name="api-docs"),
     # Anything else under /api/ (unknown path, trailing slash, non-UUID id): JSON 404,
     # whatever the characters (`[\s\S]`: newlines too, which `.` and `$` let through).
     re_path(r"^api(?:[/\s](?P<path>[\s\S]*))?\Z", not_found, name="api-not-found"),
-    path("", include("reviews.page_urls")),
+    path("", include("web.urls")),
 ]

@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import ApiToken
 from accounts.tokens import create_token
-from tests.fixtures import TokenClient
+from tests.support.fixtures import TokenClient
 
 pytestmark = pytest.mark.django_db
 

@@ -15,7 +15,7 @@ from accounts.tokens import create_token
 from agents_app.patching import unified_diff
 from projects.models import Project
 from projects.services import create_project
-from tests.fixtures import TokenClient, open_project_socket
+from tests.support.fixtures import TokenClient, open_project_socket
 
 WORKFLOW = '''\
 from agents import Agent, Runner, function_tool

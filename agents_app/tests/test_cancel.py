@@ -13,10 +13,9 @@ from django.utils import timezone
 from accounts.tokens import create_token
 from agents_app import all_agents, runs
 from agents_app.tests.conftest import Vibe, change, patch_input
-from agents_app.tests.test_run_lifecycle import wait_for_requests
 from sessions_app.models import ConversationMessage, VibecodeSession
-from tests.fixtures import TokenClient
-from tests.model_server import ModelServer, custom_tool_call, hang, text
+from tests.support.fixtures import TokenClient, wait_for_requests
+from tests.support.model_server import ModelServer, custom_tool_call, hang, text
 
 
 async def requests_reached(model: ModelServer, count: int) -> None:

@@ -11,7 +11,7 @@ from agents_app.tests.conftest import WORKFLOW, Vibe
 from projects.services import create_project
 from reviews.models import Diff
 from sessions_app.models import ConversationMessage
-from tests.fixtures import ProjectSocket, TokenClient
+from tests.support.fixtures import ProjectSocket, TokenClient
 from vibegrapher.asgi import application
 
 pytestmark = [

@@ -14,7 +14,7 @@ from agents_app.patching import PatchResult
 from agents_app.tests.conftest import WORKFLOW, Vibe, change, patch_input, verdict
 from reviews.models import Diff
 from sessions_app.models import ConversationMessage, VibecodeSession
-from tests.model_server import custom_tool_call, cut, error, function_call, text, together
+from tests.support.model_server import custom_tool_call, cut, error, function_call, text, together
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

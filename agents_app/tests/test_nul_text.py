@@ -9,7 +9,7 @@ import pytest
 from agents_app.tests.conftest import Vibe, change, patch_input, verdict
 from reviews.models import Diff
 from sessions_app.models import ConversationMessage, VibecodeSession
-from tests.model_server import custom_tool_call, text
+from tests.support.model_server import custom_tool_call, text
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

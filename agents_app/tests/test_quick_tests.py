@@ -8,7 +8,7 @@ import pytest
 from agents_app.tests.conftest import Vibe, change, patch_input, verdict
 from projects.models import TestCase
 from reviews.models import Diff
-from tests.model_server import RecordedRequest, custom_tool_call, text
+from tests.support.model_server import RecordedRequest, custom_tool_call, text
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("bubblewrap")]
 

@@ -13,7 +13,7 @@ from agents_app.tests.conftest import Vibe, change, patch_input, verdict
 from projects.storage import repository_dir
 from reviews.models import Diff
 from sessions_app.models import ConversationMessage
-from tests.model_server import Usage, custom_tool_call, text
+from tests.support.model_server import Usage, custom_tool_call, text
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 from agents_app import all_agents, runs
 from agents_app.tests.conftest import Vibe, change, patch_input, verdict
 from sessions_app.models import ConversationMessage, VibecodeSession
-from tests.model_server import ModelServer, custom_tool_call, error, hang, text
+from tests.support.model_server import ModelServer, custom_tool_call, error, hang, text
 
 RENAME = change('name="Billing"', 'name="Invoices"')
 

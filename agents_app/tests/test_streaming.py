@@ -4,7 +4,7 @@ from typing import Any
 
 from agents_app import all_agents
 from agents_app.tests.conftest import Vibe, change, patch_input, verdict
-from tests.model_server import ModelServer, custom_tool_call, cut, text
+from tests.support.model_server import ModelServer, custom_tool_call, cut, text
 
 ANSWER = (
     "The Triage agent hands customers to Support or Billing. Support can look up an "

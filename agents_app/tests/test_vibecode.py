@@ -12,7 +12,7 @@ from projects import git
 from projects.services import create_project
 from reviews.models import Diff
 from sessions_app.models import ConversationMessage, VibecodeSession
-from tests.model_server import custom_tool_call, error, function_call, hang, text
+from tests.support.model_server import custom_tool_call, error, function_call, hang, text
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

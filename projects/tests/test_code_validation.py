@@ -10,7 +10,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from projects.code import InvalidCode, validate_code
-from projects.graph import TOO_DEEP_TO_READ, build_graph
+from projects.graph.reader import TOO_DEEP_TO_READ, build_graph
 from projects.models import Project, TestCase
 from projects.nodes import find_agents
 from projects.services import create_project

@@ -42,7 +42,7 @@ DEEP = {
     + "a = Agent(name='Deep')\n",
 }
 LEGITIMATE = sorted(
-    (Path(__file__).parent / "graph_fixtures").glob("*.py"), key=lambda p: p.stat().st_size
+    (Path(__file__).parent / "graph" / "fixtures").glob("*.py"), key=lambda p: p.stat().st_size
 )
 
 

@@ -15,7 +15,7 @@ from projects.services import commit_project_code, create_project
 from reviews.models import Diff
 from sessions_app.models import ConversationMessage, VibecodeSession
 from sessions_app.services import get_or_create_session
-from tests.model_server import text
+from tests.support.model_server import text
 
 CODE = 'from agents import Agent\n\nbot = Agent(name="Bot", instructions="Help.")\n'
 

@@ -12,11 +12,11 @@ from django.test import Client
 from projects.models import Project, TestCase
 from projects.sample_workflow import SAMPLE_CODE
 from projects.services import create_project
-from reviews import diff_tests
 from reviews.models import Diff
-from reviews.tests.test_diff_tests import KEEPS_WORKFLOW, _diff
 from sessions_app.models import VibecodeSession
-from tests.fixtures import TokenClient
+from testruns import diff_tests
+from testruns.tests.test_diff_tests import KEEPS_WORKFLOW, _diff
+from tests.support.fixtures import TokenClient
 
 PRINTS_NUL = 'print("before\\x00after")\n'
 

@@ -14,7 +14,7 @@ from accounts.tokens import create_token
 from projects.models import Project
 from sessions_app import presence
 from sessions_app.events import DiffStatusEvent, emit, emit_sync
-from tests.fixtures import ProjectSocket
+from tests.support.fixtures import ProjectSocket
 from vibegrapher.asgi import application
 
 pytestmark = pytest.mark.django_db(transaction=True)

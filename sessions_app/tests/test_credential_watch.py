@@ -16,7 +16,7 @@ from accounts.models import ApiToken
 from accounts.tokens import create_token
 from projects.models import Project
 from sessions_app.credential_watch import watch
-from tests.fixtures import ProjectSocket
+from tests.support.fixtures import ProjectSocket
 from vibegrapher.asgi import application
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -22,7 +22,7 @@ from sessions_app.events import (
     emit,
     emit_sync,
 )
-from tests.fixtures import open_project_socket
+from tests.support.fixtures import open_project_socket
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -1,6 +1,6 @@
-// The test-case editor of Vibegrapher (static/review.js): CodeMirror 6 with Python
+// The test-case editor of Vibegrapher (web/static/review.js): CodeMirror 6 with Python
 // highlighting, as one script with no imports, written to
-// static/vendor/codemirror/codemirror.min.js by `npm ci && npm run build` here.
+// web/static/vendor/codemirror/codemirror.min.js by `npm ci && npm run build` here.
 import { EditorState } from "@codemirror/state";
 import {
   EditorView, keymap, lineNumbers, highlightActiveLine, highlightActiveLineGutter, drawSelection,

@@ -3,7 +3,7 @@
 The document validates as OpenAPI 3.1; every /api/ route and method is in it; the
 worked example of docs/api.md (token to committed diff, plus the other endpoints)
 answers what the document says, status and body, and no answer carries a server
-internal. Events are checked on every test socket (tests/fixtures.py).
+internal. Events are checked on every test socket (tests/support/fixtures.py).
 """
 
 import json
@@ -21,15 +21,15 @@ from openapi_spec_validator import validate
 from agents_app.tests.conftest import WORKFLOW, change, patch_input, verdict
 from sessions_app import consumers
 from sessions_app.event_schema import close_codes, event_types
-from tests.contract import (
+from tests.support.contract import (
     INTERNAL_FIELDS,
     _validator,
     internal_fields_in,
     openapi_document,
     validate_response,
 )
-from tests.fixtures import open_project_socket
-from tests.model_server import custom_tool_call, text
+from tests.support.fixtures import open_project_socket
+from tests.support.model_server import custom_tool_call, text
 from vibegrapher.schema import ID_SOURCES
 
 # Routes under /api/ that are not API operations: the catch-all JSON 404 and the
@@ -257,7 +257,7 @@ async def test_the_worked_example_answers_as_documented(
     await call("GET", "/api/projects", expect=401)
 
     # Every operation of the document was tried, apart from the sandboxed test runs
-    # (their answers are checked in reviews/tests/test_diff_tests.py and
+    # (their answers are checked in testruns/tests/test_diff_tests.py and
     # test_head_tests.py) and the export, which answers a git bundle, not JSON
     # (projects/tests/test_git_storage.py).
     tried = {(m.lower(), _template(path)) for m, path, _ in call.seen | anonymous.seen}

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser import CHROMIUM, launch_chromium
-from tests.servers import AppServer
+from tests.support.browser import CHROMIUM, launch_chromium
+from tests.support.servers import AppServer
 
 pytestmark = pytest.mark.browser
 

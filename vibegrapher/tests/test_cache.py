@@ -5,7 +5,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.servers import OwnRedis
+from tests.support.servers import OwnRedis
 from vibegrapher import cache as fallback_cache
 from vibegrapher.cache import FallbackRedisCache
 

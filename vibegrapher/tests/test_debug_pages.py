@@ -8,7 +8,7 @@ import pytest
 from django.test import Client, RequestFactory
 from django.views.debug import ExceptionReporter
 
-from tests.servers import ROOT
+from tests.support.servers import ROOT
 from vibegrapher.debug_filter import SecretHidingReporterFilter
 
 PASSWORD = "hunter2-redis-secret"

@@ -13,11 +13,13 @@ from typing import Any
 import httpx
 import pytest
 from django.conf import settings as django_settings
+from django.contrib.staticfiles import finders
 from django.test import Client
 
-from tests.servers import START_TIMEOUT_SECONDS, free_port
+from tests.support.servers import START_TIMEOUT_SECONDS, free_port
 
-BUNDLE = Path(django_settings.BASE_DIR) / "static" / "vendor" / "codemirror" / "codemirror.min.js"
+# Found as the static files app finds it (it lives in an app's static/ folder).
+BUNDLE = Path(str(finders.find("vendor/codemirror/codemirror.min.js")))
 URL = "/static/vendor/codemirror/codemirror.min.js"
 
 

@@ -22,7 +22,7 @@ from django.test import RequestFactory
 
 from projects.services import create_project
 from sessions_app.services import get_or_create_session
-from tests.servers import AppServer
+from tests.support.servers import AppServer
 from vibegrapher import api_errors
 from vibegrapher.body_limit import BodySizeLimit, body_limit
 

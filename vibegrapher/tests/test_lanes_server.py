@@ -12,8 +12,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.servers import AppServer, create_user_and_project
-from tests.slow_graphs import all_hand_off
+from tests.support.servers import AppServer, create_user_and_project
+from tests.support.slow_graphs import all_hand_off
 
 
 def dot_running_under(pid: int) -> bool:

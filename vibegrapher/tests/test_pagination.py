@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 from projects.services import create_project
 from sessions_app.models import ConversationMessage, VibecodeSession
 from sessions_app.services import get_or_create_session
-from tests.contract import validate_response
+from tests.support.contract import validate_response
 
 CODE = 'from agents import Agent\n\nbot = Agent(name="Bot", instructions="Hi.")\n'
 

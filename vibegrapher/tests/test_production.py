@@ -19,9 +19,9 @@ from websockets.sync.client import connect
 from websockets.typing import Origin
 
 from agents_app.patching import unified_diff
-from tests.fixtures import scratch_postgres
-from tests.model_server import ModelServer, custom_tool_call, text
-from tests.servers import AppServer, create_user_and_project
+from tests.support.fixtures import scratch_postgres
+from tests.support.model_server import ModelServer, custom_tool_call, text
+from tests.support.servers import AppServer, create_user_and_project
 
 CODE = 'from agents import Agent\n\nbot = Agent(name="Bot", instructions="Help.")\n'
 NEW_CODE = CODE.replace("Help.", "Help kindly.")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import ROOT, AppServer
+from tests.support.servers import ROOT, AppServer
 
 
 def _children(pid: int) -> list[int]:

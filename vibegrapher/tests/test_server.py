@@ -5,7 +5,7 @@ import uuid
 import httpx
 import redis
 
-from tests.servers import AppServer
+from tests.support.servers import AppServer
 
 
 def test_seeded_server_serves_the_api_over_http() -> None:

@@ -1,0 +1,1 @@
+"""Browser tests: headless Chromium (Playwright) against a real served app."""

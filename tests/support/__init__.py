@@ -1,0 +1,1 @@
+"""Fixtures, servers and helpers shared by every kind of test, and by bench/."""

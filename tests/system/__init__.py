@@ -1,0 +1,1 @@
+"""Whole-system tests: real server processes (daphne, manage.py, Redis), real signals."""
