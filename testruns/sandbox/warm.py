@@ -428,7 +428,11 @@ async def run(
 ) -> tuple[Outcome, int] | None:
     """The job's outcome and OOM kills in a warm sandbox; None when it should start cold
     (it gains nothing from one, or none is ready or starting)."""
-    if not wanted(files) or _target()[0] <= 0:
+    if _target()[0] <= 0:
+        if _pool is not None and _pool.pid == os.getpid():
+            _pool.poke()  # switched off or no longer possible: it empties itself
+        return None
+    if not wanted(files):
         return None
     warm = await pool().take(_Key.of(limits))
     if warm is None:
