@@ -281,8 +281,13 @@ class Pool:
         selector.register(self._wake_read, selectors.EVENT_READ)
         try:
             while not self._stopping:
-                self._adjust(selector)
-                timeout = self._timeout()
+                try:
+                    deferred = self._adjust(selector)
+                except Exception:  # the pool stays: the next try is after a pause
+                    logger.exception("a warm sandbox cannot be started")
+                    self._retry_at = time.monotonic() + RETRY_AFTER_SECONDS
+                    deferred = True
+                timeout = self._timeout(deferred)
                 for selected, _ in selector.select(timeout):
                     if selected.fd == self._wake_read:
                         with contextlib.suppress(BlockingIOError):
@@ -302,17 +307,19 @@ class Pool:
             selector.close()
             self._wake_waiters()
 
-    def _timeout(self) -> float | None:
-        """Until the next deadline or retry; None (block) when nothing is pending."""
+    def _timeout(self, deferred: bool) -> float | None:
+        """Until the next deadline or the retry of a deferred start; None (block until
+        poked) when nothing is pending."""
         moments = [warm.deadline for warm in self._warming.values()]
-        if self._retry_at > time.monotonic():
+        if deferred:
             moments.append(self._retry_at)
         if not moments:
             return None
         return max(0.0, min(moments) - time.monotonic())
 
-    def _adjust(self, selector: selectors.BaseSelector) -> None:
-        """Retire sandboxes of stale limits; start the ones missing."""
+    def _adjust(self, selector: selectors.BaseSelector) -> bool:
+        """Retire sandboxes of stale limits; start the ones missing. True: some are
+        missing but wait for the retry after a failure."""
         target, key = _target()
         with self._lock:
             keep = [warm for warm in self._ready if warm.key == key][:target]
@@ -321,19 +328,22 @@ class Pool:
             missing = target - len(keep) - len(self._warming)
         for warm in retire:
             _destroy(warm)
-        if missing <= 0 or time.monotonic() < self._retry_at:
-            return
+        if missing <= 0:
+            return False
+        if time.monotonic() < self._retry_at:
+            return True
         for _ in range(missing):
             try:
                 warm = _spawn(key)
             except OSError as exc:
                 logger.warning("a warm sandbox cannot be started: %s", exc)
                 self._retry_at = time.monotonic() + RETRY_AFTER_SECONDS
-                return
+                return True
             assert warm.process.stdout is not None
             with self._lock:
                 self._warming[warm.process.stdout.fileno()] = warm
             selector.register(warm.process.stdout, selectors.EVENT_READ)
+        return False
 
     def _read_warming(self, selector: selectors.BaseSelector, fd: int) -> None:
         warm = self._warming.get(fd)

@@ -46,6 +46,7 @@ def skip_without_a_pool() -> None:
 
 
 def wait_for_warm_sandboxes(count: int = WARM) -> None:
+    sandbox_warm.start()  # the pool looks at the settings again
     deadline = time.monotonic() + 90
     while sandbox_warm.pool().counts()[0] < count:
         if time.monotonic() > deadline:
