@@ -50,11 +50,12 @@ from testruns import sandbox
 from testruns.sandbox import cgroups, mounts, process
 from testruns.sandbox.cgroups import TestGroups
 from testruns.sandbox.process import Outcome, SandboxLimits
+from testruns.sandbox.warm_boot import READY
 
 logger = logging.getLogger(__name__)
 
+# Run as `python -c <its source>` in the sandbox, where nothing of the project is.
 BOOT_SCRIPT = Path(__file__).with_name("warm_boot.py")
-READY = b"\0vibegrapher-warm-ready\0\n"
 # A sandbox not ready in this long is killed (the imports take ~2 s of CPU).
 READY_TIMEOUT_SECONDS = 60.0
 # After a sandbox failed to start, the pool waits this long before trying again.
