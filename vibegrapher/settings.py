@@ -501,6 +501,11 @@ TEST_SANDBOX: str = env.str("TEST_SANDBOX", default="bwrap")
 TEST_MEMORY_MB: int = env.int("TEST_MEMORY_MB", default=512)
 TEST_DISK_MB: int = env.int("TEST_DISK_MB", default=32)
 TEST_SANDBOX_CONCURRENCY: int = env.int("TEST_SANDBOX_CONCURRENCY", default=2)
+# Sandboxes kept started per server process, the Agents SDK already imported, for tests
+# that import a workflow (testruns/sandbox/warm.py); 0: none. Each costs its
+# interpreter's memory while it waits (about 100 MB resident, 80 MB not shared with the
+# others), counted in its job's TEST_MEMORY_MB, and a full SDK import to replace.
+TEST_SANDBOX_WARM: int = env.int("TEST_SANDBOX_WARM", default=4)
 
 # --- Crash tests ------------------------------------------------------------------
 # A named instant at which the process SIGKILLs itself (vibegrapher/lib/faults.py), for the

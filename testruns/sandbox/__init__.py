@@ -19,7 +19,9 @@ Guarantees with bubblewrap (`TEST_SANDBOX=bwrap`, the default):
   the output kept (its tail) and capped; at most TEST_SANDBOX_CONCURRENCY sandboxes
   at once per server process, the others queued.
 Where the host cannot enforce one of these, `isolation_label()` (shown on every
-result) says which.
+result) says which. A test that imports the Agents SDK may run in a warm sandbox
+(`warm`): this same sandbox, started ahead with the SDK imported, for that one test
+only.
 
 Without bubblewrap the sandbox refuses to run and says why, unless the operator sets
 `TEST_SANDBOX=unsafe-subprocess`: then the same limits and empty environment apply,
@@ -27,10 +29,12 @@ but no isolation, and every result says so.
 
 The package, by role: `mounts` (namespaces and mounts: bubblewrap's command line),
 `cgroups` (the per-test process and memory budget), `process` (limits, environment,
-syscall filter, and running the command); this module puts them together.
+syscall filter, and running the command), `warm` (sandboxes started ahead, and
+`warm_boot`, their interpreter); this module puts them together.
 """
 
 import asyncio
+import dataclasses
 import logging
 import shutil
 import sys
@@ -78,6 +82,8 @@ class SandboxResult:
     # Which limit stopped the test, if one did: "out of memory", "disk limit",
     # "time limit", "output limit"; "" otherwise.
     limit: str = ""
+    # Run in a warm sandbox (testruns/sandbox/warm.py) rather than one started for it.
+    warm: bool = False
 
 
 def sandbox_mode() -> str:
@@ -94,7 +100,9 @@ def isolation_label() -> str:
     program = process.seccomp_program()
     if bwrap and isinstance(program, str):
         label += f" (no syscall filter: {program})"
-    return label
+    from testruns.sandbox import warm  # it builds on this module
+
+    return label + warm.note()
 
 
 def check_sandbox() -> None:
@@ -195,9 +203,14 @@ async def run_test(
     check_sandbox()
     _check_names(files, entrypoint)
     argv = [_python(), entrypoint]
+    from testruns.sandbox import warm  # it builds on this module
+
     async with _slot():
         if on_start is not None:
             await on_start()
+        in_warm = await warm.run(files, entrypoint, limits)
+        if in_warm is not None:
+            return dataclasses.replace(_result(*in_warm, limits), warm=True)
         groups = await asyncio.to_thread(cgroups.make_groups, limits)
         try:
             if sandbox_mode() == UNSAFE:

@@ -1,4 +1,8 @@
-"""The sandbox contains what model-written code might do, and reports it with the right status."""
+"""The sandbox contains what model-written code might do, and reports it with the right status.
+
+The isolation tests run twice: in sandboxes started for the test (cold) and in warm
+sandboxes started ahead with the Agents SDK imported (testruns/sandbox/warm.py).
+"""
 
 import asyncio
 import contextlib
@@ -8,27 +12,86 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from django.conf import settings
+from django.test import override_settings
 
 from testruns import sandbox
 from testruns.sandbox import SandboxLimits, SandboxUnavailable, cgroups, process, run_test
+from testruns.sandbox import warm as sandbox_warm
 
 SHORT = SandboxLimits(wall_seconds=3)
+WARM = 2
 
 
 pytestmark = pytest.mark.usefixtures("bubblewrap")
+
+Run = Callable[..., Awaitable[sandbox.SandboxResult]]
 
 
 async def run(code: str, limits: SandboxLimits = SHORT) -> sandbox.SandboxResult:
     return await run_test({"test.py": code}, "test.py", limits)
 
 
-async def test_a_passing_and_a_failing_test() -> None:
+def skip_without_a_pool() -> None:
+    with override_settings(TEST_SANDBOX_WARM=WARM):
+        if reason := sandbox_warm.unavailable():
+            pytest.skip(f"no warm sandboxes here: {reason}")
+
+
+def wait_for_warm_sandboxes(count: int = WARM) -> None:
+    sandbox_warm.start()  # the pool looks at the settings again
+    deadline = time.monotonic() + 90
+    while sandbox_warm.pool().counts()[0] < count:
+        if time.monotonic() > deadline:
+            pytest.fail(f"{count} warm sandboxes not ready in 90 s")
+        time.sleep(0.05)
+
+
+@pytest.fixture(scope="module", params=["cold", "warm"])
+def path(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Where a test runs: a sandbox started for it, or a warm one (module-scoped, so the
+    warm tests share one pool)."""
+    warm = request.param == "warm"
+    sandbox_warm.stop()
+    with override_settings(TEST_SANDBOX_WARM=WARM if warm else 0):
+        if warm:
+            skip_without_a_pool()
+        yield request.param
+        sandbox_warm.stop()
+
+
+@pytest.fixture
+def cold() -> Iterator[None]:
+    """No warm sandboxes at all while the test runs."""
+    sandbox_warm.stop()
+    with override_settings(TEST_SANDBOX_WARM=0):
+        yield
+
+
+@pytest.fixture(name="run")
+def run_on_path(path: str, monkeypatch: pytest.MonkeyPatch) -> Run:
+    """`run(code, limits)` on the test's path; a warm run says it was one."""
+    if path == "warm":
+        # Every job takes a warm sandbox, not only those importing the SDK.
+        monkeypatch.setattr(sandbox_warm, "wanted", lambda files: True)
+        wait_for_warm_sandboxes()
+
+    async def on_path(code: str, limits: SandboxLimits = SHORT) -> sandbox.SandboxResult:
+        result = await run(code, limits)
+        assert result.warm == (path == "warm"), result
+        return result
+
+    return on_path
+
+
+async def test_a_passing_and_a_failing_test(run: Run) -> None:
     passed = await run("print('fine')")
     failed = await run("assert 1 + 1 == 3, 'arithmetic is broken'")
 
@@ -38,7 +101,7 @@ async def test_a_passing_and_a_failing_test() -> None:
     assert "AssertionError: arithmetic is broken" in failed.output
 
 
-async def test_no_network() -> None:
+async def test_no_network(run: Run) -> None:
     result = await run(
         "import socket\n"
         "s = socket.create_connection(('127.0.0.1', 5432), timeout=2)\n"  # PostgreSQL, on the host
@@ -48,7 +111,7 @@ async def test_no_network() -> None:
     assert "Network is unreachable" in result.output or "Connection refused" in result.output
 
 
-async def test_writes_only_inside_its_directory(tmp_path: Path) -> None:
+async def test_writes_only_inside_its_directory(run: Run, tmp_path: Path) -> None:
     outside = tmp_path / "escaped.txt"
     paths = [str(outside), "/usr/escaped.txt", "/escaped.txt"]
     result = await run(
@@ -68,7 +131,7 @@ async def test_writes_only_inside_its_directory(tmp_path: Path) -> None:
     assert not outside.exists()
 
 
-async def test_sees_neither_the_server_environment_nor_its_files(monkeypatch) -> None:
+async def test_sees_neither_the_server_environment_nor_its_files(run: Run, monkeypatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-server-secret")
     monkeypatch.setenv("SECRET_KEY", "django-server-secret")
     server_files = [str(settings.BASE_DIR / "manage.py"), str(settings.MEDIA_ROOT), "/etc/passwd"]
@@ -86,7 +149,7 @@ async def test_sees_neither_the_server_environment_nor_its_files(monkeypatch) ->
     assert "True" not in result.output  # none of the server's files exist in the sandbox
 
 
-async def test_unbounded_forking_is_contained() -> None:
+async def test_unbounded_forking_is_contained(run: Run) -> None:
     before = len(os.listdir("/proc"))
     result = await run(
         "import os, time\n"
@@ -110,14 +173,14 @@ async def test_unbounded_forking_is_contained() -> None:
     assert len(os.listdir("/proc")) < before + 10  # every child is gone with the sandbox
 
 
-async def test_two_gigabytes_are_refused() -> None:
+async def test_two_gigabytes_are_refused(run: Run) -> None:
     result = await run("block = bytearray(2 * 1024**3)\nprint('allocated')")
 
     assert result.status == "failed"
     assert "MemoryError" in result.output and "allocated" not in result.output
 
 
-async def test_endless_loop_times_out_without_blocking_the_server() -> None:
+async def test_endless_loop_times_out_without_blocking_the_server(run: Run) -> None:
     ticks: list[float] = []
 
     async def ticker() -> None:
@@ -136,7 +199,7 @@ async def test_endless_loop_times_out_without_blocking_the_server() -> None:
     assert max(ticks) < 0.5  # the event loop kept serving
 
 
-async def test_gigabytes_of_output_are_cut_off() -> None:
+async def test_gigabytes_of_output_are_cut_off(run: Run) -> None:
     result = await run("import sys\nwhile True:\n    sys.stdout.write('x' * 65536)\n")
 
     assert result.status == "error"
@@ -158,8 +221,9 @@ async def test_weaker_mode_must_be_chosen_and_is_shown_on_results(settings) -> N
     result = await run("import os\nprint(sorted(os.environ))")
 
     assert result.status == "passed"
-    assert result.isolation == "none (TEST_SANDBOX=unsafe-subprocess)"
-    assert "[isolation: none (TEST_SANDBOX=unsafe-subprocess)]" in result.output
+    label = "none (TEST_SANDBOX=unsafe-subprocess) (no warm sandboxes: they need bubblewrap)"
+    assert result.isolation == label
+    assert f"[isolation: {label}]" in result.output
     assert "OPENAI_API_KEY" not in result.output
 
 
@@ -170,7 +234,7 @@ def mem_available() -> int:
     raise AssertionError("no MemAvailable in /proc/meminfo")
 
 
-async def test_one_memory_budget_for_all_the_processes_of_a_test() -> None:
+async def test_one_memory_budget_for_all_the_processes_of_a_test(run: Run) -> None:
     if not cgroups.memory_budget_enforced():
         if os.environ.get("CI") == "true":
             pytest.fail("CI runs as root with cgroups: a memory cgroup must be possible")
@@ -220,7 +284,7 @@ async def test_one_memory_budget_for_all_the_processes_of_a_test() -> None:
 
 
 @pytest.mark.parametrize("directory", [".", "/tmp", "/dev/shm"])
-async def test_a_disk_budget_for_what_a_test_writes(directory: str) -> None:
+async def test_a_disk_budget_for_what_a_test_writes(run: Run, directory: str) -> None:
     code = (
         "import os\n"
         "for i in range(64):\n"
@@ -236,7 +300,7 @@ async def test_a_disk_budget_for_what_a_test_writes(directory: str) -> None:
     assert "[disk limit: 32 MB each for its directory, /tmp and /dev/shm" in result.output
 
 
-async def test_nothing_else_is_writable_not_even_dev() -> None:
+async def test_nothing_else_is_writable_not_even_dev(run: Run) -> None:
     result = await run(
         "for path in ['/dev/fill', '/sandbox-escape', '/usr/lib/x']:\n"
         "    try:\n"
@@ -248,7 +312,7 @@ async def test_nothing_else_is_writable_not_even_dev() -> None:
     assert result.output.count("refused") == 3, result.output
 
 
-async def test_a_test_cannot_make_namespaces_mount_or_chroot() -> None:
+async def test_a_test_cannot_make_namespaces_mount_or_chroot(run: Run) -> None:
     result = await run(
         "import ctypes, os, subprocess\n"
         "libc = ctypes.CDLL(None, use_errno=True)\n"
@@ -278,7 +342,9 @@ async def test_a_test_cannot_make_namespaces_mount_or_chroot() -> None:
 
 
 def alive_sandboxes() -> int:
-    """bwrap processes this test process started (each sandbox is one)."""
+    """bwrap processes this test process started (each sandbox is one), but for the warm
+    sandboxes still waiting for a job."""
+    waiting = sandbox_warm.waiting_pids()
     count = 0
     for entry in Path("/proc").iterdir():
         try:
@@ -287,7 +353,7 @@ def alive_sandboxes() -> int:
             continue
         name, rest = stat.rsplit(")", 1)
         if name.endswith("(bwrap") and int(rest.split()[1]) == os.getpid():
-            count += 1
+            count += int(entry.name) not in waiting
     return count
 
 
@@ -462,4 +528,182 @@ async def test_results_say_which_limits_the_host_cannot_enforce(monkeypatch) -> 
     assert result.status == "passed", result.output
     assert "(no memory budget: no memory cgroup, only a per-process limit)" in result.isolation
     assert "(no syscall filter: libseccomp cannot be loaded (test))" in result.isolation
+    assert "(no warm sandboxes: no memory cgroup to charge their imports to)" in result.isolation
     assert result.isolation.startswith("bubblewrap")
+
+
+LEAVES_TRACES = """
+import os, subprocess, time
+open('mine.txt', 'w').write('secret-a')
+open('/tmp/mine.txt', 'w').write('secret-a')
+open('/dev/shm/mine.txt', 'w').write('secret-a')
+os.environ['LEFT_BY_A'] = 'secret-a'
+subprocess.Popen(['sleep', '30'], start_new_session=True)
+print('a wrote', flush=True)
+import agents
+agents.LEFT_BY_A = 'secret-a'  # in a module a warm sandbox imported before its job
+time.sleep(3)
+"""
+# What it looks for first; the Agents SDK after (a cold import takes seconds).
+LOOKS_FOR_TRACES = """
+import os
+print('files', os.listdir('.'), os.listdir('/tmp'), os.listdir('/dev/shm'))
+commands = [open(f'/proc/{p}/cmdline', 'rb').read() for p in os.listdir('/proc') if p.isdigit()]
+print('processes', [c for c in commands if b'sleep' in c])
+import agents
+print('env', [k for k in os.environ if 'LEFT' in k], getattr(agents, 'LEFT_BY_A', None))
+"""
+# Cold, importing the Agents SDK takes seconds on a loaded machine.
+SDK_LIMITS = SandboxLimits(wall_seconds=30)
+
+
+async def test_a_test_sees_nothing_of_another_one(run: Run) -> None:
+    async def after_a() -> sandbox.SandboxResult:
+        await asyncio.sleep(1)  # A has written its traces and is still running
+        return await run(LOOKS_FOR_TRACES, SDK_LIMITS)
+
+    a, during = await asyncio.gather(run(LEAVES_TRACES, SDK_LIMITS), after_a())
+    after = await run(LOOKS_FOR_TRACES, SDK_LIMITS)
+
+    assert a.status == "passed" and "a wrote" in a.output, a.output
+    for b in (during, after):
+        assert b.status == "passed", b.output
+        assert "files ['test.py'] [] []" in b.output
+        assert "env [] None" in b.output
+        assert "processes []" in b.output
+        assert "secret-a" not in b.output
+
+
+PROBE = """
+import os, sys
+print(sys.argv, __name__, __file__, sys.path[0], os.getcwd(), sys.stdin.read())
+print(sorted(os.environ))
+print(sorted(os.listdir('.')), oct(os.stat('test.py').st_mode))
+def fails():
+    raise ValueError('as a cold run shows it')
+fails()
+"""
+
+
+async def test_a_warm_run_looks_like_a_cold_one(monkeypatch, settings) -> None:
+    settings.TEST_SANDBOX_WARM = WARM
+    skip_without_a_pool()
+    monkeypatch.setattr(sandbox_warm, "wanted", lambda files: False)
+    cold = [await run(code) for code in (PROBE, "import sys\nsys.exit('bye')", "def (")]
+    monkeypatch.setattr(sandbox_warm, "wanted", lambda files: True)
+    await asyncio.to_thread(wait_for_warm_sandboxes, 1)
+    warm = [await run(code) for code in (PROBE, "import sys\nsys.exit('bye')", "def (")]
+
+    assert [r.warm for r in cold + warm] == [False] * 3 + [True] * 3
+    for c, w in zip(cold, warm, strict=True):
+        assert (w.status, w.returncode, w.output) == (c.status, c.returncode, c.output)
+    assert 'Traceback (most recent call last):\n  File "/sandbox/test.py", line 8' in warm[0].output
+    assert warm[1].output.strip() == "bye"
+    sandbox_warm.stop()
+
+
+async def test_a_warm_test_time_runs_from_its_hand_over(monkeypatch, settings) -> None:
+    settings.TEST_SANDBOX_WARM = 1
+    skip_without_a_pool()
+    await asyncio.to_thread(wait_for_warm_sandboxes, 1)
+    await asyncio.sleep(2)  # waiting is not the job's time
+
+    result = await run("import time, agents\ntime.sleep(1)\nprint('done')", SandboxLimits(1.8))
+
+    assert (result.warm, result.status, result.output.strip()) == (True, "passed", "done")
+    assert 1 <= result.duration < 1.8
+    sandbox_warm.stop()
+
+
+def cpu_ticks(stat: Path) -> int:
+    """User and system clock ticks of a process or thread, from its /proc stat."""
+    with contextlib.suppress(OSError):
+        return sum(int(f) for f in stat.read_text().rsplit(")", 1)[1].split()[11:13])
+    return 0
+
+
+def descendants(pid: int) -> list[int]:
+    found = [pid]
+    with contextlib.suppress(OSError):
+        for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+            found += descendants(int(child))
+    return found
+
+
+def test_a_waiting_pool_spends_no_cpu(settings) -> None:
+    settings.TEST_SANDBOX_WARM = WARM
+    skip_without_a_pool()
+    sandbox_warm.start()
+    wait_for_warm_sandboxes()
+    thread = next(t for t in threading.enumerate() if t.name == "warm-sandboxes")
+    sandboxes = [p for pid in sandbox_warm.waiting_pids() for p in descendants(pid)]
+    stats = [Path(f"/proc/self/task/{thread.native_id}/stat")]
+    stats += [Path(f"/proc/{pid}/stat") for pid in sandboxes]
+    before = [cpu_ticks(stat) for stat in stats]
+
+    time.sleep(2)
+
+    spent = [cpu_ticks(stat) - ticks for stat, ticks in zip(stats, before, strict=True)]
+    assert len(sandboxes) >= 2 * WARM  # bubblewrap and the interpreter, at least
+    assert sum(spent) <= 2, spent  # clock ticks (1/100 s): all of them sleep
+    sandbox_warm.stop()
+
+
+WAITING_SERVER = """
+import time
+from django.conf import settings
+from testruns.sandbox import warm as sandbox_warm
+settings.TEST_SANDBOX_WARM = 2
+sandbox_warm.start()
+while sandbox_warm.pool().counts()[0] < 2:
+    time.sleep(0.05)
+print("warm", *sandbox_warm.waiting_pids(), flush=True)
+time.sleep(60)
+"""
+
+
+def alive(pid: int) -> bool:
+    """Running, or a zombie no one reaps (a container's init may not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def members(groups: list[Path]) -> set[int]:
+    return {int(pid) for group in groups for pid in (group / "cgroup.procs").read_text().split()}
+
+
+def test_a_server_killed_with_warm_sandboxes_waiting_leaves_nothing_after_restart(
+    tmp_path: Path, cold: None
+) -> None:
+    skip_without_a_pool()
+    from tests.support.servers import AppServer
+
+    server = subprocess.Popen(
+        [sys.executable, "manage.py", "shell", "-c", WAITING_SERVER],
+        cwd=settings.BASE_DIR,
+        env=AppServer(tmp_path).env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        line = server.stdout.readline()
+        while line and not line.startswith("warm"):
+            line = server.stdout.readline()
+        sandboxes = {int(pid) for pid in line.split()[1:]}
+        groups = sandbox_cgroups_of(server.pid)
+        processes = members(groups)
+    finally:
+        server.kill()  # SIGKILL: nothing of the server's own clean-up runs
+        server.wait()
+    assert len(sandboxes) == 2 and sandboxes <= processes
+    assert len(processes) >= 4  # bubblewrap and the interpreter, twice
+    assert groups and all(group.exists() for group in groups)  # named after the server
+
+    removed = sandbox.remove_leftovers()  # what a restarted server does first
+
+    assert set(groups) <= set(removed)
+    assert not any(group.exists() for group in groups)
+    assert not [pid for pid in processes if alive(pid)]

@@ -88,6 +88,9 @@ class AppServer:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {
+            # No warm sandboxes (each costs a full Agents SDK import at start) unless a
+            # test or benchmark asks for them.
+            "TEST_SANDBOX_WARM": "0",
             **os.environ,
             "DEBUG": "true",
             "DATABASE_URL": f"sqlite:///{self.workdir}/db.sqlite3",
