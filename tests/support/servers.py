@@ -72,6 +72,10 @@ class OwnRedis:
             self.process.wait()
 
 
+class PortTaken(RuntimeError):
+    """The port chosen for a server was taken before the server could bind it."""
+
+
 class AppServer:
     """A daphne process serving `vibegrapher.asgi:application`."""
 
@@ -120,7 +124,19 @@ class AppServer:
         return json.loads(self.manage("shell", "-c", code).strip().splitlines()[-1])
 
     def start(self, healthy: bool = True) -> "AppServer":
-        """Start daphne; wait until /health answers 200 (or answers at all, if not `healthy`)."""
+        """Start daphne; wait until /health answers 200 (or answers at all, if not `healthy`).
+
+        A port found free can be taken by another process before daphne binds it: then
+        the server starts again on another free port (before anyone could reach it)."""
+        for _ in range(3):
+            try:
+                return self._start(healthy)
+            except PortTaken:
+                self.port = free_port()
+                self.url = f"http://127.0.0.1:{self.port}"
+        return self._start(healthy)
+
+    def _start(self, healthy: bool) -> "AppServer":
         with self.log.open("wb") as log:
             server = (
                 ["-m", "daphne"]
@@ -137,7 +153,10 @@ class AppServer:
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"daphne exited:\n{self.log.read_text()}")
+                output = self.log.read_text()
+                if "Address already in use" in output:
+                    raise PortTaken(output)
+                raise RuntimeError(f"daphne exited:\n{output}")
             try:
                 status = httpx.get(f"{self.url}/health", timeout=5).status_code
                 if status == 200 or not healthy:
