@@ -9,7 +9,8 @@ on stdin for its one job. A job takes one, sends its files and entrypoint, and t
 interpreter runs the entrypoint as `python <entrypoint>` would; then that sandbox and
 its cgroups are destroyed, never reused, so nothing a test leaves can reach another.
 
-- The pool holds `TEST_SANDBOX_WARM` sandboxes (0: none); a background thread refills
+- The pool holds `TEST_SANDBOX_WARM` sandboxes (0: none), fewer when a quarter of the
+  host's available memory cannot hold them; a background thread refills
   it, blocked in `select` when there is nothing to do (no CPU when idle).
 - Only jobs whose files import a preloaded package take one (a trivial test starts
   cold in tens of milliseconds; a warm sandbox costs a full import to replace). When
@@ -56,6 +57,9 @@ logger = logging.getLogger(__name__)
 
 # Run as `python -c <its source>` in the sandbox, where nothing of the project is.
 BOOT_SCRIPT = Path(__file__).with_name("warm_boot.py")
+# What a waiting sandbox keeps resident (its interpreter with the SDK imported), rounded
+# up: the pool is never larger than a quarter of the available memory holds.
+WAITING_SANDBOX_BYTES = 128 * 1024**2
 # A sandbox not ready in this long is killed (the imports take ~2 s of CPU).
 READY_TIMEOUT_SECONDS = 60.0
 # After a sandbox failed to start, the pool waits this long before trying again.
@@ -134,7 +138,20 @@ def _target() -> tuple[int, _Key]:
         sandbox.check_sandbox()
     except sandbox.SandboxUnavailable:
         return 0, key
-    return int(settings.TEST_SANDBOX_WARM), key
+    return min(int(settings.TEST_SANDBOX_WARM), _memory_allows()), key
+
+
+def _memory_allows() -> int:
+    """How many waiting sandboxes a quarter of the host's available memory holds: each
+    keeps its interpreter's imports resident while it waits."""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024 // 4 // WAITING_SANDBOX_BYTES
+    except OSError:
+        pass
+    return 0
 
 
 def _spawn(key: _Key) -> _Warm:

@@ -707,3 +707,21 @@ def test_a_server_killed_with_warm_sandboxes_waiting_leaves_nothing_after_restar
     assert set(groups) <= set(removed)
     assert not any(group.exists() for group in groups)
     assert not [pid for pid in processes if alive(pid)]
+
+
+def test_the_pool_is_no_larger_than_a_quarter_of_the_available_memory(
+    settings, monkeypatch
+) -> None:
+    settings.TEST_SANDBOX_WARM = 4
+    skip_without_a_pool()
+    monkeypatch.setattr(sandbox_warm, "_memory_allows", lambda: 1)
+    assert sandbox_warm._target()[0] == 1
+    # Plenty of memory: the setting decides.
+    monkeypatch.setattr(sandbox_warm, "_memory_allows", lambda: 1000)
+    assert sandbox_warm._target()[0] == 4
+    # The figure itself: a quarter of MemAvailable in waiting sandboxes' sizes.
+    with open("/proc/meminfo") as meminfo:
+        available = next(int(line.split()[1]) for line in meminfo if "MemAvailable" in line)
+    monkeypatch.undo()
+    expected = available * 1024 // 4 // sandbox_warm.WAITING_SANDBOX_BYTES
+    assert abs(sandbox_warm._memory_allows() - expected) <= 1  # MemAvailable moves a little
