@@ -89,11 +89,16 @@ def where_the_prompt_is(page: Any) -> tuple[float, float]:
 
 
 def no_sideways_scroll(page: Any) -> bool:
-    return bool(
-        page.evaluate(
-            "document.documentElement.scrollWidth <= document.documentElement.clientWidth"
+    """The page settles without a horizontal scroll (on a loaded machine a just-opened
+    page may be measured before its styles and drawing are laid out)."""
+    try:
+        page.wait_for_function(
+            "document.documentElement.scrollWidth <= document.documentElement.clientWidth",
+            timeout=10_000,
         )
-    )
+    except Exception:
+        return False
+    return True
 
 
 def focused_node_text(page: Any) -> str:
