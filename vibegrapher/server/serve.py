@@ -74,6 +74,8 @@ def _prepare_child(fd: int, parent: int) -> None:
     left behind would hold the port and its runs with nobody to restart or stop it."""
     os.dup2(fd, LISTEN_FD)
     os.set_inheritable(LISTEN_FD, True)
+    if not sys.platform.startswith("linux"):  # prctl is Linux's
+        return
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
     if os.getppid() != parent:  # the parent died before the request took effect
