@@ -9,8 +9,8 @@ on stdin for its one job. A job takes one, sends its files and entrypoint, and t
 interpreter runs the entrypoint as `python <entrypoint>` would; then that sandbox and
 its cgroups are destroyed, never reused, so nothing a test leaves can reach another.
 
-- The pool holds `TEST_SANDBOX_WARM` sandboxes (0: none), fewer when a quarter of the
-  host's available memory cannot hold them; a background thread refills
+- The pool holds `TEST_SANDBOX_WARM` sandboxes (0: none); it grows only while a quarter
+  of the host's available memory holds another; a background thread refills
   it, blocked in `select` when there is nothing to do (no CPU when idle).
 - Only jobs whose files import a preloaded package take one (a trivial test starts
   cold in tens of milliseconds; a warm sandbox costs a full import to replace). When
@@ -138,7 +138,14 @@ def _target() -> tuple[int, _Key]:
         sandbox.check_sandbox()
     except sandbox.SandboxUnavailable:
         return 0, key
-    return min(int(settings.TEST_SANDBOX_WARM), _memory_allows()), key
+    return int(settings.TEST_SANDBOX_WARM), key
+
+
+def _to_start(target: int, held: int) -> int:
+    """How many sandboxes to start now: the missing ones, as far as a quarter of the
+    available memory holds them. Only growth is bounded: the memory of those already
+    held is not available, so counting it would shrink a full pool and refill it."""
+    return max(0, min(target - held, _memory_allows()))
 
 
 def _memory_allows() -> int:
@@ -343,7 +350,7 @@ class Pool:
             keep = [warm for warm in self._ready if warm.key == key][:target]
             retire = [warm for warm in self._ready if warm not in keep]
             self._ready = keep
-            missing = target - len(keep) - len(self._warming)
+            missing = _to_start(target, len(keep) + len(self._warming))
         for warm in retire:
             _destroy(warm)
         if missing <= 0:

@@ -709,15 +709,20 @@ def test_a_server_killed_with_warm_sandboxes_waiting_leaves_nothing_after_restar
     assert not [pid for pid in processes if alive(pid)]
 
 
-def test_the_pool_is_no_larger_than_a_quarter_of_the_available_memory(
+def test_the_pool_grows_only_while_a_quarter_of_the_available_memory_holds_it(
     settings, monkeypatch
 ) -> None:
     settings.TEST_SANDBOX_WARM = 4
     skip_without_a_pool()
     monkeypatch.setattr(sandbox_warm, "_memory_allows", lambda: 1)
-    assert sandbox_warm._target()[0] == 1
+    assert sandbox_warm._to_start(4, 0) == 1
     # Plenty of memory: the setting decides.
     monkeypatch.setattr(sandbox_warm, "_memory_allows", lambda: 1000)
+    assert sandbox_warm._to_start(4, 0) == 4
+    assert sandbox_warm._to_start(4, 3) == 1
+    # No memory left: nothing more starts, but a full pool keeps what it holds.
+    monkeypatch.setattr(sandbox_warm, "_memory_allows", lambda: 0)
+    assert sandbox_warm._to_start(4, 2) == 0
     assert sandbox_warm._target()[0] == 4
     # The figure itself: a quarter of MemAvailable in waiting sandboxes' sizes.
     with open("/proc/meminfo") as meminfo:
