@@ -13,7 +13,7 @@ import json
 import logging
 import uuid
 from datetime import datetime
-from typing import Literal, NotRequired, TypedDict
+from typing import Any, Literal, NotRequired, TypedDict
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -444,6 +444,116 @@ def large_event(
     }
 
 
+TrialStatus = Literal["queued", "running", "completed", "failed", "cancelled", "timeout"]
+
+
+class TrialSpan(TypedDict):
+    """One span of a trial's trace, as the SDK's tracing reported it."""
+
+    # "agent", "response", "generation", "function", "handoff", "guardrail", "custom"...
+    type: str
+    # The agent's or tool's name; "From → To" for a handoff; the model for a response.
+    name: str
+    id: str
+    parent_id: str | None
+    started_at: str | None
+    ended_at: str | None
+    # The span's data (the SDK's export, strings cut at 4,000 characters); a response's
+    # `output` items; a failed span's `error` and, for a tool that reached for the
+    # network, a `hint`.
+    data: dict[str, Any]
+
+
+class TrialStatusEvent(TypedDict):
+    """A trial was queued (waiting for a sandbox) or started running."""
+
+    type: Literal["trial_status"]
+    trial_id: str
+    project_id: str
+    diff_id: str | None
+    side: str
+    entry: str
+    status: TrialStatus
+
+
+def trial_status_event(
+    trial_id: uuid.UUID,
+    project_id: uuid.UUID,
+    diff_id: uuid.UUID | None,
+    side: str,
+    entry: str,
+    status: TrialStatus,
+) -> TrialStatusEvent:
+    return {
+        "type": "trial_status",
+        "trial_id": str(trial_id),
+        "project_id": str(project_id),
+        "diff_id": str(diff_id) if diff_id else None,
+        "side": side,
+        "entry": entry,
+        "status": status,
+    }
+
+
+class TrialSpanEvent(TypedDict):
+    """A span of a running trial started (`ended_at` null) or ended."""
+
+    type: Literal["trial_span"]
+    trial_id: str
+    phase: Literal["start", "end"]
+    span: TrialSpan
+
+
+def trial_span_event(
+    trial_id: uuid.UUID, phase: Literal["start", "end"], span: TrialSpan
+) -> TrialSpanEvent:
+    return {"type": "trial_span", "trial_id": str(trial_id), "phase": phase, "span": span}
+
+
+class TrialUsage(TypedDict):
+    requests: int
+    input_tokens: int
+    output_tokens: int
+    total_tokens: int
+
+
+class TrialFinishedEvent(TypedDict):
+    """A trial ended: its status, answer (or error a person can act on) and usage."""
+
+    type: Literal["trial_finished"]
+    trial_id: str
+    status: TrialStatus
+    final_output: str | None
+    last_agent: str
+    error: str
+    usage: TrialUsage
+    cost_usd: float
+    duration_ms: int | None
+
+
+def trial_finished_event(
+    trial_id: uuid.UUID,
+    status: TrialStatus,
+    final_output: str | None,
+    last_agent: str,
+    error: str,
+    usage: TrialUsage,
+    cost_usd: float,
+    duration_ms: int | None,
+) -> TrialFinishedEvent:
+    return {
+        "type": "trial_finished",
+        "trial_id": str(trial_id),
+        "status": status,
+        "final_output": final_output,
+        "last_agent": last_agent,
+        "error": error,
+        "usage": usage,
+        "cost_usd": cost_usd,
+        "duration_ms": duration_ms,
+    }
+
+
 Event = (
     ConversationMessageEvent
     | MessageDeltaEvent
@@ -455,6 +565,9 @@ Event = (
     | TestCompletedEvent
     | TestStatusEvent
     | QuickTestEvent
+    | TrialStatusEvent
+    | TrialSpanEvent
+    | TrialFinishedEvent
     | HeartbeatEvent
     | LargeEvent
 )
@@ -467,6 +580,7 @@ REFERENCE_ID_FIELDS = (
     "diff_id",
     "commit_sha",
     "test_name",
+    "trial_id",
 )
 
 

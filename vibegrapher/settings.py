@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "sessions_app",
     "reviews",
     "testruns",
+    "trials",
     "agents_app",
     # The pages, last: the top layer, over every app above.
     "web",
@@ -506,6 +507,21 @@ TEST_SANDBOX_CONCURRENCY: int = env.int("TEST_SANDBOX_CONCURRENCY", default=2)
 # interpreter's memory while it waits (about 100 MB resident, 80 MB not shared with the
 # others), counted in its job's TEST_MEMORY_MB, and a full SDK import to replace.
 TEST_SANDBOX_WARM: int = env.int("TEST_SANDBOX_WARM", default=4)
+
+# --- Trial runs of a project's workflow (trials/) -----------------------------------
+# Each trial runs the workflow in a sandbox (the limits above, but its own wall time
+# and its own slots: a trial never holds a test's slot). Its model calls leave the
+# sandbox only through this process's proxy, which adds the key and enforces the
+# budget: model requests, tokens and dollars per trial, dollars per user per day.
+TRIAL_WALL_SECONDS: float = env.float("TRIAL_WALL_SECONDS", default=120.0)
+TRIAL_MAX_TURNS: int = env.int("TRIAL_MAX_TURNS", default=10)
+TRIAL_MAX_MODEL_REQUESTS: int = env.int("TRIAL_MAX_MODEL_REQUESTS", default=20)
+TRIAL_MAX_TOKENS: int = env.int("TRIAL_MAX_TOKENS", default=200_000)
+TRIAL_MAX_COST_USD: float = env.float("TRIAL_MAX_COST_USD", default=0.50)
+TRIAL_DAILY_COST_USD: float = env.float("TRIAL_DAILY_COST_USD", default=5.00)
+# Trials running at once per server process (more wait), and per user (more are refused).
+TRIAL_CONCURRENCY: int = env.int("TRIAL_CONCURRENCY", default=2)
+TRIAL_MAX_RUNNING_PER_USER: int = env.int("TRIAL_MAX_RUNNING_PER_USER", default=2)
 
 # --- Crash tests ------------------------------------------------------------------
 # A named instant at which the process SIGKILLs itself (vibegrapher/lib/faults.py), for the

@@ -43,6 +43,7 @@ import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from django.conf import settings
 
@@ -159,16 +160,21 @@ def remove_leftovers() -> list[Path]:
 
 # --- Running ---------------------------------------------------------------------------
 
-_slots: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, asyncio.Semaphore]]" = (
-    weakref.WeakKeyDictionary()
-)
+_Slots = dict[tuple[str, int], asyncio.Semaphore]
+_slots: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Slots]" = weakref.WeakKeyDictionary()
 
 
-def _slot() -> asyncio.Semaphore:
-    """The server-wide bound on sandboxes alive at once (per event loop, i.e. process)."""
+Lane = Literal["tests", "trials"]
+
+
+def _slot(lane: Lane) -> asyncio.Semaphore:
+    """The server-wide bound on sandboxes alive at once (per event loop, i.e. process),
+    one per lane: a trial holds its sandbox for minutes, a quick test for a second, so
+    trials never take the slots that tests wait for."""
     per_loop = _slots.setdefault(asyncio.get_running_loop(), {})
-    concurrency = max(1, int(settings.TEST_SANDBOX_CONCURRENCY))
-    return per_loop.setdefault(concurrency, asyncio.Semaphore(concurrency))
+    setting = "TEST_SANDBOX_CONCURRENCY" if lane == "tests" else "TRIAL_CONCURRENCY"
+    concurrency = max(1, int(getattr(settings, setting)))
+    return per_loop.setdefault((lane, concurrency), asyncio.Semaphore(concurrency))
 
 
 def _python() -> str:
@@ -194,18 +200,20 @@ async def run_test(
     entrypoint: str,
     limits: SandboxLimits,
     on_start: Callable[[], Awaitable[None]] | None = None,
+    *,
+    lane: Lane = "tests",
 ) -> SandboxResult:
     """Run `python <entrypoint>` in a sandbox holding `files`.
 
-    Waits for one of the server's sandbox slots first; `on_start` is awaited once the
-    test has one (it is "running" from then on).
+    Waits for one of the server's sandbox slots of `lane` first; `on_start` is awaited
+    once the job has one (it is "running" from then on).
     """
     check_sandbox()
     _check_names(files, entrypoint)
     argv = [_python(), entrypoint]
     from testruns.sandbox import warm  # it builds on this module
 
-    async with _slot():
+    async with _slot(lane):
         if on_start is not None:
             await on_start()
         in_warm = await warm.run(files, entrypoint, limits)

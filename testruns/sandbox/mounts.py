@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +20,10 @@ from testruns.sandbox import process
 from testruns.sandbox.process import SandboxLimits
 
 SANDBOX_DIR = "/sandbox"
+# Where every sandbox sees this server process's model proxy directory (read-only): a
+# trial run reaches the model only through the Unix socket there, with the capability
+# its own job was given (`trials.proxy`); a test holds none and is refused.
+PROXY_DIR = "/run/vibegrapher"
 
 # The namespaces and the system directories of every sandbox, the probe's included.
 BWRAP_BASE = [
@@ -88,6 +93,15 @@ def _python_roots() -> list[str]:
     return sorted(r for r in roots if not r.startswith("/usr"))
 
 
+def proxy_dir() -> Path:
+    """This process's model proxy directory on the host, made on first use. Named like
+    a test's directory (after this process), so a dead server's is removed at the next
+    start (`remove_leftovers`)."""
+    path = Path(tempfile.gettempdir()) / f"{process.TESTDIR_PREFIX}{process.owner()}-proxy"
+    path.mkdir(mode=0o700, exist_ok=True)
+    return path
+
+
 def bwrap_command(
     file_fds: dict[str, int], seccomp_fd: int | None, limits: SandboxLimits, argv: list[str]
 ) -> list[str]:
@@ -112,6 +126,7 @@ def bwrap_command(
         command += ["--file", str(fd), f"{SANDBOX_DIR}/{name}"]
     for root in _python_roots():
         command += ["--ro-bind", root, root]
+    command += ["--ro-bind", str(proxy_dir()), PROXY_DIR]
     # /dev is bwrap's own (unlimited) tmpfs, owned by the sandbox's user: read-only.
     command += ["--remount-ro", "/", "--remount-ro", "/dev", "--chdir", SANDBOX_DIR]
     if seccomp_fd is not None:
