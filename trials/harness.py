@@ -35,10 +35,32 @@ EVENTS_PATH = "/trial/events"
 # Strings in span data are cut to this many characters, lists to this many items.
 MAX_TEXT = 4000
 MAX_ITEMS = 50
-# Errors a tool meets when it reaches for the network the sandbox does not have.
-_NO_NETWORK = ("Network is unreachable", "name resolution", "Name or service not known",
-               "Connection refused", "No address associated")  # fmt: skip
 NO_NETWORK_HINT = "Trial runs have no network: a tool that calls another server fails here."
+_LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", None}
+# Servers a span's code tried to reach, by span id (the sandbox has no network: the SDK
+# tells the model only that the tool failed, and hides why from the trace).
+_reached: dict[str, list[str]] = {}
+
+
+def _watch_network(event: str, args: tuple[Any, ...]) -> None:
+    """An audit hook: note each attempt to reach a server other than the relay."""
+    if event == "socket.getaddrinfo":
+        host, port = args[0], args[1]
+    elif event == "socket.connect" and isinstance(args[1], tuple):
+        host, port = args[1][0], args[1][1]
+    else:
+        return
+    if isinstance(host, bytes):
+        host = host.decode(errors="replace")
+    if host in _LOCAL_HOSTS:
+        return
+    from agents.tracing import get_current_span
+
+    span = get_current_span()
+    if span is not None:
+        attempts = _reached.setdefault(span.span_id, [])
+        if len(attempts) < 10:
+            attempts.append(f"{host}:{port}")
 
 
 def _config() -> dict[str, Any]:
@@ -202,9 +224,10 @@ def span_payload(span: Any) -> dict[str, Any]:
     error = getattr(span, "error", None)
     if error:
         data["error"] = error
-        message = str(error.get("message", "")) + json.dumps(error.get("data"), default=str)
-        if any(sign in message for sign in _NO_NETWORK):
-            data["hint"] = NO_NETWORK_HINT
+    reached = _reached.get(span.span_id)
+    if reached:
+        data["network"] = sorted(set(reached))
+        data["hint"] = NO_NETWORK_HINT
     return {
         "id": span.span_id,
         "parent_id": span.parent_id,
@@ -355,6 +378,7 @@ def main() -> None:
     os.environ["OPENAI_API_KEY"] = config["capability"]
     os.environ.pop("OPENAI_AGENTS_DISABLE_TRACING", None)
     sender = EventSender(proxy)
+    sys.addaudithook(_watch_network)
     result: dict[str, Any] = {"kind": "result", "final_output": None, "error": "", "error_kind": ""}
     try:
         import agents

@@ -59,6 +59,7 @@ MAX_SPANS = 2000
 MAX_SPAN_DATA_BYTES = 64 * 1024
 PROCESS_OWNER = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 OWNER_DIED = "The server running this trial stopped before it finished: run it again."
+RESTARTED = "The server restarted while this trial ran: run it again."
 
 _running = BackgroundTasks("trials")
 
@@ -505,7 +506,11 @@ async def _run(plan: Plan) -> None:
         else:
             ending = _Ending("cancelled", "Cancelled.")
     except asyncio.CancelledError:
-        ending = _Ending("cancelled", "Cancelled.")
+        ending = (
+            _Ending("failed", RESTARTED)
+            if _Shutdown.started
+            else _Ending("cancelled", "Cancelled.")
+        )
     except Exception as exc:
         logger.exception("trial %s failed to run", plan.trial_id)
         ending = _Ending("failed", f"The trial could not be run: {exc}")
@@ -521,6 +526,28 @@ async def _run(plan: Plan) -> None:
 
 
 # --- Cancelling and dead owners ----------------------------------------------------------
+
+
+class _Shutdown:
+    started = False
+
+
+async def end_trials(wait_seconds: float) -> int:
+    """For a graceful shutdown: end every trial of this process as `failed`, saying the
+    server restarted (each with its `trial_finished`); waits at most `wait_seconds`."""
+    _Shutdown.started = True
+    tasks = _running.tasks()
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        await asyncio.wait(tasks, timeout=wait_seconds)
+    return len(tasks)
+
+
+async def end_trials_on_shutdown() -> None:
+    count = await end_trials(settings.RUN_SHUTDOWN_SECONDS)
+    if count:
+        logger.info("shutdown: %d trials ended", count)
 
 
 class NotRunning(Exception):

@@ -27,6 +27,7 @@ from sessions_app.origin import CookieOriginValidator  # noqa: E402
 from sessions_app.routing import websocket_urlpatterns  # noqa: E402
 from testruns.diff_tests import recover_after_restart  # noqa: E402
 from testruns.sandbox import warm as sandbox_warm  # noqa: E402
+from trials.runs import recover_after_restart as recover_trials  # noqa: E402
 from vibegrapher.server import shutdown  # noqa: E402
 from vibegrapher.server.body_limit import BodySizeLimit  # noqa: E402
 from vibegrapher.server.http_refusals import install as install_http_refusals  # noqa: E402
@@ -49,6 +50,7 @@ try:
 except Exception as exc:
     logging.getLogger(__name__).warning("start-up sweep of interrupted runs skipped: %s", exc)
 recover_after_restart()  # test runs of dead processes: never raises
+recover_trials()  # trials whose process went silent: never raises
 # Sandboxes with the Agents SDK imported, for the first quick test (in the background).
 sandbox_warm.start()
 # Commits that a crash left in git but not in the rows are recorded (git is the record).
