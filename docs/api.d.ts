@@ -394,6 +394,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/projects/{project_id}/trials": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The project's trials, newest first (without their spans) */
+        get: operations["projects_trials_list"];
+        put?: never;
+        /**
+         * Try the workflow on an input (202 at once)
+         * @description Runs the project's workflow at HEAD, or a diff's patched (default) or base code, on `input`, in the sandbox; `entry` picks the agent (its name or variable) or workflow function to run, else the graph's entry is run. Its `trial_status`, `trial_span` and `trial_finished` events arrive on the project's WebSocket. 409: no model configured; 429: too many trials running, or the daily trial budget spent; 503: the sandbox cannot run here.
+         */
+        post: operations["projects_trials_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/projects/{project_id}/usage": {
         parameters: {
             query?: never;
@@ -542,6 +563,43 @@ export interface paths {
         head?: never;
         /** Change a test case's name, code or quick flag */
         patch: operations["tests_partial_update"];
+        trace?: never;
+    };
+    "/api/trials/{trial_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A trial with its spans */
+        get: operations["trials_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/trials/{trial_id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Stop a trial
+         * @description 200 when it ended here (its `trial_finished` says `cancelled`); 202 when another server process runs it and was told (it stops within a second); 409 when it has finished.
+         */
+        post: operations["trials_cancel_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
 }
@@ -910,6 +968,7 @@ export interface components {
             handoffs: string[];
             tools: string[];
         };
+        NullEnum: null;
         /** @description A test on both sides: the patched run's fields, its base run and the outcome. */
         PairResult: {
             test_id: string;
@@ -1332,6 +1391,175 @@ export interface components {
             usage: components["schemas"]["TokenUsage"];
             timestamp: string;
         };
+        /** @description A trial with its spans, in the order they started, and the sandbox's output. */
+        Trial: {
+            /** Format: uuid */
+            readonly id: string;
+            /** Format: uuid */
+            project_id: string;
+            /** Format: uuid */
+            diff_id: string | null;
+            side?: components["schemas"]["TrialSideEnum"];
+            commit?: string;
+            entry?: string;
+            input: string;
+            status?: components["schemas"]["TrialStatusEnum"];
+            final_output?: string | null;
+            last_agent?: string;
+            error?: string;
+            readonly usage: components["schemas"]["TrialUsage"];
+            /** Format: double */
+            cost_usd: number;
+            /** Format: int64 */
+            duration_ms?: number | null;
+            /** Format: date-time */
+            readonly created_at: string;
+            /** Format: date-time */
+            started_at?: string | null;
+            /** Format: date-time */
+            finished_at?: string | null;
+            output?: string;
+            readonly spans: components["schemas"]["TrialSpan"][];
+        };
+        TrialCancelled: {
+            status: string;
+        };
+        TrialCancelling: {
+            status: string;
+        };
+        /** @description A trial ended: its status, answer (or error a person can act on) and usage. */
+        TrialFinishedEvent: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "trial_finished";
+            trial_id: string;
+            /** @enum {string} */
+            status: "queued" | "running" | "completed" | "failed" | "cancelled" | "timeout";
+            final_output: string | null;
+            last_agent: string;
+            error: string;
+            usage: components["schemas"]["TrialUsage"];
+            cost_usd: number;
+            duration_ms: number | null;
+        };
+        TrialPage: {
+            results: components["schemas"]["TrialSummary"][];
+            /**
+             * Format: uri
+             * @description The next page's URL (the same query, a new `cursor`); null on the last page.
+             */
+            next: string | null;
+        };
+        /**
+         * @description * `head` - Head
+         *     * `patched` - Patched
+         *     * `base` - Base
+         * @enum {string}
+         */
+        TrialSideEnum: "head" | "patched" | "base";
+        /** @description One span of a trial's trace, as the SDK's tracing reported it. */
+        TrialSpan: {
+            type: string;
+            name: string;
+            id: string;
+            parent_id: string | null;
+            started_at: string | null;
+            ended_at: string | null;
+            data: {
+                [key: string]: unknown;
+            };
+        };
+        /** @description A span of a running trial started (`ended_at` null) or ended. */
+        TrialSpanEvent: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "trial_span";
+            trial_id: string;
+            /** @enum {string} */
+            phase: "start" | "end";
+            span: components["schemas"]["TrialSpan"];
+        };
+        TrialStartRequest: {
+            input: string;
+            /** Format: uuid */
+            diff_id?: string | null;
+            side?: components["schemas"]["TrialStartSideEnum"] | components["schemas"]["NullEnum"];
+            entry?: string | null;
+        };
+        /**
+         * @description * `patched` - patched
+         *     * `base` - base
+         * @enum {string}
+         */
+        TrialStartSideEnum: "patched" | "base";
+        TrialStarted: {
+            /** Format: uuid */
+            id: string;
+            status: string;
+        };
+        /**
+         * @description * `queued` - Queued
+         *     * `running` - Running
+         *     * `completed` - Completed
+         *     * `failed` - Failed
+         *     * `cancelled` - Cancelled
+         *     * `timeout` - Timeout
+         * @enum {string}
+         */
+        TrialStatusEnum: "queued" | "running" | "completed" | "failed" | "cancelled" | "timeout";
+        /** @description A trial was queued (waiting for a sandbox) or started running. */
+        TrialStatusEvent: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "trial_status";
+            trial_id: string;
+            project_id: string;
+            diff_id: string | null;
+            side: string;
+            entry: string;
+            /** @enum {string} */
+            status: "queued" | "running" | "completed" | "failed" | "cancelled" | "timeout";
+        };
+        /** @description A trial without its spans (lists). */
+        TrialSummary: {
+            /** Format: uuid */
+            readonly id: string;
+            /** Format: uuid */
+            project_id: string;
+            /** Format: uuid */
+            diff_id: string | null;
+            side?: components["schemas"]["TrialSideEnum"];
+            commit?: string;
+            entry?: string;
+            input: string;
+            status?: components["schemas"]["TrialStatusEnum"];
+            final_output?: string | null;
+            last_agent?: string;
+            error?: string;
+            readonly usage: components["schemas"]["TrialUsage"];
+            /** Format: double */
+            cost_usd: number;
+            /** Format: int64 */
+            duration_ms?: number | null;
+            /** Format: date-time */
+            readonly created_at: string;
+            /** Format: date-time */
+            started_at?: string | null;
+            /** Format: date-time */
+            finished_at?: string | null;
+        };
+        TrialUsage: {
+            requests: number;
+            input_tokens: number;
+            output_tokens: number;
+            total_tokens: number;
+        };
         Unresolved: {
             name: string;
             line: number;
@@ -1342,7 +1570,7 @@ export interface components {
          */
         WebSocketCloseCode: 1009 | 4401 | 4403 | 4404 | 4429;
         /** @description One JSON text frame from the server: an event, `type` first. */
-        WebSocketEvent: components["schemas"]["ConversationMessageEvent"] | components["schemas"]["MessageDeltaEvent"] | components["schemas"]["TokenUsageEvent"] | components["schemas"]["RunFinishedEvent"] | components["schemas"]["DiffCreatedEvent"] | components["schemas"]["DiffStatusEvent"] | components["schemas"]["CodeChangedEvent"] | components["schemas"]["TestCompletedEvent"] | components["schemas"]["TestStatusEvent"] | components["schemas"]["QuickTestEvent"] | components["schemas"]["HeartbeatEvent"] | components["schemas"]["LargeEvent"] | components["schemas"]["PongEvent"];
+        WebSocketEvent: components["schemas"]["ConversationMessageEvent"] | components["schemas"]["MessageDeltaEvent"] | components["schemas"]["TokenUsageEvent"] | components["schemas"]["RunFinishedEvent"] | components["schemas"]["DiffCreatedEvent"] | components["schemas"]["DiffStatusEvent"] | components["schemas"]["CodeChangedEvent"] | components["schemas"]["TestCompletedEvent"] | components["schemas"]["TestStatusEvent"] | components["schemas"]["QuickTestEvent"] | components["schemas"]["TrialStatusEvent"] | components["schemas"]["TrialSpanEvent"] | components["schemas"]["TrialFinishedEvent"] | components["schemas"]["HeartbeatEvent"] | components["schemas"]["LargeEvent"] | components["schemas"]["PongEvent"];
         WorkflowGraph: {
             nodes: components["schemas"]["GraphNode"][];
             edges: components["schemas"]["GraphEdge"][];
@@ -2842,6 +3070,149 @@ export interface operations {
             };
         };
     };
+    projects_trials_list: {
+        parameters: {
+            query?: {
+                /** @description Where the page starts: take it from the previous page's `next` URL. */
+                cursor?: string;
+                /** @description Only this diff's trials. */
+                diff_id?: string;
+                /** @description Items per page: 1 to API_MAX_PAGE_SIZE (200); default API_PAGE_SIZE (50). */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TrialPage"];
+                };
+            };
+            /** @description Bad input: `detail`, or the fields named with their problems. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] | components["schemas"]["FieldErrors"];
+                };
+            };
+            /** @description No credentials, or an invalid or expired token (`WWW-Authenticate: Token`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object among yours (someone else's answers 404 too). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    projects_trials_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TrialStartRequest"];
+            };
+        };
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TrialStarted"];
+                };
+            };
+            /** @description Bad input: `detail`, or the fields named with their problems. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] | components["schemas"]["FieldErrors"];
+                };
+            };
+            /** @description No credentials, or an invalid or expired token (`WWW-Authenticate: Token`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A session cookie without the CSRF header, or not allowed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object among yours (someone else's answers 404 too). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The object's state does not allow it now, or the name is taken (`detail` says why). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed logins: retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The server cannot do it now: no model configured, no sandbox, shutting down, or busy with this kind of slow work for others (Retry-After). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     projects_usage_retrieve: {
         parameters: {
             query?: never;
@@ -3489,6 +3860,110 @@ export interface operations {
             };
             /** @description The request body is over its limit. */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    trials_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                trial_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Trial"];
+                };
+            };
+            /** @description No credentials, or an invalid or expired token (`WWW-Authenticate: Token`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object among yours (someone else's answers 404 too). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    trials_cancel_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                trial_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TrialCancelled"];
+                };
+            };
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TrialCancelling"];
+                };
+            };
+            /** @description No credentials, or an invalid or expired token (`WWW-Authenticate: Token`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A session cookie without the CSRF header, or not allowed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object among yours (someone else's answers 404 too). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The object's state does not allow it now, or the name is taken (`detail` says why). */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -352,6 +352,8 @@ SPECTACULAR_SETTINGS: dict[str, Any] = {
         "RunStartedStatusEnum": ["processing"],
         "RunCancelledStatusEnum": ["cancelled"],
         "RunCancellingStatusEnum": ["cancelling"],
+        "TrialStatusEnum": "trials.models.Trial.Status",
+        "TrialSideEnum": "trials.models.Trial.Side",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

@@ -3,7 +3,9 @@
 import asyncio
 import json
 import uuid
+from collections.abc import Mapping
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -26,22 +28,22 @@ from trials.models import Trial
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("bubblewrap")]
 
 
-async def _start(api: TokenClient, project: Project, body: dict[str, object]) -> dict[str, object]:
+async def _start(api: TokenClient, project: Project, body: Mapping[str, object]) -> dict[str, Any]:
     response = await api.post(
         f"/api/projects/{project.id}/trials", body, content_type="application/json"
     )
     assert response.status_code == 202, response.content
-    started: dict[str, object] = response.json()
+    started: dict[str, Any] = response.json()
     return started
 
 
-async def _finished(api: TokenClient, trial_id: object) -> dict[str, object]:
+async def _finished(api: TokenClient, trial_id: object) -> dict[str, Any]:
     task = runs.running_task(uuid.UUID(str(trial_id)))
     if task is not None:
         await asyncio.wait_for(asyncio.shield(task), 90)
     response = await api.get(f"/api/trials/{trial_id}")
     assert response.status_code == 200, response.content
-    trial: dict[str, object] = response.json()
+    trial: dict[str, Any] = response.json()
     return trial
 
 
@@ -115,7 +117,7 @@ async def test_the_key_never_enters_the_sandbox(
     started = await _start(async_api, project, {"input": "Look."})
     trial = await _finished(async_api, started["id"])
     assert trial["status"] == "completed", trial
-    tool = next(s for s in trial["spans"] if s["type"] == "function")  # type: ignore[union-attr]
+    tool = next(s for s in trial["spans"] if s["type"] == "function")
     seen = tool["data"]["output"]
     assert "OPENAI_API_KEY=" in seen and "trial.json" in seen  # it did look
     assert SECRET not in seen and SECRET not in str(trial)
@@ -151,7 +153,7 @@ async def test_a_looping_workflow_stops_at_the_request_limit(
     assert "model request limit (3 requests)" in str(trial["error"])
     assert "TRIAL_MAX_MODEL_REQUESTS" in str(trial["error"])
     assert len(model_server.requests) == 3
-    assert trial["usage"]["requests"] == 3  # type: ignore[index]
+    assert trial["usage"]["requests"] == 3
 
 
 async def test_cancel_stops_a_running_trial(
@@ -301,7 +303,7 @@ async def test_a_tool_that_needs_the_network_fails_in_its_span(
     started = await _start(async_api, project, {"input": "Weather in Paris?"})
     trial = await _finished(async_api, started["id"])
     assert trial["status"] == "completed", trial
-    tool = next(s for s in trial["spans"] if s["type"] == "function")  # type: ignore[union-attr]
+    tool = next(s for s in trial["spans"] if s["type"] == "function")
     assert tool["data"]["error"]
     assert tool["data"]["network"] == ["example.com:80"]
     assert "no network" in tool["data"]["hint"]
