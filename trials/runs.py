@@ -194,9 +194,9 @@ async def start_trial(
     except sandbox.SandboxUnavailable as exc:
         raise TrialRefused(503, f"Trials cannot run on this server: {exc}") from None
     plan = await _create(user, project_id, text, diff_id, side, entry)
+    trial = await Trial.objects.aget(id=plan.trial_id)  # as stored: queued
     await events.emit(plan.project_id, _status_event(plan, "queued"))
     _running.start(plan.trial_id, _run(plan))
-    trial = await Trial.objects.aget(id=plan.trial_id)
     return trial
 
 
@@ -353,7 +353,7 @@ def _files(plan: Plan, grant: proxy.Grant, socket_path: str) -> dict[str, str]:
         "entry": {"kind": chosen.kind, "name": chosen.name},
         "main_file": WORKFLOW_FILE,
         "max_turns": settings.TRIAL_MAX_TURNS,
-        "api": "chat_completions" if settings.OPENAI_API == "chat" else "responses",
+        "api": "chat_completions" if settings.OPENAI_API == "chat_completions" else "responses",
         "socket": socket_path,
         "capability": grant.capability,
     }

@@ -47,9 +47,12 @@ async def _finished(api: TokenClient, trial_id: object) -> dict[str, Any]:
     return trial
 
 
+@pytest.mark.parametrize("api", ["model_server", "chat_model_server"])
 async def test_a_handoff_is_traced_in_order(
-    user: User, async_api: TokenClient, model_server: ModelServer
+    user: User, async_api: TokenClient, api: str, request: pytest.FixtureRequest
 ) -> None:
+    # Responses and Chat Completions (OPENAI_API): the same trace, the usage read from both.
+    model_server: ModelServer = request.getfixturevalue(api)
     project = await sync_to_async(create_project)(user, "Triage", SAMPLE_CODE)
     model_server.script(
         model.function_call("transfer_to_billing_agent", {}),
