@@ -122,7 +122,7 @@ def main() -> None:
                 "TRIAL_MAX_MODEL_REQUESTS": "100",
                 "TRIAL_MAX_TURNS": "100",
             }
-            with AppServer(**env) as server:
+            with AppServer(None, **env) as server:
                 server.manage("migrate", "--no-input", "-v0")
                 server.start()
                 info = create_user_and_project(server, code=WORKFLOW)
