@@ -12,7 +12,7 @@ from agents import RunContextWrapper, Runner
 from django.conf import settings
 from django.utils import timezone
 
-from agents_app import all_agents
+from agents_app import all_agents, behaviour
 from agents_app.agent_cache import cached_agent, run_config
 from agents_app.errors import describe_error, head
 from agents_app.memory import close_memory, evaluator_key, open_memory
@@ -22,9 +22,16 @@ from agents_app.patching.hunks import PatchResult
 from agents_app.patching.render import unified_diff
 from agents_app.quick_tests import evaluator_section, regression_feedback, run_quick_tests
 from agents_app.recording import RecordingHooks
-from agents_app.refusals import other_refusal, record_refusal, reviewed, tests_refusal
+from agents_app.refusals import (
+    behaviour_refusal,
+    other_refusal,
+    record_refusal,
+    reviewed,
+    tests_refusal,
+)
 from agents_app.run_state import VibecodeRun
 from agents_app.surrogates import surrogate_position
+from cases.diff_cases import keep_on_diff
 from projects.code import InvalidCode, validate_code
 from reviews.models import Diff
 from reviews.results import PairResult
@@ -124,10 +131,18 @@ async def handle_patch(context: RunContextWrapper[Any], patch: str, description:
         logger.info("patch regresses quick tests session=%s", run.session_id)
         await record_refusal(run, tests_refusal(tests))
         return regression_feedback(notes, tests)
+    # The in-loop behaviour cases, base and patched: a regression goes straight back too.
+    found = await behaviour.run_loop_cases(run, result.code)
+    if found is not None and found.regressions:
+        logger.info("patch regresses behaviour cases session=%s", run.session_id)
+        await record_refusal(run, behaviour_refusal(behaviour.refusal_detail(found)))
+        return behaviour.regression_feedback(notes, found)
     reviewed(run)
     calls = ModelCalls()
     try:
-        verdict = await evaluate(run, context, description, diff_text, result.code, calls, tests)
+        verdict = await evaluate(
+            run, context, description, diff_text, result.code, calls, tests, found
+        )
     except Exception as exc:
         # The Evaluator's failure ends the run; the VibeCoder cannot fix it.
         logger.warning("evaluator failed session=%s", run.session_id, exc_info=True)
@@ -142,6 +157,8 @@ async def handle_patch(context: RunContextWrapper[Any], patch: str, description:
             run, diff_text, result.code, verdict, message, tests.results if tests else None
         )
         run.diff_id = diff.id
+        if found is not None and found.pairs:
+            await keep_on_diff(diff.id, found.pairs)
         await emit(
             run.project_id,
             diff_created_event(diff.id, run.session_id, diff.status, diff.commit_message),
@@ -186,12 +203,19 @@ async def evaluate(
     new_code: str,
     calls: ModelCalls,
     tests: LoopTests | None = None,
+    found: behaviour.LoopCases | None = None,
 ) -> all_agents.Evaluation:
     memory = await open_memory(run.slug, evaluator_key(run.memory_key))
     with tracked_model_calls(calls):
         stream = Runner.run_streamed(
             cached_agent(all_agents.build_evaluator),
-            evaluator_input(run, description, diff_text, new_code, evaluator_section(tests)),
+            evaluator_input(
+                run,
+                description,
+                diff_text,
+                new_code,
+                evaluator_section(tests) + behaviour.evaluator_section(found),
+            ),
             context=run,
             session=memory,
             hooks=RecordingHooks(run.session_id, run.project_id, run.trace_id),

@@ -57,6 +57,11 @@ def tests_refusal(tests: LoopTests) -> PatchRefusal:
     }
 
 
+def behaviour_refusal(detail: str) -> PatchRefusal:
+    """The refusal of a patch that breaks behaviour cases (named in `detail`)."""
+    return {"reason": "behaviour", "detail": detail, "tests": []}
+
+
 def other_refusal(
     reason: Literal["apply", "invalid", "empty", "encoding"], detail: str = ""
 ) -> PatchRefusal:
@@ -71,6 +76,12 @@ def refusal_text(refusal: PatchRefusal) -> str:
     if refusal["reason"] == "tests":
         broke = refusal["detail"].removeprefix("The patch ")
         return f"Refused before review: the patch {broke} The VibeCoder was sent the output."
+    if refusal["reason"] == "behaviour":
+        broke = refusal["detail"].removeprefix("The patch ")
+        return (
+            f"Refused before review: the patch {broke} The VibeCoder was sent what the "
+            "patched workflow answered."
+        )
     said = _SAID[refusal["reason"]]
     detail = refusal["detail"].strip()
     return f"Refused before review: {said}." + (f" {detail}" if detail else "")
@@ -83,7 +94,8 @@ async def record_refusal(run: VibecodeRun, refusal: PatchRefusal) -> None:
     gets its answer and can fix the patch.
     """
     text = refusal_text(refusal)
-    run.refused = "refused_by_tests" if refusal["reason"] == "tests" else "patch_refused"
+    by_tests = refusal["reason"] in ("tests", "behaviour")
+    run.refused = "refused_by_tests" if by_tests else "patch_refused"
     run.refused_text = text
     try:
         message = await in_thread(story.store_refusal)(run.session_id, run.iteration, text, refusal)

@@ -8,6 +8,7 @@ from agents import RunResultStreaming, gen_trace_id
 
 from agents_app.live import LiveTarget
 from agents_app.model_guard import ModelCalls
+from cases.runs import Budget
 
 Outcome = Literal[
     "diff", "text", "max_iterations", "refused_by_tests", "patch_refused", "error", "cancelled"
@@ -55,6 +56,8 @@ class VibecodeRun:
     # run that ends in text after it ends as refused, not as answered.
     refused: RefusedOutcome | None = None
     refused_text: str = ""
+    # What its behaviour cases may still spend, across its rounds (`agents_app.behaviour`).
+    behaviour_budget: Budget | None = None
 
     def finish(self, outcome: Outcome) -> None:
         """Record the outcome and let the SDK end the run after this turn.

@@ -33,6 +33,10 @@ class Diff(models.Model):
     committed_sha = CleanCharField(max_length=40, blank=True, default="")
     test_results = CleanJSONField(null=True, blank=True)
     tests_run_at = models.DateTimeField(null=True, blank=True)
+    # Its behaviour cases before and after (`cases.runs.summary` each), in the loop or
+    # run on the diff, and what running them cost (counted in the commit's Cost).
+    behaviour_results = CleanJSONField(null=True, blank=True)
+    behaviour_cost_usd = models.DecimalField(max_digits=12, decimal_places=8, default=0)
     # Set while a test run of this diff is going: the claim that keeps it to one.
     tests_started_at = models.DateTimeField(null=True, blank=True, editable=False)
     # The server process running them ("host:pid:nonce") and the tests it planned, so a

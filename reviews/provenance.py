@@ -11,13 +11,15 @@ wrote and reviewed it, what they used and cost, and how its tests ended:
     Tokens: 12,345 (cached 4,096)
     Cost: $0.0123
     Tests: 5 passed, 0 regressed
+    Behaviour: 3 passed, 0 regressed
 
 The tokens and cost are those of every run of the change: the run that produced the
 diff (every model call sharing its trace id), and each earlier run whose diff a person
 rejected and whose feedback led to it (`Diff.previous`), with the commit-message
 refinements asked for any of them. When there was more than one run the trailers say
 so: `Evaluator: approved in round 1 of 3 of run 2 (after 1 rejected diff)`,
-`Tokens: … over 2 runs`, `Cost: $0.0105 over 2 runs`.
+`Tokens: … over 2 runs`, `Cost: $0.0105 over 2 runs`. The cost includes what running the diff's behaviour
+cases cost (their trials and the judge): `Cost: $0.0150 (behaviour cases $0.0030)`.
 """
 
 from decimal import Decimal
@@ -140,17 +142,46 @@ def tests_trailer(results: list[dict[str, Any]] | None) -> str:
     return ", ".join([*parts, f"{regressed} regressed"])
 
 
+def behaviour_trailer(results: list[dict[str, Any]] | None) -> str:
+    """ "3 passed, 0 regressed", as the tests' trailer; cases that failed before and
+    after, or could not run, are named too."""
+    rows = [r for r in results or [] if isinstance(r, dict)]
+    if not rows:
+        return "none run"
+    passed = sum(1 for r in rows if r.get("status") == "passed")
+    regressed = sum(1 for r in rows if r.get("outcome") == "regressed")
+    errors = sum(1 for r in rows if r.get("status") == "error")
+    failed = len(rows) - passed - regressed - errors
+    parts = [f"{passed} passed"] + ([f"{failed} failed"] if failed > 0 else [])
+    parts += [f"{errors} not run"] if errors else []
+    return ", ".join([*parts, f"{regressed} regressed"])
+
+
+def with_behaviour_cost(text: str, usage: UsageTotals, behaviour: Decimal) -> str:
+    """The Cost trailer with the behaviour cases' cost added in, and said."""
+    if not behaviour or usage.cost is None:
+        return text
+    total = cost_trailer(
+        UsageTotals(cost=usage.cost + behaviour, unpriced_tokens=usage.unpriced_tokens)
+    )
+    return f"{total} (behaviour cases {format_usd(behaviour)})"
+
+
 def commit_trailers(diff: Diff) -> list[tuple[str, str]]:
     """The trailers after `Vibegrapher-Diff` on the diff's commit: the usage figures
     cover every run of the change (the rejected diffs' too)."""
     chain = iterations(diff)
     usage = totals_of(change_messages(chain))
     runs = len(chain)
-    return [
+    cost = with_behaviour_cost(cost_trailer(usage), usage, diff.behaviour_cost_usd)
+    trailers = [
         (SESSION_TRAILER, str(diff.session_id)),
         ("Evaluator", evaluator_trailer(diff, runs)),
         ("Models", models_trailer(usage)),
         ("Tokens", over_runs(tokens_trailer(usage), runs)),
-        ("Cost", over_runs(cost_trailer(usage), runs)),
+        ("Cost", over_runs(cost, runs)),
         ("Tests", tests_trailer(diff.test_results)),
     ]
+    if diff.behaviour_results is not None:  # the project has behaviour cases, and they ran
+        trailers.append(("Behaviour", behaviour_trailer(diff.behaviour_results)))
+    return trailers

@@ -57,13 +57,14 @@ class PatchRefusal(TypedDict):
     """Why the server refused a patch before any review (a message of role `check`).
 
     `reason`: "tests" (it breaks a quick test that passes on the current file, listed in
-    `tests`), "apply" (it does not apply, or the result does not parse: `detail` says),
+    `tests`), "behaviour" (it breaks a behaviour case the current workflow passes: `detail`
+    names them), "apply" (it does not apply, or the result does not parse: `detail` says),
     "invalid" (the patched file is refused, e.g. over the size limit), "empty" (it
     changes nothing), "encoding" (its text has a lone surrogate).
     `detail` is what the VibeCoder was told, in short.
     """
 
-    reason: Literal["tests", "apply", "invalid", "empty", "encoding"]
+    reason: Literal["tests", "behaviour", "apply", "invalid", "empty", "encoding"]
     detail: str
     tests: list[RefusedTest]
 
@@ -554,6 +555,59 @@ def trial_finished_event(
     }
 
 
+CaseStatus = Literal["passed", "failed", "error"]
+
+
+class CaseResultEvent(TypedDict):
+    """A behaviour case ran on one side of a change (or on HEAD): its verdict.
+
+    `diff_id` is set for a diff's cases, `session_id` for a run's (in the loop, before
+    the diff exists); `side` is `head`, `base` or `patched`."""
+
+    type: Literal["case_result"]
+    case_id: str
+    case_name: str
+    diff_id: str | None
+    session_id: str | None
+    side: str
+    status: CaseStatus
+    trial_id: str | None
+    final_output: str | None
+    judge_passed: bool | None
+    judge_reason: str
+    error: str
+
+
+def case_result_event(
+    *,
+    case_id: uuid.UUID,
+    case_name: str,
+    diff_id: uuid.UUID | None,
+    session_id: uuid.UUID | None,
+    side: str,
+    status: CaseStatus,
+    trial_id: uuid.UUID | None,
+    final_output: str | None,
+    judge_passed: bool | None,
+    judge_reason: str,
+    error: str,
+) -> CaseResultEvent:
+    return {
+        "type": "case_result",
+        "case_id": str(case_id),
+        "case_name": case_name,
+        "diff_id": str(diff_id) if diff_id else None,
+        "session_id": str(session_id) if session_id else None,
+        "side": side,
+        "status": status,
+        "trial_id": str(trial_id) if trial_id else None,
+        "final_output": final_output,
+        "judge_passed": judge_passed,
+        "judge_reason": judge_reason,
+        "error": error,
+    }
+
+
 Event = (
     ConversationMessageEvent
     | MessageDeltaEvent
@@ -568,6 +622,7 @@ Event = (
     | TrialStatusEvent
     | TrialSpanEvent
     | TrialFinishedEvent
+    | CaseResultEvent
     | HeartbeatEvent
     | LargeEvent
 )
@@ -581,6 +636,7 @@ REFERENCE_ID_FIELDS = (
     "commit_sha",
     "test_name",
     "trial_id",
+    "case_id",
 )
 
 

@@ -26,6 +26,10 @@ class Trial(models.Model):
         PATCHED = "patched"
         BASE = "base"
 
+    class Origin(models.TextChoices):
+        PERSON = "person"  # asked for by a person (the page, the API)
+        CASE = "case"  # a behaviour case's run
+
     FINISHED = (Status.COMPLETED, Status.FAILED, Status.CANCELLED, Status.TIMEOUT)
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -40,6 +44,7 @@ class Trial(models.Model):
     # The commit the code was read at (HEAD, or the diff's base); "" for a diff's
     # patched code, which no commit holds yet.
     commit = CleanCharField(max_length=40, blank=True, default="")
+    origin = CleanCharField(max_length=10, choices=Origin.choices, default=Origin.PERSON)
     # The agent or function run: "agent:<variable>" is shown as its label.
     entry = CleanCharField(max_length=200, blank=True, default="")
     entry_kind = CleanCharField(max_length=10, blank=True, default="agent")

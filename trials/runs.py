@@ -130,19 +130,11 @@ def _create(
     elif side not in (None, Trial.Side.HEAD):
         raise TrialRefused(400, "side: 'patched' and 'base' need a diff_id.")
     side = side or Trial.Side.HEAD
-    if not model_configured():
-        raise TrialRefused(
-            409,
-            "No model is configured: set OPENAI_API_KEY for OpenAI, or OPENAI_BASE_URL "
-            "(and its key) for a compatible server, then try again.",
-        )
     code, commit = _code(project, diff, side)
-    try:
-        chosen = entries.choose(code, project.main_file, pick)
-    except entries.NoEntry as exc:
-        raise TrialRefused(400, str(exc)) from None
     running = Trial.objects.filter(
-        user=user, status__in=[Trial.Status.QUEUED, Trial.Status.RUNNING]
+        user=user,
+        origin=Trial.Origin.PERSON,
+        status__in=[Trial.Status.QUEUED, Trial.Status.RUNNING],
     ).count()
     if running >= settings.TRIAL_MAX_RUNNING_PER_USER:
         raise TrialRefused(
@@ -150,8 +142,50 @@ def _create(
             f"You have {running} trials running (TRIAL_MAX_RUNNING_PER_USER="
             f"{settings.TRIAL_MAX_RUNNING_PER_USER}): wait for one to finish, or cancel one.",
         )
+    version = CodeVersion(code, commit, diff.id if diff else None, side)
+    return _store(project, user.id, version, text, pick, Trial.Origin.PERSON, None)
+
+
+@dataclass(frozen=True)
+class CodeVersion:
+    """The code a trial runs: HEAD (`side` head), or a diff's base or patched code."""
+
+    code: str
+    commit: str
+    diff_id: uuid.UUID | None
+    side: str
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Tighter limits than the settings' for one trial (a run's behaviour budget)."""
+
+    max_requests: int
+    max_cost: Decimal
+
+
+def _store(
+    project: Project,
+    user_id: int,
+    version: CodeVersion,
+    text: str,
+    pick: str | None,
+    origin: str,
+    limits: Limits | None,
+) -> Plan:
+    """Check what does not depend on the caller, store the trial (queued), plan its run."""
+    if not model_configured():
+        raise TrialRefused(
+            409,
+            "No model is configured: set OPENAI_API_KEY for OpenAI, or OPENAI_BASE_URL "
+            "(and its key) for a compatible server, then try again.",
+        )
+    try:
+        chosen = entries.choose(version.code, project.main_file, pick)
+    except entries.NoEntry as exc:
+        raise TrialRefused(400, str(exc)) from None
     daily = Decimal(str(settings.TRIAL_DAILY_COST_USD))
-    left = daily - spent_today(user.id)
+    left = daily - spent_today(user_id)
     if left <= 0:
         raise TrialRefused(
             429,
@@ -160,23 +194,31 @@ def _create(
         )
     trial = Trial.objects.create(
         project=project,
-        user=user,
-        diff=diff,
-        side=side,
-        commit=commit,
+        user_id=user_id,
+        diff_id=version.diff_id,
+        side=version.side,
+        commit=version.commit,
+        origin=origin,
         entry=chosen.label if chosen else (pick or ""),
         entry_kind=chosen.kind if chosen else "agent",
         input=text,
         owner=PROCESS_OWNER,
         heartbeat_at=timezone.now(),
     )
+    max_requests = settings.TRIAL_MAX_MODEL_REQUESTS
+    max_cost = Decimal(str(settings.TRIAL_MAX_COST_USD))
+    if limits is not None:
+        max_requests = min(max_requests, limits.max_requests)
+        max_cost = min(max_cost, limits.max_cost)
     budget = proxy.Budget(
-        max_requests=settings.TRIAL_MAX_MODEL_REQUESTS,
+        max_requests=max_requests,
         max_tokens=settings.TRIAL_MAX_TOKENS,
-        max_cost=Decimal(str(settings.TRIAL_MAX_COST_USD)),
+        max_cost=max_cost,
         daily_cost_left=left,
     )
-    return Plan(trial.id, project.id, diff.id if diff else None, side, chosen, text, code, budget)
+    return Plan(
+        trial.id, project.id, version.diff_id, version.side, chosen, text, version.code, budget
+    )
 
 
 async def start_trial(
@@ -198,6 +240,26 @@ async def start_trial(
     await events.emit(plan.project_id, _status_event(plan, "queued"))
     _running.start(plan.trial_id, _run(plan))
     return trial
+
+
+async def run_to_end(
+    user_id: int,
+    project_id: uuid.UUID,
+    version: CodeVersion,
+    text: str,
+    *,
+    pick: str | None = None,
+    limits: Limits | None = None,
+) -> Trial:
+    """A trial the server starts itself (a behaviour case's run): run now and awaited,
+    not counted among the person's running trials; its spans and end are emitted like
+    any trial's. Raises TrialRefused (no model, no such entry, daily budget spent) and
+    SandboxUnavailable."""
+    await asyncio.to_thread(sandbox.check_sandbox)
+    project = await Project.objects.aget(id=project_id)
+    plan = await in_thread(_store)(project, user_id, version, text, pick, Trial.Origin.CASE, limits)
+    await _run(plan)
+    return await Trial.objects.aget(id=plan.trial_id)
 
 
 def running_task(trial_id: uuid.UUID) -> asyncio.Task[None] | None:

@@ -56,7 +56,7 @@ class TrialSummarySerializer(serializers.ModelSerializer[Trial]):
     class Meta:
         model = Trial
         fields = [
-            "id", "project_id", "diff_id", "side", "commit", "entry", "input", "status",
+            "id", "project_id", "diff_id", "side", "commit", "origin", "entry", "input", "status",
             "final_output", "last_agent", "error", "usage", "cost_usd", "duration_ms",
             "created_at", "started_at", "finished_at",
         ]  # fmt: skip

@@ -61,6 +61,13 @@ class ProjectTrialsView(AsyncAPIView):
         parameters=[
             *PAGE_PARAMETERS,
             OpenApiParameter("diff_id", uuid.UUID, description="Only this diff's trials."),
+            OpenApiParameter(
+                "origin",
+                str,
+                enum=["person", "case"],
+                description="`person` (the default): trials people started; `case`: the "
+                "runs of behaviour cases.",
+            ),
         ],
         responses={200: TRIAL_PAGE, **authed_errors(400)},
     )
@@ -74,7 +81,10 @@ def _list_sync(request: Request, project_id: uuid.UUID) -> Response:
         project = get_owned_project(api_user(request), project_id)
     except Http404:
         raise ApiError(404, NO_SUCH_PROJECT) from None
-    trials = Trial.objects.filter(project=project)
+    origin = request.query_params.get("origin") or Trial.Origin.PERSON
+    if origin not in Trial.Origin.values:
+        raise ApiError(400, {"origin": [f"One of {Trial.Origin.values}."]})
+    trials = Trial.objects.filter(project=project, origin=origin)
     diff_id = request.query_params.get("diff_id")
     if diff_id:
         try:

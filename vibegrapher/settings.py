@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "reviews",
     "testruns",
     "trials",
+    "cases",
     "agents_app",
     # The pages, last: the top layer, over every app above.
     "web",
@@ -524,6 +525,12 @@ TRIAL_DAILY_COST_USD: float = env.float("TRIAL_DAILY_COST_USD", default=5.00)
 # Trials running at once per server process (more wait), and per user (more are refused).
 TRIAL_CONCURRENCY: int = env.int("TRIAL_CONCURRENCY", default=2)
 TRIAL_MAX_RUNNING_PER_USER: int = env.int("TRIAL_MAX_RUNNING_PER_USER", default=2)
+
+# --- Behaviour cases (cases/) ----------------------------------------------------------
+# What one run of a project's cases may spend (a vibecode run's, across its rounds, or
+# one "run the cases" of a diff): model requests (the trials' and the judge's), dollars.
+BEHAVIOUR_MAX_REQUESTS: int = env.int("BEHAVIOUR_MAX_REQUESTS", default=60)
+BEHAVIOUR_MAX_COST_USD: float = env.float("BEHAVIOUR_MAX_COST_USD", default=1.00)
 
 # --- Crash tests ------------------------------------------------------------------
 # A named instant at which the process SIGKILLs itself (vibegrapher/lib/faults.py), for the

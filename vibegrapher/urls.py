@@ -23,6 +23,7 @@ urlpatterns = [
     path("api/", include("reviews.urls")),
     path("api/", include("testruns.urls")),
     path("api/", include("trials.urls")),
+    path("api/", include("cases.urls")),
     path("api/", include("agents_app.urls")),
     # The OpenAPI document (YAML; `?format=json` for JSON) and its docs page.
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
