@@ -18,8 +18,9 @@ diff (every model call sharing its trace id), and each earlier run whose diff a 
 rejected and whose feedback led to it (`Diff.previous`), with the commit-message
 refinements asked for any of them. When there was more than one run the trailers say
 so: `Evaluator: approved in round 1 of 3 of run 2 (after 1 rejected diff)`,
-`Tokens: … over 2 runs`, `Cost: $0.0105 over 2 runs`. The cost includes what running the diff's behaviour
-cases cost (their trials and the judge): `Cost: $0.0150 (behaviour cases $0.0030)`.
+`Tokens: … over 2 runs`, `Cost: $0.0105 over 2 runs`. The cost includes what running
+the diff's behaviour cases cost (their trials and the judge), and says so:
+`Cost: $0.0150 (behaviour cases $0.0030)`.
 """
 
 from decimal import Decimal
