@@ -28,6 +28,45 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/cases/{case_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A behaviour case */
+        get: operations["cases_retrieve"];
+        put?: never;
+        post?: never;
+        /** Delete a behaviour case */
+        delete: operations["cases_destroy"];
+        options?: never;
+        head?: never;
+        /** Change a behaviour case (a change to what it runs or checks bumps its version) */
+        patch: operations["cases_partial_update"];
+        trace?: never;
+    };
+    "/api/cases/{case_id}/run": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Run a case on the project's current code (202 at once)
+         * @description Its `case_result` (side `head`) arrives on the WebSocket; the case's `latest_result` shows it then. 409 while it runs.
+         */
+        post: operations["cases_run_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/diffs/{diff_id}": {
         parameters: {
             query?: never;
@@ -38,6 +77,43 @@ export interface paths {
         get: operations["diffs_retrieve"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/diffs/{diff_id}/cases": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The diff's behaviour cases on its base and patched code, and the outcome */
+        get: operations["diffs_cases_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/diffs/{diff_id}/cases/run": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Run the project's behaviour cases on the diff's base and patched code (202)
+         * @description Each result arrives as `case_result`; a base result of the same commit and case version is reused. When all have run, `GET /api/diffs/{id}/cases` and the diff's `behaviour_results` hold them. 409: no cases, or they are running.
+         */
+        post: operations["diffs_cases_run_create"];
         delete?: never;
         options?: never;
         head?: never;
@@ -199,6 +275,27 @@ export interface paths {
         post?: never;
         /** Delete a project, its repository and everything in it */
         delete: operations["projects_destroy"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{project_id}/cases": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The project's behaviour cases, oldest first */
+        get: operations["projects_cases_list"];
+        put?: never;
+        /**
+         * Add a behaviour case (or make one from a trial: `from_trial`)
+         * @description With `from_trial`, the case takes the trial's input and entry, and what the trial did (its last agent, its answer's start) as its first expectations, to edit.
+         */
+        post: operations["projects_cases_create"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -635,8 +732,116 @@ export interface components {
             cached: boolean;
             commit: string;
         };
+        BehaviourCase: {
+            /** Format: uuid */
+            readonly id: string;
+            /** Format: uuid */
+            readonly project_id: string;
+            name: string;
+            input: string;
+            entry?: string;
+            /** @description A list of objects, each with a `kind`: output_contains {text}, output_not_contains {text}, output_matches {pattern}, output_json_schema {schema}, last_agent {agent}, tool_called {tool, arguments?}, tool_not_called {tool}, handoff_path {agents}. */
+            expectations?: unknown;
+            rubric?: string;
+            in_loop?: boolean;
+            readonly version: number;
+            /** @description Its newest run on the project's current code (HEAD), if any. */
+            readonly latest_result: components["schemas"]["CaseResult"] | null;
+            /** Format: date-time */
+            readonly created_at: string;
+            /** Format: date-time */
+            readonly updated_at: string;
+        };
+        BehaviourCaseCreateRequest: components["schemas"]["BehaviourCaseRequest"] | components["schemas"]["CaseFromTrialRequest"];
+        BehaviourCasePage: {
+            results: components["schemas"]["BehaviourCase"][];
+            /**
+             * Format: uri
+             * @description The next page's URL (the same query, a new `cursor`); null on the last page.
+             */
+            next: string | null;
+        };
+        BehaviourCaseRequest: {
+            name: string;
+            input: string;
+            entry?: string;
+            /** @description A list of objects, each with a `kind`: output_contains {text}, output_not_contains {text}, output_matches {pattern}, output_json_schema {schema}, last_agent {agent}, tool_called {tool, arguments?}, tool_not_called {tool}, handoff_path {agents}. */
+            expectations?: unknown;
+            rubric?: string;
+            in_loop?: boolean;
+        };
         /** @enum {unknown} */
         BlankEnum: "";
+        /** @description A case made from a trial: its input, entry, and what it did as the expectations. */
+        CaseFromTrialRequest: {
+            /** Format: uuid */
+            from_trial: string;
+            name: string;
+            /** @default false */
+            in_loop: boolean;
+        };
+        CaseResult: {
+            /** Format: uuid */
+            id: string;
+            side: components["schemas"]["CaseResultSideEnum"];
+            commit: string;
+            status: components["schemas"]["CaseResultStatusEnum"];
+            final_output: string | null;
+            /** Format: uuid */
+            trial_id: string | null;
+            checks: components["schemas"]["Check"][];
+            judge_passed: boolean | null;
+            judge_reason: string;
+            error: string;
+            /** Format: double */
+            cost_usd: number;
+            /** Format: date-time */
+            created_at: string;
+        };
+        /** @description A behaviour case ran on one side of a change (or on HEAD): its verdict. `diff_id` is set for a diff's cases, `session_id` for a run's (in the loop, before the diff exists); `side` is `head`, `base` or `patched`. */
+        CaseResultEvent: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "case_result";
+            case_id: string;
+            case_name: string;
+            diff_id: string | null;
+            session_id: string | null;
+            side: string;
+            /** @enum {string} */
+            status: "passed" | "failed" | "error";
+            trial_id: string | null;
+            final_output: string | null;
+            judge_passed: boolean | null;
+            judge_reason: string;
+            error: string;
+        };
+        /**
+         * @description * `head` - head
+         *     * `base` - base
+         *     * `patched` - patched
+         * @enum {string}
+         */
+        CaseResultSideEnum: "head" | "base" | "patched";
+        /**
+         * @description * `passed` - passed
+         *     * `failed` - failed
+         *     * `error` - error
+         * @enum {string}
+         */
+        CaseResultStatusEnum: "passed" | "failed" | "error";
+        CaseRunStarted: {
+            /** Format: uuid */
+            case_id: string;
+        };
+        Check: {
+            kind: string;
+            expected: string;
+            passed: boolean;
+            detail: string;
+        };
         CodeChangedEvent: {
             /**
              * @description discriminator enum property added by openapi-typescript
@@ -749,6 +954,25 @@ export interface components {
             readonly created_at: string;
             /** Format: date-time */
             readonly updated_at: string;
+        };
+        DiffCaseRow: {
+            /** Format: uuid */
+            case_id: string;
+            name: string;
+            in_loop: boolean;
+            outcome: components["schemas"]["OutcomeEnum"] | components["schemas"]["NullEnum"];
+            base: components["schemas"]["CaseResult"] | null;
+            patched: components["schemas"]["CaseResult"] | null;
+        };
+        DiffCasesStarted: {
+            /** Format: uuid */
+            diff_id: string;
+            cases: components["schemas"]["DiffCasesStartedItem"][];
+        };
+        DiffCasesStartedItem: {
+            /** Format: uuid */
+            id: string;
+            name: string;
         };
         DiffCreatedEvent: {
             /**
@@ -969,6 +1193,21 @@ export interface components {
             tools: string[];
         };
         NullEnum: null;
+        /**
+         * @description * `person` - Person
+         *     * `case` - Case
+         * @enum {string}
+         */
+        OriginEnum: "person" | "case";
+        /**
+         * @description * `unchanged-pass` - unchanged-pass
+         *     * `unchanged-fail` - unchanged-fail
+         *     * `fixed` - fixed
+         *     * `regressed` - regressed
+         *     * `error` - error
+         * @enum {string}
+         */
+        OutcomeEnum: "unchanged-pass" | "unchanged-fail" | "fixed" | "regressed" | "error";
         /** @description A test on both sides: the patched run's fields, its base run and the outcome. */
         PairResult: {
             test_id: string;
@@ -983,12 +1222,21 @@ export interface components {
             outcome: "unchanged-pass" | "unchanged-fail" | "fixed" | "regressed" | "error";
             base?: components["schemas"]["BaseRun"];
         };
-        /** @description Why the server refused a patch before any review (a message of role `check`). `reason`: "tests" (it breaks a quick test that passes on the current file, listed in `tests`), "apply" (it does not apply, or the result does not parse: `detail` says), "invalid" (the patched file is refused, e.g. over the size limit), "empty" (it changes nothing), "encoding" (its text has a lone surrogate). `detail` is what the VibeCoder was told, in short. */
+        /** @description Why the server refused a patch before any review (a message of role `check`). `reason`: "tests" (it breaks a quick test that passes on the current file, listed in `tests`), "behaviour" (it breaks a behaviour case the current workflow passes: `detail` names them), "apply" (it does not apply, or the result does not parse: `detail` says), "invalid" (the patched file is refused, e.g. over the size limit), "empty" (it changes nothing), "encoding" (its text has a lone surrogate). `detail` is what the VibeCoder was told, in short. */
         PatchRefusal: {
             /** @enum {string} */
-            reason: "tests" | "apply" | "invalid" | "empty" | "encoding";
+            reason: "tests" | "behaviour" | "apply" | "invalid" | "empty" | "encoding";
             detail: string;
             tests: components["schemas"]["RefusedTest"][];
+        };
+        PatchedBehaviourCaseRequest: {
+            name?: string;
+            input?: string;
+            entry?: string;
+            /** @description A list of objects, each with a `kind`: output_contains {text}, output_not_contains {text}, output_matches {pattern}, output_json_schema {schema}, last_agent {agent}, tool_called {tool, arguments?}, tool_not_called {tool}, handoff_path {agents}. */
+            expectations?: unknown;
+            rubric?: string;
+            in_loop?: boolean;
         };
         /** @description A test case; `project` comes from the URL on create and never changes. */
         PatchedTestCaseRequest: {
@@ -1401,6 +1649,7 @@ export interface components {
             diff_id: string | null;
             side?: components["schemas"]["TrialSideEnum"];
             commit?: string;
+            origin?: components["schemas"]["OriginEnum"];
             entry?: string;
             input: string;
             status?: components["schemas"]["TrialStatusEnum"];
@@ -1536,6 +1785,7 @@ export interface components {
             diff_id: string | null;
             side?: components["schemas"]["TrialSideEnum"];
             commit?: string;
+            origin?: components["schemas"]["OriginEnum"];
             entry?: string;
             input: string;
             status?: components["schemas"]["TrialStatusEnum"];
@@ -1570,7 +1820,7 @@ export interface components {
          */
         WebSocketCloseCode: 1009 | 4401 | 4403 | 4404 | 4429;
         /** @description One JSON text frame from the server: an event, `type` first. */
-        WebSocketEvent: components["schemas"]["ConversationMessageEvent"] | components["schemas"]["MessageDeltaEvent"] | components["schemas"]["TokenUsageEvent"] | components["schemas"]["RunFinishedEvent"] | components["schemas"]["DiffCreatedEvent"] | components["schemas"]["DiffStatusEvent"] | components["schemas"]["CodeChangedEvent"] | components["schemas"]["TestCompletedEvent"] | components["schemas"]["TestStatusEvent"] | components["schemas"]["QuickTestEvent"] | components["schemas"]["TrialStatusEvent"] | components["schemas"]["TrialSpanEvent"] | components["schemas"]["TrialFinishedEvent"] | components["schemas"]["HeartbeatEvent"] | components["schemas"]["LargeEvent"] | components["schemas"]["PongEvent"];
+        WebSocketEvent: components["schemas"]["ConversationMessageEvent"] | components["schemas"]["MessageDeltaEvent"] | components["schemas"]["TokenUsageEvent"] | components["schemas"]["RunFinishedEvent"] | components["schemas"]["DiffCreatedEvent"] | components["schemas"]["DiffStatusEvent"] | components["schemas"]["CodeChangedEvent"] | components["schemas"]["TestCompletedEvent"] | components["schemas"]["TestStatusEvent"] | components["schemas"]["QuickTestEvent"] | components["schemas"]["TrialStatusEvent"] | components["schemas"]["TrialSpanEvent"] | components["schemas"]["TrialFinishedEvent"] | components["schemas"]["CaseResultEvent"] | components["schemas"]["HeartbeatEvent"] | components["schemas"]["LargeEvent"] | components["schemas"]["PongEvent"];
         WorkflowGraph: {
             nodes: components["schemas"]["GraphNode"][];
             edges: components["schemas"]["GraphEdge"][];
@@ -1699,6 +1949,210 @@ export interface operations {
             };
         };
     };
+    cases_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                case_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BehaviourCase"];
+                };
+            };
+            /** @description No credentials, or an invalid or expired token (`WWW-Authenticate: Token`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object among yours (someone else's answers 404 too). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    cases_destroy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                case_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No response body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No credentials, or an invalid or expired token (`WWW-Authenticate: Token`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A session cookie without the CSRF header, or not allowed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object among yours (someone else's answers 404 too). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    cases_partial_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                case_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PatchedBehaviourCaseRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BehaviourCase"];
+                };
+            };
+            /** @description Bad input: `detail`, or the fields named with their problems. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] | components["schemas"]["FieldErrors"];
+                };
+            };
+            /** @description No credentials, or an invalid or expired token (`WWW-Authenticate: Token`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A session cookie without the CSRF header, or not allowed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object among yours (someone else's answers 404 too). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    cases_run_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                case_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CaseRunStarted"];
+                };
+            };
+            /** @description No credentials, or an invalid or expired token (`WWW-Authenticate: Token`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A session cookie without the CSRF header, or not allowed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object among yours (someone else's answers 404 too). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The object's state does not allow it now, or the name is taken (`detail` says why). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     diffs_retrieve: {
         parameters: {
             query?: never;
@@ -1729,6 +2183,102 @@ export interface operations {
             };
             /** @description No such object among yours (someone else's answers 404 too). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    diffs_cases_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                diff_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DiffCaseRow"][];
+                };
+            };
+            /** @description No credentials, or an invalid or expired token (`WWW-Authenticate: Token`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object among yours (someone else's answers 404 too). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    diffs_cases_run_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                diff_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DiffCasesStarted"];
+                };
+            };
+            /** @description No credentials, or an invalid or expired token (`WWW-Authenticate: Token`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A session cookie without the CSRF header, or not allowed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object among yours (someone else's answers 404 too). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The object's state does not allow it now, or the name is taken (`detail` says why). */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2349,6 +2899,120 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description No credentials, or an invalid or expired token (`WWW-Authenticate: Token`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A session cookie without the CSRF header, or not allowed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object among yours (someone else's answers 404 too). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    projects_cases_list: {
+        parameters: {
+            query?: {
+                /** @description Where the page starts: take it from the previous page's `next` URL. */
+                cursor?: string;
+                /** @description Items per page: 1 to API_MAX_PAGE_SIZE (200); default API_PAGE_SIZE (50). */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BehaviourCasePage"];
+                };
+            };
+            /** @description Bad input: `detail`, or the fields named with their problems. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] | components["schemas"]["FieldErrors"];
+                };
+            };
+            /** @description No credentials, or an invalid or expired token (`WWW-Authenticate: Token`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object among yours (someone else's answers 404 too). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    projects_cases_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["BehaviourCaseCreateRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BehaviourCase"];
+                };
+            };
+            /** @description Bad input: `detail`, or the fields named with their problems. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] | components["schemas"]["FieldErrors"];
+                };
             };
             /** @description No credentials, or an invalid or expired token (`WWW-Authenticate: Token`). */
             401: {
@@ -3079,6 +3743,8 @@ export interface operations {
                 diff_id?: string;
                 /** @description Items per page: 1 to API_MAX_PAGE_SIZE (200); default API_PAGE_SIZE (50). */
                 limit?: number;
+                /** @description `person` (the default): trials people started; `case`: the runs of behaviour cases. */
+                origin?: "case" | "person";
             };
             header?: never;
             path: {
