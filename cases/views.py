@@ -81,7 +81,7 @@ class ProjectCasesView(APIView):
             body = validated_body(request, CaseFromTrialSerializer)
             trial = Trial.objects.filter(id=body["from_trial"], project=project).first()
             if trial is None:
-                raise ApiError(400, {"from_trial": ["No such trial in this project."]})
+                raise ApiError(404, "No such trial in this project (from_trial).")
             data = {
                 "name": body["name"],
                 "input": trial.input,

@@ -503,7 +503,7 @@ export interface paths {
         put?: never;
         /**
          * Try the workflow on an input (202 at once)
-         * @description Runs the project's workflow at HEAD, or a diff's patched (default) or base code, on `input`, in the sandbox; `entry` picks the agent (its name or variable) or workflow function to run, else the graph's entry is run. Its `trial_status`, `trial_span` and `trial_finished` events arrive on the project's WebSocket. 409: no model configured; 429: too many trials running, or the daily trial budget spent; 503: the sandbox cannot run here.
+         * @description Runs the project's workflow at HEAD, or a diff's patched (default) or base code, on `input`, in the sandbox; `entry` picks the agent (its name or variable) or workflow function to run, else the graph's entry is run. Its `trial_status`, `trial_span` and `trial_finished` events arrive on the project's WebSocket. 409: no model configured, or `side` without `diff_id`; 429: too many trials running, or the daily trial budget spent; 503: the sandbox cannot run here.
          */
         post: operations["projects_trials_create"];
         delete?: never;

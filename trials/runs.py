@@ -128,7 +128,8 @@ def _create(
             raise TrialRefused(404, "No such diff in this project.")
         side = side or Trial.Side.PATCHED
     elif side not in (None, Trial.Side.HEAD):
-        raise TrialRefused(400, "side: 'patched' and 'base' need a diff_id.")
+        # 409, not 400: the body is well formed, its two fields disagree.
+        raise TrialRefused(409, f"side {side!r} is a diff's code: give its diff_id too.")
     side = side or Trial.Side.HEAD
     code, commit = _code(project, diff, side)
     running = Trial.objects.filter(

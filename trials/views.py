@@ -30,8 +30,8 @@ class ProjectTrialsView(AsyncAPIView):
         "base code, on `input`, in the sandbox; `entry` picks the agent (its name or "
         "variable) or workflow function to run, else the graph's entry is run. Its "
         "`trial_status`, `trial_span` and `trial_finished` events arrive on the project's "
-        "WebSocket. 409: no model configured; 429: too many trials running, or the daily "
-        "trial budget spent; 503: the sandbox cannot run here.",
+        "WebSocket. 409: no model configured, or `side` without `diff_id`; 429: too many "
+        "trials running, or the daily trial budget spent; 503: the sandbox cannot run here.",
         request=TrialStartSerializer,
         responses={
             202: inline_serializer(
@@ -86,11 +86,13 @@ def _list_sync(request: Request, project_id: uuid.UUID) -> Response:
         raise ApiError(400, {"origin": [f"One of {Trial.Origin.values}."]})
     trials = Trial.objects.filter(project=project, origin=origin)
     diff_id = request.query_params.get("diff_id")
-    if diff_id:
+    if diff_id is not None:
         try:
             trials = trials.filter(diff_id=uuid.UUID(diff_id))
         except ValueError:
-            raise ApiError(400, {"diff_id": ["Not a UUID."]}) from None
+            raise ApiError(
+                400, {"diff_id": ["Not a UUID: give a diff's id, or leave it out."]}
+            ) from None
     runs.finish_dead(trials)
     page, next_page = keyset_page(request, trials, direction="newest_first")
     return Response(page_body(TrialSummarySerializer(page, many=True).data, next_page))

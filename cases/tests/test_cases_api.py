@@ -207,4 +207,4 @@ async def test_a_case_made_from_a_trial(
         f"/api/projects/{project.id}/cases",
         {"from_trial": str(uuid.uuid4()), "name": "Nothing"},
     )
-    assert response.status_code == 400 and "from_trial" in response.json()
+    assert response.status_code == 404 and "from_trial" in response.json()["detail"]

@@ -272,7 +272,9 @@ async def test_errors_say_what_to_do(
     response = await async_api.post(
         url_of(project.id), {"input": "x", "side": "base"}, content_type="application/json"
     )
-    assert response.status_code == 400 and "diff_id" in response.json()["detail"]
+    assert response.status_code == 409 and "diff_id" in response.json()["detail"]
+    response = await async_api.get(f"/api/projects/{project.id}/trials?diff_id=")
+    assert response.status_code == 400 and "diff_id" in response.json()
 
     settings.OPENAI_API_KEY = settings.OPENAI_BASE_URL = ""
     response = await async_api.post(
