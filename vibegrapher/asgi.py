@@ -25,6 +25,7 @@ from agents_app.runs import mark_interrupted_runs  # noqa: E402
 from projects.services import reconcile_all  # noqa: E402
 from sessions_app.origin import CookieOriginValidator  # noqa: E402
 from sessions_app.routing import websocket_urlpatterns  # noqa: E402
+from testruns import jobs as sandbox_jobs  # noqa: E402
 from testruns.diff_tests import recover_after_restart  # noqa: E402
 from testruns.sandbox import warm as sandbox_warm  # noqa: E402
 from vibegrapher.server import shutdown  # noqa: E402
@@ -49,8 +50,10 @@ try:
 except Exception as exc:
     logging.getLogger(__name__).warning("start-up sweep of interrupted runs skipped: %s", exc)
 recover_after_restart()  # test runs of dead processes: never raises
-# Sandboxes with the Agents SDK imported, for the first quick test (in the background).
-sandbox_warm.start()
+# Sandboxes with the Agents SDK imported, for the first quick test (in the background);
+# none in a web process that sends its sandboxed jobs to the workers (SANDBOX_JOBS=queue).
+if sandbox_jobs.runs_here():
+    sandbox_warm.start()
 # Commits that a crash left in git but not in the rows are recorded (git is the record).
 try:
     reconcile_all()
