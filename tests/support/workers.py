@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -112,7 +112,7 @@ def claimed_by(redis_url: str, prefix: str = "") -> dict[str, int]:
         found: dict[str, int] = {}
         for name in client.scan_iter(f"{prefix}sandbox:job:*:claim"):
             value = client.get(name)
-            if value and value != b"abandoned":
+            if isinstance(value, bytes) and value != b"abandoned":
                 found[name.decode().split(":")[-2]] = int(value.decode().rsplit(":", 1)[1])
         return found
     finally:
@@ -120,7 +120,7 @@ def claimed_by(redis_url: str, prefix: str = "") -> dict[str, int]:
 
 
 def run_queued(
-    work: Callable[[], Awaitable[Any]], redis_url: str, prefix: str = "", **overrides: Any
+    work: Callable[[], Coroutine[Any, Any, Any]], redis_url: str, prefix: str = "", **overrides: Any
 ) -> Any:
     """Run `work` (which calls `testruns.jobs.run_sandboxed`) as a web process of
     `SANDBOX_JOBS=queue` on `redis_url` would."""

@@ -6,7 +6,9 @@ on a redis-server of the test's own; this process is the web side (`SANDBOX_JOBS
   nothing of the dead worker's sandbox is left (no process, no cgroup);
 - a worker's SIGTERM drains: a job that fits the drain budget finishes there; one that
   does not is stopped and runs again elsewhere;
-- fair share: one user's burst does not put all its jobs ahead of another user's one.
+- fair share: one user's burst does not put all its jobs ahead of another user's one;
+- a daphne server of `SANDBOX_JOBS=queue` answers `tests/run` from the worker's runs
+  and starts no sandbox itself.
 """
 
 import asyncio
@@ -15,13 +17,14 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import redis
 
 from testruns import jobs
 from testruns.sandbox import SandboxLimits, SandboxResult, cgroups, limits_for
 from tests.support.fixtures import bubblewrap  # noqa: F401
-from tests.support.servers import OwnRedis
+from tests.support.servers import AppServer, OwnRedis
 from tests.support.workers import SandboxWorker, alive, claimed_by, descendants, run_queued
 
 pytestmark = pytest.mark.usefixtures("bubblewrap")
@@ -239,3 +242,44 @@ def test_one_users_burst_does_not_starve_another(
     assert finished.index("b") <= 4, finished
     # Without the per-user limit it would have been the last.
     assert len(finished) == 11
+
+
+SETUP = """
+import json
+from django.contrib.auth.models import User
+from accounts.tokens import create_token
+from projects.models import TestCase
+from projects.services import create_project
+user = User.objects.create_user("walker", password="walker-pass-123")
+project = create_project(user, "Queued", "from agents import Agent\\n\\nbot = Agent(name='Bot')\\n")
+reads = f"import pathlib\\nassert 'Bot' in pathlib.Path({project.main_file!r}).read_text()\\n"
+TestCase.objects.create(project=project, name="reads the file", quick_test=True, test_code=reads)
+TestCase.objects.create(project=project, name="fails", quick_test=False,
+                        test_code="raise AssertionError('on purpose')\\n")
+print(json.dumps({"token": create_token(user), "project_id": str(project.id)}))
+"""
+
+
+def test_a_queue_web_server_runs_tests_on_the_worker(
+    own_redis: OwnRedis, tmp_path: Path, workers: list[SandboxWorker]
+) -> None:
+    workers.append(start_worker(own_redis, tmp_path))
+    with AppServer(tmp_path, REDIS_URL=own_redis.url, SANDBOX_JOBS="queue") as server:
+        server.manage("migrate", "--no-input")
+        ids = server.python(SETUP)
+        server.start()
+        assert server.process is not None
+        answer = httpx.post(
+            f"{server.url}/api/projects/{ids['project_id']}/tests/run",
+            json={},
+            headers={"Authorization": f"Token {ids['token']}"},
+            timeout=60,
+        )
+        assert answer.status_code == 200, answer.text
+        results = {r["name"]: r for r in answer.json()["results"]}
+        assert results["reads the file"]["status"] == "passed", results
+        assert results["fails"]["status"] == "failed"
+        assert "on purpose" in results["fails"]["output"]
+        # The web server started no sandbox; the worker ran both.
+        assert not descendants(server.process.pid)
+    assert workers[0].log.read_text().count("testruns.run_sandboxed[") >= 4
