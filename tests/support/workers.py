@@ -58,6 +58,10 @@ class SandboxWorker:
         assert self.process is not None
         return self.process.pid
 
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
     def signal(self, sig: int) -> None:
         assert self.process is not None
         self.process.send_signal(sig)

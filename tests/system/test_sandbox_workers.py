@@ -180,6 +180,28 @@ def test_worker_killed_mid_job(
     assert sandbox_cgroups(left["pid"]) == []  # type: ignore[arg-type]
 
 
+def test_a_job_whose_workers_both_die_is_an_error(
+    own_redis: OwnRedis, tmp_path: Path, workers: list[SandboxWorker]
+) -> None:
+    workers.extend([start_worker(own_redis, tmp_path), start_worker(own_redis, tmp_path)])
+    by_pid = {worker.pid: worker for worker in workers}
+
+    def kill_both() -> None:
+        for _ in range(2):
+            # The running attempt's worker (the first one's claim stays, its pid dead).
+            _, pid = wait_for_claim(own_redis.url, {p for p in by_pid if by_pid[p].running})
+            time.sleep(0.3)
+            by_pid[pid].signal(signal.SIGKILL)
+            by_pid[pid].wait(10)
+
+    with pytest.raises(jobs.JobLost, match="stopped, and so did the one that ran it again"):
+        run_slow_while(own_redis, kill_both)
+    # A worker that starts on the host removes what both left.
+    workers.append(start_worker(own_redis, tmp_path))
+    for pid in by_pid:
+        assert sandbox_cgroups(pid) == []
+
+
 def test_sigterm_lets_a_job_finish(
     own_redis: OwnRedis, tmp_path: Path, workers: list[SandboxWorker]
 ) -> None:
