@@ -16,6 +16,7 @@ import signal
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -305,3 +306,85 @@ def test_a_queue_web_server_runs_tests_on_the_worker(
         # The web server started no sandbox; the worker ran both.
         assert not descendants(server.process.pid)
     assert workers[0].log.read_text().count("testruns.run_sandboxed[") >= 4
+
+
+TRIVIAL_TESTS = [
+    ("Runs", "print('ok')\n", True),
+    (
+        "Reads the workflow",
+        "import pathlib\nassert 'Agent' in pathlib.Path('{main}').read_text()\n",
+        False,
+    ),
+]
+
+
+def _trivially_tested(user: Any) -> Any:
+    from projects.models import TestCase
+    from projects.sample_workflow import SAMPLE_CODE
+    from projects.services import create_project
+
+    project = create_project(user, "Queued diff", SAMPLE_CODE)
+    for name, code, quick in TRIVIAL_TESTS:
+        TestCase.objects.create(
+            project=project, name=name, test_code=code.format(main=project.main_file),
+            quick_test=quick,
+        )  # fmt: skip
+    return project
+
+
+async def _events_of_a_run(async_api: Any, project: Any) -> list[tuple[str, str, str]]:
+    from asgiref.sync import sync_to_async
+
+    from testruns import diff_tests
+    from testruns.tests.test_diff_tests import KEEPS_WORKFLOW, _diff
+    from tests.support.fixtures import open_project_socket
+
+    diff = await sync_to_async(_diff)(project, KEEPS_WORKFLOW)
+    token = async_api.auth["Authorization"].removeprefix("Token ")
+    socket = await open_project_socket(project.id, token)
+    try:
+        answer = await async_api.post(
+            f"/api/diffs/{diff.id}/test", {}, content_type="application/json"
+        )
+        assert answer.status_code == 202, answer.content
+        seen: list[tuple[str, str, str]] = []
+        async with asyncio.timeout(60):
+            while sum(kind == "test_completed" for kind, _, _ in seen) < len(TRIVIAL_TESTS):
+                event = await socket.receive_json_from(timeout=60)
+                if event["type"] in ("test_status", "test_completed"):
+                    seen.append((event["type"], event["test_name"], event["status"]))
+        task = diff_tests.running_task(diff.id)
+        if task is not None:
+            await task
+        return seen
+    finally:
+        await socket.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_diffs_tests_look_the_same_on_the_page(
+    own_redis: OwnRedis, tmp_path: Path, workers: list[SandboxWorker], user: Any, async_api: Any
+) -> None:
+    """The events the review page gets, test by test, with the tests on a worker and in
+    this process."""
+    from asgiref.sync import sync_to_async
+    from django.test import override_settings
+
+    workers.append(start_worker(own_redis, tmp_path))
+    project = await sync_to_async(_trivially_tested)(user)
+    jobs.celery_app.cache_clear()
+    try:
+        with override_settings(SANDBOX_JOBS="queue", SANDBOX_BROKER_URL=own_redis.url):
+            queued = await _events_of_a_run(async_api, project)
+    finally:
+        jobs.celery_app.cache_clear()
+    inline = await _events_of_a_run(async_api, project)
+    assert queued == inline
+    assert queued[:2] == [
+        ("test_status", "Runs", "queued"),
+        ("test_status", "Reads the workflow", "queued"),
+    ]
+    assert ("test_status", "Runs", "running") in queued
+    assert [e for e in queued if e[0] == "test_completed"] == [
+        ("test_completed", "Runs", "passed"), ("test_completed", "Reads the workflow", "passed"),
+    ]  # fmt: skip
