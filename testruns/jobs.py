@@ -60,6 +60,11 @@ QUEUE = "sandbox"
 # ALIVE_SECONDS without one, and then the job's worker counts as gone.
 HEARTBEAT_SECONDS = 1.0
 ALIVE_SECONDS = 5
+# The web side looks at a waiting job's worker this often (between replies, which wake
+# it at once), and a user's job waiting for a slot retries this often (a release wakes
+# it at once; this only catches a lease that expired).
+POLL_SECONDS = 2
+SLOT_POLL_SECONDS = 5
 # How long a claim stands: a redelivered copy of an attempt (Celery restores an
 # unacknowledged message after the visibility timeout) finds it and does not run.
 CLAIM_SECONDS = 3600
@@ -179,7 +184,7 @@ def _client() -> aioredis.Redis:
     loop = asyncio.get_running_loop()
     client = _clients.get(loop)
     if client is None:
-        # Reads wait longer than the 1 s BLPOPs below.
+        # Reads wait longer than the BLPOPs below.
         client = aioredis.Redis.from_url(broker_url(), socket_timeout=15)
         _clients[loop] = client
     return client
@@ -214,6 +219,17 @@ def _send(payload: dict[str, Any]) -> None:
     celery_app().send_task(TASK_NAME, args=[payload], queue=QUEUE)
 
 
+def prepare() -> None:
+    """Connect to the queue ahead of the first job (at a web process's start, in a
+    thread): the first connection imports and sets up Celery's Redis transport, about
+    0.2 s of CPU that would otherwise hold the interpreter while requests wait."""
+    try:
+        with celery_app().producer_or_acquire() as producer:
+            producer.connection.ensure_connection(max_retries=1)
+    except Exception as exc:  # the first job connects (and says why it cannot)
+        logger.warning("the sandbox queue at %s is not reachable yet: %s", broker_url(), exc)
+
+
 # --- Waiting for a reply ----------------------------------------------------------------
 
 Lost = Literal["lost", "requeue"]
@@ -228,7 +244,7 @@ async def _await_reply(
     give_up_at = time.monotonic() + float(settings.SANDBOX_QUEUE_WAIT_SECONDS)
     try:
         while True:
-            popped = await client.blpop([replies], timeout=1)
+            popped = await client.blpop([replies], timeout=POLL_SECONDS)
             body: Any
             if popped is not None:
                 body = popped[1]
@@ -296,8 +312,8 @@ async def _user_slot(
         _TAKE_LEASE, 1, leases, time.time(), limit, time.time() + LEASE_SECONDS, job_id,
         LEASE_SECONDS,
     ):  # fmt: skip
-        # Woken by a release, or after 1 s anyway (a lease that expired).
-        await client.blpop([freed], timeout=1)
+        # Woken by a release, or anyway after a while (a lease that expired).
+        await client.blpop([freed], timeout=SLOT_POLL_SECONDS)
 
     async def renew() -> None:
         while True:

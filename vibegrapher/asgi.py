@@ -3,6 +3,7 @@
 import gc
 import logging
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import django
@@ -54,6 +55,8 @@ recover_after_restart()  # test runs of dead processes: never raises
 # none in a web process that sends its sandboxed jobs to the workers (SANDBOX_JOBS=queue).
 if sandbox_jobs.runs_here():
     sandbox_warm.start()
+else:
+    threading.Thread(target=sandbox_jobs.prepare, name="sandbox-queue", daemon=True).start()
 # Commits that a crash left in git but not in the rows are recorded (git is the record).
 try:
     reconcile_all()
