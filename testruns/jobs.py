@@ -127,7 +127,7 @@ async def run_sandboxed(
             started = True
             await on_start()
 
-    client = _client()
+    client = redis_client()
     job_id = uuid.uuid4().hex
     async with _user_slot(client, user_id, job_id):
         losses = requeues = 0
@@ -179,7 +179,7 @@ _clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis]"
 )
 
 
-def _client() -> aioredis.Redis:
+def redis_client() -> aioredis.Redis:
     """This event loop's client (redis.asyncio connections belong to one loop)."""
     loop = asyncio.get_running_loop()
     client = _clients.get(loop)

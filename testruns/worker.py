@@ -76,7 +76,7 @@ def run_job(payload: dict[str, Any]) -> None:
 
 
 async def _run(payload: dict[str, Any]) -> None:
-    client = jobs._client()
+    client = jobs.redis_client()
     attempt = str(payload["attempt"])
     replies, claim, alive = (jobs.key("job", attempt, p) for p in ("replies", "claim", "alive"))
     token = f"{socket.gethostname()}:{os.getpid()}"
