@@ -13,7 +13,7 @@ PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/test
 # (browser tests), redis-server (tests that kill a Redis of their own).
 APT_PACKAGES ?= bubblewrap libseccomp2 graphviz chromium redis-server
 
-.PHONY: run serve test check schema install system-deps migrate seed bench clean
+.PHONY: run serve worker test check schema install system-deps migrate seed bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,13 @@ serve: APT_PACKAGES = bubblewrap libseccomp2
 serve: system-deps seed
 	DEBUG=$${DEBUG:-true} $(BIN)/python -m vibegrapher.server.serve --processes $(PROCESSES) \
 	  -b $(HOST) -p $(PORT) vibegrapher.asgi:application
+
+# A sandbox worker (docs/sandbox.md#workers): for trying the queue on one machine, run it
+# beside `make serve` with the same REDIS_URL and SANDBOX_JOBS=queue. `make run` needs
+# none: it runs the sandboxes in its own process.
+worker: APT_PACKAGES = bubblewrap libseccomp2
+worker: system-deps install
+	DEBUG=$${DEBUG:-true} $(BIN)/python -m testruns.worker
 
 test: install system-deps
 	DEBUG=true $(BIN)/pytest

@@ -16,8 +16,14 @@ from django.conf import settings
 
 from agents_app import all_agents
 from agents_app.run_state import VibecodeRun
-from testruns import before_after, sandbox
-from testruns.quick_tests import LoopPosition, LoopTests, quick_tests_of, run_loop_tests
+from testruns import before_after, jobs
+from testruns.quick_tests import (
+    LoopPosition,
+    LoopTests,
+    owner_of,
+    quick_tests_of,
+    run_loop_tests,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -41,9 +47,10 @@ async def run_quick_tests(run: VibecodeRun, patched_code: str) -> LoopTests | No
         base_commit=run.base_commit,
         base_code=run.original_code,
         patched_code=patched_code,
+        user_id=await owner_of(run.project_id),
     )
     try:
-        await asyncio.to_thread(sandbox.check_sandbox)
+        await asyncio.to_thread(jobs.check_available)
         return await run_loop_tests(sides, tests, LoopPosition(run.session_id, run.iteration))
     except Exception as exc:
         # The Evaluator still reviews, told the tests did not run: a server that cannot

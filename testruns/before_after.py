@@ -27,7 +27,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from reviews.results import BaseRun, Outcome, PairResult, RunResult
-from testruns import sandbox
+from testruns import jobs, sandbox
 from testruns.models import BaseTestResult
 from vibegrapher.lib.background import in_thread
 
@@ -57,6 +57,8 @@ class Sides:
     # None: the base commit's file cannot be read (the commit is gone).
     base_code: str | None
     patched_code: str
+    # Whose tests these are (the project's owner): fair share of the sandbox workers.
+    user_id: int | None = None
 
 
 def code_hash(code: str) -> str:
@@ -96,12 +98,18 @@ async def run_once(
     code: str,
     test: TestToRun,
     on_start: Callable[[], Awaitable[None]] | None = None,
+    user_id: int | None = None,
 ) -> RunResult:
-    """The test against `code`, in a sandbox (waiting for one of the server's slots)."""
+    """The test against `code`, in a sandbox (waiting for one of the server's slots, or
+    on a worker: `testruns.jobs`)."""
     files = {main_file: code, TEST_FILE: test.code}
     try:
-        outcome = await sandbox.run_test(
-            files, TEST_FILE, sandbox.limits_for(quick=test.quick), on_start=on_start
+        outcome = await jobs.run_sandboxed(
+            files,
+            TEST_FILE,
+            sandbox.limits_for(quick=test.quick),
+            user_id=user_id,
+            on_start=on_start,
         )
     except Exception as exc:  # the sandbox itself failed: the person must still hear
         logger.exception("Test %r could not run", test.name)
@@ -188,7 +196,9 @@ async def base_result(
 
         async def run() -> RunResult:
             # The run is shared: `on_start` only of the caller that started it.
-            result = await run_once(sides.main_file, sides.base_code or "", test, on_start)
+            result = await run_once(
+                sides.main_file, sides.base_code or "", test, on_start, sides.user_id
+            )
             if _cacheable(result):
                 await _store_base(key, result)
             return result
@@ -219,7 +229,7 @@ async def run_pair(
             await on_start()
 
     base = await base_result(sides, test, first_start)
-    patched = await run_once(sides.main_file, sides.patched_code, test, first_start)
+    patched = await run_once(sides.main_file, sides.patched_code, test, first_start, sides.user_id)
     both_ran = not any(r["output"].startswith(_COULD_NOT_RUN) for r in (base, patched))
     return PairResult(
         test_id=str(test.id),

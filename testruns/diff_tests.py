@@ -28,7 +28,7 @@ from projects.models import TestCase
 from reviews.models import Diff
 from reviews.results import PairResult as StoredResult
 from sessions_app.events import emit, test_completed_event, test_status_event
-from testruns import before_after, sandbox
+from testruns import before_after, jobs, sandbox
 from testruns.before_after import TestToRun as PlannedTest
 from vibegrapher.lib.background import BackgroundTasks, in_thread
 
@@ -98,6 +98,7 @@ def _plan(diff_id: uuid.UUID, quick_only: bool) -> PlannedRun:
         base_commit=diff.base_commit,
         base_code=base_code,
         patched_code=diff.patched_code,
+        user_id=project.owner_id,
     )
     return PlannedRun(diff.id, diff.project_id, sides, tests)
 
@@ -133,7 +134,7 @@ async def start_test_run(diff: Diff, *, quick_only: bool = False) -> PlannedRun:
 
     Raises SandboxUnavailable, NoTests, or TestsRunning when a run of this diff is going.
     """
-    await asyncio.to_thread(sandbox.check_sandbox)
+    await asyncio.to_thread(jobs.check_available)
     run = await _plan(diff.id, quick_only)
     if not await _claim(run):
         raise TestsRunning("The tests of this diff are already running; wait for their results.")

@@ -2,9 +2,9 @@
 
 For writing and checking test cases: does this test pass on the code as committed?
 The tests run in the same sandbox as a diff's (`testruns.sandbox`, one process each,
-at most the server's sandbox slots at once), and the answer waits for them: nothing
-is stored, since the results describe HEAD only at that moment (a diff's results, in
-`testruns.diff_tests`, are stored on the diff).
+at most the server's sandbox slots at once, or on the workers: `testruns.jobs`), and
+the answer waits for them: nothing is stored, since the results describe HEAD only at
+that moment (a diff's results, in `testruns.diff_tests`, are stored on the diff).
 """
 
 import asyncio
@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass
 
 from projects.models import Project, TestCase
-from testruns import sandbox
+from testruns import jobs, sandbox
 from testruns.before_after import TEST_FILE
 from vibegrapher.lib.background import in_thread
 
@@ -49,6 +49,7 @@ class _Planned:
     code: str
     commit: str
     tests: list[TestCase]
+    owner_id: int
 
 
 @in_thread
@@ -65,14 +66,16 @@ def _plan(project_id: uuid.UUID, quick_only: bool, test_id: uuid.UUID | None) ->
             raise NoTestsToRun(f"The project has no test case {test_id}.")
         kind = "quick test cases" if quick_only else "test cases"
         raise NoTestsToRun(f"The project has no {kind} to run.")
-    return _Planned(project.main_file, project.current_code, project.current_commit, tests)
+    return _Planned(
+        project.main_file, project.current_code, project.current_commit, tests, project.owner_id
+    )
 
 
 async def _run_one(planned: _Planned, test: TestCase) -> HeadTestResult:
     files = {planned.main_file: planned.code, TEST_FILE: test.test_code}
     try:
-        outcome = await sandbox.run_test(
-            files, TEST_FILE, sandbox.limits_for(quick=test.quick_test)
+        outcome = await jobs.run_sandboxed(
+            files, TEST_FILE, sandbox.limits_for(quick=test.quick_test), user_id=planned.owner_id
         )
     except sandbox.SandboxUnavailable:
         raise
@@ -91,7 +94,7 @@ async def run_against_head(
 
     Raises SandboxUnavailable, or NoTestsToRun when nothing matches.
     """
-    await asyncio.to_thread(sandbox.check_sandbox)
+    await asyncio.to_thread(jobs.check_available)
     planned = await _plan(project.id, quick_only, test_id)
     # Concurrently: the sandbox queues them for its slots.
     results = await asyncio.gather(*(_run_one(planned, test) for test in planned.tests))

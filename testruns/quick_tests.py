@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Literal
 
-from projects.models import TestCase
+from projects.models import Project, TestCase
 from reviews.results import PairResult
 from sessions_app.events import emit, quick_test_event
 from testruns import before_after
@@ -45,6 +45,12 @@ def quick_tests_of(project_id: uuid.UUID) -> list[TestToRun]:
         "created_at", "name"
     )
     return [TestToRun(c.id, c.name, c.test_code, c.quick_test) for c in cases]
+
+
+@in_thread
+def owner_of(project_id: uuid.UUID) -> int:
+    """Whose tests they are: the key of their fair share of the sandbox workers."""
+    return int(Project.objects.values_list("owner_id", flat=True).get(id=project_id))
 
 
 async def run_loop_tests(sides: Sides, tests: list[TestToRun], at: LoopPosition) -> LoopTests:

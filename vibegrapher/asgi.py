@@ -3,6 +3,7 @@
 import gc
 import logging
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import django
@@ -25,6 +26,7 @@ from agents_app.runs import mark_interrupted_runs  # noqa: E402
 from projects.services import reconcile_all  # noqa: E402
 from sessions_app.origin import CookieOriginValidator  # noqa: E402
 from sessions_app.routing import websocket_urlpatterns  # noqa: E402
+from testruns import jobs as sandbox_jobs  # noqa: E402
 from testruns.diff_tests import recover_after_restart  # noqa: E402
 from testruns.sandbox import warm as sandbox_warm  # noqa: E402
 from trials.runs import recover_after_restart as recover_trials  # noqa: E402
@@ -51,8 +53,12 @@ except Exception as exc:
     logging.getLogger(__name__).warning("start-up sweep of interrupted runs skipped: %s", exc)
 recover_after_restart()  # test runs of dead processes: never raises
 recover_trials()  # trials whose process went silent: never raises
-# Sandboxes with the Agents SDK imported, for the first quick test (in the background).
-sandbox_warm.start()
+# Sandboxes with the Agents SDK imported, for the first quick test (in the background);
+# none in a web process that sends its sandboxed jobs to the workers (SANDBOX_JOBS=queue).
+if sandbox_jobs.runs_here():
+    sandbox_warm.start()
+else:
+    threading.Thread(target=sandbox_jobs.prepare, name="sandbox-queue", daemon=True).start()
 # Commits that a crash left in git but not in the rows are recorded (git is the record).
 try:
     reconcile_all()

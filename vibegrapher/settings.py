@@ -532,6 +532,29 @@ TRIAL_MAX_RUNNING_PER_USER: int = env.int("TRIAL_MAX_RUNNING_PER_USER", default=
 BEHAVIOUR_MAX_REQUESTS: int = env.int("BEHAVIOUR_MAX_REQUESTS", default=60)
 BEHAVIOUR_MAX_COST_USD: float = env.float("BEHAVIOUR_MAX_COST_USD", default=1.00)
 
+# --- Sandbox jobs: in this process, or queued to workers -------------------------------
+# Where sandboxed jobs run (testruns/jobs.py, docs/sandbox.md#workers): "inline" (this
+# process, the default and `make run`), "queue" (a web process that runs none: it sends
+# them to the workers, `python -m testruns.worker`, through Celery on Redis and awaits
+# them), "worker" (set by the worker command itself).
+SANDBOX_JOBS: str = env.str("SANDBOX_JOBS", default="inline")
+if SANDBOX_JOBS not in ("inline", "queue", "worker"):
+    raise ImproperlyConfigured(f"SANDBOX_JOBS={SANDBOX_JOBS!r} is unknown: use inline or queue.")
+# The queue's Redis (Celery's broker, and the jobs' replies and leases).
+SANDBOX_BROKER_URL: str = env.str("SANDBOX_BROKER_URL", default=REDIS_URL)
+if SANDBOX_JOBS == "queue" and not SANDBOX_BROKER_URL:
+    raise ImproperlyConfigured(
+        "SANDBOX_JOBS=queue needs a Redis for its queue: set REDIS_URL (or SANDBOX_BROKER_URL)."
+    )
+# Fair share: one user's jobs queued or running at once, across every web process; the
+# user's further jobs wait their turn in the web process.
+SANDBOX_JOBS_PER_USER: int = env.int("SANDBOX_JOBS_PER_USER", default=4)
+# A queued job no worker takes within this long fails with a message naming the workers.
+SANDBOX_QUEUE_WAIT_SECONDS: float = env.float("SANDBOX_QUEUE_WAIT_SECONDS", default=600.0)
+# On SIGTERM a worker lets its running jobs finish for this long, then stops and requeues
+# them; keep it under the platform's kill timeout (fly.toml kill_timeout).
+SANDBOX_WORKER_DRAIN_SECONDS: float = env.float("SANDBOX_WORKER_DRAIN_SECONDS", default=15.0)
+
 # --- Crash tests ------------------------------------------------------------------
 # A named instant at which the process SIGKILLs itself (vibegrapher/lib/faults.py), for the
 # crash-safety tests only: honoured only with DEBUG on, so production cannot enable it.

@@ -206,8 +206,14 @@ async def run_test(
     """Run `python <entrypoint>` in a sandbox holding `files`.
 
     Waits for one of the server's sandbox slots of `lane` first; `on_start` is awaited
-    once the job has one (it is "running" from then on).
+    once the job has one (it is "running" from then on). Refused in a web process of
+    `SANDBOX_JOBS=queue`: its jobs go to the workers (`testruns.jobs`).
     """
+    if settings.SANDBOX_JOBS == "queue":
+        raise SandboxUnavailable(
+            "This process runs no sandbox (SANDBOX_JOBS=queue): its jobs go to the sandbox "
+            "workers through testruns.jobs.run_sandboxed."
+        )
     check_sandbox()
     _check_names(files, entrypoint)
     argv = [_python(), entrypoint]
