@@ -55,6 +55,9 @@ Mode = Literal["inline", "queue", "worker"]
 MODES: tuple[Mode, ...] = ("inline", "queue", "worker")
 
 TASK_NAME = "testruns.run_sandboxed"
+# A call of a function the workers may run (`SANDBOX_WORKER_CALLS`): work that needs
+# more than a sandbox's result, such as a trial run with its model proxy beside it.
+CALL_TASK_NAME = "testruns.call"
 QUEUE = "sandbox"
 # A worker refreshes a running job's `alive` key this often; it expires after
 # ALIVE_SECONDS without one, and then the job's worker counts as gone.
@@ -217,6 +220,17 @@ def celery_app() -> Celery:
 
 def _send(payload: dict[str, Any]) -> None:
     celery_app().send_task(TASK_NAME, args=[payload], queue=QUEUE)
+
+
+def send_call(target: str, *args: Any) -> None:
+    """Have a worker run `await target(*args)` (sync; in a thread). `target` is the
+    dotted path of an async function listed in `SANDBOX_WORKER_CALLS`; `args` are JSON.
+    The worker starts it and takes the next job: the call reports its own progress
+    (through the database and the channel layer), and a worker that dies leaves it to
+    its owner's heartbeat to be seen dead."""
+    if target not in settings.SANDBOX_WORKER_CALLS:
+        raise ValueError(f"{target} is not in SANDBOX_WORKER_CALLS")
+    celery_app().send_task(CALL_TASK_NAME, args=[target, list(args)], queue=QUEUE)
 
 
 def prepare() -> None:

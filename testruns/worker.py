@@ -22,6 +22,7 @@ platform's kill timeout (fly.toml `kill_timeout`).
 """
 
 import asyncio
+import concurrent.futures
 import contextlib
 import dataclasses
 import json
@@ -29,10 +30,12 @@ import logging
 import os
 import socket
 import threading
+from collections.abc import Coroutine
 from typing import Any
 
 from celery import signals
 from django.conf import settings
+from django.utils.module_loading import import_string
 from redis.exceptions import RedisError
 
 from testruns import jobs, sandbox
@@ -42,6 +45,8 @@ from testruns.sandbox import warm as sandbox_warm
 logger = logging.getLogger(__name__)
 
 SWEEP_SECONDS = 30.0
+# A stopped call's time to store how it ended.
+CALL_STOP_SECONDS = 5.0
 
 # Takes the attempt's claim once; its `alive` key with it, so no instant shows a claim
 # without a heartbeat.
@@ -56,6 +61,8 @@ return 0
 _loop: asyncio.AbstractEventLoop | None = None
 _loop_lock = threading.Lock()
 _jobs: set["asyncio.Task[None]"] = set()
+# The calls started on the loop (`run_call`), for the drain to wait on.
+_calls: set["concurrent.futures.Future[None]"] = set()
 _draining = False
 
 
@@ -68,6 +75,31 @@ def loop() -> asyncio.AbstractEventLoop:
             threading.Thread(target=_loop.run_forever, name="sandbox-loop", daemon=True).start()
             asyncio.run_coroutine_threadsafe(_sweep_forever(), _loop)
         return _loop
+
+
+def run_call(target: str, args: list[Any]) -> None:
+    """The Celery task of a call (`jobs.CALL_TASK_NAME`): starts `target(*args)` on the
+    event loop and returns (a trial holds a trial slot for minutes; no pool thread, which
+    a test job needs, waits on it). Draining waits for the calls, then stops them."""
+    if target not in settings.SANDBOX_WORKER_CALLS:
+        logger.error("call of %s refused: not in SANDBOX_WORKER_CALLS", target)
+        return
+    function = import_string(target)
+    future = asyncio.run_coroutine_threadsafe(_tracked(function(*args)), loop())
+    _calls.add(future)
+    future.add_done_callback(_calls.discard)
+
+
+async def _tracked(work: Coroutine[Any, Any, Any]) -> None:
+    task = asyncio.current_task()
+    assert task is not None
+    _jobs.add(task)
+    try:
+        await work
+    except Exception:
+        logger.exception("a call on the sandbox worker failed")
+    finally:
+        _jobs.discard(task)
 
 
 def run_job(payload: dict[str, Any]) -> None:
@@ -164,12 +196,17 @@ def drain(how: str) -> None:
     logger.warning("sandbox worker draining: %d jobs get %g s", len(_jobs), seconds)
     running = loop()
     running.call_soon_threadsafe(running.call_later, seconds, _stop_jobs)
+    # Celery waits for its pool's jobs, not for the calls: this does (they end once
+    # stopped, storing how they ended).
+    if _calls:
+        concurrent.futures.wait(list(_calls), timeout=seconds + CALL_STOP_SECONDS)
 
 
 def configure() -> Any:
     """The Celery app with the task and the drain hooked in."""
     app = jobs.celery_app()
     app.task(name=jobs.TASK_NAME)(run_job)
+    app.task(name=jobs.CALL_TASK_NAME)(run_call)
 
     def on_shutting_down(sig: Any = None, how: str = "Warm", **_: Any) -> None:
         drain(how)

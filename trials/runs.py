@@ -16,6 +16,7 @@ that host's next start-up.
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -39,7 +40,7 @@ from projects.models import Project
 from reviews.models import Diff
 from sessions_app import events
 from sessions_app.events import TrialSpan as SpanDict
-from testruns import sandbox
+from testruns import jobs, sandbox
 from testruns.sandbox import mounts
 from trials import entry as entries
 from trials import proxy
@@ -59,6 +60,13 @@ MAX_SPANS = 2000
 MAX_SPAN_DATA_BYTES = 64 * 1024
 PROCESS_OWNER = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 OWNER_DIED = "The server running this trial stopped before it finished: run it again."
+NO_WORKER = (
+    "No sandbox worker took this trial within SANDBOX_QUEUE_WAIT_SECONDS: check that the "
+    "workers run (python -m testruns.worker), then run it again."
+)
+# The owner of a trial sent to the sandbox workers and not yet taken by one.
+SENT_TO_WORKERS = "queue"
+QUEUED_CALL = "trials.runs.run_queued"
 RESTARTED = "The server restarted while this trial ran: run it again."
 
 _running = BackgroundTasks("trials")
@@ -233,14 +241,29 @@ async def start_trial(
 ) -> Trial:
     """Store the trial and start it; answers before it runs. Raises TrialRefused."""
     try:
-        await asyncio.to_thread(sandbox.check_sandbox)
+        await asyncio.to_thread(jobs.check_available)
     except sandbox.SandboxUnavailable as exc:
         raise TrialRefused(503, f"Trials cannot run on this server: {exc}") from None
     plan = await _create(user, project_id, text, diff_id, side, entry)
     trial = await Trial.objects.aget(id=plan.trial_id)  # as stored: queued
     await events.emit(plan.project_id, _status_event(plan, "queued"))
-    _running.start(plan.trial_id, _run(plan))
+    await _start(plan)
     return trial
+
+
+async def _start(plan: Plan) -> None:
+    """Run the trial in this process, or have a sandbox worker run it (SANDBOX_JOBS=queue):
+    the model proxy must be where the sandbox is."""
+    if jobs.runs_here():
+        _running.start(plan.trial_id, _run(plan))
+        return
+    await _mark_sent(plan.trial_id)
+    await asyncio.to_thread(jobs.send_call, QUEUED_CALL, plan_json(plan))
+
+
+@in_thread
+def _mark_sent(trial_id: uuid.UUID) -> None:
+    Trial.objects.filter(id=trial_id).update(owner=SENT_TO_WORKERS)
 
 
 async def run_to_end(
@@ -256,11 +279,82 @@ async def run_to_end(
     not counted among the person's running trials; its spans and end are emitted like
     any trial's. Raises TrialRefused (no model, no such entry, daily budget spent) and
     SandboxUnavailable."""
-    await asyncio.to_thread(sandbox.check_sandbox)
+    await asyncio.to_thread(jobs.check_available)
     project = await Project.objects.aget(id=project_id)
     plan = await in_thread(_store)(project, user_id, version, text, pick, Trial.Origin.CASE, limits)
-    await _run(plan)
+    if jobs.runs_here():
+        await _run(plan)
+    else:
+        await _start(plan)
+        while (trial := await Trial.objects.aget(id=plan.trial_id)).status not in Trial.FINISHED:
+            await asyncio.sleep(CANCEL_POLL_SECONDS)
+            if trial.owner == SENT_TO_WORKERS:
+                await in_thread(finish_dead)(Trial.objects.filter(id=trial.id))
+        return trial
     return await Trial.objects.aget(id=plan.trial_id)
+
+
+# --- On a sandbox worker (SANDBOX_JOBS=queue) ----------------------------------------------
+
+
+def plan_json(plan: Plan) -> dict[str, Any]:
+    """The plan as a worker is sent it (its code included: the worker reads no git)."""
+    return {
+        "trial_id": str(plan.trial_id),
+        "project_id": str(plan.project_id),
+        "diff_id": str(plan.diff_id) if plan.diff_id else None,
+        "side": plan.side,
+        "entry": dataclasses.asdict(plan.entry) if plan.entry else None,
+        "input": plan.input,
+        "code": plan.code,
+        "budget": {
+            "max_requests": plan.budget.max_requests,
+            "max_tokens": plan.budget.max_tokens,
+            "max_cost": str(plan.budget.max_cost),
+            "daily_cost_left": str(plan.budget.daily_cost_left),
+        },
+    }
+
+
+def plan_of(data: dict[str, Any]) -> Plan:
+    budget = data["budget"]
+    return Plan(
+        trial_id=uuid.UUID(data["trial_id"]),
+        project_id=uuid.UUID(data["project_id"]),
+        diff_id=uuid.UUID(data["diff_id"]) if data["diff_id"] else None,
+        side=data["side"],
+        entry=entries.Entry(**data["entry"]) if data["entry"] else None,
+        input=data["input"],
+        code=data["code"],
+        budget=proxy.Budget(
+            max_requests=int(budget["max_requests"]),
+            max_tokens=int(budget["max_tokens"]),
+            max_cost=Decimal(budget["max_cost"]),
+            daily_cost_left=Decimal(budget["daily_cost_left"]),
+        ),
+    )
+
+
+@in_thread
+def _claim(trial_id: uuid.UUID) -> bool:
+    """This worker's, if no other took it and it was not cancelled or given up meanwhile."""
+    return bool(
+        Trial.objects.filter(id=trial_id, status=Trial.Status.QUEUED, owner=SENT_TO_WORKERS).update(
+            owner=PROCESS_OWNER, heartbeat_at=timezone.now()
+        )
+    )
+
+
+async def run_queued(data: dict[str, Any]) -> None:
+    """A trial sent to the workers (`SANDBOX_WORKER_CALLS`): run here, once."""
+    plan = plan_of(data)
+    if not await _claim(plan.trial_id):
+        logger.info("trial %s: already taken, finished or cancelled; skipped", plan.trial_id)
+        return
+    _running.start(plan.trial_id, _run(plan))
+    task = _running.get(plan.trial_id)
+    if task is not None:
+        await asyncio.shield(task)
 
 
 def running_task(trial_id: uuid.UUID) -> asyncio.Task[None] | None:
@@ -618,6 +712,16 @@ class NotRunning(Exception):
 
 
 @in_thread
+def _cancel_unsent(trial_id: uuid.UUID) -> Trial | None:
+    """A trial still waiting for a sandbox worker ends here, cancelled."""
+    if Trial.objects.filter(id=trial_id, status=Trial.Status.QUEUED, owner=SENT_TO_WORKERS).update(
+        status=Trial.Status.CANCELLED, error="Cancelled.", finished_at=timezone.now(), owner=""
+    ):
+        return Trial.objects.get(id=trial_id)
+    return None
+
+
+@in_thread
 def _request_cancel(trial_id: uuid.UUID) -> bool:
     return bool(
         Trial.objects.filter(
@@ -631,6 +735,10 @@ async def cancel_trial(trial_id: uuid.UUID) -> bool:
     stops within a second). Raises NotRunning when it has finished."""
     task = _running.get(trial_id)
     if task is None:
+        unsent = await _cancel_unsent(trial_id)
+        if unsent is not None:
+            await events.emit(unsent.project_id, finished_event(unsent))
+            return True
         if not await _request_cancel(trial_id):
             raise NotRunning("The trial has finished; there is nothing to cancel.")
         return False
@@ -642,15 +750,19 @@ async def cancel_trial(trial_id: uuid.UUID) -> bool:
 def finish_dead(queryset: Any) -> int:
     """Finish the trials of `queryset` whose process is silent (sync; on read and at
     start-up): `failed`, saying so, each with its `trial_finished`."""
-    cutoff = timezone.now() - STALE_AFTER
-    dead = queryset.filter(status__in=[Trial.Status.QUEUED, Trial.Status.RUNNING]).filter(
-        Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True)
-    )
-    dead = dead.exclude(id__in=_running.keys())
+    now = timezone.now()
+    cutoff = now - STALE_AFTER
+    waited = now - timedelta(seconds=float(settings.SANDBOX_QUEUE_WAIT_SECONDS))
+    unfinished = queryset.filter(status__in=[Trial.Status.QUEUED, Trial.Status.RUNNING])
+    # A trial waiting for a worker has no heartbeat: it may wait as long as a test job.
+    silent = (Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True)) & ~Q(owner=SENT_TO_WORKERS)
+    never_taken = Q(owner=SENT_TO_WORKERS, created_at__lt=waited)
+    dead = unfinished.filter(silent | never_taken).exclude(id__in=_running.keys())
     finished = 0
     for trial in list(dead):
-        if Trial.objects.filter(id=trial.id, status=trial.status).update(
-            status=Trial.Status.FAILED, error=OWNER_DIED, finished_at=timezone.now(), owner=""
+        error = NO_WORKER if trial.owner == SENT_TO_WORKERS else OWNER_DIED
+        if Trial.objects.filter(id=trial.id, status=trial.status, owner=trial.owner).update(
+            status=Trial.Status.FAILED, error=error, finished_at=timezone.now(), owner=""
         ):
             finished += 1
             trial.refresh_from_db()

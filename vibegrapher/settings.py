@@ -554,6 +554,9 @@ SANDBOX_QUEUE_WAIT_SECONDS: float = env.float("SANDBOX_QUEUE_WAIT_SECONDS", defa
 # On SIGTERM a worker lets its running jobs finish for this long, then stops and requeues
 # them; keep it under the platform's kill timeout (fly.toml kill_timeout).
 SANDBOX_WORKER_DRAIN_SECONDS: float = env.float("SANDBOX_WORKER_DRAIN_SECONDS", default=15.0)
+# What else a worker may be asked to run (testruns.jobs.send_call): a trial run, with
+# its model proxy beside its sandbox.
+SANDBOX_WORKER_CALLS = ["trials.runs.run_queued"]
 
 # --- Crash tests ------------------------------------------------------------------
 # A named instant at which the process SIGKILLs itself (vibegrapher/lib/faults.py), for the
