@@ -53,6 +53,13 @@
     return ms < 10000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 1000)} s`;
   }
 
+  // What a span's step is on the graph: the kind of node it reaches, by which edges.
+  const EDGE_WAYS = {
+    handoff: { to: ["agent"], edges: ["handoff"] },
+    tool: { to: ["tool", "agent"], edges: ["tool", "agent_tool"] },
+    guardrail: { to: ["guardrail"], edges: ["input_guardrail", "output_guardrail"] },
+  };
+
   // --- The graph (project page): the active agent, and each edge taken, numbered ---------
   function graphMarker() {
     const drawing = $("graph-drawing");
@@ -120,13 +127,14 @@
         const node = nodeNamed(name, ["agent"]);
         if (node) node.group.classList.add("trial-visited");
       },
-      // An edge taken: `kind` "handoff" (agent to agent) or "tool" (agent to its tool).
+      // An edge taken from an agent: a handoff, a tool call or a guardrail checked.
       traversed(kind, fromName, toName, step) {
+        const way = EDGE_WAYS[kind];
         const from = nodeNamed(fromName, ["agent"]);
-        const to = kind === "handoff" ? nodeNamed(toName, ["agent"]) : nodeNamed(toName, ["tool", "agent"]);
+        const to = way && nodeNamed(toName, way.to);
         if (!from || !to) return;
         to.group.classList.add("trial-visited");
-        const edge = edgeBetween(from, to, kind === "handoff" ? ["handoff"] : ["tool", "agent_tool"]);
+        const edge = edgeBetween(from, to, way.edges);
         if (!edge) return;
         edge.classList.add("trial-traversed");
         numberEdge(edge, step);
@@ -243,7 +251,10 @@
         head.append(el("span", "trial-kind", "Tool"), " ", el("strong", "", span.name));
         if (!ended) head.append(" ", el("span", "muted", "running…"));
         if (data.input !== undefined && data.input !== null && data.input !== "") li.append(labelled("arguments", pretty(data.input)));
-        if (ended && !data.error) li.append(labelled("result", pretty(data.output), "trial-result"));
+        // A failed tool's output is what the model was told of the failure.
+        if (ended && data.output !== undefined && data.output !== null) {
+          li.append(labelled(data.error ? "told the model" : "result", pretty(data.output), "trial-result"));
+        }
       } else if (span.type === "handoff") {
         const from = data.from_agent || agentOf(span) || "?";
         const to = data.to_agent || (ended ? "?" : "…");
@@ -312,6 +323,9 @@
       } else if (span.type === "function") {
         const agent = agentOf(span);
         if (agent) addStep("tool", agent, span.name, span.id);
+      } else if (span.type === "guardrail") {
+        const agent = agentOf(span);
+        if (agent) addStep("guardrail", agent, span.name, span.id);
       } else if ((span.type === "response" || span.type === "generation") && data.usage) {
         state.usage.set(span.id, data.usage);
         showTokens();
