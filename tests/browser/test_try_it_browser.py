@@ -8,6 +8,7 @@ tool edges are numbered in the order taken; the trial is listed, and clicking it
 again after a reload.
 """
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("bubblewrap")]
 WAIT_MS = 40_000  # a trial starts a sandbox, which takes seconds on a loaded machine
 USER, PASSWORD = "tryer", "tryer-pass-61"
 ANSWER = "Invoice INV-42 is paid: 49.00 USD."
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "images"
 
 
 @pytest.fixture(scope="module")
@@ -110,6 +112,9 @@ def test_a_handoff_is_traced_live_on_the_graph_and_in_the_transcript(
     expect(taken).to_have_count(2)
     expect(graph.locator("g.edge.handoff.trial-traversed .trial-step")).to_have_text("1")
     expect(graph.locator("g.edge.tool.trial-traversed .trial-step")).to_have_text("2")
+    if os.environ.get("VIBEGRAPHER_SCREENSHOTS"):
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.locator(".graph-beside > div").first.screenshot(path=str(SCREENSHOTS / "try-it.png"))
 
     # Listed; after a reload, clicking it replays it.
     page.reload()

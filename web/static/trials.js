@@ -112,6 +112,8 @@
       get activeName() { return activeName; },
       clear() {
         activeName = null;
+        // The legend explains the marks once there are some.
+        if ($("trial-legend")) $("trial-legend").hidden = false;
         drawing.querySelectorAll(".trial-active, .trial-visited, .trial-traversed").forEach((node) => {
           node.classList.remove("trial-active", "trial-visited", "trial-traversed");
         });
