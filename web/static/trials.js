@@ -46,6 +46,7 @@
   }
 
   function usd(cost) {
+    if (cost === 0) return "$0";
     return cost > 0 && cost < 0.0001 ? "<$0.0001" : `$${cost.toFixed(4)}`;
   }
 
@@ -304,6 +305,8 @@
       if (known && known.ended_at && phase === "start") return;
       state.spans.set(span.id, span);
       if (!FINISHED.has(state.status) && state.status !== "running") setStatus("running");
+      // The transcript follows what is written unless the person scrolled up to read.
+      const following = transcript.scrollHeight - transcript.scrollTop - transcript.clientHeight < 40;
       let li = state.items.get(span.id);
       if (!li) {
         li = el("li", `trial-item trial-${span.type}`);
@@ -312,6 +315,7 @@
         transcript.append(li);
       }
       renderSpan(li, span);
+      if (following) transcript.scrollTop = transcript.scrollHeight;
       const data = span.data || {};
       if (span.type === "agent") {
         if (marker) marker.visited(span.name);
@@ -392,6 +396,11 @@
         state.lastEventAt = Date.now();
         if (status && state.status === "starting") setStatus(status);
       },
+      hide() {
+        clearInterval(timer);
+        if (state) state.status = "refused";
+        root.hidden = true;
+      },
       refused(message) {
         setStatus("refused");
         clearInterval(timer);
@@ -452,6 +461,7 @@
     if (whole || ended || (trial.spans || []).length > view.spanCount) view.show(trial);
     else view.heard();
     showRunning();
+    return trial;
   }
 
   document.addEventListener("vibegrapher:event", (message) => {
@@ -487,10 +497,13 @@
       for (const event of waiting.get(started.id) || []) view.event(event);
       waiting.delete(started.id);
     } catch (error) {
+      // Why the server refused: under the buttons, or in its side's own column.
       const message = error.message || String(error);
-      view.refused(message);
-      if (!compare) errorLine.textContent = message;
-      else errorLine.textContent = [errorLine.textContent, `${SIDE_WORDS[side]}: ${message}`].filter(Boolean).join(" ");
+      if (compare) view.refused(message);
+      else {
+        view.hide();
+        errorLine.textContent = message;
+      }
     }
     showRunning();
   }
@@ -597,7 +610,9 @@
       if (latest && !FINISHED.has(latest.status) && !views[side].id) {
         views[side].starting();
         views[side].started(latest.id, latest.status);
-        readBack(views[side], true).catch(() => {});
+        readBack(views[side], true).then((trial) => {
+          if (trial && !$("trial-input").value) $("trial-input").value = trial.input;
+        }).catch(() => {});
       }
     }
   });
