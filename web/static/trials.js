@@ -155,6 +155,7 @@
     const final = root.querySelector(".trial-final");
     const errorBox = root.querySelector(".trial-error");
     const usageLine = root.querySelector(".trial-usage");
+    const sandbox = root.querySelector(".trial-sandbox");
     let state = null;
     let timer = null;
 
@@ -196,6 +197,8 @@
       errorBox.hidden = true;
       errorBox.textContent = "";
       usageLine.textContent = "";
+      sandbox.hidden = true;
+      sandbox.open = false;
       if (marker) marker.clear();
       clearInterval(timer);
       timer = setInterval(tick, 1000);
@@ -228,7 +231,8 @@
     // What a model said: a Responses `message`, or a Chat Completions assistant message.
     function said(span) {
       const texts = [];
-      for (const item of span.data.output || []) {
+      const output = (span.data || {}).output;
+      for (const item of Array.isArray(output) ? output : []) {
         if (!item || typeof item !== "object") continue;
         if (item.type === "message" && item.text) texts.push(item.text);
         else if (item.role === "assistant" && typeof item.content === "string" && item.content) texts.push(item.content);
@@ -388,6 +392,11 @@
       starting() {
         clear(null);
       },
+      // What the workflow printed (and its traceback), folded: only the stored trial has it.
+      sandboxOutput(text) {
+        sandbox.hidden = !text;
+        sandbox.querySelector("pre").textContent = text || "";
+      },
       heard() {
         if (state) state.lastEventAt = Date.now();
       },
@@ -460,6 +469,7 @@
     const ended = FINISHED.has(trial.status) && view.running;  // its trial_finished was missed
     if (whole || ended || (trial.spans || []).length > view.spanCount) view.show(trial);
     else view.heard();
+    if (FINISHED.has(trial.status)) view.sandboxOutput(trial.output);
     showRunning();
     return trial;
   }
@@ -597,6 +607,7 @@
       const trial = await api("GET", `/api/trials/${button.dataset.trialId}`);
       $("trial-input").value = trial.input;
       view.show(trial);
+      view.sandboxOutput(trial.output);
       showRunning();
     } catch (error) {
       errorLine.textContent = `Could not load the trial: ${error.message}`;
