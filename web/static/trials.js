@@ -566,6 +566,7 @@
   // --- Earlier trials: newest first; one clicked is shown (and its input put back) --------
   const list = $("trial-list");
   let listing = null;
+  let listed = [];
 
   function listItem(trial) {
     const li = el("li", "trial-list-item");
@@ -588,6 +589,7 @@
     const query = compare ? `?diff_id=${config.diffId}` : "";
     const page = await api("GET", `/api/projects/${config.projectId}/trials${query}`);
     const trials = page.results || [];
+    listed = trials;
     list.replaceChildren(...trials.slice(0, 20).map(listItem));
     $("trial-list-empty").hidden = trials.length > 0;
     return trials;
@@ -598,20 +600,35 @@
     return listing;
   }
 
+  // On the review page a trial's other side (the same input, started with it) comes too.
+  function pairOf(trialId) {
+    const trial = listed.find((t) => t.id === trialId);
+    if (!compare || !trial) return null;
+    const at = Date.parse(trial.created_at);
+    return listed.find((t) => t.side !== trial.side && t.input === trial.input
+      && Math.abs(Date.parse(t.created_at) - at) < 10000) || null;
+  }
+
+  async function showStored(trialId, side) {
+    const view = views[side] || views[sides[sides.length - 1]];
+    const trial = await api("GET", `/api/trials/${trialId}`);
+    $("trial-input").value = trial.input;
+    view.show(trial);
+    view.sandboxOutput(trial.output);
+  }
+
   list.addEventListener("click", async (event) => {
     const button = event.target.closest(".trial-load");
     if (!button) return;
-    const view = views[button.dataset.side] || views[sides[sides.length - 1]];
     errorLine.textContent = "";
+    const pair = pairOf(button.dataset.trialId);
     try {
-      const trial = await api("GET", `/api/trials/${button.dataset.trialId}`);
-      $("trial-input").value = trial.input;
-      view.show(trial);
-      view.sandboxOutput(trial.output);
-      showRunning();
+      await showStored(button.dataset.trialId, button.dataset.side);
+      if (pair) await showStored(pair.id, pair.side);
     } catch (error) {
       errorLine.textContent = `Could not load the trial: ${error.message}`;
     }
+    showRunning();
   });
 
   // On opening the page, a trial still running (from before a reload) is followed again.
