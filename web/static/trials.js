@@ -279,7 +279,11 @@
       if (data.error) {
         li.classList.add("trial-failed");
         li.append(labelled("error", errorText(data.error), "trial-span-error"));
-        if (data.hint) li.append(el("p", "trial-hint", data.hint));
+      }
+      // The trial's own account of a failure the SDK hides (a server the tool tried to reach).
+      if (data.hint) {
+        const reached = Array.isArray(data.network) && data.network.length ? ` (it tried ${data.network.join(", ")})` : "";
+        li.append(el("p", "trial-hint", `${data.hint}${reached}`));
       }
     }
 
