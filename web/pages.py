@@ -36,6 +36,7 @@ from sessions_app.services import UnknownNode, get_or_create_session
 from vibegrapher.api.async_api import api_user
 from vibegrapher.server.lanes import in_lane
 from web import diff_view, graph_pages, highlight
+from web.trial_panel import trial_panel
 
 
 @login_required
@@ -150,12 +151,14 @@ def project_page(request: HttpRequest, project_id: uuid.UUID) -> HttpResponse:
     pending = session.diffs.filter(status__in=services.PENDING).first()
     run_diffs = diffs_by_run(history, list(session.diffs.all()))
     tests, test_views = test_case_views(project)
+    trial = trial_panel(project.current_code, project.main_file)
     config = {
         "projectId": str(project.id),
         "sessionId": str(session.id),
         "running": session.run_state == "running",
         "maxRounds": settings.VIBECODE_MAX_ROUNDS,
         "lastMessageId": str(history[-1].id) if history else None,
+        "trial": trial.as_config(),
     }
     return render(
         request,
@@ -177,6 +180,7 @@ def project_page(request: HttpRequest, project_id: uuid.UUID) -> HttpResponse:
             "tests": tests,
             "test_views": test_views,
             "quick_tests": [test for test in tests if test.quick_test],
+            "trial": trial,
             "config": config,
         },
     )
@@ -341,6 +345,9 @@ def diff_page(request: HttpRequest, diff_id: uuid.UUID) -> HttpResponse:
         committed = next(
             (c for c in git.history(diff.project.slug) if c.sha == diff.committed_sha), None
         )
+    # Entries to pick from are the patched code's; with none picked, each side runs its
+    # own graph's entry.
+    trial = trial_panel(diff.patched_code, diff.project.main_file)
     config = {
         "projectId": str(diff.project_id),
         "diffId": str(diff.id),
@@ -351,6 +358,7 @@ def diff_page(request: HttpRequest, diff_id: uuid.UUID) -> HttpResponse:
         "testCount": len(tests),
         "testNames": [test.name for test in tests],
         "quickTestCount": quick_test_count,
+        "trial": trial.as_config(),
     }
     return render(
         request,
@@ -377,6 +385,7 @@ def diff_page(request: HttpRequest, diff_id: uuid.UUID) -> HttpResponse:
             "test_results": checks.lead_with_regressions(diff.test_results or []),
             "test_count": len(tests),
             "quick_test_count": quick_test_count,
+            "trial": trial,
             "config": config,
         },
     )

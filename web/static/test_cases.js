@@ -7,7 +7,12 @@
   const $ = (id) => document.getElementById(id);
   if (!$("test-case-form")) return;
   const { config } = window.Vibegrapher;
-  if (location.hash === "#test-cases") $("test-cases").open = true;
+  // A reload keeps no place to go back to (vibegrapher.js sets scroll restoration to
+  // manual), and a browser does not go to the fragment on a reload: the list is shown here.
+  if (location.hash === "#test-cases") {
+    $("test-cases").open = true;
+    $("test-cases").scrollIntoView({ block: "start" });
+  }
 
   // --- Add, edit, mark quick, delete ------------------------------------------------------
   const csrf = document.querySelector("[name=csrfmiddlewaretoken]").value;
