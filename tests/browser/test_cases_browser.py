@@ -178,6 +178,7 @@ def test_a_case_is_added_on_the_project_page_and_one_made_from_a_trial(
     page.fill("#bc-input", "Where is my parcel?")
     row = page.locator(".bc-expectation").first
     row.locator(".bc-kind").select_option("tool_called")
+    row.locator(".bc-field-arguments").fill("parcel")
     page.click("#bc-save")  # the tool's name is missing: that row is named and marked
     expect(page.locator("#bc-error-expectations")).to_contain_text("expectation 1")
     expect(row).to_have_class(re.compile(r"\bbc-invalid\b"))

@@ -187,6 +187,7 @@
     const form = $("bc-form");
     const rows = $("bc-expectations");
     let editing = null; // the id of the case the form edits; null: adding one
+    let sentRows = []; // the expectation rows last sent, in order (the server numbers them)
     const cases = new Map(); // id -> the case as the API gave it
     const running = new Set(); // case ids run on HEAD, their result not in yet
 
@@ -250,8 +251,11 @@
     function readExpectations() {
       const items = [];
       const problems = [];
+      sentRows = [];
       [...rows.children].forEach((row, index) => {
         row.classList.remove("bc-invalid");
+        // A row left empty (the one a new form starts with) is not an expectation.
+        if ([...row.querySelectorAll(".bc-field")].every((input) => !input.value.trim())) return;
         const item = { kind: row.querySelector(".bc-kind").value };
         for (const input of row.querySelectorAll(".bc-field")) {
           const name = input.dataset.field;
@@ -270,6 +274,7 @@
           }
         }
         items.push(item);
+        sentRows.push(row);
       });
       return { items, problems };
     }
@@ -284,10 +289,10 @@
       const other = Object.entries(errors).filter(([field]) => !known.has(field))
         .map(([field, messages]) => (field === "non_field_errors" ? "" : `${field}: `) + [].concat(messages).join(" "));
       if (other.length) $("bc-error-detail").textContent = [$("bc-error-detail").textContent, ...other].filter(Boolean).join(" ");
-      // "expectation 2 (…) needs `tool`": that row is marked.
+      // "expectation 2 (…) needs `tool`" (the second one sent): that row is marked.
       const said = [].concat(errors.expectations || []).join(" ");
       for (const match of said.matchAll(/expectation (\d+)/g)) {
-        const row = rows.children[Number(match[1]) - 1];
+        const row = sentRows[Number(match[1]) - 1];
         if (row) row.classList.add("bc-invalid");
       }
     }
