@@ -139,10 +139,17 @@ def no_sideways_scroll(page: Any) -> None:
     assert widths[0] == widths[1], widths
 
 
-def logged_in(chromium: Any, server: AppServer) -> Any:
+def logged_in(chromium: Any, server: AppServer, asked: list[str] | None = None) -> Any:
+    """A logged-in page that accepts every dialog (its question kept in `asked`)."""
     page = chromium.new_context(viewport={"width": 1400, "height": 1000}).new_page()
     page.set_default_timeout(WAIT_MS)
-    page.on("dialog", lambda dialog: dialog.accept())
+
+    def answer(dialog: Any) -> None:
+        if asked is not None:
+            asked.append(dialog.message)
+        dialog.accept()
+
+    page.on("dialog", answer)
     page.goto(f"{server.url}/login/")
     page.fill("input[name=username]", USER)
     page.fill("input[name=password]", PASSWORD)
@@ -223,7 +230,8 @@ def test_the_review_page_leads_with_the_behaviour_regression(
     from playwright.sync_api import expect
 
     server, made = served
-    page = logged_in(chromium, server)
+    asked: list[str] = []
+    page = logged_in(chromium, server, asked)
     page.goto(f"{server.url}/diffs/{made['diff_id']}/")
 
     # The other test's cases (when it ran first) are listed too, not run.
@@ -271,6 +279,11 @@ def test_the_review_page_leads_with_the_behaviour_regression(
     if os.environ.get("VIBEGRAPHER_SCREENSHOTS"):
         page.locator("#behaviour").screenshot(path=str(SCREENSHOTS / "behaviour-table.png"))
         page.locator("#review").screenshot(path=str(SCREENSHOTS / "behaviour-checks.png"))
+
+    # Approve asks first about the regression (then approves: the tests have nothing to ask).
+    page.click("#approve")
+    expect(page.locator("#diff-status")).to_have_text("Human Approved")
+    assert asked == [f"Behaviour regressed: {REGRESSED}. Approve anyway?"], asked
 
     # Run them again: each row runs, then takes its new result as it comes (no model
     # here, so each after side is an error that says why; the base results are reused).
