@@ -116,6 +116,13 @@ def test_a_handoff_is_traced_live_on_the_graph_and_in_the_transcript(
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.locator(".graph-beside > div").first.screenshot(path=str(SCREENSHOTS / "try-it.png"))
 
+    # Saved as a behaviour case: its input and what it did, opened to edit.
+    page.once("dialog", lambda dialog: dialog.accept("Paid invoices"))
+    view.get_by_role("button", name="Save this as a case").click()
+    expect(page.locator("#bc-form-title")).to_have_text("Edit Paid invoices")
+    expect(page.locator("#bc-input")).to_have_value("Is INV-42 paid?")
+    expect(page.locator("#bc-list")).to_contain_text("Paid invoices")
+
     # Listed; after a reload, clicking it replays it.
     page.reload()
     page.locator("#trial-history summary").click()

@@ -370,6 +370,19 @@
         errorBox.textContent = trial.error;
       }
       showUsage(trial);
+      offerSaving(trial);
+    }
+
+    // "Save this as a case" (cases.js): its input, entry and what it did, to edit.
+    function offerSaving(trial) {
+      const old = final.querySelector(".trial-save-case");
+      if (old) old.remove();
+      const trialId = trial.id || trial.trial_id || (state && state.id);
+      if (trial.status !== "completed" || !trialId || !window.vibegrapherCases) return;
+      const button = el("button", "secondary trial-save-case", "Save this as a case");
+      button.type = "button";
+      button.addEventListener("click", () => window.vibegrapherCases.saveTrialAsCase(trialId));
+      final.appendChild(button);
     }
 
     // A stored trial, whole: replayed as its events would have shown it.
