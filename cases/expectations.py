@@ -8,6 +8,7 @@ Each expectation is a small JSON object with a `kind`:
 | `output_not_contains` | `text` | it does not |
 | `output_matches` | `pattern` | the pattern (Python `re` syntax) is found in it |
 | `output_json_schema` | `schema` | it parses as JSON valid against the JSON Schema |
+|   |   | (its keywords: `SCHEMA_KEYWORDS`) |
 | `last_agent` | `agent` | the run ended with that agent |
 | `tool_called` | `tool`, `arguments`? | the tool ran (with arguments matching that pattern) |
 | `tool_not_called` | `tool` | it never ran |
@@ -76,7 +77,7 @@ def validate(expectations: Any) -> list[dict[str, Any]]:
         if not isinstance(item, dict):
             raise ValueError(f"{where} is not an object.")
         kind = item.get("kind")
-        if kind not in KINDS:
+        if not isinstance(kind, str) or kind not in KINDS:
             raise ValueError(f"{where}: kind must be one of {sorted(KINDS)}.")
         allowed = {"kind", *KINDS[kind], *OPTIONAL.get(kind, ())}
         extra = set(item) - allowed
@@ -90,12 +91,19 @@ def validate(expectations: Any) -> list[dict[str, Any]]:
     return checked
 
 
+def _check_text(where: str, value: Any) -> None:
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{where} must be a non-empty string.")
+    if len(value) > MAX_TEXT:
+        raise ValueError(f"{where} is over {MAX_TEXT} characters.")
+    if "\x00" in value:
+        raise ValueError(f"{where} holds a NUL character.")
+
+
 def _check_values(where: str, kind: str, item: dict[str, Any]) -> None:
     for field in ("text", "agent", "tool", "pattern", "arguments"):
-        if field in item and (not isinstance(item[field], str) or not item[field]):
-            raise ValueError(f"{where} ({kind}): `{field}` must be a non-empty string.")
-        if field in item and len(item[field]) > MAX_TEXT:
-            raise ValueError(f"{where} ({kind}): `{field}` is over {MAX_TEXT} characters.")
+        if field in item:
+            _check_text(f"{where} ({kind}): `{field}`", item[field])
     for field in ("pattern", "arguments"):
         if field in item:
             try:
@@ -106,14 +114,39 @@ def _check_values(where: str, kind: str, item: dict[str, Any]) -> None:
         schema = item["schema"]
         if not isinstance(schema, dict):
             raise ValueError(f"{where}: `schema` must be a JSON Schema object.")
+        _check_schema_keywords(f"{where}: `schema`", schema)
         try:
             jsonschema.Draft202012Validator.check_schema(schema)
         except jsonschema.SchemaError as exc:
             raise ValueError(f"{where}: `schema` is not a JSON Schema: {exc.message}.") from None
     if kind == "handoff_path":
         agents = item["agents"]
-        if not (isinstance(agents, list) and agents and all(isinstance(a, str) for a in agents)):
+        if not (isinstance(agents, list) and agents):
             raise ValueError(f"{where}: `agents` must be a non-empty list of agent names.")
+        for agent in agents:
+            _check_text(f"{where}: each of `agents`", agent)
+
+
+# The JSON Schema keywords an `output_json_schema` expectation may use (the OpenAPI
+# document describes exactly these: cases/schema.py).
+SCHEMA_KEYWORDS = {"type", "properties", "required", "items", "enum", "additionalProperties"}
+
+
+def _check_schema_keywords(where: str, schema: Any, depth: int = 0) -> None:
+    if not isinstance(schema, dict):
+        raise ValueError(f"{where}: each schema in it must be an object.")
+    if depth > 10:
+        raise ValueError(f"{where} is nested too deeply.")
+    unknown = set(schema) - SCHEMA_KEYWORDS
+    if unknown:
+        taken = sorted(SCHEMA_KEYWORDS)
+        raise ValueError(f"{where}: only the keywords {taken} are taken, not {sorted(unknown)}.")
+    properties = schema.get("properties")
+    if isinstance(properties, dict):
+        for name, inner in properties.items():
+            _check_schema_keywords(f"{where} (property {name!r})", inner, depth + 1)
+    if "items" in schema:
+        _check_schema_keywords(f"{where} (items)", schema["items"], depth + 1)
 
 
 def _search(pattern: str, text: str) -> bool | None:

@@ -18,6 +18,7 @@ from cases.serializers import (
     BehaviourCaseSerializer,
     CaseFromTrialSerializer,
     DiffCaseRowSerializer,
+    duplicate_case_name,
 )
 from projects.models import Project
 from projects.services import NO_SUCH_PROJECT, get_owned_project
@@ -72,7 +73,7 @@ class ProjectCasesView(APIView):
             serializers=[BehaviourCaseSerializer, CaseFromTrialSerializer],
             resource_type_field_name=None,
         ),
-        responses={201: BehaviourCaseSerializer, **authed_errors(400)},
+        responses={201: BehaviourCaseSerializer, **authed_errors(400, 409)},
     )
     def post(self, request: Request, project_id: uuid.UUID) -> Response:
         project = _project(request, project_id)
@@ -96,9 +97,8 @@ class ProjectCasesView(APIView):
         try:
             case = serializer.save(project=project)
         except IntegrityError:
-            raise ApiError(
-                400, {"name": ["The project already has a case of that name."]}
-            ) from None
+            # Two requests raced for the name.
+            raise ApiError(409, duplicate_case_name(serializer.validated_data["name"])) from None
         return Response(BehaviourCaseSerializer(case).data, status=status.HTTP_201_CREATED)
 
 
@@ -112,7 +112,7 @@ class CaseView(APIView):
     @extend_schema(
         summary="Change a behaviour case (a change to what it runs or checks bumps its version)",
         request=BehaviourCaseSerializer,
-        responses={200: BehaviourCaseSerializer, **authed_errors(400)},
+        responses={200: BehaviourCaseSerializer, **authed_errors(400, 409)},
     )
     def patch(self, request: Request, case_id: uuid.UUID) -> Response:
         case = _case(request, case_id)
@@ -123,9 +123,8 @@ class CaseView(APIView):
         try:
             case = serializer.save()
         except IntegrityError:
-            raise ApiError(
-                400, {"name": ["The project already has a case of that name."]}
-            ) from None
+            # Two requests raced for the name.
+            raise ApiError(409, duplicate_case_name(serializer.validated_data["name"])) from None
         return Response(BehaviourCaseSerializer(case).data)
 
     @extend_schema(summary="Delete a behaviour case", responses={204: None, **authed_errors()})

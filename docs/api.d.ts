@@ -740,8 +740,8 @@ export interface components {
             name: string;
             input: string;
             entry?: string;
-            /** @description A list of objects, each with a `kind`: output_contains {text}, output_not_contains {text}, output_matches {pattern}, output_json_schema {schema}, last_agent {agent}, tool_called {tool, arguments?}, tool_not_called {tool}, handoff_path {agents}. */
-            expectations?: unknown;
+            /** @description What the answer must (not) do; every one must hold (docs/cases.md). */
+            expectations?: (components["schemas"]["Expectation_output_contains"] | components["schemas"]["Expectation_output_not_contains"] | components["schemas"]["Expectation_output_matches"] | components["schemas"]["Expectation_output_json_schema"] | components["schemas"]["Expectation_last_agent"] | components["schemas"]["Expectation_tool_called"] | components["schemas"]["Expectation_tool_not_called"] | components["schemas"]["Expectation_handoff_path"])[];
             rubric?: string;
             in_loop?: boolean;
             readonly version: number;
@@ -765,8 +765,8 @@ export interface components {
             name: string;
             input: string;
             entry?: string;
-            /** @description A list of objects, each with a `kind`: output_contains {text}, output_not_contains {text}, output_matches {pattern}, output_json_schema {schema}, last_agent {agent}, tool_called {tool, arguments?}, tool_not_called {tool}, handoff_path {agents}. */
-            expectations?: unknown;
+            /** @description What the answer must (not) do; every one must hold (docs/cases.md). */
+            expectations?: (components["schemas"]["Expectation_output_contains"] | components["schemas"]["Expectation_output_not_contains"] | components["schemas"]["Expectation_output_matches"] | components["schemas"]["Expectation_output_json_schema"] | components["schemas"]["Expectation_last_agent"] | components["schemas"]["Expectation_tool_called"] | components["schemas"]["Expectation_tool_not_called"] | components["schemas"]["Expectation_handoff_path"])[];
             rubric?: string;
             in_loop?: boolean;
         };
@@ -1044,6 +1044,61 @@ export interface components {
         } & {
             [key: string]: unknown;
         };
+        /** @description A JSON Schema (draft 2020-12) the output must match, written with type, properties, required, items, enum and additionalProperties. */
+        ExpectationJsonSchema: {
+            /** @enum {unknown} */
+            type?: "object" | "array" | "string" | "number" | "integer" | "boolean" | "null";
+            properties?: {
+                [key: string]: components["schemas"]["ExpectationJsonSchema"];
+            };
+            required?: string[];
+            items?: components["schemas"]["ExpectationJsonSchema"];
+            enum?: unknown[];
+            additionalProperties?: boolean;
+        };
+        Expectation_handoff_path: {
+            /** @constant */
+            kind: "handoff_path";
+            agents: string[];
+        };
+        Expectation_last_agent: {
+            /** @constant */
+            kind: "last_agent";
+            agent: string;
+        };
+        Expectation_output_contains: {
+            /** @constant */
+            kind: "output_contains";
+            text: string;
+        };
+        Expectation_output_json_schema: {
+            /** @constant */
+            kind: "output_json_schema";
+            schema: components["schemas"]["ExpectationJsonSchema"];
+        };
+        Expectation_output_matches: {
+            /** @constant */
+            kind: "output_matches";
+            /** Format: regex */
+            pattern: string;
+        };
+        Expectation_output_not_contains: {
+            /** @constant */
+            kind: "output_not_contains";
+            text: string;
+        };
+        Expectation_tool_called: {
+            /** @constant */
+            kind: "tool_called";
+            tool: string;
+            /** Format: regex */
+            arguments?: string;
+        };
+        Expectation_tool_not_called: {
+            /** @constant */
+            kind: "tool_not_called";
+            tool: string;
+        };
         /** @description Bad input: each offending field (or `non_field_errors`) with its problems. Never a `detail` key: a body with one is an `Error`. */
         FieldErrors: {
             [key: string]: string[] | string | Record<string, never>;
@@ -1233,8 +1288,8 @@ export interface components {
             name?: string;
             input?: string;
             entry?: string;
-            /** @description A list of objects, each with a `kind`: output_contains {text}, output_not_contains {text}, output_matches {pattern}, output_json_schema {schema}, last_agent {agent}, tool_called {tool, arguments?}, tool_not_called {tool}, handoff_path {agents}. */
-            expectations?: unknown;
+            /** @description What the answer must (not) do; every one must hold (docs/cases.md). */
+            expectations?: (components["schemas"]["Expectation_output_contains"] | components["schemas"]["Expectation_output_not_contains"] | components["schemas"]["Expectation_output_matches"] | components["schemas"]["Expectation_output_json_schema"] | components["schemas"]["Expectation_last_agent"] | components["schemas"]["Expectation_tool_called"] | components["schemas"]["Expectation_tool_not_called"] | components["schemas"]["Expectation_handoff_path"])[];
             rubric?: string;
             in_loop?: boolean;
         };
@@ -2087,6 +2142,15 @@ export interface operations {
             };
             /** @description No such object among yours (someone else's answers 404 too). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The object's state does not allow it now, or the name is taken (`detail` says why). */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2991,7 +3055,7 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: {
+        requestBody: {
             content: {
                 "application/json": components["schemas"]["BehaviourCaseCreateRequest"];
             };
@@ -3034,6 +3098,15 @@ export interface operations {
             };
             /** @description No such object among yours (someone else's answers 404 too). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The object's state does not allow it now, or the name is taken (`detail` says why). */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -6,13 +6,14 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from trials.models import Trial, TrialSpan
+from vibegrapher.api.fields import StrictCharField
 from vibegrapher.api.text_fields import without_nul
 
 MAX_INPUT_CHARS = 20_000
 
 
 class TrialStartSerializer(serializers.Serializer[None]):
-    input = serializers.CharField(max_length=MAX_INPUT_CHARS, trim_whitespace=False)
+    input = StrictCharField(max_length=MAX_INPUT_CHARS)
     diff_id = serializers.UUIDField(required=False, allow_null=True, default=None)
     side = serializers.ChoiceField(
         choices=[Trial.Side.PATCHED.value, Trial.Side.BASE.value],
@@ -20,7 +21,7 @@ class TrialStartSerializer(serializers.Serializer[None]):
         allow_null=True,
         default=None,
     )
-    entry = serializers.CharField(
+    entry = StrictCharField(
         max_length=200, required=False, allow_null=True, allow_blank=True, default=None
     )
 

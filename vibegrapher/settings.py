@@ -368,7 +368,7 @@ SPECTACULAR_SETTINGS: dict[str, Any] = {
 # imports no app): functions returning component schemas, then functions that add to
 # the whole document.
 API_SCHEMA_COMPONENTS = ["projects.graph.schema.graph_components"]
-API_SCHEMA_ADDITIONS = ["sessions_app.event_schema.add_events"]
+API_SCHEMA_ADDITIONS = ["sessions_app.event_schema.add_events", "cases.schema.add_case_rules"]
 
 # --- Files ----------------------------------------------------------------------
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "media"))).resolve()

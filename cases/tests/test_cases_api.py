@@ -64,11 +64,16 @@ async def test_cases_are_kept_checked_and_versioned(
     assert (case["version"], case["in_loop"], case["latest_result"]) == (1, False, None)
 
     bad: list[tuple[dict[str, Any], str]] = [
-        ({"name": "Invoices", "input": "x", "rubric": "ok"}, "name"),
         ({"name": "B", "input": " ", "rubric": "ok"}, "input"),
-        ({"name": "B", "input": "x"}, "expectations"),
+        ({"name": "B", "input": "x", "in_loop": "yes"}, "in_loop"),
+        ({"name": 7, "input": "x"}, "name"),
+        ({"name": "B", "input": "x", "expectations": [{"kind": {}}]}, "expectations"),
         ({"name": "B", "input": "x", "expectations": [{"kind": "vibes"}]}, "expectations"),
     ]
+    response = await _post(async_api, url, {"name": "Invoices", "input": "x"})
+    assert (
+        response.status_code == 409 and "already has a behaviour case" in response.json()["detail"]
+    )
     for body, field in bad:
         response = await _post(async_api, url, body)
         assert response.status_code == 400 and field in response.json(), response.content

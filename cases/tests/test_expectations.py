@@ -94,3 +94,22 @@ def test_what_a_trial_did_reads_from_its_spans() -> None:
         {"kind": "last_agent", "agent": "Billing"},
         {"kind": "output_contains", "text": "Paid."},
     ]
+
+
+def test_a_json_schema_may_use_the_keywords_the_document_names() -> None:
+    schema = {
+        "type": "object",
+        "properties": {"tracking": {"type": "string"}, "items": {"type": "array", "items": {}}},
+        "required": ["tracking"],
+        "additionalProperties": True,
+    }
+    assert validate([{"kind": "output_json_schema", "schema": schema}])
+    for bad, message in [
+        ({"type": "object", "minProperties": 1}, "not ['minProperties']"),
+        ({"properties": {"a": {"format": "email"}}}, "property 'a'"),
+    ]:
+        with pytest.raises(ValueError) as raised:
+            validate([{"kind": "output_json_schema", "schema": bad}])
+        assert message in str(raised.value)
+    with pytest.raises(ValueError, match="NUL"):
+        validate([{"kind": "handoff_path", "agents": ["A\x00"]}])

@@ -5,8 +5,9 @@
   in the served database (the same DATABASE_URL), and schemathesis asks it again, and
   replays the request, whenever an answer is 401. Logging in instead would cost a
   password hash each time and count towards the lockout of the address.
-- `format: python`: strings the server parses as Python (a project's code, a test's).
-  The document states the constraint; this says how to make values that meet it.
+- `format: python`: strings the server parses as Python (a project's code, a test's);
+  `format: regex`: patterns it compiles (a behaviour case's). The document states the
+  constraint; this says how to make values that meet it.
 """
 
 import os
@@ -41,6 +42,8 @@ PYTHON_SOURCE = st.lists(
 ).map(lambda lines: "\n".join(lines) + "\n")
 
 schemathesis.openapi.format("python", PYTHON_SOURCE)
+# `format: regex`: a behaviour case's patterns (cases/schema.py), which the server compiles.
+schemathesis.openapi.format("regex", st.from_regex(r"[a-z0-9 ]{1,12}", fullmatch=True))
 
 
 @schemathesis.auth()

@@ -343,11 +343,12 @@
         in_loop: $("bc-in-loop").checked,
       };
       $("bc-save").disabled = true;
-      const { ok, data } = editing
+      const { ok, status, data } = editing
         ? await send("PATCH", `/api/cases/${editing}`, body)
         : await send("POST", `/api/projects/${config.projectId}/cases`, body);
       $("bc-save").disabled = false;
-      if (!ok) { showFieldErrors(data); return; }
+      // 409: the project already has a case of that name (said beside the name).
+      if (!ok) { showFieldErrors(status === 409 && data.detail ? { name: data.detail } : data); return; }
       cases.set(data.id, data);
       render();
       const saved = editing ? "Saved" : "Added";
@@ -691,7 +692,7 @@
     for (;;) {
       if (answer === undefined || answer === null) answer = window.prompt(question, "");
       if (answer === null) return null;
-      const { ok, data } = await send("POST", `/api/projects/${config.projectId}/cases`, { from_trial: trialId, name: answer });
+      const { ok, status, data } = await send("POST", `/api/projects/${config.projectId}/cases`, { from_trial: trialId, name: answer });
       if (ok) {
         if (panel) {
           await panel.load();
@@ -701,11 +702,12 @@
         }
         return data;
       }
-      if (!(data && data.name) || name !== undefined) {
+      const nameTaken = status === 409 ? data.detail : data && data.name;
+      if (!nameTaken || name !== undefined) {
         window.alert(errorText(data, "The case could not be saved: try again."));
         return null;
       }
-      question = `${[].concat(data.name).join(" ")} Another name:`;
+      question = `${[].concat(nameTaken).join(" ")} Another name:`;
       answer = undefined;
     }
   }
