@@ -3,7 +3,7 @@
 A serializer can only call `expectations` JSON; the document says which objects it
 takes (one schema per kind, each field as `cases.expectations.validate` checks it), so
 a client, and `make check`'s fuzzer, can make only what the server accepts. Patterns
-are `format: regex` (the fuzzer's hooks make valid ones); a JSON Schema may use the
+are `format: python-regex` (the fuzzer's hooks make valid ones); a JSON Schema may use the
 keywords `cases.expectations.SCHEMA_KEYWORDS` takes. Listed in settings
 (`API_SCHEMA_ADDITIONS`).
 """
@@ -14,7 +14,7 @@ from cases.expectations import KINDS, MAX_EXPECTATIONS, MAX_TEXT, OPTIONAL
 from vibegrapher.api.schema import NO_NUL
 
 _TEXT = {"type": "string", "minLength": 1, "maxLength": MAX_TEXT, "pattern": NO_NUL}
-_PATTERN = {**_TEXT, "format": "regex"}
+_PATTERN = {**_TEXT, "format": "python-regex"}
 _JSON_TYPES = ["object", "array", "string", "number", "integer", "boolean", "null"]
 FIELDS: dict[str, dict[str, Any]] = {
     "text": _TEXT,

@@ -1079,7 +1079,7 @@ export interface components {
         Expectation_output_matches: {
             /** @constant */
             kind: "output_matches";
-            /** Format: regex */
+            /** Format: python-regex */
             pattern: string;
         };
         Expectation_output_not_contains: {
@@ -1091,7 +1091,7 @@ export interface components {
             /** @constant */
             kind: "tool_called";
             tool: string;
-            /** Format: regex */
+            /** Format: python-regex */
             arguments?: string;
         };
         Expectation_tool_not_called: {

@@ -6,7 +6,7 @@
   replays the request, whenever an answer is 401. Logging in instead would cost a
   password hash each time and count towards the lockout of the address.
 - `format: python`: strings the server parses as Python (a project's code, a test's);
-  `format: regex`: patterns it compiles (a behaviour case's). The document states the
+  `format: python-regex`: patterns it compiles (a behaviour case's). The document states the
   constraint; this says how to make values that meet it.
 """
 
@@ -42,8 +42,8 @@ PYTHON_SOURCE = st.lists(
 ).map(lambda lines: "\n".join(lines) + "\n")
 
 schemathesis.openapi.format("python", PYTHON_SOURCE)
-# `format: regex`: a behaviour case's patterns (cases/schema.py), which the server compiles.
-schemathesis.openapi.format("regex", st.from_regex(r"[a-z0-9 ]{1,12}", fullmatch=True))
+# `format: python-regex`: a behaviour case's patterns (cases/schema.py), which the server compiles.
+schemathesis.openapi.format("python-regex", st.from_regex(r"[a-z0-9 ]{1,12}", fullmatch=True))
 
 
 @schemathesis.auth()
