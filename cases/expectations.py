@@ -130,6 +130,7 @@ def _check_values(where: str, kind: str, item: dict[str, Any]) -> None:
 # The JSON Schema keywords an `output_json_schema` expectation may use (the OpenAPI
 # document describes exactly these: cases/schema.py).
 SCHEMA_KEYWORDS = {"type", "properties", "required", "items", "enum", "additionalProperties"}
+JSON_TYPES = ("object", "array", "string", "number", "integer", "boolean", "null")
 
 
 def _check_schema_keywords(where: str, schema: Any, depth: int = 0) -> None:
@@ -141,10 +142,20 @@ def _check_schema_keywords(where: str, schema: Any, depth: int = 0) -> None:
     if unknown:
         taken = sorted(SCHEMA_KEYWORDS)
         raise ValueError(f"{where}: only the keywords {taken} are taken, not {sorted(unknown)}.")
-    properties = schema.get("properties")
-    if isinstance(properties, dict):
-        for name, inner in properties.items():
-            _check_schema_keywords(f"{where} (property {name!r})", inner, depth + 1)
+    if "type" in schema and schema["type"] not in JSON_TYPES:
+        raise ValueError(f"{where}: `type` must be one of {list(JSON_TYPES)}.")
+    if "additionalProperties" in schema and not isinstance(schema["additionalProperties"], bool):
+        raise ValueError(f"{where}: `additionalProperties` must be true or false.")
+    required = schema.get("required", [])
+    if not (isinstance(required, list) and all(isinstance(name, str) for name in required)):
+        raise ValueError(f"{where}: `required` must be a list of property names.")
+    if "enum" in schema and not isinstance(schema["enum"], list):
+        raise ValueError(f"{where}: `enum` must be a list.")
+    properties = schema.get("properties", {})
+    if not isinstance(properties, dict):
+        raise ValueError(f"{where}: `properties` must be an object.")
+    for name, inner in properties.items():
+        _check_schema_keywords(f"{where} (property {name!r})", inner, depth + 1)
     if "items" in schema:
         _check_schema_keywords(f"{where} (items)", schema["items"], depth + 1)
 

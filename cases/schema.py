@@ -10,12 +10,11 @@ keywords `cases.expectations.SCHEMA_KEYWORDS` takes. Listed in settings
 
 from typing import Any
 
-from cases.expectations import KINDS, MAX_EXPECTATIONS, MAX_TEXT, OPTIONAL
+from cases.expectations import JSON_TYPES, KINDS, MAX_EXPECTATIONS, MAX_TEXT, OPTIONAL
 from vibegrapher.api.schema import NO_NUL
 
 _TEXT = {"type": "string", "minLength": 1, "maxLength": MAX_TEXT, "pattern": NO_NUL}
 _PATTERN = {**_TEXT, "format": "python-regex"}
-_JSON_TYPES = ["object", "array", "string", "number", "integer", "boolean", "null"]
 FIELDS: dict[str, dict[str, Any]] = {
     "text": _TEXT,
     "agent": _TEXT,
@@ -48,7 +47,7 @@ JSON_SCHEMA_SUBSET = {
     "description": "A JSON Schema (draft 2020-12) the output must match, written with "
     "type, properties, required, items, enum and additionalProperties.",
     "properties": {
-        "type": {"enum": _JSON_TYPES},
+        "type": {"enum": list(JSON_TYPES)},
         "properties": {
             "type": "object",
             "additionalProperties": {"$ref": "#/components/schemas/ExpectationJsonSchema"},

@@ -107,6 +107,8 @@ def test_a_json_schema_may_use_the_keywords_the_document_names() -> None:
     for bad, message in [
         ({"type": "object", "minProperties": 1}, "not ['minProperties']"),
         ({"properties": {"a": {"format": "email"}}}, "property 'a'"),
+        ({"additionalProperties": {}}, "true or false"),
+        ({"type": ["string", "null"]}, "`type` must be one of"),
     ]:
         with pytest.raises(ValueError) as raised:
             validate([{"kind": "output_json_schema", "schema": bad}])
