@@ -20,13 +20,13 @@ streamed) cannot be turned into a 503: it is cut off.
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 logger = logging.getLogger(__name__)
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
+Scope = dict[str, Any]
+Message = Mapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
@@ -60,14 +60,13 @@ class Flight:
         if message["type"] == "http.response.start":
             self.started = True
             if _State.draining:
-                message = dict(message)
                 headers = [h for h in message.get("headers", []) if h[0].lower() != b"connection"]
                 headers.append((b"connection", b"close"))
                 if message.get("status") == 503 and not any(
                     h[0].lower() == b"retry-after" for h in headers
                 ):
                     headers.append((b"retry-after", str(RETRY_AFTER_SECONDS).encode()))
-                message["headers"] = headers
+                message = {**message, "headers": headers}
         await self._send(message)
 
     async def give_up(self) -> None:
