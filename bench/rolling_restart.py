@@ -75,12 +75,13 @@ class Tally:
         self.dropped: list[str] = []
 
     def request(self, http: httpx.Client, method: str, path: str, **kw: object) -> None:
+        sent = time.strftime("%H:%M:%S")
         try:
             response = http.request(method, path, **kw)  # type: ignore[arg-type]
         except httpx.HTTPError as exc:
             with self.lock:
                 self.counts["dropped"] += 1
-                self.dropped.append(f"{method} {path}: {exc!r}")
+                self.dropped.append(f"{method} {path} sent at {sent}: {exc!r}")
             return
         with self.lock:
             self.counts[str(response.status_code)] += 1
@@ -88,9 +89,9 @@ class Tally:
                 self.counts["503 without Retry-After"] += 1
 
 
-def rolling(readers: int, grace: float) -> None:
+def rolling(readers: int, grace: float, keep: Path | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        workdir = Path(tmp)
+        workdir = keep or Path(tmp)
         redis = OwnRedis(workdir)
 
         def machine() -> AppServer:
@@ -258,11 +259,12 @@ def main() -> None:
     parser.add_argument("--test-seconds", type=float, default=3.0)
     parser.add_argument("--in-flight", default="0,1,50")
     parser.add_argument("--root", type=Path, default=None)
+    parser.add_argument("--keep", type=Path, default=None, help="keep the servers' logs here")
     args = parser.parse_args()
     if args.root is not None:
         AppServer.root = args.root.resolve()
     if args.measure in ("rolling", "both"):
-        rolling(args.readers, args.grace)
+        rolling(args.readers, args.grace, args.keep)
     if args.measure in ("exit", "both"):
         exit_times(args.grace, args.test_seconds, [int(n) for n in args.in_flight.split(",")])
 

@@ -10,7 +10,8 @@ once the reactor runs. The first one starts this sequence, bounded by
 
 1. The process stops accepting connections (the ones the kernel has queued already
    are accepted first, then the listening socket is closed: a new connection goes to
-   another process or machine). Responses from now on carry `Connection: close`.
+   another process or machine), and gives those it accepted last `SETTLE_SECONDS` to
+   send their request. Responses from now on carry `Connection: close`.
 2. At the same time: the requests in flight get until `SHUTDOWN_GRACE_SECONDS -
    CLOSING_SECONDS` to finish (vibegrapher/server/draining.py), and the work the apps
    registered (`register`, from their `AppConfig.ready`) runs: agents_app ends every
@@ -57,6 +58,10 @@ _closing: list[ShutdownWork] = []
 CLOSING_SECONDS = 2.0
 # How long requests given up on get to unwind, and sockets to finish closing.
 UNWIND_SECONDS = 1.0
+# After the listening socket closes, the least time given to connections it accepted
+# last to deliver their request (an idle server would otherwise stop before reading
+# it, and reset the connection): as Go's server keeps a new connection for a while.
+SETTLE_SECONDS = 0.5
 
 
 def register(work: ShutdownWork) -> None:
@@ -177,9 +182,9 @@ async def graceful(reactor: Any | None) -> None:
     grace = settings.SHUTDOWN_GRACE_SECONDS
     _State.answer_by = started + max(0.0, grace - CLOSING_SECONDS)
     draining.begin()
-    if reactor is not None:
-        stop_listening(reactor)
     work = asyncio.ensure_future(_do_all(_work, together=True))
+    if reactor is not None and stop_listening(reactor):
+        await asyncio.sleep(min(SETTLE_SECONDS, time_left()))
     await draining.wait_until_idle(time_left())
     await draining.give_up_all()  # and refuse what comes from now on
     # The registered work bounds itself by time_left(); whatever is left of it now is
