@@ -4,7 +4,8 @@ The page is served through a local proxy (tests/support/proxy.py), as a platform
 the server behind it gets SIGTERM while a run streams, and a new one starts on the
 same database. The page learns that the run was interrupted, reconnects after the
 1012 close, offers to run the message again, and the run it sends then finishes on the
-new server; at the end it shows what a fresh load shows.
+new server (its first answer a 503 with Retry-After, which the page asks again); at
+the end it shows what a fresh load shows.
 """
 
 import signal
@@ -99,6 +100,22 @@ def test_the_page_reconnects_after_a_restart_and_offers_to_run_again(
                 "interrupted (server restart)"
             )
             expect(last_run.locator(".run-error")).to_contain_text("server is restarting")
+            # The message sent again is first answered as a restarting server answers:
+            # the page asks once more after Retry-After, and shows no error.
+            refused: list[str] = []
+
+            def restarting_once(route: Any) -> None:
+                if route.request.method == "POST" and not refused:
+                    refused.append(route.request.url)
+                    route.fulfill(
+                        status=503,
+                        headers={"Retry-After": "1", "Content-Type": "application/json"},
+                        body='{"detail": "The server is restarting."}',
+                    )
+                else:
+                    route.continue_()
+
+            page.route("**/api/sessions/*/messages", restarting_once)
             # Reconnected to the new server: the run it sends back is shown live.
             page.locator(".run-again").click()
             expect(page.locator("#messages > li.message.user")).to_have_count(2)
@@ -109,6 +126,8 @@ def test_the_page_reconnects_after_a_restart_and_offers_to_run_again(
                 ".run-outcome-label"
             )).to_have_text("answered")  # fmt: skip
             expect(page.locator(".run-again")).to_have_count(0)
+            assert len(refused) == 1
+            expect(page.locator("#prompt-error")).to_have_text("")
             live_view = _shown(page)
 
             page.reload()
