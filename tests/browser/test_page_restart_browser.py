@@ -136,6 +136,6 @@ def test_the_page_reconnects_after_a_restart_and_offers_to_run_again(
             browser.close()
     finally:
         proxy.stop()
-        for made in (first, second):
-            if made is not None:
-                made.stop()
+        for started in (first, second):
+            if started is not None:
+                started.stop()
