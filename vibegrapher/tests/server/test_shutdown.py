@@ -6,8 +6,13 @@ left its thread waiting for ever on a loop that had stopped.
 """
 
 import asyncio
+import os
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +23,7 @@ from vibegrapher.server import draining, shutdown
 from vibegrapher.server.request_threads import PooledThreadASGIHandler
 from vibegrapher.tests.server.asgi_requests import asgi_request
 
+ROOT = Path(__file__).resolve().parents[3]
 started = threading.Event()
 unwound = threading.Event()
 
@@ -122,3 +128,33 @@ async def test_a_503_of_the_app_while_draining_gets_retry_after() -> None:
 
     assert status == 503
     assert headers[b"retry-after"] == str(draining.RETRY_AFTER_SECONDS).encode()
+
+
+WEDGED = """
+import os, threading, time
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vibegrapher.settings")
+import django
+django.setup()
+from vibegrapher.server import shutdown
+# A thread the interpreter would wait for at exit, for ever.
+threading.Thread(target=time.sleep, args=(3600,), name="wedged").start()
+shutdown.start_watchdog(0.5)
+"""
+
+
+def test_the_watchdog_ends_a_process_that_a_thread_would_keep_alive() -> None:
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-c", WEDGED],
+        cwd=ROOT,
+        env={**os.environ, "DEBUG": "true"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    took = time.monotonic() - started
+
+    assert done.returncode == 1
+    assert "shutdown took over SHUTDOWN_GRACE_SECONDS" in done.stderr
+    assert "wedged" in done.stderr  # named, with the threads' stacks
+    assert took < 30  # interpreter and Django start-up included; not the hour
