@@ -526,7 +526,10 @@
       setRunning(running, running && state.run_started_at ? Date.parse(state.run_started_at) : null);
       const run = lastRun();
       if (running && run && !run.querySelector(".run-outcome-label").textContent) setRunOutcome(run, "running");
-      if (!running && run) await refreshRun(session, run);
+      // Only when the page still shows it going: a fresh load needs no second read.
+      const shownRunning = run && run.querySelector(".run-outcome-label.outcome-running");
+      if (!running && run && (shownRunning || liveItems.size)) await refreshRun(session, run);
+      offerRunAgain();  // only ever on the last run, whichever that is now
       const pending = await api("GET", `${session}/diffs/pending`);
       if (pending.results.length) showPending(pending.results[0].id);
       else $("pending").hidden = true;
@@ -540,7 +543,10 @@
         addMessage({ ...event, id: event.message_id });
         // A person's action (approve, commit) and a commit message refinement are not runs.
         if (event.role === "event" || event.agent === "refiner") return;
-        if (event.agent === "user") setRunOutcome(lastRun(), "running");
+        if (event.agent === "user") {
+          setRunOutcome(lastRun(), "running");
+          offerRunAgain();
+        }
         setRunning(true);
         if (event.agent === "user") setStatus("VibeCoder thinking");
         else if (event.agent === "vibecoder" && event.patch_preview) {
