@@ -57,6 +57,9 @@ def test_the_page_reconnects_after_a_restart_and_offers_to_run_again(
 
     if not Path(CHROMIUM).exists():
         pytest.fail("chromium is not installed: `make test` installs the Debian package")
+    # The page may be waiting out its reconnect delay (up to 15 s) when the new server
+    # comes up on a loaded machine.
+    expect.set_options(timeout=30_000)
 
     def server() -> AppServer:
         return AppServer(

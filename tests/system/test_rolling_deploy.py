@@ -198,6 +198,10 @@ class Page:
                 self.live[event["message_id"]] += event["delta"]
                 self.deltas += 1
         elif kind == "run_finished":
+            if self._last_run()["run_outcome"] not in ("running", ""):
+                # A run this page did not see start: the stored state says how it ended.
+                self.catch_up()
+                return
             outcome = event["outcome"]
             if event.get("interrupted"):
                 outcome = "interrupted"

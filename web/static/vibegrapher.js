@@ -511,6 +511,11 @@
       label.after(" ", button);
     }
 
+    // The run's separator says it is going, or nothing yet (a page loaded mid-run).
+    function runShownGoing(run) {
+      return Boolean(run && run.querySelector(".run-outcome-label.outcome-running, .run-outcome-label.outcome-none"));
+    }
+
     // On every (re)connect: what happened while the socket was closed.
     async function catchUp() {
       const session = `/api/sessions/${config.sessionId}`;
@@ -527,8 +532,7 @@
       const run = lastRun();
       if (running && run && !run.querySelector(".run-outcome-label").textContent) setRunOutcome(run, "running");
       // Only when the page still shows it going: a fresh load needs no second read.
-      const shownRunning = run && run.querySelector(".run-outcome-label.outcome-running");
-      if (!running && run && (shownRunning || liveItems.size)) await refreshRun(session, run);
+      if (!running && run && (runShownGoing(run) || liveItems.size)) await refreshRun(session, run);
       offerRunAgain();  // only ever on the last run, whichever that is now
       const pending = await api("GET", `${session}/diffs/pending`);
       if (pending.results.length) showPending(pending.results[0].id);
@@ -557,6 +561,13 @@
           setStatus(`VibeCoder revising${roundOf((event.iteration || 1) + 1)}`);
         }
       } else if (event.type === "run_finished") {
+        // A run this page did not see start (it began while the socket was away, a
+        // reconnect in between): the last run shown is an earlier one, already ended.
+        // The stored state says which run ended and how.
+        if (!runShownGoing(lastRun())) {
+          catchUp().catch(() => {});
+          return;
+        }
         // Live text that never became a stored message (a stopped run) stays, marked
         // (the server stores it too, sent just before as a `stopped` message).
         for (const li of liveItems.values()) {
