@@ -6,6 +6,7 @@ import json
 import logging
 import time
 import uuid
+import weakref
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -26,6 +27,7 @@ from sessions_app import presence
 from sessions_app.credential_watch import watch
 from sessions_app.events import LAYER_MESSAGE_TYPE, heartbeat_event, project_group
 from sessions_app.origin import query_token
+from vibegrapher.server import shutdown
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +37,12 @@ CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
 # Too many frames a second, or too many sockets for one user.
 CLOSE_TOO_MANY = 4429
+# The server is restarting (a deploy): reconnect, to whichever server answers.
+CLOSE_SERVICE_RESTART = 1012
+RESTART_REASON = "server restarting: reconnect"
+
+# This process's open sockets, closed with 1012 when it stops (`close_for_restart`).
+_open: "weakref.WeakSet[ProjectConsumer]" = weakref.WeakSet()
 
 
 @database_sync_to_async
@@ -78,6 +86,11 @@ class ProjectConsumer(AsyncWebsocketConsumer):
         if refusal is not None:
             await self._close(refusal)
             return
+        if shutdown.stopping():  # came on a connection open before the signal
+            await self._close(CLOSE_SERVICE_RESTART, RESTART_REASON)
+            return
+        self.gone = asyncio.Event()
+        _open.add(self)
         self.heartbeat = asyncio.create_task(self._beat())
 
     async def _refusal(self) -> int | None:
@@ -122,6 +135,9 @@ class ProjectConsumer(AsyncWebsocketConsumer):
         return user, session_credential(user, session_key)
 
     async def disconnect(self, code: int) -> None:
+        if self in _open:
+            _open.discard(self)
+            self.gone.set()
         if self.heartbeat is not None:
             self.heartbeat.cancel()
         if self.group is not None:
@@ -212,3 +228,12 @@ class ProjectConsumer(AsyncWebsocketConsumer):
                 timezone.now(), self.project_id, await presence.count(self.project_id)
             )
             await self.send(text_data=json.dumps(event))
+
+
+async def close_for_restart() -> None:
+    """At shutdown, once every request is answered: close every socket of this process
+    with 1012 and wait (briefly: the shutdown bounds it) for the close handshakes."""
+    sockets = [socket for socket in list(_open) if not socket.closing]
+    for socket in sockets:
+        await socket._close(CLOSE_SERVICE_RESTART, RESTART_REASON)
+    await asyncio.gather(*(socket.gone.wait() for socket in sockets))

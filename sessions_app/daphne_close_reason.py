@@ -5,9 +5,18 @@ The ASGI `websocket.close` message may carry a `reason` (the consumer's
 without learning whether its token expired or was revoked. This wraps daphne's
 handling of that one message; autobahn truncates the reason to the 123 bytes a close
 frame holds.
+
+autobahn also lets an application send only 1000 and 3000-4999, while the codes a
+server sends about itself (1012, service restart: the server is restarting for a
+deploy, reconnect) are in 1000-1015. Those are sent as the close frame directly.
 """
 
 from typing import Any
+
+# Codes a server may send that autobahn's sendClose refuses (RFC 6455, IANA registry).
+SERVER_CODES = {1001, 1011, 1012, 1013}
+# A close frame's payload is at most 125 bytes: 2 of code, the rest for the reason.
+REASON_BYTES = 123
 
 
 def install() -> None:
@@ -21,13 +30,23 @@ def install() -> None:
 
     def handle_reply(self: WebSocketProtocol, message: dict[str, Any]) -> None:
         reason = message.get("reason")
+        code = message.get("code")
+        if (
+            message.get("type") == "websocket.close"
+            and code in SERVER_CODES
+            and self.state == self.STATE_OPEN
+        ):
+            text = None
+            if isinstance(reason, str) and reason:  # cut whole characters only
+                text = reason.encode()[:REASON_BYTES].decode(errors="ignore").encode()
+            self.sendCloseFrame(code=code, reasonUtf8=text, isReply=False)
+            return
         if (
             message.get("type") == "websocket.close"
             and isinstance(reason, str)
             and reason
             and self.state == self.STATE_OPEN
         ):
-            code = message.get("code")
             self.sendClose(code=1000 if code is None else code, reason=reason)
             return
         original(self, message)

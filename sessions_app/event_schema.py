@@ -37,6 +37,10 @@ CLOSE_CODE_MEANINGS: dict[str, str] = {
     "CLOSE_TOO_MANY": "The user already has WS_MAX_SOCKETS_PER_USER (20) sockets open, or "
     "the client sent more than WS_MAX_FRAMES_PER_SECOND (20) frames a second.",
     "CLOSE_MESSAGE_TOO_BIG": "A frame over WS_MAX_FRAME_BYTES (64 KB) from the client.",
+    "CLOSE_SERVICE_RESTART": "The server process is restarting (a deploy): reconnect at "
+    "once, to whichever server answers, and catch up on what was missed (GET the "
+    "session's messages `?after=` the last one seen, and the session's `run_state`); "
+    "the reason is `server restarting: reconnect`.",
 }
 
 

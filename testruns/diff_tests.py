@@ -8,7 +8,9 @@ of the server's sandbox slots is free, then "running" (`test_status`); each fini
 test is emitted (`test_completed`) and stored on the diff (`test_results`), so a
 reload mid-run shows what has finished.
 A run whose server process died is finished at that host's next start-up
-(`recover_after_restart`), its unfinished tests stored as errors.
+(`recover_after_restart`), its unfinished tests stored as errors. A server that stops
+gracefully (SIGTERM, vibegrapher/server/shutdown.py) lets its runs finish while it
+drains and stores what is left as errors itself (`end_test_runs`).
 """
 
 import asyncio
@@ -31,6 +33,7 @@ from sessions_app.events import emit, test_completed_event, test_status_event
 from testruns import before_after, jobs, sandbox
 from testruns.before_after import TestToRun as PlannedTest
 from vibegrapher.lib.background import BackgroundTasks, in_thread
+from vibegrapher.server import shutdown
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +42,9 @@ CLAIM_SLACK = timedelta(seconds=60)
 # This server process, as recorded on the diffs whose tests it runs.
 TEST_RUN_OWNER = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 DIED_OUTPUT = "The server stopped before this test finished: run the tests again."
+RESTARTED_OUTPUT = "The server restarted before this test finished: run the tests again."
+# At shutdown, what a cancelled run gets to store its errors and emit them.
+STORE_SECONDS = 1.0
 
 _running = BackgroundTasks("diff-tests")
 
@@ -160,6 +166,20 @@ async def _run_one(run: PlannedRun, test: PlannedTest) -> StoredResult:
     return await before_after.run_pair(run.sides, test, on_start=running)
 
 
+def _ended(test: PlannedTest, output: str) -> StoredResult:
+    """A test that did not run to its end, stored as an error."""
+    return StoredResult(
+        test_id=str(test.id),
+        name=test.name,
+        status="error",
+        output=output,
+        duration=0.0,
+        isolation=sandbox.isolation_label(),
+        limit="",
+        outcome="error",
+    )
+
+
 async def _run_all(run: PlannedRun) -> None:
     results: list[StoredResult] = []
     try:
@@ -182,8 +202,40 @@ async def _run_all(run: PlannedRun) -> None:
                     result["base"]["status"] if "base" in result else None,
                 ),
             )
-    finally:
+    except asyncio.CancelledError:
+        # The server is stopping (`end_test_runs`): what did not finish is an error
+        # that says so, on the diff and on every page.
+        done = {result["test_id"] for result in results}
+        unfinished = [test for test in run.tests if str(test.id) not in done]
+        results += [_ended(test, RESTARTED_OUTPUT) for test in unfinished]
         await _store(run.diff_id, results, finished=True)
+        for test in unfinished:
+            await emit(
+                run.project_id,
+                test_completed_event(
+                    run.diff_id, test.name, "error", RESTARTED_OUTPUT, 0.0, "", "error", None
+                ),
+            )
+        raise
+    except BaseException:
+        await _store(run.diff_id, results, finished=True)
+        raise
+    else:
+        await _store(run.diff_id, results, finished=True)
+
+
+async def end_test_runs() -> None:
+    """At shutdown: let this process's diff test runs finish while requests drain,
+    then cancel what is left (its tests stored as errors, `RESTARTED_OUTPUT`)."""
+    tasks = _running.tasks()
+    if not tasks:
+        return
+    _, pending = await asyncio.wait(tasks, timeout=max(0.0, shutdown.time_left() - STORE_SECONDS))
+    for task in pending:
+        task.cancel()
+    if pending:
+        logger.warning("shutdown: %d diff test runs ended unfinished", len(pending))
+        await asyncio.wait(pending, timeout=STORE_SECONDS)
 
 
 def recover_after_restart() -> int:

@@ -32,6 +32,7 @@ from testruns.sandbox import warm as sandbox_warm  # noqa: E402
 from trials.runs import recover_after_restart as recover_trials  # noqa: E402
 from vibegrapher.server import shutdown  # noqa: E402
 from vibegrapher.server.body_limit import BodySizeLimit  # noqa: E402
+from vibegrapher.server.draining import TrackRequests  # noqa: E402
 from vibegrapher.server.http_refusals import install as install_http_refusals  # noqa: E402
 
 
@@ -68,13 +69,15 @@ except Exception as exc:
 # What daphne refuses itself (a path over 16 KB, malformed HTTP) is answered in JSON.
 install_http_refusals()
 
-# SIGTERM ends the runs (interrupted, with run_finished) before daphne stops.
+# SIGTERM: requests in flight finish (or are answered 503), runs end (interrupted, with
+# run_finished), sockets close with 1012, within SHUTDOWN_GRACE_SECONDS.
 shutdown.install()
 
 application = ProtocolTypeRouter(
     {
-        # Bodies over their URL's limit are refused before Django buffers them.
-        "http": BodySizeLimit(django_asgi_app),
+        # Requests in flight are kept, for a graceful shutdown; bodies over their URL's
+        # limit are refused before Django buffers them.
+        "http": TrackRequests(BodySizeLimit(django_asgi_app)),
         # The Origin is checked for cookie connections; `?token=` ones need none.
         "websocket": CookieOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }

@@ -494,6 +494,12 @@ if RUN_STALE_AFTER_SECONDS <= 2 * RUN_HEARTBEAT_SECONDS:
 # On SIGTERM/SIGINT, how long the runs get to end (`interrupted`, `run_finished`)
 # before the process exits; keep it under the platform's kill timeout (fly.toml).
 RUN_SHUTDOWN_SECONDS: float = env.float("RUN_SHUTDOWN_SECONDS", default=10.0)
+# On SIGTERM/SIGINT, the most a web process takes from the signal to its exit
+# (vibegrapher/server/shutdown.py): requests in flight get all but the last 2 s of it
+# to finish, then are answered 503 with Retry-After; runs end meanwhile (within
+# RUN_SHUTDOWN_SECONDS) and WebSockets close with 1012. Keep it under the platform's
+# kill timeout (fly.toml's kill_timeout, 20 s).
+SHUTDOWN_GRACE_SECONDS: float = env.float("SHUTDOWN_GRACE_SECONDS", default=15.0)
 
 # --- Sandbox for diff tests -----------------------------------------------------
 # "bwrap" (bubblewrap, the default) or "unsafe-subprocess" (no isolation; only when

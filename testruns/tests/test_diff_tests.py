@@ -21,6 +21,7 @@ from sessions_app.services import get_or_create_session
 from testruns import diff_tests
 from testruns.tests.test_sandbox import alive_sandboxes
 from tests.support.fixtures import TokenClient, open_project_socket
+from vibegrapher.server import shutdown
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("bubblewrap")]
 
@@ -275,3 +276,49 @@ async def test_an_old_claim_is_taken_only_from_another_process(async_api, socket
         await task
 
     assert (first.status_code, while_ours.status_code, theirs.status_code) == (202, 409, 202)
+
+
+async def test_a_run_still_going_at_shutdown_stores_its_unfinished_tests_as_errors(
+    async_api, socket, project, settings
+) -> None:
+    """SIGTERM (vibegrapher/server/shutdown.py): a diff's test run finishes while the
+    server drains, or what is left of it is stored, and sent, as errors saying why."""
+
+    def make() -> Diff:
+        TestCase.objects.create(
+            project=project, name="slow one", test_code="import time\ntime.sleep(60)\n"
+        )
+        return _diff(project, KEEPS_WORKFLOW)
+
+    diff = await sync_to_async(make)()
+    response = await async_api.post(
+        f"/api/diffs/{diff.id}/test", {}, content_type="application/json"
+    )
+    assert response.status_code == 202, response.content
+    running = {"type": "test_status", "diff_id": str(diff.id), "test_name": "slow one",
+               "status": "running"}  # fmt: skip
+    async with asyncio.timeout(60):
+        while await socket.receive_json_from(timeout=60) != running:
+            pass
+    # What the shutdown leaves the runs: 1.5 s (1 s of it to store what is left).
+    settings.SHUTDOWN_GRACE_SECONDS = shutdown.CLOSING_SECONDS + 1.5
+
+    async with asyncio.timeout(10):
+        await diff_tests.end_test_runs()
+
+    assert diff_tests.running_task(diff.id) is None
+    stored = (await async_api.get(f"/api/diffs/{diff.id}")).json()
+    names = [name for name, _, _ in SAMPLE_TESTS]
+    assert [(r["name"], r["status"]) for r in stored["test_results"]] == [
+        *((name, "passed") for name in names),
+        ("slow one", "error"),
+    ]
+    assert stored["test_results"][-1]["output"] == diff_tests.RESTARTED_OUTPUT
+    assert stored["tests_running"] is False
+    event: dict[str, Any] = {}
+    async with asyncio.timeout(10):
+        while event.get("type") != "test_completed":
+            event = await socket.receive_json_from(timeout=10)
+    assert (event["test_name"], event["status"]) == ("slow one", "error")
+    assert event["output"] == diff_tests.RESTARTED_OUTPUT
+    assert alive_sandboxes() == 0

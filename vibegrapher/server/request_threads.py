@@ -13,6 +13,13 @@ request's sync work ends, so threads (and, with `CONN_MAX_AGE`, their database
 connections) live on. At most `REQUEST_THREADS_IDLE` idle executors are kept; beyond
 that an executor closes its database connections and stops.
 
+Request threads are daemon threads: a request's sync work still running when the
+process stops (a cancelled view, a thread waiting in `async_to_sync` on a loop that has
+stopped) must never keep the interpreter from exiting, as `ThreadPoolExecutor`'s
+threads do (the interpreter joins them at exit). The graceful shutdown
+(vibegrapher/server/shutdown.py) answers and unwinds every request before the loop
+stops; this is the guarantee behind it.
+
 At most `REQUEST_THREADS_RUNNING` requests to sync views run at once; the others
 wait on the event loop for a turn, holding no thread (`async def` views, which mostly
 wait on the loop, take none). Python threads share one interpreter lock, so
@@ -35,10 +42,12 @@ import asyncio
 import contextlib
 import functools
 import os
+import queue
 import threading
 import weakref
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, NamedTuple
+from collections.abc import Callable
+from concurrent.futures import Executor, Future
+from typing import Any, NamedTuple, ParamSpec, TypeVar
 
 from asgiref.sync import ThreadSensitiveContext, iscoroutinefunction, sync_to_async
 from django.conf import settings
@@ -51,6 +60,59 @@ from django.urls import Resolver404, resolve, set_script_prefix
 
 from vibegrapher.server.lanes import Lane, LaneBusy, LaneChoice, Lanes, choice_of, lane_for
 
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class DaemonThreadExecutor(Executor):
+    """One daemon thread running what is submitted, one call at a time, in order.
+
+    What `ThreadPoolExecutor(max_workers=1)` does for a request, except that the
+    interpreter does not wait for the thread at exit (see the module's docstring).
+    """
+
+    def __init__(
+        self, name: str, initializer: Callable[..., object] | None = None, initargs: tuple = ()
+    ) -> None:
+        self._work: queue.SimpleQueue[tuple[Future[Any], Callable[[], Any]] | None] = (
+            queue.SimpleQueue()
+        )
+        self._shut = False
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(
+            target=self._run, args=(initializer, initargs), name=name, daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, initializer: Callable[..., object] | None, initargs: tuple) -> None:
+        if initializer is not None:
+            initializer(*initargs)
+        while (item := self._work.get()) is not None:
+            future, call = item
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(call())
+            except BaseException as exc:
+                future.set_exception(exc)
+            del future, call, item
+
+    def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
+        future: Future[T] = Future()
+        with self._lock:
+            if self._shut:
+                raise RuntimeError("cannot schedule new work after shutdown")
+            self._work.put((future, functools.partial(fn, *args, **kwargs)))
+        return future
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        with self._lock:
+            if not self._shut:
+                self._shut = True
+                self._work.put(None)  # after the work already queued
+        if wait and self._thread is not threading.current_thread():
+            self._thread.join()
+
 
 class ExecutorPool:
     """Single-thread executors, each lent to one request at a time."""
@@ -59,30 +121,28 @@ class ExecutorPool:
         self.max_idle = max_idle
         self.name = name
         self.niceness = niceness
-        self._idle: list[ThreadPoolExecutor] = []
+        self._idle: list[DaemonThreadExecutor] = []
         self._lock = threading.Lock()
+        self._made = 0
 
-    def take(self) -> ThreadPoolExecutor:
+    def take(self) -> DaemonThreadExecutor:
         with self._lock:
             if self._idle:
                 return self._idle.pop()
+            self._made += 1
+            name = f"{self.name}_{self._made}"
         if self.niceness:
-            return ThreadPoolExecutor(
-                max_workers=1,
-                thread_name_prefix=self.name,
-                initializer=_lower_priority,
-                initargs=(self.niceness,),
-            )
-        return ThreadPoolExecutor(max_workers=1, thread_name_prefix=self.name)
+            return DaemonThreadExecutor(name, _lower_priority, (self.niceness,))
+        return DaemonThreadExecutor(name)
 
-    def give_back(self, executor: ThreadPoolExecutor) -> None:
+    def give_back(self, executor: DaemonThreadExecutor) -> None:
         with self._lock:
             if len(self._idle) < self.max_idle:
                 self._idle.append(executor)
                 return
         self.retire(executor)
 
-    def retire(self, executor: ThreadPoolExecutor) -> None:
+    def retire(self, executor: DaemonThreadExecutor) -> None:
         """Close the thread's database connections (they belong to it), then stop it.
 
         Never waits on the loop: queued work (a cancelled request's view still
@@ -201,12 +261,19 @@ class PooledThreadASGIHandler(ASGIHandler):
                 return
             disconnect = asyncio.create_task(self.listen_for_disconnect(receive))
             answer = asyncio.create_task(self._answer(request, send))
-            await asyncio.wait([disconnect, answer], return_when=asyncio.FIRST_COMPLETED)
-            for task in (disconnect, answer):
-                if not task.done():
-                    task.cancel()
-                with contextlib.suppress(RequestAborted, asyncio.CancelledError):
-                    await task  # cancelled, or the client went away
+            try:
+                await asyncio.wait([disconnect, answer], return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                # Also when this request is cancelled (a graceful shutdown giving up on
+                # it, the server stopping): the answer is cancelled and awaited, so the
+                # view's work ends while the loop still runs. Left behind, its thread
+                # waited in async_to_sync for a loop that had stopped, for ever.
+                for task in (disconnect, answer):
+                    if not task.done():
+                        task.cancel()
+                for task in (disconnect, answer):
+                    with contextlib.suppress(RequestAborted, asyncio.CancelledError):
+                        await task  # cancelled, or the client went away
         finally:
             body_file.close()
 

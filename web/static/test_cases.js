@@ -58,7 +58,7 @@
     $("tc-cancel").hidden = true;
   }
   async function send(method, url, body) {
-    const response = await fetch(url, {
+    const response = await window.Vibegrapher.fetchRetrying(url, {
       method,
       credentials: "same-origin",
       headers: { "Content-Type": "application/json", "X-CSRFToken": csrf },

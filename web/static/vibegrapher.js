@@ -6,8 +6,20 @@
   const csrf = document.querySelector("[name=csrfmiddlewaretoken]").value;
   const $ = (id) => document.getElementById(id);
 
+  // A 503 with Retry-After (a server restarting for a deploy, a busy lane) is asked
+  // again once, after the time it names (at most 10 s), before anyone sees an error:
+  // by then another server, or this one's next process, answers.
+  async function fetchRetrying(url, options) {
+    const response = await fetch(url, options);
+    const after = response.status === 503 && response.headers.get("Retry-After");
+    if (!after) return response;
+    const seconds = Math.min(Math.max(Number(after) || 1, 0), 10);
+    await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+    return fetch(url, options);
+  }
+
   async function api(method, url, body) {
-    const response = await fetch(url, {
+    const response = await fetchRetrying(url, {
       method,
       credentials: "same-origin",
       headers: { "Content-Type": "application/json", "X-CSRFToken": csrf },
@@ -26,14 +38,25 @@
   async function wholeEvent(event) {
     if (event.type !== "large_event") return event;
     if (!event.body_url) return null;
-    const response = await fetch(event.body_url, { credentials: "same-origin" });
+    const response = await fetchRetrying(event.body_url, { credentials: "same-origin" });
     return response.ok ? response.json() : null;
   }
+
+  // The server closes with 1012 when it restarts (a deploy): the page reconnects at
+  // once (to whichever server answers; a little spread, so that every page of a
+  // server does not come back in the same instant) and catches up (`onOpen`). Any
+  // other unexpected close is retried, waiting longer each time, up to 15 s.
+  const CLOSE_SERVICE_RESTART = 1012;
+  let reconnectDelay = 1000;
 
   function connect(onEvent, onOpen) {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     const socket = new WebSocket(`${scheme}://${location.host}/ws/projects/${config.projectId}/`);
-    socket.onopen = onOpen;
+    socket.onopen = () => {
+      reconnectDelay = 1000;
+      document.body.classList.remove("reconnecting");
+      onOpen();
+    };
     // Events are applied one after the other, in the order they came: one behind a
     // `large_event` waits until the fetched event is applied (fetches start at once).
     let applied = Promise.resolve();
@@ -51,8 +74,15 @@
       const reason = CLOSE_REASONS[event.code];
       // The server refused or stopped this socket on purpose: trying again would
       // only be refused again, so the person is told instead.
-      if (reason) showSocketClosed(reason);
-      else setTimeout(() => connect(onEvent, onOpen), 2000);
+      if (reason) {
+        showSocketClosed(reason);
+        return;
+      }
+      document.body.classList.add("reconnecting");
+      const restart = event.code === CLOSE_SERVICE_RESTART;
+      const delay = restart ? 200 + Math.random() * 800 : reconnectDelay;
+      if (!restart) reconnectDelay = Math.min(reconnectDelay * 2, 15000);
+      setTimeout(() => connect(onEvent, onOpen), delay);
     };
   }
 
@@ -449,6 +479,43 @@
       if ($("pending-link").getAttribute("href") === `/diffs/${diffId}/`) $("pending").hidden = true;
     }
 
+    // A run that ended while the socket was closed (its run_finished missed, e.g. a
+    // server restarting): its separator and error as a fresh load shows them, and live
+    // text that never became a stored message is marked stopped.
+    async function refreshRun(session, run) {
+      const before = run.previousElementSibling && run.previousElementSibling.dataset.id;
+      const { results } = await api("GET", `${session}/messages${before ? `?after=${before}` : ""}`);
+      const stored = results.find((m) => m.id === run.dataset.id);
+      if (!stored) return;
+      setRunOutcome(run, stored.run_outcome || null, run.querySelector(".run-outcome-label").dataset.diffId);
+      if (stored.run_error) setRunError(run, stored.run_error);
+      offerRunAgain();
+      for (const li of liveItems.values()) li.remove();
+      liveItems.clear();
+    }
+
+    // The last run, ended by a server restart, can be sent again with one click.
+    function offerRunAgain() {
+      list.querySelectorAll(".run-again").forEach((button) => button.remove());
+      const run = lastRun();
+      const label = run && run.querySelector(".run-outcome-label.outcome-interrupted");
+      if (!label) return;
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "run-again";
+      button.textContent = "Run again";
+      button.addEventListener("click", () => {
+        $("prompt").value = run.querySelector(":scope > .content").textContent;
+        if (!$("send").disabled) send();
+      });
+      label.after(" ", button);
+    }
+
+    // The run's separator says it is going, or nothing yet (a page loaded mid-run).
+    function runShownGoing(run) {
+      return Boolean(run && run.querySelector(".run-outcome-label.outcome-running, .run-outcome-label.outcome-none"));
+    }
+
     // On every (re)connect: what happened while the socket was closed.
     async function catchUp() {
       const session = `/api/sessions/${config.sessionId}`;
@@ -464,6 +531,9 @@
       setRunning(running, running && state.run_started_at ? Date.parse(state.run_started_at) : null);
       const run = lastRun();
       if (running && run && !run.querySelector(".run-outcome-label").textContent) setRunOutcome(run, "running");
+      // Only when the page still shows it going: a fresh load needs no second read.
+      if (!running && run && (runShownGoing(run) || liveItems.size)) await refreshRun(session, run);
+      offerRunAgain();  // only ever on the last run, whichever that is now
       const pending = await api("GET", `${session}/diffs/pending`);
       if (pending.results.length) showPending(pending.results[0].id);
       else $("pending").hidden = true;
@@ -477,7 +547,10 @@
         addMessage({ ...event, id: event.message_id });
         // A person's action (approve, commit) and a commit message refinement are not runs.
         if (event.role === "event" || event.agent === "refiner") return;
-        if (event.agent === "user") setRunOutcome(lastRun(), "running");
+        if (event.agent === "user") {
+          setRunOutcome(lastRun(), "running");
+          offerRunAgain();
+        }
         setRunning(true);
         if (event.agent === "user") setStatus("VibeCoder thinking");
         else if (event.agent === "vibecoder" && event.patch_preview) {
@@ -488,6 +561,13 @@
           setStatus(`VibeCoder revising${roundOf((event.iteration || 1) + 1)}`);
         }
       } else if (event.type === "run_finished") {
+        // A run this page did not see start (it began while the socket was away, a
+        // reconnect in between): the last run shown is an earlier one, already ended.
+        // The stored state says which run ended and how.
+        if (!runShownGoing(lastRun())) {
+          catchUp().catch(() => {});
+          return;
+        }
         // Live text that never became a stored message (a stopped run) stays, marked
         // (the server stores it too, sent just before as a `stopped` message).
         for (const li of liveItems.values()) {
@@ -498,6 +578,7 @@
         liveItems.clear();
         setRunOutcome(lastRun(), event.interrupted ? "interrupted" : event.outcome === "error" ? "failed" : event.outcome, event.diff_id);
         if (event.outcome === "error") setRunError(lastRun(), event.error);
+        offerRunAgain();
         runsFinished += 1;
         setRunning(false);
         if (event.outcome === "cancelled") showOutcome("Run stopped. What was written so far is kept.", false);
@@ -570,6 +651,7 @@
       $("prompt").focus();
     });
     setRunning(!$("working").hidden);
+    offerRunAgain();
     followNewest(list);
   }
 
@@ -617,6 +699,6 @@
   }
 
   // The review page's own script (static/review.js) uses the same helpers.
-  window.Vibegrapher = { config, api, connect };
+  window.Vibegrapher = { config, api, connect, fetchRetrying };
   if (!config.diffId) projectPage();
 })();
