@@ -11,15 +11,13 @@ from asgiref.sync import sync_to_async
 from django.contrib.auth.models import User
 
 from accounts.tokens import create_token
-from agents_app.patching.render import unified_diff
 from cases import diff_cases, head_cases
 from cases.models import BehaviourCase
-from projects.models import Project
 from projects.sample_workflow import SAMPLE_CODE
 from projects.services import create_project
 from reviews.models import Diff
-from sessions_app.services import get_or_create_session
 from tests.support import model_server as model
+from tests.support.diffs import make_diff
 from tests.support.fixtures import TokenClient
 from tests.support.model_server import ModelServer
 from trials.models import Trial
@@ -140,15 +138,6 @@ async def test_a_rubric_judged_pass_and_one_judged_fail(
     assert len(judged) == 2 and "Names the invoice." in judged[0].input_text()
 
 
-def _diff(project: Project, code: str) -> Diff:
-    session, _ = get_or_create_session(project, "global")
-    return Diff.objects.create(
-        session=session, project=project, base_commit=project.current_commit,
-        diff_content=unified_diff(project.current_code, code, "workflow.py"), patched_code=code,
-        vibecoder_prompt="p", evaluator_reasoning="ok", commit_message="m",
-    )  # fmt: skip
-
-
 async def test_a_diffs_cases_before_and_after_the_base_run_once(
     user: User, async_api: TokenClient, model_server: ModelServer
 ) -> None:
@@ -157,7 +146,7 @@ async def test_a_diffs_cases_before_and_after_the_base_run_once(
     patched = SAMPLE_CODE.replace(
         "handoffs=[billing_agent, technical_agent]", "handoffs=[technical_agent]"
     )
-    diff = await sync_to_async(_diff)(project, patched)
+    diff = await sync_to_async(make_diff)(project, patched)
     await BehaviourCase.objects.acreate(
         project=project, name="Invoices", input="INV-42 is wrong", expectations=[BILLING]
     )

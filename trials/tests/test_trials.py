@@ -13,13 +13,11 @@ from django.contrib.auth.models import User
 from django.utils import timezone
 
 from accounts.tokens import create_token
-from agents_app.patching.render import unified_diff
 from projects.models import Project
 from projects.sample_workflow import SAMPLE_CODE
 from projects.services import create_project
-from reviews.models import Diff
-from sessions_app.services import get_or_create_session
 from tests.support import model_server as model
+from tests.support.diffs import make_diff
 from tests.support.fixtures import TokenClient, open_project_socket
 from tests.support.model_server import ModelServer
 from trials import runs
@@ -200,7 +198,7 @@ async def test_base_and_patched_give_their_own_answers(
     user: User, async_api: TokenClient, model_server: ModelServer
 ) -> None:
     project = await sync_to_async(create_project)(user, "Triage", SAMPLE_CODE)
-    diff = await sync_to_async(_diff)(project, PATIENT)
+    diff = await sync_to_async(make_diff)(project, PATIENT)
 
     def answer(request: model.RecordedRequest) -> model.Step:
         return model.text("patient" if "patiently" in request.instructions else "hasty")
@@ -217,15 +215,6 @@ async def test_base_and_patched_give_their_own_answers(
     listed = (await async_api.get(f"/api/projects/{project.id}/trials?diff_id={diff.id}")).json()
     assert {t["id"] for t in listed["results"]} == {base["id"], patched["id"]}
     assert "spans" not in listed["results"][0]
-
-
-def _diff(project: Project, code: str) -> Diff:
-    session, _ = get_or_create_session(project, "global")
-    return Diff.objects.create(
-        session=session, project=project, base_commit=project.current_commit,
-        diff_content=unified_diff(project.current_code, code, "workflow.py"), patched_code=code,
-        vibecoder_prompt="p", evaluator_reasoning="ok", commit_message="m",
-    )  # fmt: skip
 
 
 async def test_another_users_trials_are_invisible(
