@@ -1,7 +1,9 @@
 """Run model-written Python in a sandbox it cannot leave (bubblewrap on Linux).
 
 Guarantees with bubblewrap (`TEST_SANDBOX=bwrap`, the default):
-- no network: the code gets its own, empty network namespace;
+- no network: the code gets its own, empty network namespace; the one way out is the
+  model proxy's Unix socket (`mounts.PROXY_DIR`, read-only), which answers only a
+  trial's capability (`trials.proxy`);
 - its own PID, IPC and UTS namespaces, and a user namespace where it is `nobody`;
 - a read-only file system holding only the OS's /usr, the Python interpreter and
   the virtualenv; the test's directory, /tmp and /dev/shm are the writable places,
