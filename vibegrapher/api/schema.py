@@ -202,6 +202,14 @@ ID_SOURCES: dict[str, list[tuple[str, str, str]]] = {
         ("sessions_messages_create", "202", "$response.body#/message_id"),
         ("sessions_messages_list", "200", "$response.body#/results/0/id"),
     ],
+    "case_id": [
+        ("projects_cases_create", "201", "$response.body#/id"),
+        ("projects_cases_list", "200", "$response.body#/results/0/id"),
+    ],
+    "trial_id": [
+        ("projects_trials_create", "202", "$response.body#/id"),
+        ("projects_trials_list", "200", "$response.body#/results/0/id"),
+    ],
     # Diffs come from runs (the VibeCoder proposes them), so from lists and messages.
     "diff_id": [
         ("projects_diffs_list", "200", "$response.body#/results/0/id"),

@@ -29,7 +29,14 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 # The first pattern that matches the path chooses the setting; others get the default.
 ROUTE_LIMITS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^/api/auth/|^/login/$"), "MAX_BODY_BYTES_AUTH"),
-    (re.compile(r"^/api/sessions/[^/]+/messages$"), "MAX_BODY_BYTES_PROMPT"),
+    # A prompt; a trial's input and a behaviour case carry a workflow's input, as long.
+    (
+        re.compile(
+            r"^/api/sessions/[^/]+/messages$|^/api/projects/[^/]+/(?:trials|cases)$"
+            r"|^/api/cases/[^/]+$"
+        ),
+        "MAX_BODY_BYTES_PROMPT",
+    ),
     # A project's file and test cases carry code (MAX_CODE_BYTES, JSON-escaped); the
     # admin edits test cases; the project list page (`/`) takes a pasted or uploaded file.
     (

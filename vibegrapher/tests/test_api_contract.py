@@ -188,6 +188,23 @@ async def test_the_worked_example_answers_as_documented(
     await call("GET", f"/api/projects/{pid}/tests/quick")
     await call("DELETE", f"/api/tests/{test_case['id']}", expect=204)
 
+    # Behaviour cases, kept and changed (running one needs the sandbox: not here).
+    case = await call(
+        "POST",
+        f"/api/projects/{pid}/cases",
+        {"name": "Refunds", "input": "I want a refund", "rubric": "Offers a refund."},
+        expect=201,
+    )
+    await call("PATCH", f"/api/cases/{case['id']}", {"rubric": "Offers a refund at once."})
+    await call("GET", f"/api/cases/{case['id']}")
+    await call("GET", f"/api/projects/{pid}/cases")
+    await call("POST", f"/api/cases/{uuid.uuid4()}/run", expect=404)
+    # Trials: what is refused before a sandbox is needed, and the (empty) list.
+    await call("POST", f"/api/projects/{pid}/trials", {"input": "Hi", "side": "base"}, 409)
+    await call("GET", f"/api/projects/{pid}/trials")
+    await call("GET", f"/api/trials/{uuid.uuid4()}", expect=404)
+    await call("POST", f"/api/trials/{uuid.uuid4()}/cancel", expect=404)
+
     socket = await open_project_socket(pid, token)  # every event validated as it comes
     model_server.script(
         custom_tool_call(
@@ -230,6 +247,9 @@ async def test_the_worked_example_answers_as_documented(
     await call("GET", f"/api/diffs/{did}/graph")
     await call("GET", f"/api/diffs/{did}/graph?format=svg")
     await call("GET", f"/api/diffs/{did}/graph?format=mermaid")
+    await call("GET", f"/api/diffs/{did}/cases")
+    await call("DELETE", f"/api/cases/{case['id']}", expect=204)
+    await call("POST", f"/api/diffs/{did}/cases/run", expect=409)  # no case to run
     await call("POST", f"/api/diffs/{did}/commit", {}, expect=409)  # not approved yet
     await call("POST", f"/api/diffs/{did}/refine-message", {"hint": "shorter"})
     await call("POST", f"/api/diffs/{did}/review", {"approved": False}, expect=400)
