@@ -167,13 +167,14 @@ def _state_body_rules(schemas: dict[str, Any]) -> None:
         {
             "properties": {
                 "session_type": {"const": "global"},
-                "node_id": {"type": "string", "pattern": "^\\s*$"},
+                # Python's whitespace (what DRF trims) includes \x1c-\x1f; ECMA's \s not.
+                "node_id": {"type": "string", "pattern": "^[\\s\\x1c-\\x1f]*$"},
             }
         },
         {
             "properties": {
                 "session_type": {"const": "node"},
-                "node_id": {"type": "string", "pattern": "\\S"},
+                "node_id": {"type": "string", "pattern": NOT_ONLY_WHITESPACE},
             },
             "required": ["session_type", "node_id"],
         },
