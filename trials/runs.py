@@ -288,8 +288,8 @@ async def run_to_end(
         await _start(plan)
         while (trial := await Trial.objects.aget(id=plan.trial_id)).status not in Trial.FINISHED:
             await asyncio.sleep(CANCEL_POLL_SECONDS)
-            if trial.owner == SENT_TO_WORKERS:
-                await in_thread(finish_dead)(Trial.objects.filter(id=trial.id))
+            # Not taken in time, or its worker went silent: finished here, saying so.
+            await in_thread(finish_dead)(Trial.objects.filter(id=trial.id))
         return trial
     return await Trial.objects.aget(id=plan.trial_id)
 
