@@ -89,6 +89,7 @@ SECRET = "sk-the-real-key-never-in-the-sandbox"
 
 SNOOPING = '''
 import os
+import sys
 from pathlib import Path
 from agents import Agent, function_tool
 
@@ -97,11 +98,15 @@ from agents import Agent, function_tool
 def snoop() -> str:
     """Everything the sandbox can see."""
     seen = [f"{k}={v}" for k, v in os.environ.items()]
+    python = (sys.prefix, sys.base_prefix)  # mounted in, wherever the checkout lies
     for root in ("/sandbox", "/tmp", "/run", "/dev/shm"):
-        for path in Path(root).rglob("*"):
-            seen.append(str(path))
-            if path.is_file() and path.stat().st_size < 100_000:
-                seen.append(path.read_text(errors="replace"))
+        for folder, folders, files in os.walk(root):
+            folders[:] = [f for f in folders if not os.path.join(folder, f).startswith(python)]
+            for name in files:
+                path = Path(folder, name)
+                seen.append(str(path))
+                if path.is_file() and path.stat().st_size < 100_000:
+                    seen.append(path.read_text(errors="replace"))
     return "\\n".join(seen)
 
 
